@@ -1,0 +1,32 @@
+# `make run` and `make test` set themselves up: they create .venv and install what they need.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PORT   ?= 8000
+PIP    := $(PY) -m pip install --quiet --disable-pip-version-check
+
+.PHONY: run test build check bench clean
+
+$(VENV)/.runtime: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) -r requirements.txt
+	touch $@
+
+$(VENV)/.test: requirements-test.txt $(VENV)/.runtime
+	$(PIP) -r requirements-test.txt
+	touch $@
+
+run: $(VENV)/.runtime
+	$(PY) -m feedsvc serve --content content --host 127.0.0.1 --port $(PORT)
+
+test: $(VENV)/.test
+	$(PY) -m pytest
+
+check: $(VENV)/.runtime
+	$(PY) -m feedsvc check --content content
+
+build: $(VENV)/.runtime
+	$(PY) -m feedsvc build --content content --out build
+
+clean:
+	rm -rf $(VENV) build .pytest_cache

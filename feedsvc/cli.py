@@ -1,0 +1,124 @@
+"""Command line: `serve`, `build` (static output tree) and `check` (list content problems)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from .config import ConfigError
+from .model import Snapshot
+from .pages import INDEX_PATH
+from .service import Service, configure_logging
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="feedsvc", description="Jekyll-style posts -> RSS, Atom and JSON feeds.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve the feeds over HTTP and keep them current")
+    serve.add_argument("--content", help="content folder (default: $FEEDSVC_CONTENT_DIR or ./content)")
+    serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    build = commands.add_parser("build", help="write every feed, index.html and feeds.opml to a folder")
+    build.add_argument("--content", help="content folder")
+    build.add_argument("--out", required=True, help="output folder (replaced whole on success)")
+    check = commands.add_parser("check", help="list every content problem; exit 1 if any file is in error")
+    check.add_argument("--content", help="content folder")
+    args = parser.parse_args(argv)
+    configure_logging()
+    try:
+        service = Service(content_dir=args.content)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"configuration: {problem}", file=sys.stderr)
+        return 2
+    if service.store.status.error:
+        print(f"error: {service.store.status.error}", file=sys.stderr)
+        return 2
+    if args.command == "check":
+        return _check(service)
+    if args.command == "build":
+        return _build(service, Path(args.out))
+    return _serve(service, args.host, args.port)
+
+
+def _check(service: Service) -> int:
+    snapshot = service.store.snapshot
+    assert snapshot is not None
+    problems = snapshot.site.problems
+    for problem in problems:
+        print(problem)
+    errors = sum(1 for p in problems if p.severity == "error")
+    print(f"{len(snapshot.site.posts)} posts in {len(snapshot.site.scopes)} feed scopes; "
+          f"{errors} errors, {len(problems) - errors} warnings", file=sys.stderr)
+    return 1 if errors else 0
+
+
+def output_files(snapshot: Snapshot) -> dict[str, bytes]:
+    """Relative output path -> bytes: the same tree the HTTP server serves."""
+    files = {}
+    for path, resource in snapshot.resources.items():
+        relative = "index.html" if path == INDEX_PATH else path.lstrip("/")
+        files[relative] = resource.body
+    return files
+
+
+def _build(service: Service, out: Path) -> int:
+    """Write aside, then swap, so a failed build never leaves a half-written tree."""
+    snapshot = service.store.snapshot
+    assert snapshot is not None
+    out = out.resolve()
+    parent = out.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=parent))
+        try:
+            for relative, body in sorted(output_files(snapshot).items()):
+                target = staging / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(body)
+            staging.chmod(0o755)
+            previous = None
+            if out.exists():
+                previous = parent / f".{out.name}.old-{os.getpid()}"
+                out.rename(previous)
+            staging.rename(out)
+            if previous is not None:
+                shutil.rmtree(previous, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    except OSError as exc:
+        print(f"build failed: {exc}", file=sys.stderr)
+        return 1
+    for problem in snapshot.site.problems:
+        print(problem, file=sys.stderr)
+    print(f"wrote {len(snapshot.resources)} files for {len(snapshot.site.posts)} posts to {out}", file=sys.stderr)
+    return 0
+
+
+def _serve(service: Service, host: str, port: int) -> int:
+    from gunicorn.app.base import BaseApplication
+
+    from . import gunicorn_conf
+
+    class _Gunicorn(BaseApplication):
+        def load_config(self) -> None:
+            for name in ("worker_class", "threads", "keepalive", "timeout", "graceful_timeout", "accesslog",
+                         "errorlog", "limit_request_line", "limit_request_fields", "limit_request_field_size"):
+                self.cfg.set(name, getattr(gunicorn_conf, name))
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", 1)
+            self.cfg.set("post_worker_init", lambda worker: service.start_background())
+            self.cfg.set("worker_exit", lambda server, worker: service.stop())
+
+        def load(self):
+            return service.app
+
+    print(f"serving {service.refresher.content_dir} at http://{host}:{port}/", file=sys.stderr)
+    _Gunicorn().run()
+    return 0

@@ -1,0 +1,283 @@
+"""Settings: the site's `_config.yml`, overridden by `FEEDSVC_*` environment variables.
+
+Built in one place and validated all at once, so a site owner sees every mistake in
+one go instead of fixing them one restart at a time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from .model import Author, Problem
+
+CONFIG_FILE = "_config.yml"
+DEFAULT_URL = "http://localhost:8000"
+
+#: Jekyll's built-in permalink styles.
+PERMALINK_STYLES = {
+    "date": "/:categories/:year/:month/:day/:title:output_ext",
+    "pretty": "/:categories/:year/:month/:day/:title/",
+    "ordinal": "/:categories/:year/:y_day/:title:output_ext",
+    "weekdate": "/:categories/:year/W:week/:short_day/:title:output_ext",
+    "none": "/:categories/:title:output_ext",
+}
+
+
+class ConfigError(Exception):
+    """Settings that cannot be used; carries every problem found, not just the first."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    content_dir: Path = Path("content")
+    title: str = "feedsvc"
+    description: str = ""
+    url: str = DEFAULT_URL  # scheme + host of the site, no trailing slash
+    baseurl: str = ""  # "" or "/path", no trailing slash
+    public_url: str = DEFAULT_URL  # where feedsvc itself is reached, no trailing slash
+    author: Author | None = None
+    timezone: str = "UTC"
+    lang: str | None = None
+    permalink: str = PERMALINK_STYLES["date"]
+    future: bool = False
+    excerpt_separator: str = "\n\n"
+    feed_limit: int = 20
+    excerpt_only: bool = False
+    rescan_seconds: float = 60.0
+    cache_max_age: int = 300
+    warnings: tuple[str, ...] = ()
+    fingerprint: str = field(default="", compare=False)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def site_url(self) -> str:
+        """The root entry links hang from: `url` + `baseurl`."""
+        return self.url + self.baseurl
+
+
+def _truthy(value: str) -> bool | None:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    return None
+
+
+def _clean_url(value: str, name: str, errors: list[str]) -> str:
+    value = value.strip().rstrip("/")
+    if value and not (value.startswith("http://") or value.startswith("https://")):
+        errors.append(f"{name}: must be an absolute http(s) URL, got {value!r}")
+    return value
+
+
+def _clean_baseurl(value: str) -> str:
+    value = value.strip().strip("/")
+    return f"/{value}" if value else ""
+
+
+def _author_from(value: Any, errors: list[str], name: str) -> Author | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return Author(value.strip())
+    if isinstance(value, Mapping):
+        person = value.get("name")
+        if not isinstance(person, str) or not person.strip():
+            errors.append(f"{name}: a mapping needs a `name`")
+            return None
+        email = value.get("email")
+        uri = value.get("uri") or value.get("url")
+        return Author(person.strip(), str(email) if email else None, str(uri) if uri else None)
+    errors.append(f"{name}: expected a name or a mapping with `name`, got {type(value).__name__}")
+    return None
+
+
+def parse_config_yaml(text: str) -> dict[str, Any]:
+    """Read `_config.yml`; raises ConfigError naming the line of a YAML mistake."""
+    try:
+        data = yaml.safe_load(text) if text.strip() else {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ConfigError([f"{CONFIG_FILE}{where}: invalid YAML: {getattr(exc, 'problem', exc)}"]) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"{CONFIG_FILE}: expected a mapping of settings, got {type(data).__name__}"])
+    return data
+
+
+def build_settings(environ: Mapping[str, str], config: Mapping[str, Any], content_dir: Path) -> Settings:
+    """Merge `_config.yml` values with `FEEDSVC_*` overrides; raise ConfigError listing every problem."""
+    errors: list[str] = []
+    warnings: list[str] = []
+
+    def env(name: str) -> str | None:
+        value = environ.get(f"FEEDSVC_{name}")
+        return value if value is not None and value.strip() != "" else None
+
+    def text(name: str, key: str, default: str) -> str:
+        override = env(name)
+        if override is not None:
+            return override
+        value = config.get(key, default)
+        if value is None:
+            return default
+        if not isinstance(value, (str, int, float)):
+            errors.append(f"{CONFIG_FILE}: `{key}` must be text, got {type(value).__name__}")
+            return default
+        return str(value)
+
+    def flag(name: str, value: Any, default: bool) -> bool:
+        override = env(name)
+        if override is not None:
+            parsed = _truthy(override)
+            if parsed is None:
+                errors.append(f"FEEDSVC_{name}: expected true or false, got {override!r}")
+                return default
+            return parsed
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            errors.append(f"{CONFIG_FILE}: expected true or false for {name.lower()}, got {value!r}")
+            return default
+        return value
+
+    def number(name: str, value: Any, default: float, minimum: float, kind: type) -> Any:
+        source = f"FEEDSVC_{name}"
+        override = env(name)
+        if override is not None:
+            value = override
+        elif value is None:
+            return kind(default)
+        else:
+            source = f"{CONFIG_FILE}: {name.lower()}"
+        try:
+            if isinstance(value, bool):
+                raise ValueError
+            result = kind(value)
+        except (TypeError, ValueError):
+            errors.append(f"{source}: expected a number, got {value!r}")
+            return kind(default)
+        if result < minimum:
+            errors.append(f"{source}: must be at least {minimum}, got {result}")
+            return kind(default)
+        return result
+
+    feed_config = config.get("feed") or {}
+    if not isinstance(feed_config, Mapping):
+        errors.append(f"{CONFIG_FILE}: `feed` must be a mapping")
+        feed_config = {}
+
+    url = _clean_url(text("URL", "url", ""), "url", errors)
+    baseurl = _clean_baseurl(text("BASEURL", "baseurl", ""))
+    if not url:
+        url = _clean_url(env("BASE_URL") or "", "FEEDSVC_BASE_URL", errors) or DEFAULT_URL
+        warnings.append(f"{CONFIG_FILE}: no `url` set; entry links use {url}")
+    public_url = _clean_url(env("BASE_URL") or "", "FEEDSVC_BASE_URL", errors) or url + baseurl
+
+    author = _author_from(env("AUTHOR") or config.get("author"), errors, "author")
+
+    timezone = text("TIMEZONE", "timezone", "UTC") or "UTC"
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        errors.append(f"timezone: unknown IANA time zone {timezone!r}")
+        timezone = "UTC"
+
+    collections = config.get("collections")
+    posts_collection = collections.get("posts") if isinstance(collections, Mapping) else None
+    collection_permalink = posts_collection.get("permalink") if isinstance(posts_collection, Mapping) else None
+    permalink = env("PERMALINK") or collection_permalink or config.get("permalink") or "date"
+    if not isinstance(permalink, str):
+        errors.append(f"permalink: expected a style name or a pattern, got {permalink!r}")
+        permalink = "date"
+    permalink = PERMALINK_STYLES.get(permalink, permalink)
+    if not permalink.startswith("/"):
+        permalink = "/" + permalink
+
+    separator = env("EXCERPT_SEPARATOR")
+    if separator is None:
+        separator = config.get("excerpt_separator", "\n\n")
+    if not isinstance(separator, str) or separator == "":
+        errors.append(f"excerpt_separator: expected non-empty text, got {separator!r}")
+        separator = "\n\n"
+
+    lang = env("LANG") or config.get("lang") or config.get("language")
+    if lang is not None and not isinstance(lang, str):
+        errors.append(f"lang: expected a language tag such as en-GB, got {lang!r}")
+        lang = None
+
+    settings = Settings(
+        content_dir=content_dir,
+        title=text("TITLE", "title", str(config.get("name") or content_dir.resolve().name)).strip() or "feedsvc",
+        description=text("DESCRIPTION", "description", "").strip(),
+        url=url,
+        baseurl=baseurl,
+        public_url=public_url,
+        author=author,
+        timezone=timezone,
+        lang=lang,
+        permalink=permalink,
+        future=flag("FUTURE", config.get("future"), False),
+        excerpt_separator=separator,
+        feed_limit=number("FEED_LIMIT", feed_config.get("posts_limit"), 20, 1, int),
+        excerpt_only=flag("EXCERPT_ONLY", feed_config.get("excerpt_only"), False),
+        rescan_seconds=number("RESCAN_SECONDS", None, 60.0, 0.1, float),
+        cache_max_age=number("CACHE_MAX_AGE", None, 300, 0, int),
+        warnings=tuple(warnings),
+    )
+    if errors:
+        raise ConfigError(errors)
+    return _with_fingerprint(settings)
+
+
+def _with_fingerprint(settings: Settings) -> Settings:
+    """Posts parsed under one fingerprint are reusable under another only if it is equal."""
+    relevant = (
+        settings.url, settings.baseurl, settings.author, settings.timezone,
+        settings.permalink, settings.excerpt_separator,
+    )
+    digest = hashlib.sha256(repr(relevant).encode()).hexdigest()[:16]
+    return replace(settings, fingerprint=digest)
+
+
+def content_dir_from(environ: Mapping[str, str], override: str | os.PathLike[str] | None = None) -> Path:
+    return Path(override or environ.get("FEEDSVC_CONTENT_DIR") or "content")
+
+
+def load_settings(environ: Mapping[str, str], content_dir: Path | None = None) -> Settings:
+    """Read `_config.yml` from the content folder (the I/O edge of this module)."""
+    root = content_dir or content_dir_from(environ)
+    path = root / CONFIG_FILE
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raw = b""
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{path}: not UTF-8 (byte {exc.start})"]) from None
+    return build_settings(environ, parse_config_yaml(text), root)
+
+
+def config_problems(settings: Settings) -> tuple[Problem, ...]:
+    return tuple(Problem(CONFIG_FILE, w, "warning") for w in settings.warnings)

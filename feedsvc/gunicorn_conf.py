@@ -1,0 +1,34 @@
+"""gunicorn settings for `Procfile` and `feedsvc serve`.
+
+One worker process with threads: that process owns the snapshot and runs the one
+scheduler of the deployment. Threads serve concurrent readers; rendering never happens
+on the request path, so a request is a dictionary lookup and a write.
+"""
+
+import os
+
+bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
+workers = 1
+worker_class = "gthread"
+threads = int(os.environ.get("FEEDSVC_THREADS", "16"))
+keepalive = 5
+timeout = 30
+graceful_timeout = 10
+accesslog = "-" if os.environ.get("FEEDSVC_ACCESS_LOG", "") not in ("", "0", "false") else None
+errorlog = "-"
+limit_request_line = 4094
+limit_request_fields = 50
+limit_request_field_size = 8190
+
+
+def post_worker_init(worker):
+    """Threads do not survive fork: start the scheduler in the worker, after the app is loaded."""
+    from feedsvc import wsgi
+
+    wsgi.service.start_background()
+
+
+def worker_exit(server, worker):
+    from feedsvc import wsgi
+
+    wsgi.service.stop()

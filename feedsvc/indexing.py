@@ -1,0 +1,79 @@
+"""Parsed posts -> the `Site` visible at one moment: which posts show, in which feeds, in what order."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+
+from .config import Settings
+from .model import SITE_SCOPE, Post, Problem, Scope, ScopeKind, Site
+from .urls import disambiguated_slug, slugify
+
+
+def build_site(posts: Iterable[Post], problems: Iterable[Problem], settings: Settings, now: datetime) -> Site:
+    """Select and order what is visible at `now` (injected, so scheduled publishing is testable)."""
+    found = list(problems)
+    candidates = sorted((p for p in posts if p.published), key=lambda p: p.source)
+    visible: list[Post] = []
+    upcoming: list[datetime] = []
+    by_url: dict[str, Post] = {}
+    for post in candidates:
+        if post.date > now and not settings.future:
+            upcoming.append(post.date)
+            continue
+        first = by_url.get(post.url)
+        if first is not None:
+            found.append(Problem(post.source, f"has the same link as {first.source} ({post.url}); skipped"))
+            continue
+        by_url[post.url] = post
+        visible.append(post)
+    visible.sort(key=_newest_first)
+    ordered = tuple(visible)
+    scopes: dict[Scope, tuple[Post, ...]] = {SITE_SCOPE: ordered}  # even empty: subscribe before post one
+    scopes.update(_group(ordered, ScopeKind.CATEGORY, lambda p: p.categories))
+    scopes.update(_group(ordered, ScopeKind.TAG, lambda p: p.tags))
+    scopes.update(_group(ordered, ScopeKind.AUTHOR, lambda p: tuple(a.name for a in p.authors)))
+    return Site(
+        posts=ordered,
+        scopes=scopes,
+        problems=tuple(sorted(found, key=lambda p: (p.path, p.line or 0, p.message))),
+        next_publish_at=min(upcoming, default=None),
+    )
+
+
+def _newest_first(post: Post) -> tuple[float, str]:
+    return (-post.date.timestamp(), post.source)
+
+
+def _key(name: str) -> str:
+    return " ".join(name.casefold().split())
+
+
+def _group(posts: tuple[Post, ...], kind: ScopeKind, names_of) -> dict[Scope, tuple[Post, ...]]:
+    """Scopes of one kind; names equal but for case and spacing are one scope.
+
+    Names that slug alike but differ stay apart: the one used first keeps the plain slug,
+    the others get a stable hashed suffix, so no feed overwrites another.
+    """
+    members: dict[str, list[Post]] = defaultdict(list)
+    spellings: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for post in posts:
+        for name in dict.fromkeys(names_of(post)):
+            key = _key(name)
+            if not key:
+                continue
+            if not members[key] or members[key][-1] is not post:
+                members[key].append(post)
+            spellings[key][name] += 1
+    labels = {key: max(sorted(counts), key=lambda s: counts[s]) for key, counts in spellings.items()}
+    oldest_first = sorted(members, key=lambda k: (members[k][-1].date, members[k][-1].source, k))
+    taken: set[str] = set()
+    scopes: dict[Scope, tuple[Post, ...]] = {}
+    for key in oldest_first:
+        slug = slugify(labels[key])
+        if not slug or slug in taken:
+            slug = disambiguated_slug(labels[key])
+        taken.add(slug)
+        scopes[Scope(kind, slug, labels[key])] = tuple(members[key])
+    return dict(sorted(scopes.items(), key=lambda item: item[0].slug))

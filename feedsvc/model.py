@@ -1,0 +1,139 @@
+"""The values that flow through feedsvc: file -> Post -> Site -> Resource -> Snapshot.
+
+Everything here is frozen so a published snapshot can be read by any number of
+request threads while a rebuild prepares the next one.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+
+
+class FeedFormat(enum.Enum):
+    """A feed syntax, with the file name it is served under and its media type."""
+
+    RSS = ("rss.xml", "application/rss+xml; charset=utf-8")
+    ATOM = ("atom.xml", "application/atom+xml; charset=utf-8")
+    JSON = ("feed.json", "application/feed+json; charset=utf-8")
+
+    def __init__(self, filename: str, content_type: str) -> None:
+        self.filename = filename
+        self.content_type = content_type
+
+    @property
+    def label(self) -> str:
+        return {"RSS": "RSS", "ATOM": "Atom", "JSON": "JSON Feed"}[self.name]
+
+
+class ScopeKind(enum.Enum):
+    """What a feed covers; the value is the URL segment that holds its feeds."""
+
+    SITE = ""
+    CATEGORY = "categories"
+    TAG = "tags"
+    AUTHOR = "authors"
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """One feed family: the whole site, or one category, tag or author."""
+
+    kind: ScopeKind
+    slug: str = ""
+    label: str = ""
+
+
+SITE_SCOPE = Scope(ScopeKind.SITE)
+
+
+@dataclass(frozen=True, slots=True)
+class Author:
+    name: str
+    email: str | None = None
+    uri: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    url: str
+    mime_type: str
+    alt: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Something wrong with one input file; `error` means the file is not served as is."""
+
+    path: str
+    message: str
+    severity: str = "error"
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        prefix = "" if self.severity == "error" else f"{self.severity}: "
+        return f"{where}: {prefix}{self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """One parsed post, with everything a feed needs already normalised."""
+
+    source: str  # path relative to the content folder, with forward slashes
+    fingerprint: str  # hash of the file bytes and the settings that shaped this value
+    slug: str
+    title: str
+    date: datetime  # aware
+    updated: datetime  # aware
+    url: str  # absolute entry link; also the entry's id
+    authors: tuple[Author, ...]
+    categories: tuple[str, ...]
+    tags: tuple[str, ...]
+    summary_html: str
+    summary_text: str
+    content_html: str
+    image: Image | None = None
+    published: bool = True  # False for drafts and `published: false`
+    warnings: tuple[Problem, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """Everything visible at one moment: the posts and which feeds show which posts."""
+
+    posts: tuple[Post, ...]  # visible, newest first
+    scopes: Mapping[Scope, tuple[Post, ...]]  # every scope, feed entries newest first
+    problems: tuple[Problem, ...]
+    next_publish_at: datetime | None  # when the next future post becomes visible
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """Bytes ready to serve, with their validators and a pre-compressed variant."""
+
+    path: str  # URL path, e.g. "/tags/python/rss.xml"
+    content_type: str
+    body: bytes
+    gzip_body: bytes
+    etag: str
+    last_modified: datetime | None
+
+    @property
+    def gzip_etag(self) -> str:
+        return self.etag + "-gz"
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What the web layer serves; replaced whole by each refresh, never mutated."""
+
+    site: Site
+    resources: Mapping[str, Resource]
+    generation: int
+    scanned_at: datetime | None = None
+    scan_seconds: float = 0.0
+    stats: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))

@@ -1,0 +1,348 @@
+"""One file's bytes -> a `Post`, or a `Problem` that names the file and what is wrong.
+
+The only module that knows python-frontmatter and YAML. Every front-matter field is
+normalised explicitly here, with Jekyll's rules, so nothing downstream guesses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import re
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+from frontmatter.default_handlers import YAMLHandler
+
+from .config import Settings
+from .markup import absolutize_links, html_to_text, render_markdown, strip_xml_illegal
+from .model import Author, Image, Post, Problem
+from .urls import absolute, expand_permalink, permalink_placeholders
+
+MAX_POST_BYTES = 5 * 1024 * 1024
+
+_FILENAME = re.compile(r"^(?:(\d{4})-(\d{1,2})-(\d{1,2})-)?(.+?)\.(?:md|markdown)$", re.IGNORECASE)
+_DATE = re.compile(
+    r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})"
+    r"(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?"
+    r"\s*(Z|UTC|GMT|[+-]\d{2}:?\d{2}|[+-]\d{2})?\s*$",
+    re.IGNORECASE,
+)
+# Jekyll (Ruby's Time.parse) tolerates junk between the time and the zone; so do we, with a warning.
+_LENIENT_DATE = re.compile(
+    r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?\b.*?([+-]\d{2}:?\d{2}|Z)?\s*$",
+)
+# A fixed table rather than the mimetypes module, whose answers depend on the host's files.
+_IMAGE_TYPES = {
+    ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".gif": "image/gif",
+    ".webp": "image/webp", ".avif": "image/avif", ".svg": "image/svg+xml", ".bmp": "image/bmp",
+    ".ico": "image/vnd.microsoft.icon", ".tif": "image/tiff", ".tiff": "image/tiff",
+}
+
+
+class _FrontMatterLoader(yaml.SafeLoader):
+    """YAML without the 1.1 surprises: `no` stays "no", `10:00` stays "10:00", dates stay text.
+
+    Jekyll-style date strings are then parsed by `_parse_date`, one code path for all.
+    """
+
+
+_FrontMatterLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers
+            if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int",
+                           "tag:yaml.org,2002:float")]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+for _tag, _pattern, _firsts in (
+    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    ("tag:yaml.org,2002:int", r"^[-+]?(?:0|[1-9][0-9_]*)$", "-+0123456789"),
+    ("tag:yaml.org,2002:float", r"^[-+]?(?:[0-9][0-9_]*)?\.[0-9_]+(?:[eE][-+]?[0-9]+)?$", "-+0123456789."),
+):
+    _FrontMatterLoader.add_implicit_resolver(_tag, re.compile(_pattern), list(_firsts))
+
+_HANDLER = YAMLHandler()
+
+
+class _PostError(Exception):
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def parse_post(relpath: str, raw: bytes, settings: Settings) -> Post | Problem:
+    """Parse one post file; never raises for bad input, returns a Problem instead."""
+    try:
+        return _parse(relpath, raw, settings)
+    except _PostError as exc:
+        return Problem(relpath, str(exc), "error", exc.line)
+    except RecursionError:
+        return Problem(relpath, "front matter is nested too deeply")
+    except (ValueError, OverflowError) as exc:  # e.g. a date that cannot move to the site's zone
+        return Problem(relpath, f"cannot be used: {exc}")
+
+
+def is_in_posts_folder(relpath: str) -> bool:
+    return "_posts" in relpath.split("/")[:-1]
+
+
+def _parse(relpath: str, raw: bytes, settings: Settings) -> Post | Problem:
+    if len(raw) > MAX_POST_BYTES:
+        raise _PostError(f"file is {len(raw):,} bytes, over the {MAX_POST_BYTES:,}-byte limit for a post")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise _PostError(f"not valid UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start}", line) from None
+    text = strip_xml_illegal(text.replace("\r\n", "\n").replace("\r", "\n"))
+    if not text.strip():
+        raise _PostError("empty file")
+    if not _HANDLER.detect(text):
+        if not is_in_posts_folder(relpath):
+            return Problem(relpath, "no front matter: not a post, skipped", "warning")
+        raise _PostError("no front matter: a post starts with a line of three dashes (---)", 1)
+    try:
+        front_text, body = _HANDLER.split(text)
+    except ValueError:
+        raise _PostError("front matter opened on line 1 is never closed by a line of ---", 1) from None
+    try:
+        data = _HANDLER.load(front_text, Loader=_FrontMatterLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        line = mark.line + 2 if mark is not None else None
+        raise _PostError(f"front matter is not valid YAML: {problem}", line) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise _PostError(f"front matter must be a mapping of fields, got a {_yaml_kind(data)}", 2)
+    return _build_post(relpath, raw, data, body, settings)
+
+
+def _yaml_kind(value: Any) -> str:
+    return {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}.get(type(value), "scalar")
+
+
+def _build_post(relpath: str, raw: bytes, data: dict[Any, Any], body: str, settings: Settings) -> Post:
+    warnings: list[Problem] = []
+    tz = settings.tz
+    filename = posixpath.basename(relpath)
+    name_match = _FILENAME.match(filename)
+    file_slug = name_match.group(4) if name_match else posixpath.splitext(filename)[0]
+    file_date: date | None = None
+    if name_match and name_match.group(1):
+        try:
+            file_date = date(*(int(name_match.group(i)) for i in (1, 2, 3)))
+        except ValueError:
+            raise _PostError(f"the file name's date {filename[:10]!r} is not a real date") from None
+
+    slug = _text(data.get("slug"), "slug") or file_slug
+    published = data.get("published", True) is not False and data.get("draft", False) is not True
+
+    if data.get("date") is not None:
+        when, note = _parse_date(data["date"], tz, "date")
+        if note:
+            warnings.append(Problem(relpath, note, "warning"))
+    elif file_date is not None:
+        when = datetime.combine(file_date, time(), tz)
+    else:
+        raise _PostError("no date: give `date:` in the front matter or name the file YYYY-MM-DD-slug.md")
+
+    updated = when
+    for key in ("last_modified_at", "updated"):
+        if data.get(key) is not None:
+            updated, note = _parse_date(data[key], tz, key)
+            if note:
+                warnings.append(Problem(relpath, note, "warning"))
+            break
+
+    title = _text(data.get("title"), "title")
+    if not title:
+        title = " ".join(word.capitalize() for word in re.split(r"[-_\s]+", slug) if word) or slug
+        warnings.append(Problem(relpath, f"no title; using {title!r} from the file name", "warning"))
+
+    folders = [part for part in relpath.split("/")[:-1]]
+    folder_categories = folders[: folders.index("_posts")] if "_posts" in folders else []
+    categories = _unique(folder_categories + _words(data, "categories", "category"))
+    tags = _unique(_words(data, "tags", "tag"))
+
+    authors = _authors(data)
+    if not authors and settings.author is not None:
+        authors = (settings.author,)
+
+    when, updated = when.astimezone(tz), updated.astimezone(tz)  # shown in the site's zone, as Jekyll does
+    permalink = _text(data.get("permalink"), "permalink") or settings.permalink
+    path = expand_permalink(permalink, permalink_placeholders(slug, when, tuple(categories)))
+    url = absolute(settings.site_url, path)
+
+    body_parts = body.split(settings.excerpt_separator, 1)
+    content_source = body.replace(settings.excerpt_separator, "\n\n") if len(body_parts) > 1 else body
+    content_html = _html(content_source, url)
+    excerpt_field = data.get("excerpt")
+    if excerpt_field is not None:
+        summary_html = _html(_text(excerpt_field, "excerpt"), url)
+    else:
+        summary_html = _html(body_parts[0], url)
+    summary_text = strip_xml_illegal(html_to_text(summary_html))
+
+    image = _image(data.get("image"), settings.site_url)
+
+    fingerprint = hashlib.sha256(raw + settings.fingerprint.encode() + relpath.encode()).hexdigest()[:24]
+    return Post(
+        source=relpath,
+        fingerprint=fingerprint,
+        slug=slug,
+        title=title,
+        date=when,
+        updated=max(updated, when),
+        url=url,
+        authors=authors,
+        categories=tuple(categories),
+        tags=tuple(tags),
+        summary_html=summary_html,
+        summary_text=summary_text,
+        content_html=content_html,
+        image=image,
+        published=published,
+        warnings=tuple(warnings),
+    )
+
+
+def _html(markdown: str, base_url: str) -> str:
+    return strip_xml_illegal(absolutize_links(render_markdown(markdown), base_url)).strip()
+
+
+def _text(value: Any, field: str) -> str:
+    """A scalar front-matter field as clean text; a list or mapping where text belongs is an error."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return strip_xml_illegal(str(value)).strip()
+    raise _PostError(f"`{field}` must be text, got a {_yaml_kind(value) if not isinstance(value, dict) else 'mapping'}")
+
+
+def _words(data: Mapping[Any, Any], plural: str, singular: str) -> list[str]:
+    """Jekyll's rule: a list, or a string split on white space; both keys may be present."""
+    words: list[str] = []
+    for key in (singular, plural):
+        value = data.get(key)
+        if value is None or value == "":
+            continue
+        if isinstance(value, str):
+            words.extend(value.split())
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                if item is None:
+                    continue
+                if isinstance(item, (dict, list)):
+                    raise _PostError(f"`{key}` must hold names, got a nested {_yaml_kind(item) if isinstance(item, list) else 'mapping'}")
+                words.append(_text(item, key))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            words.append(str(value))
+        else:
+            raise _PostError(f"`{key}` must be a list or a space-separated string")
+    return [word for word in words if word]
+
+
+def _unique(values: Iterable[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for value in values:
+        seen.setdefault(value, None)
+    return list(seen)
+
+
+def _author(value: Any, field: str) -> Author | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        name = _text(value, field)
+        return Author(name) if name else None
+    if isinstance(value, dict):
+        name = _text(value.get("name"), f"{field}.name")
+        if not name:
+            raise _PostError(f"`{field}` mapping has no `name`")
+        email = _text(value.get("email"), f"{field}.email") or None
+        uri = _text(value.get("uri") or value.get("url"), f"{field}.uri") or None
+        return Author(name, email, uri)
+    raise _PostError(f"`{field}` must be a name or a mapping with `name`, `email`, `uri`")
+
+
+def _authors(data: Mapping[Any, Any]) -> tuple[Author, ...]:
+    found: list[Author] = []
+    single = _author(data.get("author"), "author")
+    if single:
+        found.append(single)
+    many = data.get("authors")
+    if many is not None:
+        items = many if isinstance(many, list) else [many]
+        for item in items:
+            author = _author(item, "authors")
+            if author and author.name not in {a.name for a in found}:
+                found.append(author)
+    return tuple(found)
+
+
+def _image(value: Any, site_url: str) -> Image | None:
+    alt = None
+    if value is None or value == "":
+        return None
+    if isinstance(value, dict):
+        src = value.get("path") or value.get("url") or value.get("src")
+        alt = _text(value.get("alt"), "image.alt") or None
+    else:
+        src = value
+    src = _text(src, "image")
+    if not src:
+        return None
+    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", src):
+        url = src
+    elif src.startswith("//"):
+        url = "https:" + src
+    else:
+        url = absolute(site_url, src)  # Jekyll's absolute_url: url + baseurl + path
+    extension = posixpath.splitext(url.split("?", 1)[0])[1].lower()
+    return Image(url=url, mime_type=_IMAGE_TYPES.get(extension, "application/octet-stream"), alt=alt)
+
+
+def _parse_date(value: Any, tz: ZoneInfo, field: str) -> tuple[datetime, str | None]:
+    """A datetime, a date or a Jekyll-style string -> aware datetime (site zone when none given)."""
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=tz)), None
+    if isinstance(value, date):
+        return datetime.combine(value, time(), tz), None
+    if not isinstance(value, str):
+        raise _PostError(f"`{field}` must be a date such as 2016-10-06 11:10:38 -0700, got {value!r}")
+    match = _DATE.match(value)
+    note = None
+    if not match:
+        lenient = _LENIENT_DATE.match(value)
+        if not lenient:
+            raise _PostError(f"`{field}` is not a date Jekyll understands: {value!r} (try 2016-10-06 11:10:38 -0700)")
+        y, mo, d, h, mi, s, zone = lenient.groups()
+        frac = None
+        note = f"`{field}` {value!r} has extra text; read as {y}-{mo}-{d} {h}:{mi}:{s or '00'} {zone or ''}".rstrip()
+    else:
+        y, mo, d, h, mi, s, frac, zone = match.groups()
+    try:
+        micro = int((frac or "0")[:6].ljust(6, "0"))
+        naive = datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(s or 0), micro)
+    except ValueError as exc:
+        raise _PostError(f"`{field}` {value!r} is not a real date: {exc}") from None
+    return naive.replace(tzinfo=_zone(zone, tz, field, value)), note
+
+
+def _zone(zone: str | None, tz: ZoneInfo, field: str, value: str) -> timezone | ZoneInfo:
+    if zone is None:
+        return tz
+    if zone.upper() in ("Z", "UTC", "GMT"):
+        return timezone.utc
+    digits = zone[1:].replace(":", "")
+    hours, minutes = int(digits[:2]), int(digits[2:4] or 0)
+    if hours > 23 or minutes > 59:
+        raise _PostError(f"`{field}` {value!r} has an impossible zone offset {zone}")
+    offset = timedelta(hours=hours, minutes=minutes)
+    return timezone(-offset if zone[0] == "-" else offset)

@@ -1,0 +1,271 @@
+"""Orchestrates one refresh: inventory -> diff -> read changed -> parse -> index -> render changed -> publish.
+
+The only stateful piece of the pipeline. It remembers what it parsed and rendered so a
+rescan that finds nothing new costs one `stat` per file, and an edit re-renders only the
+feeds that show the edited post. Requests never wait: they read `SnapshotStore.current`,
+which is replaced whole by `publish`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from types import MappingProxyType
+
+from .config import CONFIG_FILE, ConfigError, Settings, config_problems, load_settings
+from .indexing import build_site
+from .model import FeedFormat, Post, Problem, Resource, Site, Snapshot
+from .pages import render_index, render_opml
+from .parsing import MAX_POST_BYTES, parse_post
+from .rendering import render_feed
+from .scanning import FileSignature, ScanError, diff_inventory, signature_of, take_inventory
+from .urls import feed_path
+
+log = logging.getLogger("feedsvc")
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True, slots=True)
+class ScanStatus:
+    """How the last refresh went; shown by /status and `check`."""
+
+    at: datetime | None = None
+    seconds: float = 0.0
+    trigger: str = ""
+    error: str | None = None  # the folder as a whole could not be scanned; last good feeds stay up
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshReport:
+    trigger: str
+    added: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    feeds_changed: tuple[str, ...] = ()
+    problems: tuple[Problem, ...] = ()
+    error: str | None = None
+    seconds: float = 0.0
+    published: bool = False
+
+
+class SnapshotStore:
+    """The one place the web layer reads from; swapping the reference is atomic."""
+
+    def __init__(self) -> None:
+        self.snapshot: Snapshot | None = None
+        self.status = ScanStatus()
+
+    @property
+    def ready(self) -> bool:
+        return self.snapshot is not None
+
+
+@dataclass
+class _Memory:
+    """What the refresher carries between runs (never shared with request threads)."""
+
+    settings: Settings | None = None
+    config_signature: FileSignature | None = None
+    inventory: dict[str, FileSignature] = field(default_factory=dict)
+    parsed: dict[str, Post | Problem] = field(default_factory=dict)
+    last_good: dict[str, Post] = field(default_factory=dict)
+    rendered: dict[str, tuple[tuple, Resource]] = field(default_factory=dict)
+    scan_problems: list[Problem] = field(default_factory=list)
+    reported: set[Problem] = field(default_factory=set)
+    next_publish_at: datetime | None = None
+
+
+class Refresher:
+    def __init__(self, store: SnapshotStore, content_dir: Path, environ: Mapping[str, str] | None = None,
+                 clock: Callable[[], datetime] = utc_now) -> None:
+        self.store = store
+        self.content_dir = content_dir
+        self.environ = dict(os.environ if environ is None else environ)
+        self.clock = clock
+        self.listeners: list[Callable[[RefreshReport, Snapshot], None]] = []
+        self._lock = threading.Lock()
+        self._memory = _Memory()
+        self._generation = 0
+
+    @property
+    def settings(self) -> Settings | None:
+        return self._memory.settings
+
+    def refresh(self, trigger: str = "manual") -> RefreshReport:
+        """Bring the served snapshot up to date with the folder; safe to call from any thread."""
+        with self._lock:
+            started = time.perf_counter()
+            now = self.clock()
+            try:
+                report = self._refresh(trigger, now)
+            except ScanError as exc:
+                report = RefreshReport(trigger, error=str(exc))
+                log.error("refresh (%s): %s; still serving the last good feeds", trigger, exc)
+            seconds = time.perf_counter() - started
+            self.store.status = ScanStatus(now, seconds, trigger, report.error)
+            report = replace(report, seconds=seconds)
+            if report.published:
+                log.info("refresh (%s): +%d ~%d -%d posts, %d feeds changed, %.3fs", trigger, len(report.added),
+                         len(report.updated), len(report.removed), len(report.feeds_changed), seconds)
+                snapshot = self.store.snapshot
+                for listener in list(self.listeners):
+                    try:
+                        listener(report, snapshot)
+                    except Exception:  # a listener must never break refreshing
+                        log.exception("refresh listener failed")
+            return report
+
+    # -- the steps -------------------------------------------------------------------
+
+    def _refresh(self, trigger: str, now: datetime) -> RefreshReport:
+        memory = self._memory
+        previous_fingerprint = memory.settings.fingerprint if memory.settings else None
+        settings_changed = self._load_settings()
+        settings = memory.settings
+        assert settings is not None
+        inventory, scan_problems = take_inventory(self.content_dir)
+        if settings.fingerprint != previous_fingerprint:  # posts themselves depend on these settings
+            memory.parsed.clear()
+            memory.last_good.clear()
+            memory.inventory = {}
+        changes = diff_inventory(memory.inventory, inventory)
+        due = memory.next_publish_at is not None and now >= memory.next_publish_at
+        if not changes and not settings_changed and not due and scan_problems == memory.scan_problems \
+                and self.store.snapshot is not None:
+            return RefreshReport(trigger)
+        for relpath in changes.removed:
+            memory.parsed.pop(relpath, None)
+            memory.last_good.pop(relpath, None)
+        gone: list[str] = []
+        for relpath in changes.added + changes.modified:
+            result = self._read_and_parse(relpath, inventory[relpath], settings)
+            if result is None:
+                gone.append(relpath)
+                continue
+            memory.parsed[relpath] = result
+            if isinstance(result, Post):
+                memory.last_good[relpath] = result
+        for relpath in gone:  # vanished between listing and reading
+            inventory.pop(relpath, None)
+            memory.parsed.pop(relpath, None)
+            memory.last_good.pop(relpath, None)
+        memory.inventory = inventory
+        memory.scan_problems = scan_problems
+
+        posts, problems = self._current_posts()
+        problems.extend(scan_problems)
+        problems.extend(config_problems(settings))
+        site = build_site(posts, problems, settings, now)
+        memory.next_publish_at = site.next_publish_at
+        resources, changed = self._render(site, settings)
+        self._report_new_problems(site.problems)
+        self._generation += 1
+        self.store.snapshot = Snapshot(
+            site=site,
+            resources=MappingProxyType(resources),
+            generation=self._generation,
+            scanned_at=now,
+            stats=MappingProxyType({"files": len(inventory)}),
+        )
+        added = tuple(p for p in changes.added if p not in gone)
+        return RefreshReport(trigger, added=added, updated=changes.modified, removed=changes.removed,
+                             feeds_changed=tuple(changed), problems=site.problems, published=True)
+
+    def _load_settings(self) -> bool:
+        """Reload settings when `_config.yml` changed; a broken config keeps the last good one."""
+        memory = self._memory
+        try:
+            signature: FileSignature | None = signature_of(os.stat(self.content_dir / CONFIG_FILE))
+        except OSError:
+            signature = None
+        if memory.settings is not None and signature == memory.config_signature:
+            return False
+        try:
+            settings = load_settings(self.environ, self.content_dir)
+        except ConfigError as exc:
+            if memory.settings is None:
+                raise
+            log.error("%s; keeping the previous settings", exc)
+            memory.config_signature = signature
+            return False
+        memory.config_signature = signature
+        changed = memory.settings is None or memory.settings != settings
+        memory.settings = settings
+        return changed
+
+    def _read_and_parse(self, relpath: str, signature: FileSignature, settings: Settings) -> Post | Problem | None:
+        if signature.size > MAX_POST_BYTES:
+            return Problem(relpath, f"file is {signature.size:,} bytes, over the {MAX_POST_BYTES:,}-byte limit "
+                                    "for a post; not read")
+        try:
+            with open(self.content_dir / relpath, "rb") as handle:
+                raw = handle.read(MAX_POST_BYTES + 1)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            return Problem(relpath, f"cannot read: {exc.strerror or exc}")
+        return parse_post(relpath, raw, settings)
+
+    def _current_posts(self) -> tuple[list[Post], list[Problem]]:
+        memory = self._memory
+        posts: list[Post] = []
+        problems: list[Problem] = []
+        for relpath in sorted(memory.parsed):
+            result = memory.parsed[relpath]
+            if isinstance(result, Post):
+                posts.append(result)
+                problems.extend(result.warnings)
+                continue
+            problems.append(result)
+            previous = memory.last_good.get(relpath)
+            if previous is not None and result.severity == "error":
+                posts.append(previous)
+                problems.append(Problem(relpath, "serving the last good version until this is fixed", "warning"))
+        return posts, problems
+
+    def _render(self, site: Site, settings: Settings) -> tuple[dict[str, Resource], list[str]]:
+        """Render every feed whose inputs changed; reuse the bytes of the others."""
+        memory = self._memory
+        feed_settings = (settings, settings.fingerprint)
+        resources: dict[str, Resource] = {}
+        changed: list[str] = []
+        rendered: dict[str, tuple[tuple, Resource]] = {}
+        for scope, posts in site.scopes.items():
+            entries = tuple(p.fingerprint for p in posts[: settings.feed_limit])
+            for fmt in FeedFormat:
+                path = feed_path(scope, fmt)
+                key = (feed_settings, scope.label, entries)
+                cached = memory.rendered.get(path)
+                if cached is not None and cached[0] == key:
+                    resource = cached[1]
+                else:
+                    resource = render_feed(site, scope, fmt, settings)
+                    if cached is None or cached[1].etag != resource.etag:
+                        changed.append(path)
+                rendered[path] = (key, resource)
+                resources[path] = resource
+        for path in memory.rendered:
+            if path not in rendered:
+                changed.append(path)
+        memory.rendered = rendered
+        for page in (render_index(site, settings), render_opml(site, settings)):
+            resources[page.path] = page
+        return resources, sorted(changed)
+
+    def _report_new_problems(self, problems: tuple[Problem, ...]) -> None:
+        memory = self._memory
+        current = set(problems)
+        for problem in problems:
+            if problem not in memory.reported:
+                (log.error if problem.severity == "error" else log.warning)("%s", problem)
+        memory.reported = current
+

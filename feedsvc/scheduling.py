@@ -1,0 +1,61 @@
+"""Background refreshing: a periodic rescan, and a one-off run when a future post comes due.
+
+The only APScheduler import. Started by the process owner (CLI `serve`, gunicorn's
+`post_worker_init`), never by `create_app`, so tests and the debug reloader get a passive app.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timezone
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from .model import Snapshot
+from .refresh import RefreshReport, Refresher
+
+log = logging.getLogger("feedsvc")
+
+RESCAN_JOB = "rescan"
+PUBLISH_JOB = "scheduled-publish"
+
+
+class RefreshScheduler:
+    def __init__(self, refresher: Refresher, interval_seconds: float) -> None:
+        self.refresher = refresher
+        self.interval_seconds = interval_seconds
+        # One run at a time per job; a missed run is folded into the next rather than queued up.
+        self.scheduler = BackgroundScheduler(
+            timezone=timezone.utc,
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+
+    def start(self) -> None:
+        self.scheduler.add_job(self.refresher.refresh, "interval", seconds=self.interval_seconds,
+                               args=["interval"], id=RESCAN_JOB, replace_existing=True)
+        self.refresher.listeners.append(self._plan_publish)
+        snapshot = self.refresher.store.snapshot
+        if snapshot is not None:
+            self._plan_publish(None, snapshot)
+        self.scheduler.start()
+        log.info("scheduler started: rescan every %gs", self.interval_seconds)
+
+    def shutdown(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if self._plan_publish in self.refresher.listeners:
+            self.refresher.listeners.remove(self._plan_publish)
+
+    def next_run_times(self) -> dict[str, str | None]:
+        return {job.id: job.next_run_time.isoformat() if job.next_run_time else None
+                for job in self.scheduler.get_jobs()}
+
+    def _plan_publish(self, report: RefreshReport | None, snapshot: Snapshot) -> None:
+        """Make a future post appear at its moment, without waiting for the next rescan."""
+        when = snapshot.site.next_publish_at
+        if when is None:
+            if self.scheduler.get_job(PUBLISH_JOB):
+                self.scheduler.remove_job(PUBLISH_JOB)
+            return
+        self.scheduler.add_job(self.refresher.refresh, "date", run_date=when, args=["scheduled publish"],
+                               id=PUBLISH_JOB, replace_existing=True)

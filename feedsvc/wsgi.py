@@ -1,0 +1,7 @@
+"""Entry point for gunicorn (`feedsvc.wsgi:app`); see gunicorn_conf.py for who starts the scheduler."""
+
+from .service import Service, configure_logging
+
+configure_logging()
+service = Service()
+app = service.app
