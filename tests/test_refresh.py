@@ -1,0 +1,181 @@
+"""Incremental rescans, last-good versions and scheduled publishing, with files on disk."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from conftest import post_text
+
+import feedsvc.refresh as refresh_module
+
+POSTS = {
+    "_posts/2026-01-01-one.md": post_text("title: One\ntags: [a]"),
+    "_posts/2026-01-02-two.md": post_text("title: Two\ntags: [b]"),
+    "_posts/2026-01-03-three.md": post_text("title: Three\ntags: [a, b]"),
+}
+
+
+@pytest.fixture
+def parsed_files(monkeypatch):
+    """Records which files the refresher actually reads and parses."""
+    seen: list[str] = []
+    original = refresh_module.parse_post
+
+    def counting(relpath, raw, settings):
+        seen.append(relpath)
+        return original(relpath, raw, settings)
+
+    monkeypatch.setattr(refresh_module, "parse_post", counting)
+    return seen
+
+
+def _titles(refresher, path="/rss.xml"):
+    import feedparser
+
+    return [e.title for e in feedparser.parse(refresher.store.snapshot.resources[path].body).entries]
+
+
+def _touch(path, text):
+    stat = path.stat() if path.exists() else None
+    path.write_text(text, encoding="utf-8")
+    if stat is not None:  # make sure the change is visible even on coarse-mtime file systems
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+
+
+def test_rescan_with_no_change_reads_nothing_and_publishes_nothing(site_dir, make_refresher, parsed_files):
+    refresher = make_refresher(site_dir(POSTS))
+    refresher.refresh()
+    generation = refresher.store.snapshot.generation
+    parsed_files.clear()
+    report = refresher.refresh("interval")
+    assert parsed_files == []
+    assert not report.published
+    assert refresher.store.snapshot.generation == generation
+
+
+def test_an_edit_rereads_one_file_and_rerenders_only_the_feeds_showing_it(site_dir, make_refresher, parsed_files):
+    root = site_dir(POSTS)
+    refresher = make_refresher(root)
+    refresher.refresh()
+    before = dict(refresher.store.snapshot.resources)
+    parsed_files.clear()
+    _touch(root / "_posts/2026-01-02-two.md", post_text("title: Two edited\ntags: [b]"))
+    report = refresher.refresh("interval")
+    assert parsed_files == ["_posts/2026-01-02-two.md"]
+    assert report.updated == ("_posts/2026-01-02-two.md",)
+    assert "Two edited" in _titles(refresher)
+    after = refresher.store.snapshot.resources
+    changed = {p for p in after if p.endswith((".xml", ".json")) and after[p].etag != before[p].etag}
+    assert changed - {"/feeds.opml"} == {
+        "/rss.xml", "/atom.xml", "/feed.json",
+        "/tags/b/rss.xml", "/tags/b/atom.xml", "/tags/b/feed.json",
+        "/authors/site-owner/rss.xml", "/authors/site-owner/atom.xml", "/authors/site-owner/feed.json",
+    }
+    assert after["/tags/a/rss.xml"] is before["/tags/a/rss.xml"]  # not even re-rendered
+    assert set(report.feeds_changed) == changed - {"/feeds.opml"}
+
+
+def test_delete_and_rename_are_picked_up(site_dir, make_refresher, parsed_files):
+    root = site_dir(POSTS)
+    refresher = make_refresher(root)
+    refresher.refresh()
+    (root / "_posts/2026-01-01-one.md").unlink()
+    report = refresher.refresh()
+    assert report.removed == ("_posts/2026-01-01-one.md",)
+    assert _titles(refresher) == ["Three", "Two"]
+    parsed_files.clear()
+    os.rename(root / "_posts/2026-01-02-two.md", root / "_posts/2026-01-02-renamed.md")
+    report = refresher.refresh()
+    assert report.removed == ("_posts/2026-01-02-two.md",) and report.added == ("_posts/2026-01-02-renamed.md",)
+    assert parsed_files == ["_posts/2026-01-02-renamed.md"]
+    urls = [p.url for p in refresher.store.snapshot.site.posts]
+    assert urls == ["https://example.org/2026/01/03/three/", "https://example.org/2026/01/02/renamed/"]
+
+
+def test_a_post_broken_by_an_edit_keeps_its_last_good_version(site_dir, make_refresher):
+    root = site_dir(POSTS)
+    refresher = make_refresher(root)
+    refresher.refresh()
+    _touch(root / "_posts/2026-01-02-two.md", "---\ntitle: [unclosed\n---\nbody\n")
+    refresher.refresh()
+    assert _titles(refresher) == ["Three", "Two", "One"]
+    messages = [(p.path, p.severity, p.message) for p in refresher.store.snapshot.site.problems]
+    assert any(path.endswith("two.md") and sev == "error" and "YAML" in msg for path, sev, msg in messages)
+    assert any(path.endswith("two.md") and "last good version" in msg for path, _, msg in messages)
+    _touch(root / "_posts/2026-01-02-two.md", post_text("title: Two fixed"))
+    refresher.refresh()
+    assert _titles(refresher) == ["Three", "Two fixed", "One"]
+    assert refresher.store.snapshot.site.problems == ()
+
+
+def test_a_new_broken_file_is_reported_and_every_good_post_still_served(site_dir, make_refresher):
+    root = site_dir({**POSTS, "_posts/2026-01-04-bad.md": b"\xff\xfe not utf-8"})
+    refresher = make_refresher(root)
+    refresher.refresh()
+    assert _titles(refresher) == ["Three", "Two", "One"]
+    [problem] = refresher.store.snapshot.site.problems
+    assert problem.path == "_posts/2026-01-04-bad.md" and "UTF-8" in problem.message
+
+
+def test_future_post_appears_on_time_without_a_file_change(site_dir, make_refresher, clock, parsed_files):
+    future = clock.now + timedelta(hours=2)
+    root = site_dir({**POSTS, "_posts/2026-06-01-soon.md": post_text(
+        f'title: Soon\ndate: "{future:%Y-%m-%d %H:%M:%S} +0000"')})
+    refresher = make_refresher(root)
+    refresher.refresh()
+    assert "Soon" not in _titles(refresher)
+    assert refresher.store.snapshot.site.next_publish_at == future
+    clock.now = future - timedelta(seconds=1)
+    assert not refresher.refresh().published
+    clock.now = future
+    parsed_files.clear()
+    report = refresher.refresh("scheduled publish")
+    assert report.published and parsed_files == []
+    assert _titles(refresher)[0] == "Soon"
+
+
+def test_config_change_reparses_with_new_settings(site_dir, make_refresher):
+    root = site_dir(POSTS)
+    refresher = make_refresher(root)
+    refresher.refresh()
+    config = (root / "_config.yml").read_text().replace("https://example.org", "https://new.example.com")
+    _touch(root / "_config.yml", config)
+    refresher.refresh()
+    assert all(p.url.startswith("https://new.example.com/") for p in refresher.store.snapshot.site.posts)
+
+
+def test_broken_config_keeps_serving_with_the_last_good_settings(site_dir, make_refresher):
+    root = site_dir(POSTS)
+    refresher = make_refresher(root)
+    refresher.refresh()
+    _touch(root / "_config.yml", "title: [broken\n")
+    report = refresher.refresh()
+    assert report.error is None
+    assert _titles(refresher) == ["Three", "Two", "One"]
+
+
+def test_content_folder_gone_keeps_last_good_feeds_and_recovers(site_dir, make_refresher, tmp_path):
+    root = site_dir(POSTS)
+    refresher = make_refresher(root)
+    refresher.refresh()
+    moved = tmp_path / "moved"
+    shutil.move(root, moved)
+    report = refresher.refresh()
+    assert report.error and "does not exist" in report.error
+    assert refresher.store.status.error == report.error
+    assert _titles(refresher) == ["Three", "Two", "One"]
+    shutil.move(moved, root)
+    refresher.refresh()
+    assert refresher.store.status.error is None
+
+
+def test_unchanged_scan_keeps_same_snapshot_object_for_readers(site_dir, make_refresher):
+    refresher = make_refresher(site_dir(POSTS))
+    refresher.refresh()
+    first = refresher.store.snapshot
+    refresher.refresh()
+    assert refresher.store.snapshot is first
+    assert refresher.store.status.at == datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
