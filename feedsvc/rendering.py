@@ -22,7 +22,6 @@ from .config import Settings
 from .model import Author, FeedFormat, Post, Resource, Scope, ScopeKind, Site
 from .urls import absolute, feed_path
 
-GENERATOR_URI = "https://github.com/feedsvc/feedsvc"
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 _DC = "http://purl.org/dc/elements/1.1/"
 _MEDIA = "http://search.yahoo.com/mrss/"
@@ -39,7 +38,7 @@ def as_resource(path: str, content_type: str, body: bytes, last_modified: dateti
         path=path,
         content_type=content_type,
         body=body,
-        gzip_body=gzip.compress(body, compresslevel=9, mtime=0),
+        gzip_body=gzip.compress(body, compresslevel=6, mtime=0),
         etag=etag,
         last_modified=last_modified,
     )
@@ -127,10 +126,11 @@ def _render_xml(scope: Scope, fmt: FeedFormat, entries: tuple[Post, ...], settin
         fg.language(settings.lang)
     if settings.author:
         fg.author(_author_dict(settings.author))
-    fg.generator("feedsvc", version=__version__, uri=GENERATOR_URI)
+    fg.generator("feedsvc", version=__version__)
     fg.docs("https://www.rssboard.org/rss-specification")
     fg.updated(newest or EPOCH)
-    fallback = (settings.author,) if settings.author else ()
+    # Atom requires an author on every entry: the site author, else the site itself.
+    fallback = (settings.author or Author(settings.title),)
     for post in entries:
         _add_entry(fg, post, settings, fallback)
     if fmt is FeedFormat.ATOM:
