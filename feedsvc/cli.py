@@ -109,7 +109,8 @@ def _serve(service: Service, host: str, port: int) -> int:
     class _Gunicorn(BaseApplication):
         def load_config(self) -> None:
             for name in ("worker_class", "threads", "keepalive", "timeout", "graceful_timeout", "accesslog",
-                         "errorlog", "limit_request_line", "limit_request_fields", "limit_request_field_size"):
+                         "errorlog", "limit_request_line", "limit_request_fields", "limit_request_field_size",
+                         "control_socket_disable"):
                 self.cfg.set(name, getattr(gunicorn_conf, name))
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", 1)

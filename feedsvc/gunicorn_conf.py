@@ -19,6 +19,7 @@ errorlog = "-"
 limit_request_line = 4094
 limit_request_fields = 50
 limit_request_field_size = 8190
+control_socket_disable = True  # gunicorn 27's admin socket: one fixed path per user would clash
 
 
 def post_worker_init(worker):

@@ -489,10 +489,12 @@ def test_undecodable_bytes_point_at_the_line():
         (b"---\ntitle: a\n  b: c\n---\nbody\n", 3),
         (b"---\ntitle: T\ndate: 2016-10-06\n- item\n---\nbody\n", 4),
         (b"---\ntitle: T\ntags: [a, b\nauthor: x\n---\nbody\n", 4),
+        (b"---\n\ntitle: a\n  b: c\n---\nbody\n", 4),
     ],
-    ids=["mapping-values", "block-end", "unclosed-flow-sequence"],
+    ids=["mapping-values", "block-end", "unclosed-flow-sequence", "blank-line-after-opening-dashes"],
 )
 def test_broken_yaml_is_a_problem_with_the_file_line(raw, line):
+    """`line` is the 1-based line of the whole file where the YAML mistake is (the `---` is line 1)."""
     problem = _problem(raw)
     assert "YAML" in problem.message
     assert problem.line == line

@@ -1,0 +1,236 @@
+"""Real processes on 127.0.0.1: `feedsvc serve` and gunicorn as the Procfile runs it.
+
+Every wait is bounded and every process is stopped (SIGTERM, then SIGKILL after 5 s) in a fixture.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import feedparser
+import pytest
+from conftest import post_text
+from lxml import etree
+
+ROOT = Path(__file__).resolve().parent.parent
+STARTUP_TIMEOUT = 20.0
+RESCAN = "0.5"
+
+POSTS = {
+    "_posts/2026-01-10-alpha.md": post_text("title: Alpha Post\ncategories: [News]\ntags: [python]\nauthor: Ada Quill"),
+    "_posts/2026-02-15-beta.md": post_text(
+        "title: Beta Post\ntags: [web]\nauthor: {name: Ben Okafor, email: ben@example.org}"),
+}
+NEW_POST = ("_posts/2026-03-01-fresh.md", post_text("title: Freshly Added\ntags: [python]"))
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    def __init__(self, process: subprocess.Popen, port: int, log_path: Path) -> None:
+        self.process = process
+        self.port = port
+        self.log_path = log_path
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def get(self, path: str, headers: dict[str, str] | None = None, timeout: float = 5.0):
+        """(status, headers, body); HTTP errors are answers too, not exceptions."""
+        request = urllib.request.Request(self.base + path, headers=headers or {})
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return response.status, response.headers, response.read()
+        except urllib.error.HTTPError as exc:
+            with exc:
+                return exc.code, exc.headers, exc.read()
+
+    def wait_ready(self, timeout: float = STARTUP_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"server exited with {self.process.returncode} before answering:\n{self.log()}")
+            try:
+                status, _, _ = self.get("/healthz", timeout=1.0)
+                if status == 200:
+                    return
+            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+                pass
+            time.sleep(0.1)
+        pytest.fail(f"/healthz did not answer 200 within {timeout:.0f}s:\n{self.log()}")
+
+    def wait_for(self, path: str, needle: bytes, timeout: float = 10.0, interval: float = 0.1) -> bytes:
+        deadline = time.monotonic() + timeout
+        body = b""
+        while time.monotonic() < deadline:
+            status, _, body = self.get(path)
+            if status == 200 and needle in body:
+                return body
+            time.sleep(interval)
+        pytest.fail(f"{needle!r} did not appear in {path} within {timeout:.0f}s; last body:\n"
+                    f"{body[:2000]!r}\nserver log:\n{self.log()}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+
+@pytest.fixture
+def content(site_dir) -> Path:
+    return site_dir(POSTS)
+
+
+@pytest.fixture
+def start(tmp_path) -> Callable[..., Server]:
+    """Start a server process; every one started is stopped at teardown, whatever happened."""
+    servers: list[Server] = []
+
+    def launch(argv: list[str], port: int, env_extra: dict[str, str]) -> Server:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDSVC_") and k not in ("PORT", "HOST")}
+        env.update(env_extra)
+        env["PYTHONUNBUFFERED"] = "1"
+        log_path = tmp_path / f"server-{len(servers)}.log"
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                       stderr=subprocess.STDOUT)
+        server = Server(process, port, log_path)
+        servers.append(server)
+        return server
+
+    yield launch
+    for server in servers:
+        server.stop()
+
+
+def _add_post(root: Path) -> None:
+    relpath, text = NEW_POST
+    path = root / relpath
+    tmp = path.with_suffix(".tmp")  # not a post name: the scanner ignores it until the rename
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _procfile_web_argv() -> list[str]:
+    commands = {}
+    for line in (ROOT / "Procfile").read_text(encoding="utf-8").splitlines():
+        if ":" in line and not line.lstrip().startswith("#"):
+            name, command = line.split(":", 1)
+            commands[name.strip()] = command.strip()
+    argv = shlex.split(commands["web"])
+    assert argv[0] == "gunicorn", argv
+    return [sys.executable, "-m", "gunicorn", *argv[1:]]
+
+
+def _scheduler_lines(log: str) -> list[str]:
+    return [line for line in log.splitlines() if "scheduler started" in line]
+
+
+# -- `feedsvc serve` -----------------------------------------------------------------
+
+@pytest.fixture
+def cli_server(start, content) -> Server:
+    port = free_port()
+    server = start([sys.executable, "-m", "feedsvc", "serve", "--content", str(content), "--host", "127.0.0.1",
+                    "--port", str(port)], port, {"FEEDSVC_RESCAN_SECONDS": RESCAN})
+    server.wait_ready()
+    return server
+
+
+def test_cli_serve_serves_rss_and_picks_up_a_new_post(cli_server, content):
+    status, headers, body = cli_server.get("/rss.xml")
+    assert status == 200
+    assert headers["Content-Type"] == "application/rss+xml; charset=utf-8"
+    root = etree.fromstring(body)
+    assert root.tag == "rss"
+    assert {e.title for e in feedparser.parse(body).entries} == {"Alpha Post", "Beta Post"}
+
+    _add_post(content)
+    body = cli_server.wait_for("/rss.xml", b"Freshly Added", timeout=10.0, interval=0.1)
+    assert {e.title for e in feedparser.parse(body).entries} == {"Alpha Post", "Beta Post", "Freshly Added"}
+    _, _, tag_body = cli_server.get("/tags/python/rss.xml")
+    assert b"Freshly Added" in tag_body
+
+
+def test_cli_serve_starts_exactly_one_scheduler(cli_server):
+    time.sleep(3 * float(RESCAN))  # a few rescans: a second scheduler would have logged by now
+    assert len(_scheduler_lines(cli_server.log())) == 1, cli_server.log()
+
+
+def test_cli_serve_conditional_get_and_gzip_over_http(cli_server):
+    status, headers, body = cli_server.get("/atom.xml")
+    assert status == 200
+    etag = headers["ETag"]
+    status, _, again = cli_server.get("/atom.xml", headers={"If-None-Match": etag})
+    assert status == 304 and again == b""
+    status, zipped_headers, zipped = cli_server.get("/atom.xml", headers={"Accept-Encoding": "gzip"})
+    assert status == 200 and zipped_headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(zipped) == body
+    status, _, _ = cli_server.get("/nope")
+    assert status == 404
+
+
+def test_cli_serve_stops_cleanly_on_sigterm(cli_server):
+    cli_server.process.send_signal(signal.SIGTERM)
+    assert cli_server.process.wait(timeout=10) == 0, cli_server.log()
+
+
+# -- gunicorn as the Procfile runs it ------------------------------------------------------
+
+@pytest.fixture
+def procfile_server(start, content) -> Server:
+    port = free_port()
+    server = start(_procfile_web_argv(), port, {
+        "PORT": str(port), "HOST": "127.0.0.1", "FEEDSVC_CONTENT_DIR": str(content),
+        "FEEDSVC_RESCAN_SECONDS": RESCAN,
+    })
+    server.wait_ready()
+    return server
+
+
+def test_procfile_command_is_the_expected_gunicorn_invocation():
+    assert _procfile_web_argv() == [sys.executable, "-m", "gunicorn", "--config", "python:feedsvc.gunicorn_conf",
+                                    "feedsvc.wsgi:app"]
+
+
+def test_procfile_gunicorn_serves_index_and_rss(procfile_server):
+    status, headers, body = procfile_server.get("/")
+    assert status == 200 and headers["Content-Type"] == "text/html; charset=utf-8"
+    assert b'rel="alternate"' in body
+    status, headers, body = procfile_server.get("/rss.xml")
+    assert status == 200 and headers["Content-Type"] == "application/rss+xml; charset=utf-8"
+    assert etree.fromstring(body).tag == "rss"
+    assert {e.title for e in feedparser.parse(body).entries} == {"Alpha Post", "Beta Post"}
+    status, _, _ = procfile_server.get("/feeds.opml")
+    assert status == 200
+
+
+def test_procfile_gunicorn_starts_exactly_one_scheduler_and_it_rescans(procfile_server, content):
+    _add_post(content)
+    procfile_server.wait_for("/rss.xml", b"Freshly Added", timeout=10.0, interval=0.1)
+    time.sleep(3 * float(RESCAN))
+    lines = _scheduler_lines(procfile_server.log())
+    assert len(lines) == 1, procfile_server.log()
