@@ -33,7 +33,8 @@ _DATE = re.compile(
 )
 # Jekyll (Ruby's Time.parse) tolerates junk between the time and the zone; so do we, with a warning.
 _LENIENT_DATE = re.compile(
-    r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?\b.*?([+-]\d{2}:?\d{2}|Z)?\s*$",
+    r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?\b"
+    r"(?:.*?\s([+-]\d{2}:?\d{2}|Z)(?=\s|$))?",
 )
 # A fixed table rather than the mimetypes module, whose answers depend on the host's files.
 _IMAGE_TYPES = {
@@ -115,7 +116,9 @@ def _parse(relpath: str, raw: bytes, settings: Settings) -> Post | Problem:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        line = mark.line + 2 if mark is not None else None
+        # YAML counts from the start of the front matter; the file has the opening --- before it.
+        first_line = text.count("\n", 0, text.find(front_text, 3)) + 1
+        line = first_line + mark.line if mark is not None else None
         raise _PostError(f"front matter is not valid YAML: {problem}", line) from None
     if data is None:
         data = {}
@@ -236,7 +239,7 @@ def _words(data: Mapping[Any, Any], plural: str, singular: str) -> list[str]:
         if value is None or value == "":
             continue
         if isinstance(value, str):
-            words.extend(value.split())
+            words.extend(strip_xml_illegal(value).split())
         elif isinstance(value, (list, tuple)):
             for item in value:
                 if item is None:

@@ -123,6 +123,12 @@ def test_jekyll_tolerated_date_with_extra_text_parses_with_a_warning():
     assert "`date`" in post.warnings[0].message
 
 
+def test_a_zone_before_trailing_junk_is_kept():
+    post = _post("title: T\ndate: 2016-10-06 11:10:38 +0700 garbage")
+    assert post.date == datetime(2016, 10, 6, 4, 10, 38, tzinfo=timezone.utc)
+    assert post.warnings and "extra text" in post.warnings[0].message
+
+
 def test_permalink_date_parts_are_taken_in_the_site_zone():
     post = _post("title: T\ndate: 2016-10-06 23:30:00 -0700")  # 2016-10-07 08:30 in Berlin
     assert post.url == "https://example.org/2016/10/07/hello-world/"

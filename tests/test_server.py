@@ -52,6 +52,7 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def log(self) -> str:
+        """Everything the process wrote to stderr so far (its log)."""
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     def get(self, path: str, headers: dict[str, str] | None = None, timeout: float = 5.0):
@@ -113,10 +114,9 @@ def start(tmp_path) -> Callable[..., Server]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDSVC_") and k not in ("PORT", "HOST")}
         env.update(env_extra)
         env["PYTHONUNBUFFERED"] = "1"
-        log_path = tmp_path / f"server-{len(servers)}.log"
-        with open(log_path, "wb") as log:
-            process = subprocess.Popen(argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                                       stderr=subprocess.STDOUT)
+        log_path = tmp_path / f"server-{len(servers)}.stderr"
+        with open(log_path, "wb") as err, open(log_path.with_suffix(".stdout"), "wb") as out:
+            process = subprocess.Popen(argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
         server = Server(process, port, log_path)
         servers.append(server)
         return server

@@ -409,6 +409,47 @@ def test_a_new_post_appears_after_refresh(site):
     assert site.client.get("/status").get_json()["posts"] == 5
 
 
+@pytest.mark.parametrize("change", ["retitle the newest post", "delete the newest post"])
+def test_bug_if_modified_since_alone_must_not_answer_304_after_the_feed_changed(site, change):
+    """KNOWN BUG (fails): Last-Modified is the newest entry's `updated` date, not when the feed changed.
+
+    After an edit that leaves that date alone (or moves it back, by deleting the newest post) the feed
+    bytes and ETag change but Last-Modified does not move forward, so a client or cache revalidating with
+    If-Modified-Since only is told 304 and keeps the stale feed (RFC 9110 13.1.3 forbids that).
+    """
+    client = site.client
+    first = client.get("/rss.xml")
+    delta = site.root / "_posts/2026-04-05-delta.md"
+    if change.startswith("delete"):
+        delta.unlink()
+    else:
+        _touch(delta, delta.read_text(encoding="utf-8").replace("title: Delta Post", "title: Delta Renamed"))
+    assert site.refresher.refresh().published
+    changed = client.get("/rss.xml")
+    assert changed.data != first.data and changed.headers["ETag"] != first.headers["ETag"]
+    response = client.get("/rss.xml", headers={"If-Modified-Since": first.headers["Last-Modified"]})
+    assert response.status_code == 200, (
+        f"feed changed but Last-Modified went {first.headers['Last-Modified']} -> "
+        f"{changed.headers['Last-Modified']}, so If-Modified-Since gives a stale 304")
+
+
+def test_non_ascii_and_colliding_slugs_are_served_at_the_urls_the_opml_lists(build):
+    site = build({**POSTS, "_posts/2026-05-02-uni.md": post_text(
+        "title: Uni\ntags: [café, 'C++', 'C#', 'x y']\ncategories: [Ünïcode Straße]\nauthor: José Müller")})
+    opml = etree.fromstring(site.client.get("/feeds.opml").data)
+    urls = [o.get("xmlUrl") for o in opml.iter("outline") if o.get("xmlUrl")]
+    assert "https://example.org/tags/caf%C3%A9/rss.xml" in urls
+    assert "https://example.org/authors/jos%C3%A9-m%C3%BCller/feed.json" in urls
+    assert "https://example.org/categories/%C3%BCn%C3%AFcode-strasse/atom.xml" in urls
+    c_tags = {u for u in urls if "/tags/c" in u and u.endswith("/rss.xml") and "caf" not in u}
+    assert len(c_tags) == 2  # "C++" and "C#" both slug to "c": one keeps it, the other gets a suffix
+    for url in urls:
+        response = site.client.get(url.removeprefix("https://example.org"))
+        assert response.status_code == 200, url
+        if url.endswith(".xml"):
+            assert "Uni" in _titles(response.data) or "/tags/" not in url or "caf" not in url
+
+
 # -- public base URL -------------------------------------------------------------------
 
 def test_base_url_changes_self_links_but_not_entry_links(build):
