@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import MappingProxyType
 
@@ -23,11 +23,15 @@ from .indexing import build_site
 from .model import FeedFormat, Post, Problem, Resource, Site, Snapshot
 from .pages import render_index, render_opml
 from .parsing import MAX_POST_BYTES, parse_post
-from .rendering import render_feed
+from .rendering import EPOCH, render_feed
 from .scanning import FileSignature, ScanError, diff_inventory, signature_of, take_inventory
 from .urls import feed_path
 
 log = logging.getLogger("feedsvc")
+
+
+def _from_ns(ns: int) -> datetime:
+    return datetime.fromtimestamp(ns / 1e9, timezone.utc)
 
 
 def utc_now() -> datetime:
@@ -75,6 +79,7 @@ class _Memory:
 
     settings: Settings | None = None
     config_signature: FileSignature | None = None
+    content_mtime: datetime = datetime(1970, 1, 1, tzinfo=timezone.utc)  # newest folder or config change
     inventory: dict[str, FileSignature] = field(default_factory=dict)
     parsed: dict[str, Post | Problem] = field(default_factory=dict)
     last_good: dict[str, Post] = field(default_factory=dict)
@@ -132,7 +137,10 @@ class Refresher:
         settings_changed = self._load_settings()
         settings = memory.settings
         assert settings is not None
-        inventory, scan_problems = take_inventory(self.content_dir)
+        folder_mtimes: list[int] = []
+        inventory, scan_problems = take_inventory(self.content_dir, folder_mtimes)
+        config_mtime = memory.config_signature.mtime_ns if memory.config_signature else 0
+        memory.content_mtime = _from_ns(max(folder_mtimes + [config_mtime]))
         if settings.fingerprint != previous_fingerprint:  # posts themselves depend on these settings
             memory.parsed.clear()
             memory.last_good.clear()
@@ -166,7 +174,7 @@ class Refresher:
         problems.extend(config_problems(settings))
         site = build_site(posts, problems, settings, now)
         memory.next_publish_at = site.next_publish_at
-        resources, changed = self._render(site, settings)
+        resources, changed = self._render(site, settings, now)
         self._report_new_problems(site.problems)
         self._generation += 1
         self.store.snapshot = Snapshot(
@@ -232,34 +240,52 @@ class Refresher:
                 problems.append(Problem(relpath, "serving the last good version until this is fixed", "warning"))
         return posts, problems
 
-    def _render(self, site: Site, settings: Settings) -> tuple[dict[str, Resource], list[str]]:
-        """Render every feed whose inputs changed; reuse the bytes of the others."""
+    def _render(self, site: Site, settings: Settings, now: datetime) -> tuple[dict[str, Resource], list[str]]:
+        """Render every feed whose inputs changed; reuse the bytes (and validators) of the others."""
         memory = self._memory
-        feed_settings = (settings, settings.fingerprint)
+        previous = self.store.snapshot.resources if self.store.snapshot is not None else {}
         resources: dict[str, Resource] = {}
         changed: list[str] = []
         rendered: dict[str, tuple[tuple, Resource]] = {}
         for scope, posts in site.scopes.items():
-            entries = tuple(p.fingerprint for p in posts[: settings.feed_limit])
+            shown = posts[: settings.feed_limit]
+            key = (settings, settings.fingerprint, scope.label, tuple(p.fingerprint for p in shown))
             for fmt in FeedFormat:
                 path = feed_path(scope, fmt)
-                key = (feed_settings, scope.label, entries)
                 cached = memory.rendered.get(path)
                 if cached is not None and cached[0] == key:
                     resource = cached[1]
                 else:
-                    resource = render_feed(site, scope, fmt, settings)
+                    resource = self._dated(render_feed(site, scope, fmt, settings), shown, previous.get(path), now)
                     if cached is None or cached[1].etag != resource.etag:
                         changed.append(path)
                 rendered[path] = (key, resource)
                 resources[path] = resource
-        for path in memory.rendered:
-            if path not in rendered:
-                changed.append(path)
+        changed.extend(path for path in memory.rendered if path not in rendered)
         memory.rendered = rendered
         for page in (render_index(site, settings), render_opml(site, settings)):
-            resources[page.path] = page
+            resources[page.path] = self._dated(page, site.posts, previous.get(page.path), now)
         return resources, sorted(changed)
+
+    def _dated(self, resource: Resource, posts: tuple[Post, ...], previous: Resource | None,
+               now: datetime) -> Resource:
+        """Give Last-Modified a value that moves forward whenever the bytes change.
+
+        The newest entry's date alone would not: a retitled or deleted post changes the
+        feed without a newer date, and a reader sending only If-Modified-Since would get
+        a stale 304. So the entries' file mtimes count, and so do the folders' and
+        `_config.yml`'s (deletions, renames, settings: also across a restart); a change seen
+        while running counts as now.
+        """
+        if previous is not None and previous.etag == resource.etag:
+            return previous
+        candidates = [resource.last_modified or EPOCH, self._memory.content_mtime]
+        inventory = self._memory.inventory
+        candidates.extend(_from_ns(inventory[p.source].mtime_ns) for p in posts if p.source in inventory)
+        last_modified = max(candidates)
+        if previous is not None:
+            last_modified = max(last_modified, now, (previous.last_modified or EPOCH) + timedelta(seconds=1))
+        return replace(resource, last_modified=last_modified.replace(microsecond=0))
 
     def _report_new_problems(self, problems: tuple[Problem, ...]) -> None:
         memory = self._memory

@@ -52,8 +52,13 @@ def is_content_folder(name: str) -> bool:
     return not name.startswith(".") and (not name.startswith("_") or name == "_posts")
 
 
-def take_inventory(root: Path) -> tuple[dict[str, FileSignature], list[Problem]]:
-    """Every post file under `root` with its signature; symlinks are followed only inside `root`."""
+def take_inventory(root: Path, folder_mtimes: list[int] | None = None
+                   ) -> tuple[dict[str, FileSignature], list[Problem]]:
+    """Every post file under `root` with its signature; symlinks are followed only inside `root`.
+
+    `folder_mtimes`, when given, collects the mtime of every folder walked: a deletion or
+    rename leaves no file behind, but it does touch its folder.
+    """
     try:
         real_root = root.resolve(strict=True)
     except (FileNotFoundError, NotADirectoryError, RuntimeError) as exc:
@@ -68,13 +73,15 @@ def take_inventory(root: Path) -> tuple[dict[str, FileSignature], list[Problem]]
         os.listdir(real_root)
     except OSError as exc:
         raise ScanError(f"content folder {root} cannot be read: {exc.strerror or exc}") from exc
-    _walk(real_root, "", real_root, {str(real_root)}, inventory, problems)
+    _walk(real_root, "", real_root, {str(real_root)}, inventory, problems, folder_mtimes)
     return inventory, problems
 
 
 def _walk(folder: Path, prefix: str, real_root: Path, visited: set[str],
-          inventory: dict[str, FileSignature], problems: list[Problem]) -> None:
+          inventory: dict[str, FileSignature], problems: list[Problem], folder_mtimes: list[int] | None) -> None:
     try:
+        if folder_mtimes is not None:
+            folder_mtimes.append(os.stat(folder).st_mtime_ns)
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
     except OSError as exc:
         problems.append(Problem(prefix.rstrip("/") or ".", f"cannot read folder: {exc.strerror or exc}"))
@@ -102,7 +109,8 @@ def _walk(folder: Path, prefix: str, real_root: Path, visited: set[str],
             if real in visited:
                 problems.append(Problem(relpath, "symlink loop; not followed", "warning"))
                 continue
-            _walk(Path(entry.path), relpath + "/", real_root, visited | {real}, inventory, problems)
+            _walk(Path(entry.path), relpath + "/", real_root, visited | {real}, inventory, problems,
+                  folder_mtimes)
         elif is_post_name(entry.name):
             try:
                 inventory[relpath] = signature_of(entry.stat())

@@ -6,6 +6,7 @@ Every wait is bounded and every process is stopped (SIGTERM, then SIGKILL after 
 from __future__ import annotations
 
 import gzip
+import http.client
 import os
 import shlex
 import signal
@@ -196,6 +197,19 @@ def test_cli_serve_conditional_get_and_gzip_over_http(cli_server):
 def test_cli_serve_stops_cleanly_on_sigterm(cli_server):
     cli_server.process.send_signal(signal.SIGTERM)
     assert cli_server.process.wait(timeout=10) == 0, cli_server.log()
+
+
+def test_cli_serve_dot_segments_in_the_raw_path_are_404(cli_server):
+    for raw in ("/categories/../rss.xml", "/%2e%2e/rss.xml", "/tags/nope/rss.xml"):
+        connection = http.client.HTTPConnection("127.0.0.1", cli_server.port, timeout=5)
+        try:
+            connection.request("GET", raw)  # sent byte for byte: no client-side normalisation
+            response = connection.getresponse()
+            body = response.read()
+        finally:
+            connection.close()
+        assert response.status == 404, (raw, response.status, body[:200])
+        assert response.getheader("Content-Type", "").startswith("text/plain")
 
 
 # -- gunicorn as the Procfile runs it ------------------------------------------------------
