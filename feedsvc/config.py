@@ -144,7 +144,7 @@ def build_settings(environ: Mapping[str, str], config: Mapping[str, Any], conten
             return default
         return str(value)
 
-    def flag(name: str, value: Any, default: bool) -> bool:
+    def flag(name: str, value: Any, default: bool, key: str) -> bool:
         override = env(name)
         if override is not None:
             parsed = _truthy(override)
@@ -155,11 +155,11 @@ def build_settings(environ: Mapping[str, str], config: Mapping[str, Any], conten
         if value is None:
             return default
         if not isinstance(value, bool):
-            errors.append(f"{CONFIG_FILE}: expected true or false for {name.lower()}, got {value!r}")
+            errors.append(f"{CONFIG_FILE}: `{key}` must be true or false, got {value!r}")
             return default
         return value
 
-    def number(name: str, value: Any, default: float, minimum: float, kind: type) -> Any:
+    def number(name: str, value: Any, default: float, minimum: float, kind: type, key: str = "") -> Any:
         source = f"FEEDSVC_{name}"
         override = env(name)
         if override is not None:
@@ -167,7 +167,7 @@ def build_settings(environ: Mapping[str, str], config: Mapping[str, Any], conten
         elif value is None:
             return kind(default)
         else:
-            source = f"{CONFIG_FILE}: {name.lower()}"
+            source = f"{CONFIG_FILE}: `{key}`"
         try:
             if isinstance(value, bool):
                 raise ValueError
@@ -235,10 +235,10 @@ def build_settings(environ: Mapping[str, str], config: Mapping[str, Any], conten
         timezone=timezone,
         lang=lang,
         permalink=permalink,
-        future=flag("FUTURE", config.get("future"), False),
+        future=flag("FUTURE", config.get("future"), False, "future"),
         excerpt_separator=separator,
-        feed_limit=number("FEED_LIMIT", feed_config.get("posts_limit"), 20, 1, int),
-        excerpt_only=flag("EXCERPT_ONLY", feed_config.get("excerpt_only"), False),
+        feed_limit=number("FEED_LIMIT", feed_config.get("posts_limit"), 20, 1, int, "feed: posts_limit"),
+        excerpt_only=flag("EXCERPT_ONLY", feed_config.get("excerpt_only"), False, "feed: excerpt_only"),
         rescan_seconds=number("RESCAN_SECONDS", None, 60.0, 0.1, float),
         cache_max_age=number("CACHE_MAX_AGE", None, 300, 0, int),
         warnings=tuple(warnings),
