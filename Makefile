@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8000
 PIP    := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: run test build check bench clean
+.PHONY: run test lint build check clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,8 +19,11 @@ $(VENV)/.test: requirements-test.txt $(VENV)/.runtime
 run: $(VENV)/.runtime
 	$(PY) -m feedsvc serve --content content --host 127.0.0.1 --port $(PORT)
 
-test: $(VENV)/.test
+test: lint
 	$(PY) -m pytest
+
+lint: $(VENV)/.test
+	$(VENV)/bin/ruff check feedsvc tests
 
 check: $(VENV)/.runtime
 	$(PY) -m feedsvc check --content content

@@ -10,7 +10,7 @@ import hashlib
 import posixpath
 import re
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -245,7 +245,8 @@ def _words(data: Mapping[Any, Any], plural: str, singular: str) -> list[str]:
                 if item is None:
                     continue
                 if isinstance(item, (dict, list)):
-                    raise _PostError(f"`{key}` must hold names, got a nested {_yaml_kind(item) if isinstance(item, list) else 'mapping'}")
+                    kind = "list" if isinstance(item, list) else "mapping"
+                    raise _PostError(f"`{key}` must hold names, got a nested {kind}")
                 words.append(_text(item, key))
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             words.append(str(value))
@@ -335,17 +336,18 @@ def _parse_date(value: Any, tz: ZoneInfo, field: str) -> tuple[datetime, str | N
         y, mo, d, h, mi, s, frac, zone = match.groups()
     try:
         micro = int((frac or "0")[:6].ljust(6, "0"))
-        naive = datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(s or 0), micro)
+        when = datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(s or 0), micro,
+                        tzinfo=_zone(zone, tz, field, value))
     except ValueError as exc:
         raise _PostError(f"`{field}` {value!r} is not a real date: {exc}") from None
-    return naive.replace(tzinfo=_zone(zone, tz, field, value)), note
+    return when, note
 
 
 def _zone(zone: str | None, tz: ZoneInfo, field: str, value: str) -> timezone | ZoneInfo:
     if zone is None:
         return tz
     if zone.upper() in ("Z", "UTC", "GMT"):
-        return timezone.utc
+        return UTC
     digits = zone[1:].replace(":", "")
     hours, minutes = int(digits[:2]), int(digits[2:4] or 0)
     if hours > 23 or minutes > 59:

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
 
@@ -31,11 +31,11 @@ log = logging.getLogger("feedsvc")
 
 
 def _from_ns(ns: int) -> datetime:
-    return datetime.fromtimestamp(ns / 1e9, timezone.utc)
+    return datetime.fromtimestamp(ns / 1e9, UTC)
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +79,7 @@ class _Memory:
 
     settings: Settings | None = None
     config_signature: FileSignature | None = None
-    content_mtime: datetime = datetime(1970, 1, 1, tzinfo=timezone.utc)  # newest folder or config change
+    content_mtime: datetime = datetime(1970, 1, 1, tzinfo=UTC)  # newest folder or config change
     inventory: dict[str, FileSignature] = field(default_factory=dict)
     parsed: dict[str, Post | Problem] = field(default_factory=dict)
     last_good: dict[str, Post] = field(default_factory=dict)

@@ -11,7 +11,7 @@ import hashlib
 import html
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
@@ -27,7 +27,7 @@ _DC = "http://purl.org/dc/elements/1.1/"
 _MEDIA = "http://search.yahoo.com/mrss/"
 _RSS_TITLE = re.compile(rb"<title>([^<]*)</title>")
 _MARKUP = re.compile(r"<[a-zA-Z/!?]|&(?:#[0-9]+|#x[0-9a-fA-F]+|[a-zA-Z][a-zA-Z0-9]*);")
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _KIND_LABEL = {ScopeKind.CATEGORY: "category", ScopeKind.TAG: "tag", ScopeKind.AUTHOR: "posts by"}
 
 

@@ -7,12 +7,12 @@ The only APScheduler import. Started by the process owner (CLI `serve`, gunicorn
 from __future__ import annotations
 
 import logging
-from datetime import timezone
+from datetime import UTC
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from .model import Snapshot
-from .refresh import RefreshReport, Refresher
+from .refresh import Refresher, RefreshReport
 
 log = logging.getLogger("feedsvc")
 
@@ -26,7 +26,7 @@ class RefreshScheduler:
         self.interval_seconds = interval_seconds
         # One run at a time per job; a missed run is folded into the next rather than queued up.
         self.scheduler = BackgroundScheduler(
-            timezone=timezone.utc,
+            timezone=UTC,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
 

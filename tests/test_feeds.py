@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import feedparser
@@ -16,7 +16,7 @@ from lxml import etree
 from feedsvc.model import SITE_SCOPE, FeedFormat, ScopeKind
 from feedsvc.refresh import Refresher, SnapshotStore
 
-FIXED_NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
+FIXED_NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
 CONFIG = """\
 title: Feeds & Tests
@@ -208,7 +208,7 @@ def test_excerpt_only_leaves_out_full_content(site_dir):
 def test_base_url_moves_self_links_but_not_entry_links(site_dir):
     snapshot, _ = _snapshot(site_dir(POSTS, config=CONFIG), {"FEEDSVC_BASE_URL": "https://feeds.example.net/x/"})
     rss = _parse(snapshot.resources["/rss.xml"].body)
-    assert [l.href for l in rss.feed.links if l.rel == "self"] == ["https://feeds.example.net/x/rss.xml"]
+    assert [link.href for link in rss.feed.links if link.rel == "self"] == ["https://feeds.example.net/x/rss.xml"]
     assert rss.entries[0].link.startswith("https://example.org/blog/")
 
 
@@ -233,7 +233,7 @@ def test_jekyll_news_corpus_feeds_parse_and_links_match_the_published_site():
     snapshot, settings = _snapshot(JEKYLL_NEWS)
     site = snapshot.site
     assert len(site.posts) == len(list((JEKYLL_NEWS / "_posts").iterdir()))
-    for path, resource in _feeds(snapshot).items():
+    for resource in _feeds(snapshot).values():
         _parse(resource.body)
     for post in site.posts:
         assert re.fullmatch(r"https://jekyllrb\.com/news/\d{4}/\d{2}/\d{2}/[a-z0-9.-]+/", post.url), post.url

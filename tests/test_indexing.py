@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from conftest import BASIC_CONFIG, post_text, settings_from
 
@@ -10,7 +10,7 @@ from feedsvc.indexing import build_site
 from feedsvc.model import SITE_SCOPE, Post, ScopeKind
 from feedsvc.parsing import parse_post
 
-NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 
 def _post(relpath: str, front: str, settings=None) -> Post:
@@ -44,7 +44,7 @@ def test_future_post_appears_exactly_at_its_moment():
     ]
     before = build_site(posts, [], settings, NOW)
     assert [p.title for p in before.posts] == ["Now"]
-    assert before.next_publish_at == datetime(2026, 6, 2, 9, 0, tzinfo=timezone.utc)
+    assert before.next_publish_at == datetime(2026, 6, 2, 9, 0, tzinfo=UTC)
     at_moment = build_site(posts, [], settings, before.next_publish_at)
     assert [p.title for p in at_moment.posts] == ["Later", "Now"]
     assert at_moment.next_publish_at is None

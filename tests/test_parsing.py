@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,7 +13,6 @@ from feedsvc.model import Author, Image, Post, Problem
 from feedsvc.parsing import parse_post
 
 BERLIN = ZoneInfo("Europe/Berlin")
-UTC = timezone.utc
 REL = "_posts/2016-10-06-hello-world.md"
 XML_FORBIDDEN = ("\x00", "\x01", "\x0b", "\x1f", "\ufffe")
 
@@ -125,7 +124,7 @@ def test_jekyll_tolerated_date_with_extra_text_parses_with_a_warning():
 
 def test_a_zone_before_trailing_junk_is_kept():
     post = _post("title: T\ndate: 2016-10-06 11:10:38 +0700 garbage")
-    assert post.date == datetime(2016, 10, 6, 4, 10, 38, tzinfo=timezone.utc)
+    assert post.date == datetime(2016, 10, 6, 4, 10, 38, tzinfo=UTC)
     assert post.warnings and "extra text" in post.warnings[0].message
 
 

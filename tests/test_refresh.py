@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import post_text
@@ -178,4 +178,4 @@ def test_unchanged_scan_keeps_same_snapshot_object_for_readers(site_dir, make_re
     first = refresher.store.snapshot
     refresher.refresh()
     assert refresher.store.snapshot is first
-    assert refresher.store.status.at == datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
+    assert refresher.store.status.at == datetime(2026, 6, 1, 12, 0, tzinfo=UTC)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from conftest import post_text
 
@@ -21,7 +21,7 @@ def _wait_for(condition, seconds: float) -> bool:
 
 
 def test_publish_job_is_planned_for_the_next_future_post(site_dir, make_refresher, clock):
-    clock.now = datetime.now(timezone.utc).replace(microsecond=0)  # the scheduler itself runs on real time
+    clock.now = datetime.now(UTC).replace(microsecond=0)  # the scheduler itself runs on real time
     due = clock.now + timedelta(days=3)
     root = site_dir({
         "_posts/2026-01-01-now.md": post_text("title: Now"),
@@ -44,7 +44,7 @@ def test_publish_job_is_planned_for_the_next_future_post(site_dir, make_refreshe
 
 
 def test_a_future_post_appears_at_its_moment_without_a_rescan(site_dir):
-    due = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=2)
+    due = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2)
     root = site_dir({
         "_posts/2026-01-01-now.md": post_text("title: Now"),
         "_posts/2026-06-04-due.md": post_text(f'title: Due\ndate: "{due:%Y-%m-%d %H:%M:%S} +0000"'),

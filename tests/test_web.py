@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 
@@ -253,7 +253,7 @@ def test_feeds_carry_strong_etag_last_modified_and_cache_control(client):
 
 
 def test_last_modified_is_no_earlier_than_the_newest_entry_and_not_in_the_future(client):
-    now = datetime.now(timezone.utc) + timedelta(seconds=2)
+    now = datetime.now(UTC) + timedelta(seconds=2)
     for path, newest in (("/rss.xml", "Sun, 05 Apr 2026 10:00:00 GMT"),  # Delta, 12:00 +0200
                          ("/tags/travel/rss.xml", "Fri, 20 Mar 2026 10:00:00 GMT")):  # Gamma, 11:00 +0100
         last_modified = parsedate_to_datetime(client.get(path).headers["Last-Modified"])
@@ -452,7 +452,8 @@ def test_if_modified_since_after_a_restart_gets_200_for_a_changed_feed(site, mak
         changed_path = site.root / "_posts"
     else:
         changed_path = site.root / "_config.yml"
-        _touch(changed_path, changed_path.read_text(encoding="utf-8").replace("title: Test Site", "title: Renamed Site"))
+        renamed = changed_path.read_text(encoding="utf-8").replace("title: Test Site", "title: Renamed Site")
+        _touch(changed_path, renamed)
     stat = changed_path.stat()
     os.utime(changed_path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2_000_000_000))
     restarted = make_refresher(site.root)  # a new process: new store, nothing remembered
