@@ -79,6 +79,8 @@ class _Memory:
 
     settings: Settings | None = None
     config_signature: FileSignature | None = None
+    config_errors: tuple[Problem, ...] = ()
+    retry: bool = False  # the last refresh failed half-way: the next one must publish even if nothing changed
     content_mtime: datetime = datetime(1970, 1, 1, tzinfo=UTC)  # newest folder or config change
     inventory: dict[str, FileSignature] = field(default_factory=dict)
     parsed: dict[str, Post | Problem] = field(default_factory=dict)
@@ -115,6 +117,12 @@ class Refresher:
             except ScanError as exc:
                 report = RefreshReport(trigger, error=str(exc))
                 log.error("refresh (%s): %s; still serving the last good feeds", trigger, exc)
+            except ConfigError:
+                raise  # only at the first refresh: there are no last good settings to keep
+            except Exception as exc:  # a bug must not take the service down: keep serving the last snapshot
+                log.exception("refresh (%s) failed; still serving the last good feeds", trigger)
+                self._memory.retry = True
+                report = RefreshReport(trigger, error=f"refresh failed: {type(exc).__name__}: {exc}")
             seconds = time.perf_counter() - started
             self.store.status = ScanStatus(now, seconds, trigger, report.error)
             report = replace(report, seconds=seconds)
@@ -147,8 +155,8 @@ class Refresher:
             memory.inventory = {}
         changes = diff_inventory(memory.inventory, inventory)
         due = memory.next_publish_at is not None and now >= memory.next_publish_at
-        if not changes and not settings_changed and not due and scan_problems == memory.scan_problems \
-                and self.store.snapshot is not None:
+        if not changes and not settings_changed and not due and not memory.retry \
+                and scan_problems == memory.scan_problems and self.store.snapshot is not None:
             return RefreshReport(trigger)
         for relpath in changes.removed:
             memory.parsed.pop(relpath, None)
@@ -172,10 +180,12 @@ class Refresher:
         posts, problems = self._current_posts()
         problems.extend(scan_problems)
         problems.extend(config_problems(settings))
+        problems.extend(memory.config_errors)
         site = build_site(posts, problems, settings, now)
         memory.next_publish_at = site.next_publish_at
         resources, changed = self._render(site, settings, now)
         self._report_new_problems(site.problems)
+        memory.retry = False
         self._generation += 1
         self.store.snapshot = Snapshot(
             site=site,
@@ -204,10 +214,13 @@ class Refresher:
                 raise
             log.error("%s; keeping the previous settings", exc)
             memory.config_signature = signature
-            return False
+            memory.config_errors = tuple(
+                Problem(CONFIG_FILE, f"{problem}; keeping the previous settings") for problem in exc.problems)
+            return True  # nothing to re-parse, but /status must show the problem
         memory.config_signature = signature
-        changed = memory.settings is None or memory.settings != settings
+        changed = memory.settings is None or memory.settings != settings or bool(memory.config_errors)
         memory.settings = settings
+        memory.config_errors = ()
         return changed
 
     def _read_and_parse(self, relpath: str, signature: FileSignature, settings: Settings) -> Post | Problem | None:

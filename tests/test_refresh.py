@@ -151,10 +151,16 @@ def test_broken_config_keeps_serving_with_the_last_good_settings(site_dir, make_
     root = site_dir(POSTS)
     refresher = make_refresher(root)
     refresher.refresh()
+    good_config = (root / "_config.yml").read_text()
     _touch(root / "_config.yml", "title: [broken\n")
     report = refresher.refresh()
     assert report.error is None
     assert _titles(refresher) == ["Three", "Two", "One"]
+    [problem] = refresher.store.snapshot.site.problems
+    assert problem.path == "_config.yml" and "keeping the previous settings" in problem.message
+    _touch(root / "_config.yml", good_config)
+    refresher.refresh()
+    assert refresher.store.snapshot.site.problems == ()
 
 
 def test_content_folder_gone_keeps_last_good_feeds_and_recovers(site_dir, make_refresher, tmp_path):
@@ -179,3 +185,24 @@ def test_unchanged_scan_keeps_same_snapshot_object_for_readers(site_dir, make_re
     refresher.refresh()
     assert refresher.store.snapshot is first
     assert refresher.store.status.at == datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def test_an_unexpected_failure_keeps_the_last_snapshot_and_is_reported(site_dir, make_refresher, monkeypatch):
+    root = site_dir(POSTS)
+    refresher = make_refresher(root)
+    refresher.refresh()
+    served = refresher.store.snapshot
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("renderer exploded")
+
+    monkeypatch.setattr(refresh_module, "build_site", broken)
+    _touch(root / "_posts/2026-01-02-two.md", post_text("title: Two edited"))
+    report = refresher.refresh("interval")
+    assert "renderer exploded" in report.error
+    assert refresher.store.snapshot is served
+    assert "renderer exploded" in refresher.store.status.error
+    monkeypatch.undo()
+    assert refresher.refresh("interval").published  # retried although no file changed since
+    assert _titles(refresher) == ["Three", "Two edited", "One"]
+    assert refresher.store.status.error is None
