@@ -23,6 +23,12 @@ _RELATIVE_ATTR = re.compile(
 )
 _BLOCK_END = re.compile(r"</(?:p|div|li|h[1-6]|blockquote|pre|tr|td|th|dd|dt)>|<br\s*/?>", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]*>")
+# Inline HTML a title may carry (Jekyll prints titles unescaped, so `<em>` in a title is emphasis).
+_INLINE_TAG = re.compile(
+    r"</?(?:a|abbr|b|bdi|bdo|br|cite|code|del|dfn|em|i|ins|kbd|mark|q|s|samp|small|span|strong|sub|sup|time|u|var)"
+    r"(?:\s[^<>]*)?/?>",
+    re.IGNORECASE,
+)
 _SPACE = re.compile(r"\s+")
 
 
@@ -53,3 +59,13 @@ def html_to_text(fragment: str) -> str:
     """Plain text of an HTML fragment, whitespace collapsed (for JSON Feed `summary`)."""
     text = _TAG.sub("", _BLOCK_END.sub(" ", fragment))
     return _SPACE.sub(" ", html.unescape(text)).strip()
+
+
+def title_has_markup(title: str) -> bool:
+    """True when a title holds inline HTML tags, as opposed to text that merely contains `<` or `&`."""
+    return _INLINE_TAG.search(title) is not None
+
+
+def plain_title(title: str) -> str:
+    """The text of a title, for formats whose titles are plain text (RSS, JSON Feed)."""
+    return strip_xml_illegal(html_to_text(title)) if title_has_markup(title) else title

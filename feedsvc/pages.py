@@ -76,7 +76,6 @@ def render_opml(site: Site, settings: Settings) -> Resource:
         etree.SubElement(head, "ownerName").text = settings.author.name
         if settings.author.email:
             etree.SubElement(head, "ownerEmail").text = settings.author.email
-    etree.SubElement(head, "docs").text = "http://opml.org/spec2.opml"
     body = etree.SubElement(opml, "body")
     for kind, scopes in _grouped(site):
         group = etree.SubElement(body, "outline", text=_HEADINGS[kind])

@@ -19,6 +19,7 @@ from lxml import etree
 
 from . import __version__
 from .config import Settings
+from .markup import plain_title, title_has_markup
 from .model import Author, FeedFormat, Post, Resource, Scope, ScopeKind, Site
 from .urls import absolute, feed_path
 
@@ -92,7 +93,7 @@ def _json_author(author: Author) -> dict[str, str]:
 
 
 def _json_item(post: Post, settings: Settings) -> dict[str, object]:
-    item: dict[str, object] = {"id": post.url, "url": post.url, "title": post.title}
+    item: dict[str, object] = {"id": post.url, "url": post.url, "title": plain_title(post.title)}
     item["content_html"] = post.summary_html if settings.excerpt_only else post.content_html
     if post.summary_text:
         item["summary"] = post.summary_text
@@ -157,7 +158,7 @@ def _add_entry(fg: FeedGenerator, post: Post, settings: Settings, fallback: tupl
     fe = fg.add_entry(order="append")
     fe.id(post.url)
     fe.guid(post.url, permalink=True)
-    fe.title(post.title)
+    fe.title(plain_title(post.title))
     fe.published(post.date)
     fe.updated(post.updated)
     authors = post.authors or fallback
@@ -183,14 +184,21 @@ class _FeedExtension(BaseExtension):
 
 
 class _EntryExtension(BaseEntryExtension):
-    """What feedgen leaves out: dc:creator, media:thumbnail, and typed Atom titles."""
+    """What feedgen leaves out or gets wrong: one RSS author, dc:creator, media:thumbnail, Atom title types."""
 
     post: Post | None = None
     authors: tuple[Author, ...] = ()
 
     def extend_rss(self, item: etree._Element) -> etree._Element:
-        for author in self.authors:
-            if not author.email:
+        # RSS allows one <author>, an email address; any other case is said with dc:creator only,
+        # never both (the validator flags duplicate semantics).
+        for element in item.findall("author"):
+            item.remove(element)
+        if len(self.authors) == 1 and self.authors[0].email:
+            only = self.authors[0]
+            etree.SubElement(item, "author").text = f"{only.email} ({only.name})"
+        else:
+            for author in self.authors:
                 etree.SubElement(item, f"{{{_DC}}}creator").text = author.name
         if self.post and self.post.image:
             etree.SubElement(item, f"{{{_MEDIA}}}thumbnail", url=self.post.image.url)
@@ -199,7 +207,10 @@ class _EntryExtension(BaseEntryExtension):
     def extend_atom(self, entry: etree._Element) -> etree._Element:
         # feedgen builds Atom elements without a namespace and declares it on the root.
         title = entry.find("title")
-        if title is not None and title.text and _MARKUP.search(title.text):
+        if title is not None and self.post and title_has_markup(self.post.title):
+            title.set("type", "html")  # the title's own inline HTML, as the site shows it
+            title.text = self.post.title
+        elif title is not None and title.text and _MARKUP.search(title.text):
             # Shown literally, as in RSS and JSON Feed, but declared so validators see no stray markup.
             title.set("type", "html")
             title.text = html.escape(title.text, quote=False)

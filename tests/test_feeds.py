@@ -261,3 +261,38 @@ def test_sample_site_feeds_are_valid_and_hide_drafts_and_future_posts():
     assert SITE_SCOPE in snapshot.site.scopes
     assert len([s for s in snapshot.site.scopes if s.kind is ScopeKind.AUTHOR]) == 2
     assert FeedFormat.RSS.filename == "rss.xml"
+
+
+def test_inline_html_in_a_title_is_html_in_atom_and_plain_text_in_rss_and_json(site_dir):
+    posts = {"_posts/2026-01-01-html.md": post_text('title: "Why <em>feeds</em> &amp; <code>git</code>"')}
+    snapshot, _ = _snapshot(site_dir(posts, config=CONFIG))
+    rss = snapshot.resources["/rss.xml"].body.decode()
+    assert "<title>Why feeds &#x26; git</title>" in rss  # no markup left for the validator to flag
+    assert json.loads(snapshot.resources["/feed.json"].body)["items"][0]["title"] == "Why feeds & git"
+    atom = _parse(snapshot.resources["/atom.xml"].body).entries[0]
+    assert atom.title_detail.type == "text/html"
+    assert atom.title == "Why <em>feeds</em> &amp; <code>git</code>"
+
+
+def test_rss_items_have_one_author_element_at_most(site_dir):
+    posts = {
+        "_posts/2026-01-01-two-authors.md": post_text(
+            "title: Pair\nauthors: [{name: Ann, email: ann@example.org}, {name: Bob, email: bob@example.org}]"),
+        "_posts/2026-01-02-mixed.md": post_text("title: Mixed\nauthors: [{name: Cy, email: cy@example.org}, Di]"),
+    }
+    snapshot, _ = _snapshot(site_dir(posts, config=CONFIG))
+    tree = etree.fromstring(snapshot.resources["/rss.xml"].body)
+    dc = "{http://purl.org/dc/elements/1.1/}creator"
+    for item in tree.iter("item"):
+        assert item.findall("author") == []  # several authors: dc:creator for each, never both kinds
+    assert [[c.text for c in item.iter(dc)] for item in tree.iter("item")] == [["Cy", "Di"], ["Ann", "Bob"]]
+    atom = _parse(snapshot.resources["/atom.xml"].body)
+    assert [a.name for a in atom.entries[1].authors] == ["Ann", "Bob"]
+
+
+def test_opml_head_holds_only_elements_the_opml_2_spec_defines(synthetic):
+    snapshot, _ = synthetic
+    head = etree.fromstring(snapshot.resources["/feeds.opml"].body).find("head")
+    assert {child.tag for child in head} <= {"title", "dateCreated", "dateModified", "ownerName", "ownerEmail",
+                                             "ownerId", "expansionState", "vertScrollState", "windowTop",
+                                             "windowLeft", "windowBottom", "windowRight"}
