@@ -169,7 +169,7 @@ def _build_post(relpath: str, raw: bytes, data: dict[Any, Any], body: str, setti
         title = " ".join(word.capitalize() for word in re.split(r"[-_\s]+", slug) if word) or slug
         warnings.append(Problem(relpath, f"no title; using {title!r} from the file name", "warning"))
 
-    folders = [part for part in relpath.split("/")[:-1]]
+    folders = relpath.split("/")[:-1]
     folder_categories = folders[: folders.index("_posts")] if "_posts" in folders else []
     categories = _unique(folder_categories + _words(data, "categories", "category"))
     tags = _unique(_words(data, "tags", "tag"))
