@@ -135,5 +135,4 @@ class Snapshot:
     resources: Mapping[str, Resource]
     generation: int
     scanned_at: datetime | None = None
-    scan_seconds: float = 0.0
     stats: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
