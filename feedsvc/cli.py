@@ -108,12 +108,12 @@ def _serve(service: Service, host: str, port: int) -> int:
 
     class _Gunicorn(BaseApplication):
         def load_config(self) -> None:
-            for name in ("worker_class", "threads", "keepalive", "timeout", "graceful_timeout", "accesslog",
-                         "errorlog", "limit_request_line", "limit_request_fields", "limit_request_field_size",
-                         "control_socket_disable"):
-                self.cfg.set(name, getattr(gunicorn_conf, name))
+            # The Procfile's settings, so both ways of serving behave alike; then this process's own
+            # address and hooks (the conf's hooks reach for feedsvc.wsgi, which `serve` does not use).
+            for name, value in vars(gunicorn_conf).items():
+                if name in self.cfg.settings:
+                    self.cfg.set(name, value)
             self.cfg.set("bind", f"{host}:{port}")
-            self.cfg.set("workers", 1)
             self.cfg.set("post_worker_init", lambda worker: service.start_background())
             self.cfg.set("worker_exit", lambda server, worker: service.stop())
 

@@ -58,7 +58,7 @@ def absolutize_links(fragment: str, base_url: str) -> str:
 def html_to_text(fragment: str) -> str:
     """Plain text of an HTML fragment, whitespace collapsed (for JSON Feed `summary`)."""
     text = _TAG.sub("", _BLOCK_END.sub(" ", fragment))
-    return _SPACE.sub(" ", html.unescape(text)).strip()
+    return strip_xml_illegal(_SPACE.sub(" ", html.unescape(text)).strip())  # &#1; unescapes to a control
 
 
 def title_has_markup(title: str) -> bool:
@@ -68,4 +68,4 @@ def title_has_markup(title: str) -> bool:
 
 def plain_title(title: str) -> str:
     """The text of a title, for formats whose titles are plain text (RSS, JSON Feed)."""
-    return strip_xml_illegal(html_to_text(title)) if title_has_markup(title) else title
+    return html_to_text(title) if title_has_markup(title) else title

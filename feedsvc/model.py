@@ -134,5 +134,4 @@ class Snapshot:
     site: Site
     resources: Mapping[str, Resource]
     generation: int
-    scanned_at: datetime | None = None
     stats: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))

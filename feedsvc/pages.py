@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from email.utils import format_datetime
 
 import jinja2
 from lxml import etree
@@ -71,7 +72,7 @@ def render_opml(site: Site, settings: Settings) -> Resource:
     opml = etree.Element("opml", version="2.0")
     head = etree.SubElement(opml, "head")
     etree.SubElement(head, "title").text = f"{settings.title}: feeds"
-    etree.SubElement(head, "dateModified").text = _rfc822(newest)
+    etree.SubElement(head, "dateModified").text = format_datetime(newest)
     if settings.author:
         etree.SubElement(head, "ownerName").text = settings.author.name
         if settings.author.email:
@@ -89,9 +90,3 @@ def render_opml(site: Site, settings: Settings) -> Resource:
     data = etree.tostring(opml, encoding="UTF-8", xml_declaration=True, pretty_print=True)
     return as_resource(OPML_PATH, "text/x-opml; charset=utf-8", data, newest)
 
-
-def _rfc822(when: datetime) -> str:
-    days = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-    months = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-    return (f"{days[when.weekday()]}, {when.day:02d} {months[when.month - 1]} {when.year:04d} "
-            f"{when:%H:%M:%S} {when:%z}")

@@ -191,7 +191,7 @@ def _build_post(relpath: str, raw: bytes, data: dict[Any, Any], body: str, setti
         summary_html = _html(_text(excerpt_field, "excerpt"), url)
     else:
         summary_html = _html(body_parts[0], url)
-    summary_text = strip_xml_illegal(html_to_text(summary_html))
+    summary_text = html_to_text(summary_html)
 
     image = _image(data.get("image"), settings.site_url)
 

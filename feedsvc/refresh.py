@@ -68,10 +68,6 @@ class SnapshotStore:
         self.snapshot: Snapshot | None = None
         self.status = ScanStatus()
 
-    @property
-    def ready(self) -> bool:
-        return self.snapshot is not None
-
 
 @dataclass
 class _Memory:
@@ -191,7 +187,6 @@ class Refresher:
             site=site,
             resources=MappingProxyType(resources),
             generation=self._generation,
-            scanned_at=now,
             stats=MappingProxyType({"files": len(inventory)}),
         )
         added = tuple(p for p in changes.added if p not in gone)
@@ -262,7 +257,7 @@ class Refresher:
         rendered: dict[str, tuple[tuple, Resource]] = {}
         for scope, posts in site.scopes.items():
             shown = posts[: settings.feed_limit]
-            key = (settings, settings.fingerprint, scope.label, tuple(p.fingerprint for p in shown))
+            key = (settings, scope.label, tuple(p.fingerprint for p in shown))
             for fmt in FeedFormat:
                 path = feed_path(scope, fmt)
                 cached = memory.rendered.get(path)

@@ -29,7 +29,7 @@ _MEDIA = "http://search.yahoo.com/mrss/"
 _RSS_TITLE = re.compile(rb"<title>([^<]*)</title>")
 _MARKUP = re.compile(r"<[a-zA-Z/!?]|&(?:#[0-9]+|#x[0-9a-fA-F]+|[a-zA-Z][a-zA-Z0-9]*);")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_KIND_LABEL = {ScopeKind.CATEGORY: "category", ScopeKind.TAG: "tag", ScopeKind.AUTHOR: "posts by"}
+_KIND_LABEL = {ScopeKind.CATEGORY: "category", ScopeKind.TAG: "tag"}
 
 
 def as_resource(path: str, content_type: str, body: bytes, last_modified: datetime | None) -> Resource:

@@ -46,10 +46,6 @@ class RefreshScheduler:
         if self._plan_publish in self.refresher.listeners:
             self.refresher.listeners.remove(self._plan_publish)
 
-    def next_run_times(self) -> dict[str, str | None]:
-        return {job.id: job.next_run_time.isoformat() if job.next_run_time else None
-                for job in self.scheduler.get_jobs()}
-
     def _plan_publish(self, report: RefreshReport | None, snapshot: Snapshot) -> None:
         """Make a future post appear at its moment, without waiting for the next rescan."""
         when = snapshot.site.next_publish_at

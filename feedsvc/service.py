@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -39,8 +40,6 @@ class Service:
 
 def configure_logging(environ: Mapping[str, str] | None = None) -> None:
     """One line per event, to stderr, at FEEDSVC_LOG_LEVEL (default INFO)."""
-    import logging
-
     environ = os.environ if environ is None else environ
     logger = logging.getLogger("feedsvc")
     if logger.handlers:

@@ -8,7 +8,7 @@ import unicodedata
 from datetime import datetime
 from urllib.parse import quote, unquote
 
-from .model import SITE_SCOPE, FeedFormat, Scope, ScopeKind
+from .model import FeedFormat, Scope, ScopeKind
 
 _PATH_SAFE = "/!$&'()*+,;=:@-._~"
 _NOT_ALNUM = re.compile(r"[\W_]+")
@@ -37,19 +37,6 @@ def scope_dir(scope: Scope) -> str:
     if scope.kind is ScopeKind.SITE:
         return "/"
     return f"/{scope.kind.value}/{scope.slug}/"
-
-
-def parse_feed_path(path: str) -> tuple[Scope, FeedFormat] | None:
-    """Inverse of feed_path (labels are not recovered); None for anything else."""
-    parts = path.split("/")
-    by_name = {fmt.filename: fmt for fmt in FeedFormat}
-    if len(parts) == 2 and parts[0] == "" and parts[1] in by_name:
-        return SITE_SCOPE, by_name[parts[1]]
-    if len(parts) == 4 and parts[0] == "" and parts[3] in by_name and parts[2]:
-        for kind in ScopeKind:
-            if kind.value and kind.value == parts[1]:
-                return Scope(kind, parts[2]), by_name[parts[3]]
-    return None
 
 
 def escape_path(path: str) -> str:

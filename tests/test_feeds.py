@@ -15,6 +15,7 @@ from lxml import etree
 
 from feedsvc.model import SITE_SCOPE, FeedFormat, ScopeKind
 from feedsvc.refresh import Refresher, SnapshotStore
+from feedsvc.urls import scope_dir
 
 FIXED_NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -92,15 +93,11 @@ def test_every_xml_feed_parses_without_bozo_and_matches_its_scope(synthetic):
     assert len(feeds) == 2 * len(snapshot.site.scopes)
     for path, resource in feeds.items():
         parsed = _parse(resource.body)
-        scope = next(s for s in snapshot.site.scopes if path.rsplit("/", 1)[0] + "/" == _dir(s))
+        scope = next(s for s in snapshot.site.scopes if path.rsplit("/", 1)[0] + "/" == scope_dir(s))
         expected = [p.url for p in snapshot.site.scopes[scope]]
         assert [e.link for e in parsed.entries] == expected, path
         self_links = [link.href for link in parsed.feed.links if link.rel == "self"]
         assert self_links == ["https://example.org/blog" + path], path
-
-
-def _dir(scope):
-    return "/" if scope.kind is ScopeKind.SITE else f"/{scope.kind.value}/{scope.slug}/"
 
 
 def test_site_rss_entries_carry_links_authors_categories_enclosures_and_zoned_dates(synthetic):
