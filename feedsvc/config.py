@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -281,3 +282,17 @@ def load_settings(environ: Mapping[str, str], content_dir: Path | None = None) -
 
 def config_problems(settings: Settings) -> tuple[Problem, ...]:
     return tuple(Problem(CONFIG_FILE, w, "warning") for w in settings.warnings)
+
+
+def webhook_secret(environ: Mapping[str, str]) -> str:
+    """Kept out of `Settings`, so no settings dump, log line or error can ever carry it. Empty: hook disabled."""
+    return environ.get("FEEDSVC_WEBHOOK_SECRET", "").strip()
+
+
+def state_dir_from(environ: Mapping[str, str], content_dir: Path) -> Path:
+    """Where worker processes of one deployment meet: FEEDSVC_STATE_DIR, else one folder per content folder."""
+    explicit = environ.get("FEEDSVC_STATE_DIR")
+    if explicit:
+        return Path(explicit)
+    key = hashlib.sha256(str(content_dir.resolve()).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"feedsvc-{os.getuid()}-{key}"

@@ -1,14 +1,17 @@
 """gunicorn settings for `Procfile` and `feedsvc serve`.
 
-One worker process with threads: that process owns the snapshot and runs the one
-scheduler of the deployment. Threads serve concurrent readers; rendering never happens
-on the request path, so a request is a dictionary lookup and a write.
+The app is loaded once in the master (`preload_app`): one initial build, shared by every
+worker through fork. Then each worker elects itself builder or follower (workers.py): one
+builder per deployment runs the scheduler and the rebuilds, and every worker serves the newest
+snapshot. Threads serve concurrent readers; rendering never happens on the request path, so a
+request is a dictionary lookup and a write. FEEDSVC_WORKERS sets the number of processes.
 """
 
 import os
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
-workers = 1
+workers = int(os.environ.get("FEEDSVC_WORKERS", "1"))
+preload_app = True
 worker_class = "gthread"
 threads = int(os.environ.get("FEEDSVC_THREADS", "16"))
 keepalive = 5
@@ -23,7 +26,7 @@ control_socket_disable = True  # gunicorn 27's admin socket: one fixed path per 
 
 
 def post_worker_init(worker):
-    """Threads do not survive fork: start the scheduler in the worker, after the app is loaded."""
+    """Threads do not survive fork: start them in the worker, after the app is loaded."""
     from feedsvc import wsgi
 
     wsgi.service.start_background()

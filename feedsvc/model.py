@@ -131,7 +131,7 @@ class Resource:
 class Snapshot:
     """What the web layer serves; replaced whole by each refresh, never mutated."""
 
-    site: Site
+    site: Site | None  # None in a worker that serves another process's build (see workers.py)
     resources: Mapping[str, Resource]
     generation: int
-    stats: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
+    stats: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))  # what /status shows

@@ -61,12 +61,28 @@ class RefreshReport:
     published: bool = False
 
 
+def site_stats(site: Site, resources: Mapping[str, Resource], files: int) -> dict[str, object]:
+    """The JSON-able facts /status shows, computed once per publish (workers that follow get only these)."""
+    return {
+        "posts": len(site.posts),
+        "feeds": sum(1 for path in resources if path.endswith((".xml", ".json")) and path != "/feeds.opml"),
+        "scopes": {kind: sum(1 for s in site.scopes if s.kind.name.lower() == kind)
+                   for kind in ("category", "tag", "author")},
+        "files": files,
+        "errors": sum(1 for p in site.problems if p.severity == "error"),
+        "problems": [{"path": p.path, "line": p.line, "severity": p.severity, "message": p.message}
+                     for p in site.problems],
+    }
+
+
 class SnapshotStore:
     """The one place the web layer reads from; swapping the reference is atomic."""
 
     def __init__(self) -> None:
         self.snapshot: Snapshot | None = None
         self.status = ScanStatus()
+        # More for /status (scheduler, last refresh, WebSub, role), supplied by whoever runs this process.
+        self.details: Callable[[], Mapping[str, object]] = dict
 
 
 @dataclass
@@ -98,6 +114,11 @@ class Refresher:
         self._lock = threading.Lock()
         self._memory = _Memory()
         self._generation = 0
+
+    def continue_generations(self, generation: int) -> None:
+        """A worker taking over as builder numbers its snapshots after the ones already served."""
+        with self._lock:
+            self._generation = max(self._generation, generation)
 
     @property
     def settings(self) -> Settings | None:
@@ -187,7 +208,7 @@ class Refresher:
             site=site,
             resources=MappingProxyType(resources),
             generation=self._generation,
-            stats=MappingProxyType({"files": len(inventory)}),
+            stats=MappingProxyType(site_stats(site, resources, len(inventory))),
         )
         added = tuple(p for p in changes.added if p not in gone)
         return RefreshReport(trigger, added=added, updated=changes.modified, removed=changes.removed,

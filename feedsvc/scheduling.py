@@ -7,7 +7,9 @@ The only APScheduler import. Started by the process owner (CLI `serve`, gunicorn
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC
+from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -21,8 +23,10 @@ PUBLISH_JOB = "scheduled-publish"
 
 
 class RefreshScheduler:
-    def __init__(self, refresher: Refresher, interval_seconds: float) -> None:
+    def __init__(self, refresher: Refresher, request: Callable[[str], object], interval_seconds: float) -> None:
+        """`request` queues a refresh (see triggers.RefreshQueue): jobs never refresh on their own thread."""
         self.refresher = refresher
+        self.request = request
         self.interval_seconds = interval_seconds
         # One run at a time per job; a missed run is folded into the next rather than queued up.
         self.scheduler = BackgroundScheduler(
@@ -31,11 +35,11 @@ class RefreshScheduler:
         )
 
     def start(self) -> None:
-        self.scheduler.add_job(self.refresher.refresh, "interval", seconds=self.interval_seconds,
+        self.scheduler.add_job(self.request, "interval", seconds=self.interval_seconds,
                                args=["interval"], id=RESCAN_JOB, replace_existing=True)
         self.refresher.listeners.append(self._plan_publish)
         snapshot = self.refresher.store.snapshot
-        if snapshot is not None:
+        if snapshot is not None and snapshot.site is not None:
             self._plan_publish(None, snapshot)
         self.scheduler.start()
         log.info("scheduler started: rescan every %gs", self.interval_seconds)
@@ -46,12 +50,23 @@ class RefreshScheduler:
         if self._plan_publish in self.refresher.listeners:
             self.refresher.listeners.remove(self._plan_publish)
 
+    def describe(self) -> dict[str, Any]:
+        """The next runs, for /status."""
+        def next_run(job_id: str) -> str | None:
+            job = self.scheduler.get_job(job_id)
+            return job.next_run_time.isoformat() if job is not None and job.next_run_time else None
+
+        return {"interval_seconds": self.interval_seconds, "next_rescan": next_run(RESCAN_JOB),
+                "next_scheduled_publish": next_run(PUBLISH_JOB)}
+
     def _plan_publish(self, report: RefreshReport | None, snapshot: Snapshot) -> None:
         """Make a future post appear at its moment, without waiting for the next rescan."""
+        if snapshot.site is None:
+            return
         when = snapshot.site.next_publish_at
         if when is None:
             if self.scheduler.get_job(PUBLISH_JOB):
                 self.scheduler.remove_job(PUBLISH_JOB)
             return
-        self.scheduler.add_job(self.refresher.refresh, "date", run_date=when, args=["scheduled publish"],
+        self.scheduler.add_job(self.request, "date", run_date=when, args=["scheduled publish"],
                                id=PUBLISH_JOB, replace_existing=True)

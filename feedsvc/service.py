@@ -1,4 +1,4 @@
-"""Wires one running feedsvc: settings, snapshot store, refresher, Flask app and scheduler."""
+"""Wires one running feedsvc: settings, snapshot store, refresher, queue, webhooks, app and scheduler."""
 
 from __future__ import annotations
 
@@ -6,36 +6,68 @@ import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 
-from .config import Settings, content_dir_from
+from .config import Settings, content_dir_from, state_dir_from, webhook_secret
 from .refresh import Refresher, SnapshotStore
 from .scheduling import RefreshScheduler
+from .triggers import RefreshQueue
 from .web import create_app
+from .webhooks import SeenInFolder, WebhookReceiver
+from .workers import Delegate, Deployment, StateFolder
 
 
 class Service:
+    """Built before gunicorn forks (one initial build for all workers); threads start after, per worker."""
+
     def __init__(self, environ: Mapping[str, str] | None = None, content_dir: str | Path | None = None) -> None:
         environ = dict(os.environ if environ is None else environ)
+        root = content_dir_from(environ, content_dir)
         self.store = SnapshotStore()
-        self.refresher = Refresher(self.store, content_dir_from(environ, content_dir), environ)
+        self.refresher = Refresher(self.store, root, environ)
         self.refresher.refresh("startup")  # raises ConfigError when the settings are unusable
         assert self.refresher.settings is not None
         self.settings: Settings = self.refresher.settings
-        self.app: Flask = create_app(self.settings, self.store)
+        self.state_dir = state_dir_from(environ, root)
+        self.queue = RefreshQueue(self.refresher)
+        self.refreshes = Delegate(self.queue)
+        secret = webhook_secret(environ)
+        self.webhooks = WebhookReceiver(secret, self.refreshes, SeenInFolder(self.state_dir / "webhook-ids")) \
+            if secret else None
+        self.app: Flask = create_app(self.settings, self.store, self.webhooks)
         self.scheduler: RefreshScheduler | None = None
+        self.deployment: Deployment | None = None
 
     def start_background(self) -> None:
-        """Start the scheduler in this process; call once, after any fork."""
-        if self.scheduler is None:
-            self.scheduler = RefreshScheduler(self.refresher, self.settings.rescan_seconds)
-            self.scheduler.start()
+        """Elect this process builder or follower and start its threads; call once per process, after any fork."""
+        if self.deployment is None:
+            self.deployment = Deployment(StateFolder(self.state_dir), self.store, self.queue, self.refreshes,
+                                         self._start_builder, self._stop_builder, self._details)
+            self.deployment.start()
 
     def stop(self) -> None:
+        if self.deployment is not None:
+            self.deployment.stop()
+            self.deployment = None
+
+    def _start_builder(self) -> None:
+        self.queue.start()
+        self.scheduler = RefreshScheduler(self.refresher, self.queue.request, self.settings.rescan_seconds)
+        self.scheduler.start()
+
+    def _stop_builder(self) -> None:
         if self.scheduler is not None:
             self.scheduler.shutdown()
             self.scheduler = None
+        self.queue.stop()
+
+    def _details(self) -> dict[str, Any]:
+        return {
+            "scheduler": self.scheduler.describe() if self.scheduler is not None else None,
+            "last_refresh": self.queue.last,
+        }
 
 
 def configure_logging(environ: Mapping[str, str] | None = None) -> None:
@@ -45,7 +77,7 @@ def configure_logging(environ: Mapping[str, str] | None = None) -> None:
     if logger.handlers:
         return
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s feedsvc: %(message)s"))
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s feedsvc[%(process)d]: %(message)s"))
     logger.addHandler(handler)
     logger.setLevel(environ.get("FEEDSVC_LOG_LEVEL", "INFO").upper())
     logger.propagate = False

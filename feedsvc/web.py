@@ -9,6 +9,9 @@ from . import __version__
 from .config import Settings
 from .model import Resource
 from .refresh import SnapshotStore
+from .webhooks import MAX_BODY_BYTES, WebhookReceiver
+
+HOOK_PATH = "/hooks/refresh"
 
 _SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -18,11 +21,16 @@ _HTML_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base
             "frame-ancestors 'none'"
 
 
-def create_app(settings: Settings, store: SnapshotStore) -> Flask:
-    """A passive app: it reads `store` and never starts threads (the process owner does that)."""
+def create_app(settings: Settings, store: SnapshotStore, webhooks: WebhookReceiver | None = None) -> Flask:
+    """A passive app: it reads `store` and never starts threads (the process owner does that).
+
+    Without a `webhooks` receiver (no secret configured) the refresh hook answers 404.
+    """
     app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions["feedsvc.store"] = store
+    if webhooks is not None:
+        app.extensions["feedsvc.webhooks"] = webhooks
     cache_control_max_age = settings.cache_max_age
 
     def serve(resource: Resource) -> Response:
@@ -47,6 +55,8 @@ def create_app(settings: Settings, store: SnapshotStore) -> Flask:
         if snapshot is None:
             return _plain("feeds are being built; try again shortly\n", 503, {"Retry-After": "2"})
         found = snapshot.resources.get("/" + path)
+        if found is None and "/" + path == HOOK_PATH:
+            return _plain("method not allowed\n", 405, {"Allow": "POST"})
         if found is None:
             return _plain("not found\n", 404)
         return serve(found)
@@ -67,22 +77,23 @@ def create_app(settings: Settings, store: SnapshotStore) -> Flask:
             },
         }
         if snapshot is not None:
-            site = snapshot.site
-            body.update({
-                "generation": snapshot.generation,
-                "posts": len(site.posts),
-                "feeds": sum(1 for path in snapshot.resources if path.endswith((".xml", ".json"))
-                             and path != "/feeds.opml"),
-                "scopes": {kind: sum(1 for s in site.scopes if s.kind.name.lower() == kind)
-                           for kind in ("category", "tag", "author")},
-                "files": snapshot.stats.get("files"),
-                "errors": sum(1 for p in site.problems if p.severity == "error"),
-                "problems": [
-                    {"path": p.path, "line": p.line, "severity": p.severity, "message": p.message}
-                    for p in site.problems
-                ],
-            })
+            body["generation"] = snapshot.generation
+            body.update(snapshot.stats)
+        body.update(store.details())
         response = jsonify(body)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.post(HOOK_PATH)
+    def refresh_hook() -> Response:
+        receiver: WebhookReceiver | None = app.extensions.get("feedsvc.webhooks")
+        if receiver is None:
+            return _plain("not found\n", 404)  # no secret configured: the hook does not exist
+        body = request.get_data(cache=False)  # over MAX_CONTENT_LENGTH: 413 before any work
+        answer = receiver.handle(request.headers, body, wait=request.args.get("wait") in ("1", "true"),
+                                 remote=request.remote_addr or "")
+        response = jsonify(answer.body)
+        response.status_code = answer.status
         response.headers["Cache-Control"] = "no-store"
         return response
 

@@ -9,6 +9,7 @@ from conftest import post_text
 
 from feedsvc.refresh import Refresher, SnapshotStore
 from feedsvc.scheduling import PUBLISH_JOB, RESCAN_JOB, RefreshScheduler
+from feedsvc.triggers import RefreshQueue
 
 
 def _wait_for(condition, seconds: float) -> bool:
@@ -29,7 +30,7 @@ def test_publish_job_is_planned_for_the_next_future_post(site_dir, make_refreshe
     })
     refresher = make_refresher(root)
     refresher.refresh()
-    scheduler = RefreshScheduler(refresher, 3600)
+    scheduler = RefreshScheduler(refresher, refresher.refresh, 3600)
     scheduler.start()
     try:
         jobs = {job.id: job for job in scheduler.scheduler.get_jobs()}
@@ -53,13 +54,17 @@ def test_a_future_post_appears_at_its_moment_without_a_rescan(site_dir):
     refresher = Refresher(store, root, {})
     refresher.refresh("startup")
     assert [p.title for p in store.snapshot.site.posts] == ["Now"]
-    scheduler = RefreshScheduler(refresher, 3600)  # the interval job will not run during this test
+    queue = RefreshQueue(refresher)
+    queue.start()
+    scheduler = RefreshScheduler(refresher, queue.request, 3600)  # the interval job will not run in this test
     scheduler.start()
     try:
         assert _wait_for(lambda: [p.title for p in store.snapshot.site.posts] == ["Due", "Now"], 6)
         assert store.status.trigger == "scheduled publish"
+        assert scheduler.describe()["next_scheduled_publish"] is None
     finally:
         scheduler.shutdown()
+        queue.stop()
 
 
 def test_interval_job_rescans_the_folder(site_dir):
@@ -67,11 +72,15 @@ def test_interval_job_rescans_the_folder(site_dir):
     store = SnapshotStore()
     refresher = Refresher(store, root, {})
     refresher.refresh("startup")
-    scheduler = RefreshScheduler(refresher, 0.2)
+    queue = RefreshQueue(refresher)
+    queue.start()
+    scheduler = RefreshScheduler(refresher, queue.request, 0.2)
     scheduler.start()
     try:
         (root / "_posts/2026-01-02-new.md").write_text(post_text("title: New"))
         assert _wait_for(lambda: len(store.snapshot.site.posts) == 2, 5)
         assert store.status.trigger == "interval"
+        assert scheduler.describe()["next_rescan"] is not None
     finally:
         scheduler.shutdown()
+        queue.stop()

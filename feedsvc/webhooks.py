@@ -1,0 +1,190 @@
+"""Who may trigger a refresh: signed webhook requests, in both conventions that senders use.
+
+- GitHub, Gitea, Forgejo and GitLab-compatible senders: `X-Hub-Signature-256: sha256=<hex>`,
+  the HMAC-SHA256 of the raw body with the shared secret as key.
+- Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64>` over
+  `id.timestamp.body`, verified by the `standardwebhooks` package. A secret written as
+  `whsec_<base64>` is used as those decoded bytes (that scheme's convention), any other as its UTF-8.
+  A timestamp more than five minutes away is refused, and an id seen before is not acted on twice.
+
+Everything here is independent of Flask: the web layer passes headers and bytes in and sends
+back the status and JSON this returns. The secret never leaves this module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+from standardwebhooks.webhooks import Webhook
+
+log = logging.getLogger("feedsvc")
+
+MAX_BODY_BYTES = 1024 * 1024
+TOLERANCE = timedelta(minutes=5)
+WAIT_SECONDS = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    ok: bool
+    scheme: str  # "github", "standard", or "" when no signature header was sent
+    reason: str = ""  # why it was refused; safe to log (never contains the secret)
+    delivery: str = ""  # the sender's id for this delivery (webhook-id, X-GitHub-Delivery)
+    event: str = ""  # X-GitHub-Event, e.g. "push" or "ping"
+
+
+def verify(secret: str, headers: Mapping[str, str], body: bytes, now: datetime) -> Verdict:
+    """Check a request's signature in whichever scheme it uses; constant-time comparisons only."""
+    if headers.get("webhook-signature") is not None or headers.get("webhook-id") is not None:
+        return _verify_standard(secret, headers, body, now)
+    if headers.get("X-Hub-Signature-256") is not None:
+        return _verify_hub(secret, headers, body)
+    return Verdict(False, "", "no signature header (X-Hub-Signature-256 or webhook-signature)")
+
+
+def _verify_hub(secret: str, headers: Mapping[str, str], body: bytes) -> Verdict:
+    given = headers.get("X-Hub-Signature-256", "").strip()
+    delivery = headers.get("X-GitHub-Delivery", "")[:100]
+    event = headers.get("X-GitHub-Event", "")[:100]
+    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected.encode(), given.lower().encode("utf-8", "replace")):
+        return Verdict(False, "github", "X-Hub-Signature-256 does not match the body", delivery, event)
+    return Verdict(True, "github", "", delivery, event)
+
+
+def _verify_standard(secret: str, headers: Mapping[str, str], body: bytes, now: datetime) -> Verdict:
+    message_id = headers.get("webhook-id", "")
+    stamp = headers.get("webhook-timestamp", "")
+    if not message_id or not stamp or not headers.get("webhook-signature"):
+        return Verdict(False, "standard", "webhook-id, webhook-timestamp and webhook-signature are all required")
+    try:
+        sent = datetime.fromtimestamp(int(stamp), UTC)
+    except (ValueError, OverflowError, OSError):
+        return Verdict(False, "standard", "webhook-timestamp is not a Unix time in seconds", message_id[:100])
+    if abs(now - sent) > TOLERANCE:
+        return Verdict(False, "standard", f"webhook-timestamp is {abs(now - sent).total_seconds():.0f}s away "
+                                          "from now (more than 5 minutes): refused as a possible replay",
+                       message_id[:100])
+    key: str | bytes = secret if secret.startswith("whsec_") else secret.encode()
+    try:
+        Webhook(key).verify(body, {name: headers.get(name, "") for name in
+                                   ("webhook-id", "webhook-timestamp", "webhook-signature")}, json_parse=False)
+    except Exception:  # the package raises several types for malformed input; all mean "not verified"
+        return Verdict(False, "standard", "webhook-signature does not match (or is malformed)", message_id[:100])
+    return Verdict(True, "standard", "", message_id[:200])
+
+
+class SeenIds(Protocol):
+    def first_time(self, message_id: str, now: float) -> bool: ...
+
+
+class SeenInMemory:
+    """Ids seen by this process, forgotten once their timestamps could no longer pass anyway."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def first_time(self, message_id: str, now: float) -> bool:
+        horizon = now - 2 * TOLERANCE.total_seconds()
+        with self._lock:
+            if len(self._seen) > 1000:
+                self._seen = {k: t for k, t in self._seen.items() if t >= horizon}
+            if message_id in self._seen and self._seen[message_id] >= horizon:
+                return False
+            self._seen[message_id] = now
+            return True
+
+
+class SeenInFolder:
+    """Ids seen by any worker of the deployment: an exclusive create is atomic across processes."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._last_prune = 0.0
+
+    def first_time(self, message_id: str, now: float) -> bool:
+        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._prune(now)
+        name = hashlib.sha256(message_id.encode("utf-8", "replace")).hexdigest()
+        try:
+            fd = os.open(self.folder / name, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        except FileExistsError:
+            return False
+        os.close(fd)
+        return True
+
+    def _prune(self, now: float) -> None:
+        if now - self._last_prune < 60:
+            return
+        self._last_prune = now
+        horizon = now - 2 * TOLERANCE.total_seconds()
+        for entry in os.scandir(self.folder):
+            try:
+                if entry.stat().st_mtime < horizon:
+                    os.unlink(entry.path)
+            except OSError:
+                pass  # another worker pruned it first
+
+
+class Refreshes(Protocol):
+    """Asks for a refresh and reads its outcome; in this process or in the deployment's builder."""
+
+    def request(self, trigger: str) -> str: ...
+
+    def outcome(self, refresh_id: str, timeout: float) -> dict[str, Any] | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    body: dict[str, Any]
+    outcome: str  # for metrics: accepted, done, duplicate, ping, unauthorized
+
+
+class WebhookReceiver:
+    """Turns a verified request into at most one refresh request; everything else changes nothing."""
+
+    def __init__(self, secret: str, refreshes: Refreshes, seen: SeenIds,
+                 clock: Callable[[], float] = time.time) -> None:
+        if not secret:
+            raise ValueError("a webhook receiver needs a secret")
+        self._secret = secret
+        self.refreshes = refreshes
+        self.seen = seen
+        self.clock = clock
+
+    def __repr__(self) -> str:
+        return "WebhookReceiver(secret=<hidden>)"
+
+    def handle(self, headers: Mapping[str, str], body: bytes, wait: bool, remote: str = "") -> Answer:
+        now = self.clock()
+        verdict = verify(self._secret, headers, body, datetime.fromtimestamp(now, UTC))
+        if not verdict.ok:
+            log.warning("webhook from %s refused: %s", remote or "?", verdict.reason)
+            return Answer(401, {"error": "signature missing or invalid"}, "unauthorized")
+        if verdict.scheme == "standard" and not self.seen.first_time(verdict.delivery, now):
+            log.info("webhook %s from %s already handled; ignored", verdict.delivery, remote or "?")
+            return Answer(200, {"status": "duplicate", "id": verdict.delivery}, "duplicate")
+        if verdict.event == "ping":
+            return Answer(200, {"status": "pong"}, "ping")
+        refresh_id = self.refreshes.request("webhook")
+        log.info("webhook (%s%s) from %s: refresh %s requested", verdict.scheme,
+                 f" {verdict.event}" if verdict.event else "", remote or "?", refresh_id)
+        if not wait:
+            return Answer(202, {"status": "queued", "refresh": refresh_id}, "accepted")
+        outcome = self.refreshes.outcome(refresh_id, WAIT_SECONDS)
+        if outcome is None:
+            return Answer(202, {"status": "queued", "refresh": refresh_id,
+                                "note": f"not finished within {WAIT_SECONDS:g}s"}, "accepted")
+        return Answer(200, {"status": "done", **outcome}, "done")

@@ -1,0 +1,369 @@
+"""One builder per deployment: how the worker processes of one feedsvc share the work.
+
+gunicorn may run several worker processes. Exactly one of them rebuilds; all of them serve
+the newest feeds. They meet in a state folder (FEEDSVC_STATE_DIR, see `config.state_dir_from`):
+
+- **Election.** Each worker tries an exclusive `flock` on `builder.lock`. The holder is the
+  builder: it runs the scheduler and the refresh queue and writes every published snapshot to
+  the folder. The others follow, and wait for the lock in a thread: when the builder dies, the
+  kernel drops its lock and one follower takes over. No pid files, nothing to clean up.
+- **Publishing.** Feed bytes go to `blobs/<etag>` and `blobs/<etag>.gz`, written once (content
+  addressed), then `manifest.json` is replaced by a rename, which is atomic: a reader sees the
+  old manifest or the new one, and every blob either names exists. Followers `stat` the
+  manifest ten times a second and swap in a new snapshot, reusing the bytes they already hold.
+  A blob whose hash does not match its name is never served.
+- **Requests.** A follower that receives a webhook drops `requests/<id>.json`; the builder takes
+  it within 50 ms into its refresh queue (so bursts coalesce across workers too) and writes
+  `results/<id>.json` when that refresh is done, which the follower reads for `?wait=1`.
+- `status.json` carries what `/status` shows about the builder (last scan, scheduler, WebSub).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from .model import Resource, Snapshot
+from .refresh import RefreshReport, ScanStatus, SnapshotStore
+from .triggers import RefreshQueue, summarize
+
+log = logging.getLogger("feedsvc")
+
+MANIFEST_FORMAT = 1
+FOLLOW_SECONDS = 0.1
+INBOX_SECONDS = 0.05
+RESULT_KEEP_SECONDS = 120.0
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    with open(temporary, "wb") as handle:
+        handle.write(data)
+    os.replace(temporary, path)
+
+
+class StateFolder:
+    """The files of the state folder, and how to write and read a snapshot through them."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.blobs = root / "blobs"
+        self.requests = root / "requests"
+        self.results = root / "results"
+        self.manifest = root / "manifest.json"
+        self.status = root / "status.json"
+        self.lock = root / "builder.lock"
+        for folder in (root, self.blobs, self.requests, self.results):
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    # -- the builder's side ----------------------------------------------------------
+
+    def write_snapshot(self, snapshot: Snapshot) -> None:
+        """Write the blobs this snapshot needs, then the manifest; drop blobs no manifest names any more."""
+        entries: dict[str, dict[str, Any]] = {}
+        for path, resource in snapshot.resources.items():
+            body_file = self.blobs / resource.etag
+            gzip_digest = hashlib.sha256(resource.gzip_body).hexdigest()
+            if not body_file.exists():
+                _write_atomically(self.blobs / f"{resource.etag}.gz", resource.gzip_body)
+                _write_atomically(body_file, resource.body)
+            entries[path] = {
+                "type": resource.content_type,
+                "etag": resource.etag,
+                "gzip_sha256": gzip_digest,
+                "modified": resource.last_modified.isoformat() if resource.last_modified else None,
+            }
+        previous = self._read_json(self.manifest)
+        manifest = {"format": MANIFEST_FORMAT, "generation": snapshot.generation, "writer": os.getpid(),
+                    "stats": dict(snapshot.stats), "resources": entries}
+        _write_atomically(self.manifest, json.dumps(manifest).encode())
+        self._collect_garbage(entries, previous)
+
+    def _collect_garbage(self, current: Mapping[str, Mapping[str, Any]], previous: Mapping[str, Any] | None) -> None:
+        """Keep the blobs of this manifest and the one before (a follower may still be loading it)."""
+        keep = {entry["etag"] for entry in current.values()}
+        if previous:
+            keep.update(entry["etag"] for entry in previous.get("resources", {}).values())
+        for entry in os.scandir(self.blobs):
+            etag = entry.name.removesuffix(".gz")
+            if etag not in keep and not entry.name.startswith("."):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+
+    def write_status(self, details: Mapping[str, Any], scan: ScanStatus) -> None:
+        body = {"details": details, "scan": {"at": scan.at.isoformat() if scan.at else None,
+                                             "seconds": scan.seconds, "trigger": scan.trigger, "error": scan.error}}
+        _write_atomically(self.status, json.dumps(body, default=str).encode())
+
+    def clear_leftovers(self) -> None:
+        """Temporary files of a builder that was killed mid-write."""
+        for folder in (self.root, self.blobs, self.requests, self.results):
+            for entry in os.scandir(folder):
+                if entry.name.startswith(".") and entry.name.endswith(".tmp"):
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
+
+    # -- a follower's side -------------------------------------------------------------
+
+    def read_snapshot(self, current: Snapshot | None) -> Snapshot | None:
+        """The published snapshot, reusing `current`'s bytes where the ETag is unchanged; None if unusable."""
+        manifest = self._read_json(self.manifest)
+        if not manifest or manifest.get("format") != MANIFEST_FORMAT:
+            return None
+        known: dict[str, Resource] = {}
+        if current is not None:
+            known = {r.etag: r for r in current.resources.values()}
+        resources: dict[str, Resource] = {}
+        for path, entry in manifest["resources"].items():
+            modified = datetime.fromisoformat(entry["modified"]) if entry["modified"] else None
+            resource = known.get(entry["etag"])
+            if resource is None:
+                resource = self._load_blob(path, entry, modified)
+                if resource is None:
+                    return None
+                known[resource.etag] = resource
+            if resource.path != path or resource.last_modified != modified or resource.content_type != entry["type"]:
+                resource = replace(resource, path=path, last_modified=modified, content_type=entry["type"])
+            resources[path] = resource
+        return Snapshot(site=None, resources=MappingProxyType(resources), generation=manifest["generation"],
+                        stats=MappingProxyType(manifest.get("stats", {})))
+
+    def _load_blob(self, path: str, entry: Mapping[str, Any], modified: datetime | None) -> Resource | None:
+        try:
+            body = (self.blobs / entry["etag"]).read_bytes()
+            gzip_body = (self.blobs / f"{entry['etag']}.gz").read_bytes()
+        except OSError:
+            return None  # collected under our feet: the next manifest will do
+        if hashlib.sha256(body).hexdigest()[:32] != entry["etag"] \
+                or hashlib.sha256(gzip_body).hexdigest() != entry["gzip_sha256"]:
+            log.error("state folder: blob %s for %s does not match its hash; not served", entry["etag"], path)
+            return None
+        return Resource(path=path, content_type=entry["type"], body=body, gzip_body=gzip_body,
+                        etag=entry["etag"], last_modified=modified)
+
+    def read_status(self) -> tuple[ScanStatus, dict[str, Any]] | None:
+        body = self._read_json(self.status)
+        if not body:
+            return None
+        scan = body.get("scan", {})
+        at = datetime.fromisoformat(scan["at"]) if scan.get("at") else None
+        return ScanStatus(at, scan.get("seconds", 0.0), scan.get("trigger", ""), scan.get("error")), \
+            body.get("details", {})
+
+    @staticmethod
+    def _read_json(path: Path) -> dict[str, Any] | None:
+        try:
+            data = json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+
+def signature(path: Path) -> tuple[int, int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+
+class RemoteRefreshes:
+    """A follower's way to ask the builder for a refresh (see `webhooks.Refreshes`)."""
+
+    def __init__(self, state: StateFolder) -> None:
+        self.state = state
+
+    def request(self, trigger: str) -> str:
+        refresh_id = uuid.uuid4().hex
+        _write_atomically(self.state.requests / f"{refresh_id}.json", json.dumps({"trigger": trigger}).encode())
+        return refresh_id
+
+    def outcome(self, refresh_id: str, timeout: float) -> dict[str, Any] | None:
+        deadline = time.monotonic() + timeout
+        path = self.state.results / f"{refresh_id}.json"
+        while True:
+            found = StateFolder._read_json(path)
+            if found is not None:
+                return found
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.02)
+
+
+class Delegate:
+    """The refresh target of this process; switches from follower to builder on takeover."""
+
+    def __init__(self, target: Any) -> None:
+        self.target = target
+
+    def request(self, trigger: str) -> str:
+        return self.target.request(trigger)
+
+    def outcome(self, refresh_id: str, timeout: float) -> dict[str, Any] | None:
+        return self.target.outcome(refresh_id, timeout)
+
+
+class Deployment:
+    """This worker's part: elect, then build or follow. `start` after fork, `stop` at exit."""
+
+    def __init__(self, state: StateFolder, store: SnapshotStore, queue: RefreshQueue, refreshes: Delegate,
+                 start_builder: Callable[[], None], stop_builder: Callable[[], None],
+                 details: Callable[[], dict[str, Any]]) -> None:
+        self.state = state
+        self.store = store
+        self.queue = queue
+        self.refreshes = refreshes
+        self._start_builder = start_builder
+        self._stop_builder = stop_builder
+        self._details = details
+        self.role = "starting"
+        self._lock_fd: int | None = None
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._pending: dict[str, int] = {}  # request id -> refresh run (builder)
+
+    def start(self) -> None:
+        self._lock_fd = os.open(self.state.lock, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._follow()
+            self._spawn(self._await_lock, "feedsvc-election")
+            return
+        self._lead()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self.role == "builder":
+            self._stop_builder()
+        for thread in self._threads:
+            if thread is not threading.current_thread() and thread.name != "feedsvc-election":
+                thread.join(2)
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the lock: another worker takes over
+            self._lock_fd = None
+
+    # -- builder -----------------------------------------------------------------------
+
+    def _lead(self) -> None:
+        self.role = "builder"
+        log.info("worker %d is the builder (state folder %s)", os.getpid(), self.state.root)
+        self.state.clear_leftovers()
+        if self.store.snapshot is not None:
+            self.queue.refresher.continue_generations(self.store.snapshot.generation)
+        self.refreshes.target = self.queue
+        self.store.details = self._builder_details
+        self.queue.on_report.append(self._after_refresh)
+        self.queue.refresher.listeners.append(self._publish)
+        self._spawn(self._lead_in_background, "feedsvc-builder")
+
+    def _lead_in_background(self) -> None:
+        if self.store.snapshot is not None:
+            self.state.write_snapshot(self.store.snapshot)
+            self.state.write_status(self._builder_details(), self.store.status)
+        self._start_builder()
+        self._inbox()
+
+    def _publish(self, report: RefreshReport, snapshot: Snapshot) -> None:
+        self.state.write_snapshot(snapshot)
+
+    def _after_refresh(self, report: RefreshReport) -> None:
+        self.state.write_status(self._builder_details(), self.store.status)
+
+    def _builder_details(self) -> dict[str, Any]:
+        return {**self._details(), "worker": {"role": "builder", "pid": os.getpid()}}
+
+    def _inbox(self) -> None:
+        """Take other workers' refresh requests into the queue; answer the finished ones."""
+        while not self._stopping.wait(INBOX_SECONDS):
+            try:
+                self._take_requests()
+                self._answer_requests()
+            except Exception:
+                log.exception("state folder: handling refresh requests failed")
+
+    def _take_requests(self) -> None:
+        for entry in os.scandir(self.state.requests):
+            if entry.name.startswith(".") or not entry.name.endswith(".json"):
+                continue
+            request = StateFolder._read_json(Path(entry.path)) or {}
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+            trigger = str(request.get("trigger", "worker"))[:40]
+            self._pending[entry.name.removesuffix(".json")] = self.queue.enqueue(trigger)
+
+    def _answer_requests(self) -> None:
+        for refresh_id, run in list(self._pending.items()):
+            report = self.queue.wait(run, 0)
+            if report is not None:
+                _write_atomically(self.state.results / f"{refresh_id}.json",
+                                  json.dumps(summarize(report, refresh_id)).encode())
+                del self._pending[refresh_id]
+        horizon = time.time() - RESULT_KEEP_SECONDS
+        for entry in os.scandir(self.state.results):
+            with contextlib.suppress(OSError):
+                if entry.stat().st_mtime < horizon:
+                    os.unlink(entry.path)
+
+    # -- follower ----------------------------------------------------------------------
+
+    def _follow(self) -> None:
+        self.role = "follower"
+        self.refreshes.target = RemoteRefreshes(self.state)
+        self.store.details = self._follower_details
+        self._spawn(self._watch, "feedsvc-follower")
+
+    def _watch(self) -> None:
+        seen_manifest = seen_status = None
+        while not self._stopping.wait(FOLLOW_SECONDS) and self.role == "follower":
+            manifest = signature(self.state.manifest)
+            if manifest is not None and manifest != seen_manifest:
+                snapshot = self.state.read_snapshot(self.store.snapshot)
+                if snapshot is not None:
+                    seen_manifest = manifest
+                    if self.role == "follower":
+                        self.store.snapshot = snapshot
+            status = signature(self.state.status)
+            if status is not None and status != seen_status:
+                found = self.state.read_status()
+                if found is not None:
+                    seen_status = status
+                    self.store.status = found[0]
+
+    def _follower_details(self) -> dict[str, Any]:
+        found = self.state.read_status()
+        details = dict(found[1]) if found else {}
+        details["worker"] = {"role": "follower", "pid": os.getpid(), "builder": details.get("worker", {}).get("pid")}
+        return details
+
+    def _await_lock(self) -> None:
+        """Blocks until the builder is gone (its lock is released), then takes over."""
+        fd = self._lock_fd
+        if fd is None:
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:
+            return
+        if self._stopping.is_set():
+            return
+        log.warning("worker %d takes over as the builder", os.getpid())
+        self._lead()
+
+    def _spawn(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        self._threads.append(thread)
+        thread.start()
