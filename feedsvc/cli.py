@@ -31,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     configure_logging()
     try:
-        service = Service(content_dir=args.content)
+        service = Service(content_dir=args.content, serving=args.command == "serve")
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"configuration: {problem}", file=sys.stderr)
@@ -105,6 +105,7 @@ def _serve(service: Service, host: str, port: int) -> int:
     from gunicorn.app.base import BaseApplication
 
     from . import gunicorn_conf
+    from .metrics import worker_gone
 
     class _Gunicorn(BaseApplication):
         def load_config(self) -> None:
@@ -116,6 +117,7 @@ def _serve(service: Service, host: str, port: int) -> int:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("post_worker_init", lambda worker: service.start_background())
             self.cfg.set("worker_exit", lambda server, worker: service.stop())
+            self.cfg.set("child_exit", lambda server, worker: worker_gone(worker.pid))
 
         def load(self):
             return service.app

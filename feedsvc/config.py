@@ -290,9 +290,14 @@ def webhook_secret(environ: Mapping[str, str]) -> str:
 
 
 def state_dir_from(environ: Mapping[str, str], content_dir: Path) -> Path:
-    """Where worker processes of one deployment meet: FEEDSVC_STATE_DIR, else one folder per content folder."""
+    """Where the worker processes of one deployment meet: FEEDSVC_STATE_DIR, else a folder per deployment.
+
+    A deployment is a content folder with its FEEDSVC_* settings: two services over the same folder with
+    different settings (say another base URL) must never serve each other's bytes.
+    """
     explicit = environ.get("FEEDSVC_STATE_DIR")
     if explicit:
         return Path(explicit)
-    key = hashlib.sha256(str(content_dir.resolve()).encode()).hexdigest()[:12]
+    identity = [str(content_dir.resolve())] + sorted(f"{k}={v}" for k, v in environ.items() if k.startswith("FEEDSVC_"))
+    key = hashlib.sha256("\0".join(identity).encode()).hexdigest()[:16]
     return Path(tempfile.gettempdir()) / f"feedsvc-{os.getuid()}-{key}"

@@ -36,3 +36,9 @@ def worker_exit(server, worker):
     from feedsvc import wsgi
 
     wsgi.service.stop()
+
+
+def child_exit(server, worker):
+    from feedsvc.metrics import worker_gone
+
+    worker_gone(worker.pid)

@@ -11,6 +11,7 @@ from typing import Any
 from flask import Flask
 
 from .config import Settings, content_dir_from, state_dir_from, webhook_secret
+from .metrics import Metrics, enable_multiprocess
 from .refresh import Refresher, SnapshotStore
 from .scheduling import RefreshScheduler
 from .triggers import RefreshQueue
@@ -22,21 +23,29 @@ from .workers import Delegate, Deployment, StateFolder
 class Service:
     """Built before gunicorn forks (one initial build for all workers); threads start after, per worker."""
 
-    def __init__(self, environ: Mapping[str, str] | None = None, content_dir: str | Path | None = None) -> None:
+    def __init__(self, environ: Mapping[str, str] | None = None, content_dir: str | Path | None = None,
+                 serving: bool = False) -> None:
+        """`serving`: this process will fork HTTP workers (metrics are then kept across processes)."""
         environ = dict(os.environ if environ is None else environ)
         root = content_dir_from(environ, content_dir)
+        self.state_dir = state_dir_from(environ, root)
+        if serving:
+            enable_multiprocess(self.state_dir / "metrics")
+        self.metrics = Metrics()
         self.store = SnapshotStore()
         self.refresher = Refresher(self.store, root, environ)
-        self.refresher.refresh("startup")  # raises ConfigError when the settings are unusable
+        startup = self.refresher.refresh("startup")  # raises ConfigError when the settings are unusable
         assert self.refresher.settings is not None
         self.settings: Settings = self.refresher.settings
-        self.state_dir = state_dir_from(environ, root)
+        self.metrics.refreshed(startup, self.store.snapshot.stats if self.store.snapshot else None)
         self.queue = RefreshQueue(self.refresher)
+        self.queue.on_report.append(
+            lambda report: self.metrics.refreshed(report, self.store.snapshot.stats if self.store.snapshot else None))
         self.refreshes = Delegate(self.queue)
         secret = webhook_secret(environ)
         self.webhooks = WebhookReceiver(secret, self.refreshes, SeenInFolder(self.state_dir / "webhook-ids")) \
             if secret else None
-        self.app: Flask = create_app(self.settings, self.store, self.webhooks)
+        self.app: Flask = create_app(self.settings, self.store, self.webhooks, self.metrics)
         self.scheduler: RefreshScheduler | None = None
         self.deployment: Deployment | None = None
 

@@ -7,6 +7,7 @@ from werkzeug.exceptions import HTTPException
 
 from . import __version__
 from .config import Settings
+from .metrics import Metrics
 from .model import Resource
 from .refresh import SnapshotStore
 from .webhooks import MAX_BODY_BYTES, WebhookReceiver
@@ -21,11 +22,13 @@ _HTML_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base
             "frame-ancestors 'none'"
 
 
-def create_app(settings: Settings, store: SnapshotStore, webhooks: WebhookReceiver | None = None) -> Flask:
+def create_app(settings: Settings, store: SnapshotStore, webhooks: WebhookReceiver | None = None,
+               metrics: Metrics | None = None) -> Flask:
     """A passive app: it reads `store` and never starts threads (the process owner does that).
 
     Without a `webhooks` receiver (no secret configured) the refresh hook answers 404.
     """
+    metrics = metrics or Metrics()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions["feedsvc.store"] = store
@@ -92,10 +95,16 @@ def create_app(settings: Settings, store: SnapshotStore, webhooks: WebhookReceiv
         body = request.get_data(cache=False)  # over MAX_CONTENT_LENGTH: 413 before any work
         answer = receiver.handle(request.headers, body, wait=request.args.get("wait") in ("1", "true"),
                                  remote=request.remote_addr or "")
+        metrics.webhooks.labels(answer.outcome).inc()
         response = jsonify(answer.body)
         response.status_code = answer.status
         response.headers["Cache-Control"] = "no-store"
         return response
+
+    @app.get("/metrics")
+    def prometheus() -> Response:
+        body, content_type = metrics.exposition()
+        return Response(body, content_type=content_type, headers={"Cache-Control": "no-store"})
 
     @app.get("/healthz")
     def healthz() -> Response:
@@ -121,9 +130,20 @@ def create_app(settings: Settings, store: SnapshotStore, webhooks: WebhookReceiv
     def security_headers(response: Response) -> Response:
         for name, value in _SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        metrics.requests.labels(_route(request.endpoint, response), str(response.status_code)).inc()
         return response
 
     return app
+
+
+def _route(endpoint: str | None, response: Response) -> str:
+    """A bounded label: feeds, pages and misses all share one Flask endpoint."""
+    if endpoint != "resource":
+        return endpoint or "unmatched"
+    if response.status_code == 404:
+        return "not_found"
+    mimetype = response.mimetype or ""
+    return "page" if mimetype == "text/html" or mimetype == "text/x-opml" else "feed"
 
 
 def _plain(text: str, status: int, headers: dict[str, str] | None = None) -> Response:

@@ -3,5 +3,5 @@
 from .service import Service, configure_logging
 
 configure_logging()
-service = Service()
+service = Service(serving=True)
 app = service.app

@@ -172,3 +172,18 @@ def test_when_the_builder_dies_a_follower_takes_over(three_workers):
     (root / "_posts/2026-03-02-after.md").write_text(post_text("title: After Takeover"))
     assert _signed_post(server) == 202
     server.wait_for("/rss.xml", b"After Takeover", timeout=5)
+
+
+def test_metrics_add_up_the_requests_of_every_worker(three_workers):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    server, _ = three_workers
+    for _ in range(40):
+        assert server.get("/atom.xml")[0] == 200
+    assert len(_status_by_worker(server, 3)) == 3
+    status, headers, body = server.get("/metrics")
+    assert status == 200
+    counted = {tuple(sorted(s.labels.items())): s.value
+               for family in text_string_to_metric_families(body.decode())
+               for s in family.samples if s.name == "feedsvc_http_requests_total"}
+    assert counted[(("route", "feed"), ("status", "200"))] == 40
