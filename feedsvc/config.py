@@ -284,6 +284,13 @@ def config_problems(settings: Settings) -> tuple[Problem, ...]:
     return tuple(Problem(CONFIG_FILE, w, "warning") for w in settings.warnings)
 
 
+def settings_key(settings: Settings) -> str:
+    """Equal only when every feed byte would be equal: all settings, and this version of feedsvc."""
+    from . import __version__
+
+    return hashlib.sha256(f"{__version__}\0{settings!r}".encode()).hexdigest()[:32]
+
+
 def webhook_secret(environ: Mapping[str, str]) -> str:
     """Kept out of `Settings`, so no settings dump, log line or error can ever carry it. Empty: hook disabled."""
     return environ.get("FEEDSVC_WEBHOOK_SECRET", "").strip()

@@ -285,12 +285,15 @@ class Refresher:
                 if cached is not None and cached[0] == key:
                     resource = cached[1]
                 else:
-                    resource = self._dated(render_feed(site, scope, fmt, settings), shown, previous.get(path), now)
-                    if cached is None or cached[1].etag != resource.etag:
+                    served = previous.get(path)
+                    resource = self._dated(render_feed(site, scope, fmt, settings), shown, served, now)
+                    if served is None or served.etag != resource.etag:  # changed for readers, not just for us
                         changed.append(path)
                 rendered[path] = (key, resource)
                 resources[path] = resource
-        changed.extend(path for path in memory.rendered if path not in rendered)
+        feed_types = {fmt.content_type for fmt in FeedFormat}
+        known = memory.rendered.keys() or {p for p, r in previous.items() if r.content_type in feed_types}
+        changed.extend(path for path in known if path not in rendered)  # scopes that have gone
         memory.rendered = rendered
         for page in (render_index(site, settings), render_opml(site, settings)):
             resources[page.path] = self._dated(page, site.posts, previous.get(page.path), now)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
-from .config import Settings, content_dir_from, state_dir_from, webhook_secret
+from .config import Settings, content_dir_from, load_settings, settings_key, state_dir_from, webhook_secret
 from .metrics import Metrics, enable_multiprocess
 from .refresh import Refresher, SnapshotStore
 from .scheduling import RefreshScheduler
@@ -18,6 +19,8 @@ from .triggers import RefreshQueue
 from .web import create_app
 from .webhooks import SeenInFolder, WebhookReceiver
 from .workers import Delegate, Deployment, StateFolder
+
+log = logging.getLogger("feedsvc")
 
 
 class Service:
@@ -34,10 +37,14 @@ class Service:
         self.metrics = Metrics()
         self.store = SnapshotStore()
         self.refresher = Refresher(self.store, root, environ)
-        startup = self.refresher.refresh("startup")  # raises ConfigError when the settings are unusable
-        assert self.refresher.settings is not None
-        self.settings: Settings = self.refresher.settings
-        self.metrics.refreshed(startup, self.store.snapshot.stats if self.store.snapshot else None)
+        warm = self._warm_start(environ, root) if serving else None
+        if warm is not None:
+            self.settings: Settings = warm
+        else:
+            startup = self.refresher.refresh("startup")  # raises ConfigError when the settings are unusable
+            assert self.refresher.settings is not None
+            self.settings = self.refresher.settings
+            self.metrics.refreshed(startup, self.store.snapshot.stats if self.store.snapshot else None)
         self.queue = RefreshQueue(self.refresher)
         self.queue.on_report.append(
             lambda report: self.metrics.refreshed(report, self.store.snapshot.stats if self.store.snapshot else None))
@@ -48,6 +55,22 @@ class Service:
         self.app: Flask = create_app(self.settings, self.store, self.webhooks, self.metrics)
         self.scheduler: RefreshScheduler | None = None
         self.deployment: Deployment | None = None
+
+    def _warm_start(self, environ: Mapping[str, str], root: Path) -> Settings | None:
+        """Serve the last published feeds at once if they were built under these very settings.
+
+        The builder then rescans in the background and publishes whatever changed while we were
+        down; a reader may get the previous bytes for that long, never a 503 or a missing feed.
+        """
+        settings = load_settings(environ, root)  # raises ConfigError when the settings are unusable
+        started = time.perf_counter()
+        snapshot = StateFolder(self.state_dir).read_snapshot(None, settings_key(settings))
+        if snapshot is None:
+            return None
+        self.store.snapshot = snapshot
+        log.info("warm start: serving %d files of generation %d from %s in %.3fs; rescanning in the background",
+                 len(snapshot.resources), snapshot.generation, self.state_dir, time.perf_counter() - started)
+        return settings
 
     def start_background(self) -> None:
         """Elect this process builder or follower and start its threads; call once per process, after any fork."""
@@ -63,6 +86,8 @@ class Service:
 
     def _start_builder(self) -> None:
         self.queue.start()
+        if self.refresher.settings is None:  # warm start: nothing has been scanned in this process yet
+            self.queue.request("startup")
         self.scheduler = RefreshScheduler(self.refresher, self.queue.request, self.settings.rescan_seconds)
         self.scheduler.start()
 

@@ -88,7 +88,11 @@ class RefreshQueue:
                 triggers, self._queued = self._queued or [], None
                 self._started += 1
                 run = self._started
-            report = self.refresher.refresh(_describe(triggers))
+            try:
+                report = self.refresher.refresh(_describe(triggers))
+            except Exception as exc:  # an unusable config with no last good one (a warm start): keep serving
+                log.error("refresh failed: %s; still serving the last feeds", exc)
+                report = RefreshReport(_describe(triggers), error=str(exc))
             for callback in list(self.on_report):
                 try:
                     callback(report)

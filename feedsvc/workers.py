@@ -36,6 +36,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from .config import settings_key
 from .model import Resource, Snapshot
 from .refresh import RefreshReport, ScanStatus, SnapshotStore
 from .triggers import RefreshQueue, summarize
@@ -66,20 +67,21 @@ class StateFolder:
         self.manifest = root / "manifest.json"
         self.status = root / "status.json"
         self.lock = root / "builder.lock"
+        self._written: set[str] = set()
         for folder in (root, self.blobs, self.requests, self.results):
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     # -- the builder's side ----------------------------------------------------------
 
-    def write_snapshot(self, snapshot: Snapshot) -> None:
+    def write_snapshot(self, snapshot: Snapshot, key: str = "") -> None:
         """Write the blobs this snapshot needs, then the manifest; drop blobs no manifest names any more."""
         entries: dict[str, dict[str, Any]] = {}
         for path, resource in snapshot.resources.items():
-            body_file = self.blobs / resource.etag
             gzip_digest = hashlib.sha256(resource.gzip_body).hexdigest()
-            if not body_file.exists():
+            if resource.etag not in self._written:  # a blob this process did not write is never trusted
                 _write_atomically(self.blobs / f"{resource.etag}.gz", resource.gzip_body)
-                _write_atomically(body_file, resource.body)
+                _write_atomically(self.blobs / resource.etag, resource.body)
+                self._written.add(resource.etag)
             entries[path] = {
                 "type": resource.content_type,
                 "etag": resource.etag,
@@ -87,8 +89,8 @@ class StateFolder:
                 "modified": resource.last_modified.isoformat() if resource.last_modified else None,
             }
         previous = self._read_json(self.manifest)
-        manifest = {"format": MANIFEST_FORMAT, "generation": snapshot.generation, "writer": os.getpid(),
-                    "stats": dict(snapshot.stats), "resources": entries}
+        manifest = {"format": MANIFEST_FORMAT, "key": key, "generation": snapshot.generation,
+                    "writer": os.getpid(), "stats": dict(snapshot.stats), "resources": entries}
         _write_atomically(self.manifest, json.dumps(manifest).encode())
         self._collect_garbage(entries, previous)
 
@@ -102,6 +104,7 @@ class StateFolder:
             if etag not in keep and not entry.name.startswith("."):
                 with contextlib.suppress(OSError):
                     os.unlink(entry.path)
+        self._written &= keep
 
     def write_status(self, details: Mapping[str, Any], scan: ScanStatus) -> None:
         body = {"details": details, "scan": {"at": scan.at.isoformat() if scan.at else None,
@@ -118,10 +121,15 @@ class StateFolder:
 
     # -- a follower's side -------------------------------------------------------------
 
-    def read_snapshot(self, current: Snapshot | None) -> Snapshot | None:
-        """The published snapshot, reusing `current`'s bytes where the ETag is unchanged; None if unusable."""
+    def read_snapshot(self, current: Snapshot | None, key: str | None = None) -> Snapshot | None:
+        """The published snapshot, reusing `current`'s bytes where the ETag is unchanged; None if unusable.
+
+        With `key`, only a snapshot written under those settings (see `config.settings_key`) will do.
+        """
         manifest = self._read_json(self.manifest)
         if not manifest or manifest.get("format") != MANIFEST_FORMAT:
+            return None
+        if key is not None and manifest.get("key") != key:
             return None
         known: dict[str, Resource] = {}
         if current is not None:
@@ -271,14 +279,18 @@ class Deployment:
         self._spawn(self._lead_in_background, "feedsvc-builder")
 
     def _lead_in_background(self) -> None:
-        if self.store.snapshot is not None:
-            self.state.write_snapshot(self.store.snapshot)
+        if self.store.snapshot is not None and self.store.snapshot.site is not None:
+            self.state.write_snapshot(self.store.snapshot, self._key())
             self.state.write_status(self._builder_details(), self.store.status)
         self._start_builder()
         self._inbox()
 
     def _publish(self, report: RefreshReport, snapshot: Snapshot) -> None:
-        self.state.write_snapshot(snapshot)
+        self.state.write_snapshot(snapshot, self._key())
+
+    def _key(self) -> str:
+        settings = self.queue.refresher.settings
+        return settings_key(settings) if settings is not None else ""
 
     def _after_refresh(self, report: RefreshReport) -> None:
         self.state.write_status(self._builder_details(), self.store.status)
