@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -58,6 +59,7 @@ class Settings:
     excerpt_only: bool = False
     rescan_seconds: float = 60.0
     cache_max_age: int = 300
+    websub_hubs: tuple[str, ...] = ()  # WebSub hubs every feed names and every change is pinged to
     warnings: tuple[str, ...] = ()
     fingerprint: str = field(default="", compare=False)
 
@@ -85,6 +87,25 @@ def _clean_url(value: str, name: str, errors: list[str]) -> str:
     if value and not (value.startswith("http://") or value.startswith("https://")):
         errors.append(f"{name}: must be an absolute http(s) URL, got {value!r}")
     return value
+
+
+def _hub_urls(value: str | None, errors: list[str]) -> tuple[str, ...]:
+    """`FEEDSVC_WEBSUB_HUBS`: comma-separated absolute http(s) URLs, kept as given (hubs may need a path)."""
+    hubs: list[str] = []
+    for item in (value or "").split(","):
+        hub = item.strip()
+        if not hub:
+            continue
+        try:
+            parts = urlsplit(hub)
+            usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+        except ValueError:  # e.g. an unclosed IPv6 bracket
+            usable = False
+        if not usable or any(c.isspace() or c in '<>"' for c in hub):
+            errors.append(f"FEEDSVC_WEBSUB_HUBS: each hub must be an absolute http(s) URL, got {hub!r}")
+        elif hub not in hubs:
+            hubs.append(hub)
+    return tuple(hubs)
 
 
 def _clean_baseurl(value: str) -> str:
@@ -242,6 +263,7 @@ def build_settings(environ: Mapping[str, str], config: Mapping[str, Any], conten
         excerpt_only=flag("EXCERPT_ONLY", feed_config.get("excerpt_only"), False, "feed: excerpt_only"),
         rescan_seconds=number("RESCAN_SECONDS", None, 60.0, 0.1, float),
         cache_max_age=number("CACHE_MAX_AGE", None, 300, 0, int),
+        websub_hubs=_hub_urls(env("WEBSUB_HUBS"), errors),
         warnings=tuple(warnings),
     )
     if errors:

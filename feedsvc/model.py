@@ -121,6 +121,7 @@ class Resource:
     gzip_body: bytes
     etag: str
     last_modified: datetime | None
+    headers: tuple[tuple[str, str], ...] = ()  # extra response headers, e.g. WebSub `Link` discovery
 
     @property
     def gzip_etag(self) -> str:

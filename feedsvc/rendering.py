@@ -26,13 +26,15 @@ from .urls import absolute, feed_path
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 _DC = "http://purl.org/dc/elements/1.1/"
 _MEDIA = "http://search.yahoo.com/mrss/"
+_ATOM = "http://www.w3.org/2005/Atom"
 _RSS_TITLE = re.compile(rb"<title>([^<]*)</title>")
 _MARKUP = re.compile(r"<[a-zA-Z/!?]|&(?:#[0-9]+|#x[0-9a-fA-F]+|[a-zA-Z][a-zA-Z0-9]*);")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _KIND_LABEL = {ScopeKind.CATEGORY: "category", ScopeKind.TAG: "tag"}
 
 
-def as_resource(path: str, content_type: str, body: bytes, last_modified: datetime | None) -> Resource:
+def as_resource(path: str, content_type: str, body: bytes, last_modified: datetime | None,
+                headers: tuple[tuple[str, str], ...] = ()) -> Resource:
     """Bytes plus what HTTP caching needs: a strong ETag of our own and a gzip variant."""
     etag = hashlib.sha256(body).hexdigest()[:32]
     return Resource(
@@ -42,11 +44,20 @@ def as_resource(path: str, content_type: str, body: bytes, last_modified: dateti
         gzip_body=gzip.compress(body, compresslevel=6, mtime=0),
         etag=etag,
         last_modified=last_modified,
+        headers=headers,
     )
 
 
 def feed_url(settings: Settings, scope: Scope, fmt: FeedFormat) -> str:
     return absolute(settings.public_url, feed_path(scope, fmt))
+
+
+def websub_headers(settings: Settings, self_url: str) -> tuple[tuple[str, str], ...]:
+    """WebSub discovery by HTTP header: a hub only relays topics whose responses name it and themselves."""
+    if not settings.websub_hubs:
+        return ()
+    links = [f'<{hub}>; rel="hub"' for hub in settings.websub_hubs] + [f'<{self_url}>; rel="self"']
+    return (("Link", ", ".join(links)),)
 
 
 def feed_title(settings: Settings, scope: Scope) -> str:
@@ -65,7 +76,8 @@ def render_feed(site: Site, scope: Scope, fmt: FeedFormat, settings: Settings) -
         body = _render_json(scope, entries, settings)
     else:
         body = _render_xml(scope, fmt, entries, settings, newest)
-    return as_resource(feed_path(scope, fmt), fmt.content_type, body, newest)
+    headers = websub_headers(settings, feed_url(settings, scope, fmt))
+    return as_resource(feed_path(scope, fmt), fmt.content_type, body, newest, headers)
 
 
 def _render_json(scope: Scope, entries: tuple[Post, ...], settings: Settings) -> bytes:
@@ -81,6 +93,8 @@ def _render_json(scope: Scope, entries: tuple[Post, ...], settings: Settings) ->
         feed["language"] = settings.lang
     if settings.author:
         feed["authors"] = [_json_author(settings.author)]
+    if settings.websub_hubs:
+        feed["hubs"] = [{"type": "WebSub", "url": hub} for hub in settings.websub_hubs]
     feed["items"] = [_json_item(post, settings) for post in entries]
     return json.dumps(feed, ensure_ascii=False, indent=2).encode("utf-8") + b"\n"
 
@@ -122,6 +136,9 @@ def _render_xml(scope: Scope, fmt: FeedFormat, entries: tuple[Post, ...], settin
     fg.title(feed_title(settings, scope))
     fg.subtitle(settings.description or settings.title)  # RSS requires a description
     fg.link(href=self_url, rel="self", type=fmt.content_type.split(";")[0])
+    for hub in settings.websub_hubs:  # Atom output only: feedgen's RSS keeps rel="self" alone
+        fg.link(href=hub, rel="hub")
+    fg.feedsvc.hubs = settings.websub_hubs
     fg.link(href=settings.site_url + "/", rel="alternate", type="text/html")  # last: RSS <link> takes it
     if settings.lang:
         fg.language(settings.lang)
@@ -179,8 +196,22 @@ def _add_entry(fg: FeedGenerator, post: Post, settings: Settings, fallback: tupl
 
 
 class _FeedExtension(BaseExtension):
+    """What feedgen leaves out of RSS: the WebSub hub links (it writes only the rel="self" atom:link)."""
+
+    hubs: tuple[str, ...] = ()
+
     def extend_ns(self) -> dict[str, str]:
         return {"dc": _DC, "media": _MEDIA}
+
+    def extend_rss(self, rss: etree._Element) -> etree._Element:
+        channel = rss.find("channel")
+        if channel is None or not self.hubs:
+            return rss
+        anchor = channel.find(f"{{{_ATOM}}}link[@rel='self']")
+        position = list(channel).index(anchor) + 1 if anchor is not None else len(channel)
+        for offset, hub in enumerate(self.hubs):
+            channel.insert(position + offset, etree.Element(f"{{{_ATOM}}}link", href=hub, rel="hub"))
+        return rss
 
 
 class _EntryExtension(BaseEntryExtension):

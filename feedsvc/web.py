@@ -39,6 +39,7 @@ def create_app(settings: Settings, store: SnapshotStore, webhooks: WebhookReceiv
     def serve(resource: Resource) -> Response:
         use_gzip = request.accept_encodings.quality("gzip") > 0 and len(resource.gzip_body) < len(resource.body)
         response = Response(resource.gzip_body if use_gzip else resource.body, content_type=resource.content_type)
+        response.headers.extend(resource.headers)
         if use_gzip:
             response.headers["Content-Encoding"] = "gzip"
         response.set_etag(resource.gzip_etag if use_gzip else resource.etag)
