@@ -18,6 +18,7 @@ from .scheduling import RefreshScheduler
 from .triggers import RefreshQueue
 from .web import create_app
 from .webhooks import SeenInFolder, WebhookReceiver
+from .websub import HubPinger
 from .workers import Delegate, Deployment, StateFolder
 
 log = logging.getLogger("feedsvc")
@@ -55,6 +56,8 @@ class Service:
         self.app: Flask = create_app(self.settings, self.store, self.webhooks, self.metrics)
         self.scheduler: RefreshScheduler | None = None
         self.deployment: Deployment | None = None
+        self.pinger = HubPinger(lambda: self.refresher.settings or self.settings,
+                                on_outcome=lambda outcome: self.metrics.websub_pings.labels(outcome).inc())
 
     def _warm_start(self, environ: Mapping[str, str], root: Path) -> Settings | None:
         """Serve the last published feeds at once if they were built under these very settings.
@@ -85,6 +88,8 @@ class Service:
             self.deployment = None
 
     def _start_builder(self) -> None:
+        self.refresher.listeners.append(self.pinger)  # after the startup build: a restart pings only real changes
+        self.pinger.start()
         self.queue.start()
         if self.refresher.settings is None:  # warm start: nothing has been scanned in this process yet
             self.queue.request("startup")
@@ -96,11 +101,15 @@ class Service:
             self.scheduler.shutdown()
             self.scheduler = None
         self.queue.stop()
+        self.pinger.stop()
+        if self.pinger in self.refresher.listeners:
+            self.refresher.listeners.remove(self.pinger)
 
     def _details(self) -> dict[str, Any]:
         return {
             "scheduler": self.scheduler.describe() if self.scheduler is not None else None,
             "last_refresh": self.queue.last,
+            "websub": self.pinger.status(),
         }
 
 

@@ -147,6 +147,14 @@ class _HubQueue:
                 self.cond.notify_all()
 
     def _record(self, ping: _Ping, outcome: _Outcome) -> None:
+        self._record_outcome(ping, outcome)
+        if self.pinger.on_outcome is not None:
+            try:
+                self.pinger.on_outcome(self.last["outcome"])
+            except Exception:
+                log.exception("websub: outcome callback failed")
+
+    def _record_outcome(self, ping: _Ping, outcome: _Outcome) -> None:
         tries = ping.tries + 1
         self.last = {"at": self.pinger.now().isoformat(), "feed": ping.url, "status": outcome.status,
                      "error": outcome.error}
@@ -193,8 +201,11 @@ class HubPinger:
 
     def __init__(self, settings: Callable[[], Settings | None], *, tries: int = 5, first_delay: float = 1.0,
                  timeout: float = 5.0, clock: Callable[[], float] = time.monotonic,
-                 wait: Callable[[float], None] | None = None, now: Callable[[], datetime] = _utc_now) -> None:
+                 wait: Callable[[float], None] | None = None, now: Callable[[], datetime] = _utc_now,
+                 on_outcome: Callable[[str], None] | None = None) -> None:
+        """`on_outcome` hears "ok", "retrying" or "failed" for every ping sent (for /metrics)."""
         self._settings = settings
+        self.on_outcome = on_outcome
         self.tries = max(1, tries)
         self.first_delay = first_delay
         self.timeout = timeout

@@ -87,6 +87,7 @@ class StateFolder:
                 "etag": resource.etag,
                 "gzip_sha256": gzip_digest,
                 "modified": resource.last_modified.isoformat() if resource.last_modified else None,
+                "headers": [list(pair) for pair in resource.headers],
             }
         previous = self._read_json(self.manifest)
         manifest = {"format": MANIFEST_FORMAT, "key": key, "generation": snapshot.generation,
@@ -137,14 +138,17 @@ class StateFolder:
         resources: dict[str, Resource] = {}
         for path, entry in manifest["resources"].items():
             modified = datetime.fromisoformat(entry["modified"]) if entry["modified"] else None
+            headers = tuple((str(name), str(value)) for name, value in entry.get("headers", ()))
             resource = known.get(entry["etag"])
             if resource is None:
                 resource = self._load_blob(path, entry, modified)
                 if resource is None:
                     return None
                 known[resource.etag] = resource
-            if resource.path != path or resource.last_modified != modified or resource.content_type != entry["type"]:
-                resource = replace(resource, path=path, last_modified=modified, content_type=entry["type"])
+            if (resource.path, resource.last_modified, resource.content_type, resource.headers) != \
+                    (path, modified, entry["type"], headers):
+                resource = replace(resource, path=path, last_modified=modified, content_type=entry["type"],
+                                   headers=headers)
             resources[path] = resource
         return Snapshot(site=None, resources=MappingProxyType(resources), generation=manifest["generation"],
                         stats=MappingProxyType(manifest.get("stats", {})))
@@ -160,7 +164,8 @@ class StateFolder:
             log.error("state folder: blob %s for %s does not match its hash; not served", entry["etag"], path)
             return None
         return Resource(path=path, content_type=entry["type"], body=body, gzip_body=gzip_body,
-                        etag=entry["etag"], last_modified=modified)
+                        etag=entry["etag"], last_modified=modified,
+                        headers=tuple((str(name), str(value)) for name, value in entry.get("headers", ())))
 
     def read_status(self) -> tuple[ScanStatus, dict[str, Any]] | None:
         body = self._read_json(self.status)

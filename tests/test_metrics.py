@@ -93,3 +93,47 @@ def test_status_shows_next_rescan_last_refresh_trigger_and_duration(service):
     assert status["last_scan"]["trigger"] == "webhook"
     assert status["worker"]["role"] == "builder"
     assert SECRET not in client.get("/status").get_data(as_text=True)
+
+
+def test_the_running_service_pings_hubs_after_a_webhook_and_reports_it(site_dir, tmp_path):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import parse_qs
+
+    pinged: list[str] = []
+
+    class Hub(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            form = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+            pinged.append(form["hub.url"][0])
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    hub = ThreadingHTTPServer(("127.0.0.1", 0), Hub)
+    threading.Thread(target=hub.serve_forever, daemon=True).start()
+    root = site_dir(POSTS)
+    running = Service({"FEEDSVC_WEBHOOK_SECRET": SECRET, "FEEDSVC_STATE_DIR": str(tmp_path / "state"),
+                       "FEEDSVC_WEBSUB_HUBS": f"http://127.0.0.1:{hub.server_address[1]}/"}, root)
+    running.start_background()
+    try:
+        deadline = time.monotonic() + 5
+        while running.scheduler is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert pinged == []  # the startup build pings nothing
+        (root / "_posts/2026-01-10-alpha.md").write_text(post_text("title: Alpha Edited\ntags: [python]"))
+        client = running.app.test_client()
+        assert client.post("/hooks/refresh?wait=1", data=b"{}", headers=_signed(b"{}")).status_code == 200
+        assert running.pinger.flush(5)
+        assert sorted(pinged) == sorted(f"https://example.org{path}" for path in
+                                        running.store.snapshot.resources if path.endswith((".xml", ".json"))
+                                        and path != "/feeds.opml" and "/categories/" not in path)
+        websub = client.get("/status").get_json()["websub"]
+        assert websub["hubs"][0]["sent"] == len(pinged)
+        text = client.get("/metrics").get_data(as_text=True)
+        assert value(text, "feedsvc_websub_pings_total", outcome="ok") == len(pinged)
+    finally:
+        running.stop()
+        hub.shutdown()

@@ -23,7 +23,7 @@ SECRET = "s3cret for workers"
 # -- the state folder, without processes ----------------------------------------------
 
 def test_a_written_snapshot_reads_back_with_identical_bytes_and_validators(site_dir, make_refresher, tmp_path):
-    refresher = make_refresher(site_dir(POSTS))
+    refresher = make_refresher(site_dir(POSTS), {"FEEDSVC_WEBSUB_HUBS": "https://hub.example.org/"})
     refresher.refresh()
     snapshot = refresher.store.snapshot
     state = StateFolder(tmp_path / "state")
@@ -33,8 +33,10 @@ def test_a_written_snapshot_reads_back_with_identical_bytes_and_validators(site_
     assert copy.resources.keys() == snapshot.resources.keys()
     for path, resource in snapshot.resources.items():
         other = copy.resources[path]
-        assert (other.body, other.gzip_body, other.etag, other.last_modified, other.content_type) == \
-               (resource.body, resource.gzip_body, resource.etag, resource.last_modified, resource.content_type)
+        assert (other.body, other.gzip_body, other.etag, other.last_modified, other.content_type, other.headers) == \
+               (resource.body, resource.gzip_body, resource.etag, resource.last_modified, resource.content_type,
+                resource.headers)
+    assert any(name == "Link" for name, _ in copy.resources["/rss.xml"].headers)
     assert copy.stats["posts"] == 2
 
 
