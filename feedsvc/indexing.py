@@ -58,9 +58,12 @@ def _group(posts: tuple[Post, ...], kind: ScopeKind, names_of) -> dict[Scope, tu
     """
     members: dict[str, list[Post]] = defaultdict(list)
     spellings: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    keys: dict[str, str] = {}  # a few hundred names over tens of thousands of uses
     for post in posts:
         for name in dict.fromkeys(names_of(post)):
-            key = _key(name)
+            key = keys.get(name)
+            if key is None:
+                key = keys[name] = _key(name)
             if not key:
                 continue
             if not members[key] or members[key][-1] is not post:

@@ -13,6 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,11 +24,13 @@ from .indexing import build_site
 from .model import FeedFormat, Post, Problem, Resource, Site, Snapshot
 from .pages import render_index, render_opml
 from .parsing import MAX_POST_BYTES, parse_post
-from .rendering import EPOCH, render_feed
+from .rendering import EPOCH, as_resource, feed_parts
 from .scanning import FileSignature, ScanError, diff_inventory, signature_of, take_inventory
 from .urls import feed_path
 
 log = logging.getLogger("feedsvc")
+
+_HASH_THREADS = 2
 
 
 def _from_ns(ns: int) -> datetime:
@@ -101,6 +104,7 @@ class _Memory:
     scan_problems: list[Problem] = field(default_factory=list)
     reported: set[Problem] = field(default_factory=set)
     next_publish_at: datetime | None = None
+    pages: tuple[tuple, list[Resource]] | None = None
 
 
 class Refresher:
@@ -270,34 +274,53 @@ class Refresher:
         return posts, problems
 
     def _render(self, site: Site, settings: Settings, now: datetime) -> tuple[dict[str, Resource], list[str]]:
-        """Render every feed whose inputs changed; reuse the bytes (and validators) of the others."""
+        """Render every feed whose inputs changed; reuse the bytes (and validators) of the others.
+
+        Hashing and gzip release the GIL, so they run on a second thread while the next feed
+        is rendered: a cold build uses both cores. The order of the output never depends on it.
+        """
         memory = self._memory
         previous = self.store.snapshot.resources if self.store.snapshot is not None else {}
-        resources: dict[str, Resource] = {}
-        changed: list[str] = []
+        resources: dict[str, Resource | None] = {}
+        fresh: dict[str, tuple[tuple, tuple[Post, ...], Future[Resource]]] = {}
         rendered: dict[str, tuple[tuple, Resource]] = {}
-        for scope, posts in site.scopes.items():
-            shown = posts[: settings.feed_limit]
-            key = (settings, scope.label, tuple(p.fingerprint for p in shown))
-            for fmt in FeedFormat:
-                path = feed_path(scope, fmt)
-                cached = memory.rendered.get(path)
-                if cached is not None and cached[0] == key:
-                    resource = cached[1]
-                else:
-                    served = previous.get(path)
-                    resource = self._dated(render_feed(site, scope, fmt, settings), shown, served, now)
-                    if served is None or served.etag != resource.etag:  # changed for readers, not just for us
-                        changed.append(path)
-                rendered[path] = (key, resource)
-                resources[path] = resource
+        with ThreadPoolExecutor(max_workers=_HASH_THREADS, thread_name_prefix="feedsvc-gzip") as pool:
+            for scope, posts in site.scopes.items():
+                shown = posts[: settings.feed_limit]
+                key = (settings, scope.label, tuple(p.fingerprint for p in shown))
+                for fmt in FeedFormat:
+                    path = feed_path(scope, fmt)
+                    cached = memory.rendered.get(path)
+                    if cached is not None and cached[0] == key:
+                        rendered[path] = cached
+                        resources[path] = cached[1]
+                    else:
+                        fresh[path] = (key, shown, pool.submit(as_resource, *feed_parts(site, scope, fmt, settings)))
+                        resources[path] = None  # keeps the order
+            pages = self._pages(site, settings)
+        changed: list[str] = []
+        for path, (key, shown, future) in fresh.items():
+            served = previous.get(path)
+            resource = self._dated(future.result(), shown, served, now)
+            if served is None or served.etag != resource.etag:  # changed for readers, not just for us
+                changed.append(path)
+            rendered[path] = (key, resource)
+            resources[path] = resource
         feed_types = {fmt.content_type for fmt in FeedFormat}
         known = memory.rendered.keys() or {p for p, r in previous.items() if r.content_type in feed_types}
         changed.extend(path for path in known if path not in rendered)  # scopes that have gone
         memory.rendered = rendered
-        for page in (render_index(site, settings), render_opml(site, settings)):
+        for page in pages:
             resources[page.path] = self._dated(page, site.posts, previous.get(page.path), now)
-        return resources, sorted(changed)
+        return {path: resource for path, resource in resources.items() if resource is not None}, sorted(changed)
+
+    def _pages(self, site: Site, settings: Settings) -> list[Resource]:
+        """The index and OPML list scopes and counts, not posts: most edits leave them as they were."""
+        newest = max((p.updated for p in site.posts), default=EPOCH)
+        key = (settings, tuple((scope, len(posts)) for scope, posts in site.scopes.items()), newest)
+        if self._memory.pages is None or self._memory.pages[0] != key:
+            self._memory.pages = (key, [render_index(site, settings), render_opml(site, settings)])
+        return self._memory.pages[1]
 
     def _dated(self, resource: Resource, posts: tuple[Post, ...], previous: Resource | None,
                now: datetime) -> Resource:

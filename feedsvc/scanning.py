@@ -9,6 +9,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from .model import Problem
 
@@ -19,9 +20,11 @@ class ScanError(Exception):
     """The content folder as a whole cannot be scanned (missing, not a folder, unreadable)."""
 
 
-@dataclass(frozen=True, slots=True)
-class FileSignature:
-    """Cheap evidence that a file changed; ctime catches same-size rewrites with a restored mtime."""
+class FileSignature(NamedTuple):
+    """Cheap evidence that a file changed; ctime catches same-size rewrites with a restored mtime.
+
+    A tuple, not a dataclass: a rescan makes one per file, and tuples are made and compared in C.
+    """
 
     size: int
     mtime_ns: int
@@ -82,12 +85,23 @@ def _walk(folder: Path, prefix: str, real_root: Path, visited: set[str],
     try:
         if folder_mtimes is not None:
             folder_mtimes.append(os.stat(folder).st_mtime_ns)
-        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        entries = list(os.scandir(folder))  # unordered: callers sort what they show
     except OSError as exc:
         problems.append(Problem(prefix.rstrip("/") or ".", f"cannot read folder: {exc.strerror or exc}"))
         return
     for entry in entries:
         relpath = prefix + entry.name
+        if entry.is_file(follow_symlinks=False):  # the common case first: a plain file is one stat
+            if is_post_name(entry.name):
+                try:
+                    stat = entry.stat()
+                except FileNotFoundError:
+                    continue  # vanished between listing and stat: it is simply not there
+                except OSError as exc:
+                    problems.append(Problem(relpath, f"cannot stat: {exc.strerror or exc}"))
+                    continue
+                inventory[relpath] = FileSignature(stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+            continue
         try:
             is_link = entry.is_symlink()
             if is_link:
@@ -122,6 +136,8 @@ def _walk(folder: Path, prefix: str, real_root: Path, visited: set[str],
 
 def diff_inventory(old: Mapping[str, FileSignature], new: Mapping[str, FileSignature]) -> Changes:
     """What to re-read: new files, files whose signature changed, and files gone."""
+    if old == new:  # the usual rescan: compared in C
+        return Changes((), (), ())
     return Changes(
         added=tuple(sorted(p for p in new if p not in old)),
         modified=tuple(sorted(p for p in new if p in old and old[p] != new[p])),

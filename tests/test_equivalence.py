@@ -1,0 +1,71 @@
+"""Optimised paths give the same bytes as the plain one: incremental == cold, pooled == serial."""
+
+from __future__ import annotations
+
+import random
+
+from conftest import post_text
+
+from feedsvc.model import FeedFormat
+from feedsvc.pages import render_index, render_opml
+from feedsvc.rendering import render_feed
+from feedsvc.urls import feed_path
+
+TAGS = ["python", "web", "rust", "go", "Python ", "WEB", "data"]
+CATEGORIES = ["News", "Releases", "news", "Notes"]
+AUTHORS = ["Ada Quill", "Ben Okafor", "Cy Twombly"]
+
+
+def _post(rng: random.Random, n: int, day: int) -> tuple[str, str]:
+    tags = ", ".join(rng.sample(TAGS, rng.randint(0, 3)))
+    cats = ", ".join(rng.sample(CATEGORIES, rng.randint(0, 2)))
+    front = (f"title: Post {n} v{rng.randint(0, 999)}\ndate: 2026-01-{day:02d} {rng.randint(0, 23):02d}:00:00 +0000\n"
+             f"tags: [{tags}]\ncategories: [{cats}]\nauthor: {rng.choice(AUTHORS)}")
+    body = f"Paragraph {n} with a [link](/p/{n}/) and *emphasis*.\n\nSecond paragraph {rng.random()}.\n"
+    return f"_posts/2026-01-{day:02d}-post-{n}.md", post_text(front, body)
+
+
+def _bodies(snapshot) -> dict[str, bytes]:
+    return {path: resource.body for path, resource in snapshot.resources.items()}
+
+
+def test_incremental_refreshes_end_with_exactly_the_bytes_of_a_cold_build(site_dir, make_refresher, tmp_path):
+    rng = random.Random(5005)
+    files = dict(_post(rng, n, rng.randint(1, 28)) for n in range(40))
+    root = site_dir(files)
+    refresher = make_refresher(root, {"FEEDSVC_FEED_LIMIT": "5"})
+    refresher.refresh()
+    names = list(files)
+    for step in range(25):
+        action = rng.choice(["edit", "edit", "add", "delete"])
+        if action == "add" or not names:
+            relpath, text = _post(rng, 100 + step, rng.randint(1, 28))
+            names.append(relpath)
+            (root / relpath).write_text(text)
+        elif action == "delete":
+            (root / names.pop(rng.randrange(len(names)))).unlink()
+        else:
+            relpath = rng.choice(names)
+            day = int(relpath.split("-")[2])
+            (root / relpath).write_text(_post(rng, int(relpath.rsplit("-", 1)[1][:-3]), day)[1])
+        refresher.refresh()
+        cold = make_refresher(root, {"FEEDSVC_FEED_LIMIT": "5"})
+        cold.refresh()
+        assert _bodies(refresher.store.snapshot) == _bodies(cold.store.snapshot), f"after step {step} ({action})"
+
+
+def test_every_served_feed_equals_a_plain_serial_render(site_dir, make_refresher):
+    rng = random.Random(7)
+    root = site_dir(dict(_post(rng, n, rng.randint(1, 28)) for n in range(30)))
+    refresher = make_refresher(root)
+    refresher.refresh()
+    snapshot = refresher.store.snapshot
+    site, settings = snapshot.site, refresher.settings
+    expected = {feed_path(scope, fmt): render_feed(site, scope, fmt, settings) for scope in site.scopes
+                for fmt in FeedFormat}
+    expected.update({page.path: page for page in (render_index(site, settings), render_opml(site, settings))})
+    assert snapshot.resources.keys() == expected.keys()
+    for path, resource in snapshot.resources.items():
+        plain = expected[path]
+        assert (resource.body, resource.gzip_body, resource.etag, resource.headers) == \
+               (plain.body, plain.gzip_body, plain.etag, plain.headers), path
