@@ -23,7 +23,7 @@ from .config import CONFIG_FILE, ConfigError, Settings, config_problems, load_se
 from .indexing import build_site
 from .model import FeedFormat, Post, Problem, Resource, Site, Snapshot
 from .pages import render_index, render_opml
-from .parsing import MAX_POST_BYTES, parse_post
+from .reading import read_posts
 from .rendering import EPOCH, as_resource, feed_parts
 from .scanning import FileSignature, ScanError, diff_inventory, signature_of, take_inventory
 from .urls import feed_path
@@ -183,8 +183,8 @@ class Refresher:
             memory.parsed.pop(relpath, None)
             memory.last_good.pop(relpath, None)
         gone: list[str] = []
-        for relpath in changes.added + changes.modified:
-            result = self._read_and_parse(relpath, inventory[relpath], settings)
+        to_read = [(relpath, inventory[relpath]) for relpath in changes.added + changes.modified]
+        for (relpath, _), result in zip(to_read, read_posts(self.content_dir, to_read, settings), strict=True):
             if result is None:
                 gone.append(relpath)
                 continue
@@ -242,19 +242,6 @@ class Refresher:
         memory.settings = settings
         memory.config_errors = ()
         return changed
-
-    def _read_and_parse(self, relpath: str, signature: FileSignature, settings: Settings) -> Post | Problem | None:
-        if signature.size > MAX_POST_BYTES:
-            return Problem(relpath, f"file is {signature.size:,} bytes, over the {MAX_POST_BYTES:,}-byte limit "
-                                    "for a post; not read")
-        try:
-            with open(self.content_dir / relpath, "rb") as handle:
-                raw = handle.read(MAX_POST_BYTES + 1)
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            return Problem(relpath, f"cannot read: {exc.strerror or exc}")
-        return parse_post(relpath, raw, settings)
 
     def _current_posts(self) -> tuple[list[Post], list[Problem]]:
         memory = self._memory

@@ -69,3 +69,22 @@ def test_every_served_feed_equals_a_plain_serial_render(site_dir, make_refresher
         plain = expected[path]
         assert (resource.body, resource.gzip_body, resource.etag, resource.headers) == \
                (plain.body, plain.gzip_body, plain.etag, plain.headers), path
+
+
+def test_reading_in_worker_processes_gives_the_same_posts_and_problems_in_order(site_dir, make_refresher):
+    from feedsvc.reading import PARALLEL_FROM, read_posts
+    from feedsvc.scanning import take_inventory
+
+    rng = random.Random(11)
+    files = dict(_post(rng, n, rng.randint(1, 28)) for n in range(PARALLEL_FROM + 20))
+    files["_posts/2026-01-05-broken.md"] = "---\ntitle: [unclosed\n---\nbody\n"
+    root = site_dir(files)
+    refresher = make_refresher(root)
+    refresher.refresh()
+    inventory, _ = take_inventory(root)
+    items = sorted(inventory.items())
+    serial = read_posts(root, items, refresher.settings, processes=1)
+    parallel = read_posts(root, items, refresher.settings, processes=2)
+    assert len(parallel) == len(items)
+    assert parallel == serial
+    assert any(not hasattr(result, "title") for result in parallel)  # the broken one is a Problem, in place

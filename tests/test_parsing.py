@@ -402,7 +402,7 @@ def test_body_relative_link_and_image_resolved_against_entry_url():
     post = _post("title: T", "[a](other/) ![i](img.png)\n")
     assert post.content_html == (
         '<p><a href="https://example.org/2016/10/06/hello-world/other/">a</a> '
-        '<img src="https://example.org/2016/10/06/hello-world/img.png" alt="i"></p>'
+        '<img src="https://example.org/2016/10/06/hello-world/img.png" alt="i" /></p>'
     )
 
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from conftest import post_text
 
+import feedsvc.reading as reading_module
 import feedsvc.refresh as refresh_module
 
 POSTS = {
@@ -22,13 +23,13 @@ POSTS = {
 def parsed_files(monkeypatch):
     """Records which files the refresher actually reads and parses."""
     seen: list[str] = []
-    original = refresh_module.parse_post
+    original = reading_module.parse_post
 
     def counting(relpath, raw, settings):
         seen.append(relpath)
         return original(relpath, raw, settings)
 
-    monkeypatch.setattr(refresh_module, "parse_post", counting)
+    monkeypatch.setattr(reading_module, "parse_post", counting)
     return seen
 
 

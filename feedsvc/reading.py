@@ -1,0 +1,56 @@
+"""Reading post files: one at a time for an edit, on every core for a cold build.
+
+Parsing is pure Python for the most part (YAML, front-matter rules), so threads would not help;
+a cold build of thousands of posts hands chunks of paths to worker processes instead. They are
+started with `spawn`, never `fork`: the caller may be a threaded gunicorn worker, and a forked
+copy of a lock held by another thread would hang the child. Results are the same objects the
+serial path returns, in the same order.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from .config import Settings
+from .model import Post, Problem
+from .parsing import MAX_POST_BYTES, parse_post
+from .scanning import FileSignature
+
+PARALLEL_FROM = 400  # below this, starting processes costs more than it saves
+_CHUNK = 250
+
+Result = Post | Problem | None  # None: the file vanished between listing and reading
+
+
+def read_post(root: Path, relpath: str, signature: FileSignature, settings: Settings) -> Result:
+    if signature.size > MAX_POST_BYTES:
+        return Problem(relpath, f"file is {signature.size:,} bytes, over the {MAX_POST_BYTES:,}-byte limit "
+                                "for a post; not read")
+    try:
+        with open(root / relpath, "rb") as handle:
+            raw = handle.read(MAX_POST_BYTES + 1)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return Problem(relpath, f"cannot read: {exc.strerror or exc}")
+    return parse_post(relpath, raw, settings)
+
+
+def _read_chunk(root: Path, items: Sequence[tuple[str, FileSignature]], settings: Settings) -> list[Result]:
+    return [read_post(root, relpath, signature, settings) for relpath, signature in items]
+
+
+def read_posts(root: Path, items: Sequence[tuple[str, FileSignature]], settings: Settings,
+               processes: int | None = None) -> list[Result]:
+    """`read_post` for each item, in order; in worker processes when there are many and cores to use."""
+    processes = processes if processes is not None else (os.cpu_count() or 1)
+    if processes < 2 or len(items) < PARALLEL_FROM:
+        return _read_chunk(root, items, settings)
+    chunks = [items[i:i + _CHUNK] for i in range(0, len(items), _CHUNK)]
+    with ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+        results = pool.map(_read_chunk, [root] * len(chunks), chunks, [settings] * len(chunks))
+        return [result for chunk in results for result in chunk]

@@ -1,0 +1,58 @@
+"""Relative links made absolute: the fast substitution and the HTML parser give the same document."""
+
+from __future__ import annotations
+
+import lxml.html
+import pytest
+from conftest import JEKYLL_NEWS, SAMPLE_CONTENT
+
+from feedsvc.markup import _absolutize_with_lxml, absolutize_links, render_markdown
+
+BASE = "https://example.org/blog/2026/01/02/post/"
+
+MARKDOWN = [
+    "A [link](/about/) and [another](../up/) and [query](?q=1&x=2) and [frag](#top) and <https://abs.example/>.",
+    "![image](img/a%20b.png \"Title\") and ![abs](https://cdn.example/x.png) and ![proto](//cdn.example/y.png)",
+    "[mail](mailto:a@example.org) [tel](tel:+1) [weird]( /spaced/ ) [amp](/a?b=1&amp;c=2)",
+    "Raw <a href=\"/raw/\">HTML link</a> and <img src=\"pic.png\"> inline.",
+    "Text that mentions href=\"/not-a-link/\" in prose, and `<a href=\"/code/\">` in code.",
+    "```html\n<a href=\"/in-a-block/\">x</a>\n```\n\n[after](after/)",
+    "Single quotes <a href='/single/'>x</a> need the parser.",
+    "<img srcset=\"a.png 1x, b.png 2x\" src=\"c.png\"> and <p style=\"background:url(bg.png)\">styled</p>",
+    "<!-- <a href=\"/commented/\"> --> [visible](/visible/)",
+]
+
+
+def _document(fragment: str) -> list[str]:
+    return [lxml.html.tostring(node, encoding="unicode") if not isinstance(node, str) else node
+            for node in lxml.html.fragments_fromstring(f"<div>{fragment}</div>")]
+
+
+@pytest.mark.parametrize("markdown", MARKDOWN)
+def test_fast_path_and_parser_give_the_same_document(markdown):
+    html = render_markdown(markdown)
+    assert _document(absolutize_links(html, BASE)) == _document(_absolutize_with_lxml(html, BASE))
+
+
+def test_links_are_resolved_against_the_post_url():
+    html = absolutize_links(render_markdown(MARKDOWN[0] + "\n\n" + MARKDOWN[1]), BASE)
+    assert 'href="https://example.org/about/"' in html
+    assert 'href="https://example.org/blog/2026/01/02/up/"' in html
+    assert 'href="https://example.org/blog/2026/01/02/post/?q=1&amp;x=2"' in html
+    assert 'href="https://example.org/blog/2026/01/02/post/#top"' in html  # as lxml does
+    assert 'src="https://example.org/blog/2026/01/02/post/img/a%20b.png"' in html
+    assert 'src="https://cdn.example/x.png"' in html and 'src="https://cdn.example/y.png"' in html  # as lxml does
+
+
+def test_every_real_post_body_gives_the_same_document_both_ways():
+    paths = sorted((JEKYLL_NEWS / "_posts").glob("*.md")) if JEKYLL_NEWS.is_dir() else []
+    paths += sorted((SAMPLE_CONTENT / "_posts").glob("*.md"))
+    assert paths
+    checked = 0
+    for path in paths:
+        body = path.read_text(encoding="utf-8").split("\n---", 2)[-1]
+        html = render_markdown(body)
+        fast = absolutize_links(html, BASE)
+        assert _document(fast) == _document(_absolutize_with_lxml(html, BASE)), path.name
+        checked += fast != html
+    assert checked > 0  # some real posts do have relative links
