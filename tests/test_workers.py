@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import hmac
 import http.client
@@ -65,7 +66,7 @@ def test_a_corrupt_blob_is_never_served(site_dir, make_refresher, tmp_path, capl
     state = StateFolder(tmp_path / "state")
     state.write_snapshot(refresher.store.snapshot)
     etag = refresher.store.snapshot.resources["/rss.xml"].etag
-    (state.blobs / etag).write_bytes(b"<rss>tampered</rss>")
+    (state.blobs / f"{etag}.gz").write_bytes(gzip.compress(b"<rss>tampered</rss>"))
     assert state.read_snapshot(None) is None
     assert "does not match its hash" in caplog.text
 
