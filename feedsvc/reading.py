@@ -9,16 +9,20 @@ serial path returns, in the same order.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from .config import Settings
 from .model import Post, Problem
 from .parsing import MAX_POST_BYTES, parse_post
 from .scanning import FileSignature
+
+log = logging.getLogger("feedsvc")
 
 PARALLEL_FROM = 400  # below this, starting processes costs more than it saves
 _CHUNK = 250
@@ -51,6 +55,10 @@ def read_posts(root: Path, items: Sequence[tuple[str, FileSignature]], settings:
     if processes < 2 or len(items) < PARALLEL_FROM:
         return _read_chunk(root, items, settings)
     chunks = [items[i:i + _CHUNK] for i in range(0, len(items), _CHUNK)]
-    with ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn")) as pool:
-        results = pool.map(_read_chunk, [root] * len(chunks), chunks, [settings] * len(chunks))
-        return [result for chunk in results for result in chunk]
+    try:
+        with ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+            results = pool.map(_read_chunk, [root] * len(chunks), chunks, [settings] * len(chunks))
+            return [result for chunk in results for result in chunk]
+    except (BrokenProcessPool, OSError) as exc:  # e.g. no importable __main__ for `spawn`, or no more processes
+        log.warning("reading %d posts in worker processes failed (%s); reading them here instead", len(items), exc)
+        return _read_chunk(root, items, settings)

@@ -88,3 +88,22 @@ def test_reading_in_worker_processes_gives_the_same_posts_and_problems_in_order(
     assert len(parallel) == len(items)
     assert parallel == serial
     assert any(not hasattr(result, "title") for result in parallel)  # the broken one is a Problem, in place
+
+
+def test_when_worker_processes_cannot_start_posts_are_read_here(site_dir, make_refresher, monkeypatch, caplog):
+    import feedsvc.reading as reading
+    from feedsvc.scanning import take_inventory
+
+    class Broken:
+        def __init__(self, *args, **kwargs):
+            raise OSError("no more processes")
+
+    rng = random.Random(3)
+    root = site_dir(dict(_post(rng, n, 1 + n % 28) for n in range(reading.PARALLEL_FROM + 5)))
+    refresher = make_refresher(root)
+    refresher.refresh()
+    items = sorted(take_inventory(root)[0].items())
+    serial = reading.read_posts(root, items, refresher.settings, processes=1)
+    monkeypatch.setattr(reading, "ProcessPoolExecutor", Broken)
+    assert reading.read_posts(root, items, refresher.settings, processes=2) == serial
+    assert "reading them here instead" in caplog.text
