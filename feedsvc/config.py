@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from .compat import CompatConfig, compat_config
 from .model import Author, Problem
 
 CONFIG_FILE = "_config.yml"
@@ -57,6 +58,7 @@ class Settings:
     excerpt_only: bool = False
     rescan_seconds: float = 60.0
     cache_max_age: int = 300
+    compat: CompatConfig = CompatConfig()  # old feed URLs to keep answering (compat.py)
     warnings: tuple[str, ...] = ()
     fingerprint: str = field(default="", compare=False)
 
@@ -241,6 +243,7 @@ def build_settings(environ: Mapping[str, str], config: Mapping[str, Any], conten
         excerpt_only=flag("EXCERPT_ONLY", feed_config.get("excerpt_only"), False, "feed: excerpt_only"),
         rescan_seconds=number("RESCAN_SECONDS", None, 60.0, 0.1, float),
         cache_max_age=number("CACHE_MAX_AGE", None, 300, 0, int),
+        compat=compat_config(environ, config, errors, warnings),
         warnings=tuple(warnings),
     )
     if errors:

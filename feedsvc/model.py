@@ -135,3 +135,5 @@ class Snapshot:
     resources: Mapping[str, Resource]
     generation: int
     stats: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
+    aliases: Mapping[str, Resource] = field(default_factory=lambda: MappingProxyType({}))  # old feed URLs
+    redirects: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # old path -> absolute URL
