@@ -18,6 +18,7 @@ import yaml
 
 from .compat import CompatConfig, compat_config
 from .model import Author, Problem
+from .urls import escape_path
 
 CONFIG_FILE = "_config.yml"
 DEFAULT_URL = "http://localhost:8000"
@@ -89,8 +90,9 @@ def _clean_url(value: str, name: str, errors: list[str]) -> str:
 
 
 def _clean_baseurl(value: str) -> str:
+    """`/path`, percent-encoded: every link hangs from it, and a space or non-ASCII letter must not break them."""
     value = value.strip().strip("/")
-    return f"/{value}" if value else ""
+    return escape_path(f"/{value}") if value else ""
 
 
 def _author_from(value: Any, errors: list[str], name: str) -> Author | None:

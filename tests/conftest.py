@@ -145,7 +145,8 @@ class LiveServer:
 
         self._server = make_server("127.0.0.1", 0, recording, threaded=True)
         self.port = self._server.server_port
-        self._thread = threading.Thread(target=self._server.serve_forever, name="live-server", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),  # poll: quick shutdown
+                                        name="live-server", daemon=True)
         self._thread.start()
 
     @property
