@@ -80,11 +80,11 @@ def test_compatibility_routes_are_off_unless_the_site_asks_for_them():
 
 def test_config_reads_styles_redirects_and_jekyll_feeds_own_path():
     settings = settings_from(BASIC_CONFIG + """\
-        feed: {path: /atom-feed.xml}
-        feedsvc:
-          compat: jekyll-feed
-          redirects: {/a.rss: /rss.xml, "/b%20c.xml": "https://x.example/feed"}
-        """.replace("        ", ""))
+feed: {path: /atom-feed.xml}
+feedsvc:
+  compat: jekyll-feed
+  redirects: {/a.rss: /rss.xml, "/b%20c.xml": "https://x.example/feed"}
+""")
     assert settings.compat == CompatConfig(
         jekyll_feed=True, jekyll_feed_path="/atom-feed.xml", wordpress=False,
         redirects=(("/a.rss", "/rss.xml"), ("/b c.xml", "https://x.example/feed")))
