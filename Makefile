@@ -4,6 +4,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8000
 PIP    := $(PY) -m pip install --quiet --disable-pip-version-check
+# npm packages the tests check against (pinned in tests/npm/package-lock.json), kept out of git.
+NPM_DIR   := tests/npm
+NPM_STAMP := $(NPM_DIR)/node_modules/.installed
 
 .PHONY: run test lint build check clean
 
@@ -19,7 +22,14 @@ $(VENV)/.test: requirements-test.txt $(VENV)/.runtime
 run: $(VENV)/.runtime
 	$(PY) -m feedsvc serve --content content --host 127.0.0.1 --port $(PORT)
 
-test: lint
+$(NPM_STAMP): $(NPM_DIR)/package.json $(NPM_DIR)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix $(NPM_DIR) --no-audit --no-fund --loglevel=error && touch $@; \
+	else \
+		echo "npm not found: the JSON Feed schema tests will skip (fail under FEEDSVC_REQUIRE_TOOLS=1)"; \
+	fi
+
+test: lint $(NPM_STAMP)
 	$(PY) -m pytest
 
 lint: $(VENV)/.test
@@ -32,4 +42,4 @@ build: $(VENV)/.runtime
 	$(PY) -m feedsvc build --content content --out build
 
 clean:
-	rm -rf $(VENV) build .pytest_cache
+	rm -rf $(VENV) build .pytest_cache $(NPM_DIR)/node_modules

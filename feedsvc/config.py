@@ -18,7 +18,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from .compat import CompatConfig, compat_config
 from .model import Author, Problem
+from .urls import escape_path
 
 CONFIG_FILE = "_config.yml"
 DEFAULT_URL = "http://localhost:8000"
@@ -60,6 +62,7 @@ class Settings:
     rescan_seconds: float = 60.0
     cache_max_age: int = 300
     websub_hubs: tuple[str, ...] = ()  # WebSub hubs every feed names and every change is pinged to
+    compat: CompatConfig = CompatConfig()  # old feed URLs to keep answering (compat.py)
     warnings: tuple[str, ...] = ()
     fingerprint: str = field(default="", compare=False)
 
@@ -109,8 +112,9 @@ def _hub_urls(value: str | None, errors: list[str]) -> tuple[str, ...]:
 
 
 def _clean_baseurl(value: str) -> str:
+    """`/path`, percent-encoded: every link hangs from it, and a space or non-ASCII letter must not break them."""
     value = value.strip().strip("/")
-    return f"/{value}" if value else ""
+    return escape_path(f"/{value}") if value else ""
 
 
 def _author_from(value: Any, errors: list[str], name: str) -> Author | None:
@@ -264,6 +268,7 @@ def build_settings(environ: Mapping[str, str], config: Mapping[str, Any], conten
         rescan_seconds=number("RESCAN_SECONDS", None, 60.0, 0.1, float),
         cache_max_age=number("CACHE_MAX_AGE", None, 300, 0, int),
         websub_hubs=_hub_urls(env("WEBSUB_HUBS"), errors),
+        compat=compat_config(environ, config, errors, warnings),
         warnings=tuple(warnings),
     )
     if errors:

@@ -146,3 +146,5 @@ class Snapshot:
     resources: Mapping[str, Resource]
     generation: int
     stats: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))  # what /status shows
+    aliases: Mapping[str, Resource] = field(default_factory=lambda: MappingProxyType({}))  # old feed URLs
+    redirects: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # old path -> absolute URL

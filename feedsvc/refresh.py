@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
 
+from .compat import compat_routes
 from .config import CONFIG_FILE, ConfigError, Settings, config_problems, load_settings
 from .indexing import build_site
 from .model import FeedFormat, Post, Problem, Resource, Site, Snapshot
@@ -207,12 +208,15 @@ class Refresher:
         resources, changed = self._render(site, settings, now)
         self._report_new_problems(site.problems)
         memory.retry = False
+        aliases, redirects = compat_routes(resources, site.scopes, settings.compat, settings.public_url)
         self._generation += 1
         self.store.snapshot = Snapshot(
             site=site,
             resources=MappingProxyType(resources),
             generation=self._generation,
             stats=MappingProxyType(site_stats(site, resources, len(inventory))),
+            aliases=MappingProxyType(aliases),
+            redirects=MappingProxyType(redirects),
         )
         added = tuple(p for p in changes.added if p not in gone)
         return RefreshReport(trigger, added=added, updated=changes.modified, removed=changes.removed,

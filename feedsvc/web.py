@@ -58,10 +58,13 @@ def create_app(settings: Settings, store: SnapshotStore, webhooks: WebhookReceiv
         snapshot = store.snapshot
         if snapshot is None:
             return _plain("feeds are being built; try again shortly\n", 503, {"Retry-After": "2"})
-        found = snapshot.resources.get("/" + path)
+        found = snapshot.resources.get("/" + path) or snapshot.aliases.get("/" + path)
         if found is None and "/" + path == HOOK_PATH:
             return _plain("method not allowed\n", 405, {"Allow": "POST"})
         if found is None:
+            moved = snapshot.redirects.get("/" + path)  # old feed URLs from the site config (compat.py)
+            if moved is not None:
+                return _plain(f"moved to {moved}\n", 301, {"Location": moved})
             return _plain("not found\n", 404)
         return serve(found)
 

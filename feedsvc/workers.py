@@ -90,8 +90,10 @@ class StateFolder:
                 "headers": [list(pair) for pair in resource.headers],
             }
         previous = self._read_json(self.manifest)
+        aliases = {alias: resource.path for alias, resource in snapshot.aliases.items()}
         manifest = {"format": MANIFEST_FORMAT, "key": key, "generation": snapshot.generation,
-                    "writer": os.getpid(), "stats": dict(snapshot.stats), "resources": entries}
+                    "writer": os.getpid(), "stats": dict(snapshot.stats), "resources": entries,
+                    "aliases": aliases, "redirects": dict(snapshot.redirects)}
         _write_atomically(self.manifest, json.dumps(manifest).encode())
         self._collect_garbage(entries, previous)
 
@@ -150,8 +152,11 @@ class StateFolder:
                 resource = replace(resource, path=path, last_modified=modified, content_type=entry["type"],
                                    headers=headers)
             resources[path] = resource
+        aliases = {alias: resources[target] for alias, target in manifest.get("aliases", {}).items()
+                   if target in resources}
         return Snapshot(site=None, resources=MappingProxyType(resources), generation=manifest["generation"],
-                        stats=MappingProxyType(manifest.get("stats", {})))
+                        stats=MappingProxyType(manifest.get("stats", {})), aliases=MappingProxyType(aliases),
+                        redirects=MappingProxyType(manifest.get("redirects", {})))
 
     def _load_blob(self, path: str, entry: Mapping[str, Any], modified: datetime | None) -> Resource | None:
         try:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,11 +14,14 @@ import pytest
 
 from feedsvc.config import Settings, build_settings, parse_config_yaml
 from feedsvc.refresh import Refresher, SnapshotStore
+from feedsvc.web import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_CONTENT = ROOT / "content"
 SHARED = ROOT.parent / "shared"
 JEKYLL_NEWS = SHARED / "corpora" / "jekyll-news"
+# Read once at import: the autouse fixture below clears FEEDSVC_* for every test.
+REQUIRE_TOOLS = os.environ.get("FEEDSVC_REQUIRE_TOOLS", "").strip().lower() in ("1", "true", "yes")
 
 BASIC_CONFIG = """\
 title: Test Site
@@ -90,3 +96,82 @@ def make_refresher(clock: Clock) -> Callable[..., Refresher]:
         return Refresher(SnapshotStore(), root, environ or {}, clock=clock)
 
     return make
+
+
+def require_tool(name: str, present: bool, how: str) -> None:
+    """An outside tool a test checks against: skip with the reason where it is missing, fail in CI.
+
+    `.ci/run` installs every tool and sets FEEDSVC_REQUIRE_TOOLS=1, so a missing tool there is a
+    failure rather than a test that silently proves nothing.
+    """
+    if present:
+        return
+    message = f"{name} is not available ({how})"
+    if REQUIRE_TOOLS:
+        pytest.fail(f"{message}; FEEDSVC_REQUIRE_TOOLS=1 requires it")
+    pytest.skip(message)
+
+
+@dataclass(frozen=True, slots=True)
+class SeenRequest:
+    """One request as the server saw it: what the client sent, and the status it got."""
+
+    method: str
+    path: str
+    if_none_match: str | None
+    if_modified_since: str | None
+    status: int
+
+
+class LiveServer:
+    """A Refresher's store served by the real Flask app over HTTP on 127.0.0.1, in a thread."""
+
+    def __init__(self, refresher: Refresher) -> None:
+        from werkzeug.serving import make_server
+
+        assert refresher.settings is not None, "refresh once before serving"
+        self.refresher = refresher
+        self.requests: list[SeenRequest] = []
+        app = create_app(refresher.settings, refresher.store)
+
+        def recording(environ, start_response):
+            def start(status, headers, exc_info=None):
+                self.requests.append(SeenRequest(
+                    environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""), environ.get("HTTP_IF_NONE_MATCH"),
+                    environ.get("HTTP_IF_MODIFIED_SINCE"), int(status.split()[0])))
+                return start_response(status, headers, exc_info)
+
+            return app(environ, start)
+
+        self._server = make_server("127.0.0.1", 0, recording, threaded=True)
+        self.port = self._server.server_port
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),  # poll: quick shutdown
+                                        name="live-server", daemon=True)
+        self._thread.start()
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def seen(self, path: str) -> list[SeenRequest]:
+        return [r for r in self.requests if r.path == path]
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture
+def live_server() -> Iterator[Callable[[Refresher], LiveServer]]:
+    """Serve a refreshed Refresher on 127.0.0.1; refresh it again in-process to change what is served."""
+    servers: list[LiveServer] = []
+
+    def start(refresher: Refresher) -> LiveServer:
+        server = LiveServer(refresher)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

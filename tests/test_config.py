@@ -111,3 +111,9 @@ def test_settings_fingerprint_tracks_what_shapes_posts():
     c = settings_from("url: https://a.example\ntitle: Other title\n")
     assert a.fingerprint != b.fingerprint
     assert a.fingerprint == c.fingerprint  # the title shapes feeds, not posts
+
+
+def test_baseurl_is_percent_encoded_once_so_every_link_is_a_valid_uri():
+    assert settings_from("url: https://example.org\nbaseurl: /my blog/\n").site_url == "https://example.org/my%20blog"
+    assert settings_from("url: https://example.org\nbaseurl: blög\n").baseurl == "/bl%C3%B6g"
+    assert settings_from("url: https://example.org\nbaseurl: /my%20blog\n").baseurl == "/my%20blog"

@@ -24,7 +24,8 @@ SECRET = "s3cret for workers"
 # -- the state folder, without processes ----------------------------------------------
 
 def test_a_written_snapshot_reads_back_with_identical_bytes_and_validators(site_dir, make_refresher, tmp_path):
-    refresher = make_refresher(site_dir(POSTS), {"FEEDSVC_WEBSUB_HUBS": "https://hub.example.org/"})
+    config = "url: https://example.org\nfeedsvc:\n  compat: [wordpress]\n  redirects:\n    /old.xml: /rss.xml\n"
+    refresher = make_refresher(site_dir(POSTS, config=config), {"FEEDSVC_WEBSUB_HUBS": "https://hub.example.org/"})
     refresher.refresh()
     snapshot = refresher.store.snapshot
     state = StateFolder(tmp_path / "state")
@@ -38,6 +39,9 @@ def test_a_written_snapshot_reads_back_with_identical_bytes_and_validators(site_
                (resource.body, resource.gzip_body, resource.etag, resource.last_modified, resource.content_type,
                 resource.headers)
     assert any(name == "Link" for name, _ in copy.resources["/rss.xml"].headers)
+    assert copy.aliases["/feed/"] is copy.resources["/rss.xml"]
+    assert dict(copy.redirects) == dict(snapshot.redirects)
+    assert copy.redirects["/old.xml"] == "https://example.org/rss.xml"
     assert copy.stats["posts"] == 2
 
 
