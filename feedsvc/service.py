@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import logging
 import os
 import time
@@ -46,9 +48,11 @@ class Service:
             assert self.refresher.settings is not None
             self.settings = self.refresher.settings
             self.metrics.refreshed(startup, self.store.snapshot.stats if self.store.snapshot else None)
+        release_memory(freeze=True)  # before gunicorn forks the workers
         self.queue = RefreshQueue(self.refresher)
         self.queue.on_report.append(
             lambda report: self.metrics.refreshed(report, self.store.snapshot.stats if self.store.snapshot else None))
+        self.queue.on_report.append(lambda report: release_memory() if len(report.added) > 100 else None)
         self.refreshes = Delegate(self.queue)
         secret = webhook_secret(environ)
         self.webhooks = WebhookReceiver(secret, self.refreshes, SeenInFolder(self.state_dir / "webhook-ids")) \
@@ -111,6 +115,21 @@ class Service:
             "last_refresh": self.queue.last,
             "websub": self.pinger.status(),
         }
+
+
+def release_memory(freeze: bool = False) -> None:
+    """After a big build: give the parser's garbage back to the OS (glibc keeps freed heap otherwise).
+
+    `freeze` (once, before fork): keep the garbage collector off what is left, so forked workers
+    do not copy shared pages just to scan them.
+    """
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        pass
+    if freeze:
+        gc.freeze()
 
 
 def configure_logging(environ: Mapping[str, str] | None = None) -> None:
