@@ -7,20 +7,13 @@ from werkzeug.exceptions import HTTPException
 
 from . import __version__
 from .config import Settings
+from .fastpath import HTML_CSP, SECURITY_HEADERS, FastPath
 from .metrics import Metrics
 from .model import Resource
 from .refresh import SnapshotStore
 from .webhooks import MAX_BODY_BYTES, WebhookReceiver
 
 HOOK_PATH = "/hooks/refresh"
-
-_SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
-_HTML_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; form-action 'none'; " \
-            "frame-ancestors 'none'"
-
 
 def create_app(settings: Settings, store: SnapshotStore, webhooks: WebhookReceiver | None = None,
                metrics: Metrics | None = None) -> Flask:
@@ -49,7 +42,7 @@ def create_app(settings: Settings, store: SnapshotStore, webhooks: WebhookReceiv
         response.cache_control.max_age = cache_control_max_age
         response.vary.add("Accept-Encoding")
         if resource.content_type.startswith("text/html"):
-            response.headers["Content-Security-Policy"] = _HTML_CSP
+            response.headers["Content-Security-Policy"] = HTML_CSP
         return response.make_conditional(request)
 
     @app.get("/")
@@ -132,11 +125,12 @@ def create_app(settings: Settings, store: SnapshotStore, webhooks: WebhookReceiv
 
     @app.after_request
     def security_headers(response: Response) -> Response:
-        for name, value in _SECURITY_HEADERS.items():
+        for name, value in SECURITY_HEADERS:
             response.headers.setdefault(name, value)
         metrics.requests.labels(_route(request.endpoint, response), str(response.status_code)).inc()
         return response
 
+    app.wsgi_app = FastPath(store, app.wsgi_app, cache_control_max_age, metrics)  # type: ignore[method-assign]
     return app
 
 
