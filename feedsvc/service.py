@@ -117,6 +117,19 @@ class Service:
         }
 
 
+PRELOADED: Service | None = None  # set by `feedsvc serve` before granian forks its workers
+
+
+def worker_app() -> Flask:
+    """granian's app factory, called in each worker process: its threads start here, after the fork."""
+    global PRELOADED
+    if PRELOADED is None:  # a worker started without fork: warm-start from the state folder, or build
+        configure_logging()
+        PRELOADED = Service(serving=True)
+    PRELOADED.start_background()
+    return PRELOADED.app
+
+
 def release_memory(freeze: bool = False) -> None:
     """After a big build: give the parser's garbage back to the OS (glibc keeps freed heap otherwise).
 

@@ -135,15 +135,16 @@ def _add_post(root: Path) -> None:
     os.replace(tmp, path)
 
 
-def _procfile_web_argv() -> list[str]:
+def _procfile_web_command() -> list[str]:
     commands = {}
     for line in (ROOT / "Procfile").read_text(encoding="utf-8").splitlines():
         if ":" in line and not line.lstrip().startswith("#"):
             name, command = line.split(":", 1)
             commands[name.strip()] = command.strip()
-    argv = shlex.split(commands["web"])
-    assert argv[0] == "gunicorn", argv
-    return [sys.executable, "-m", "gunicorn", *argv[1:]]
+    return shlex.split(commands["web"])
+
+
+GUNICORN_ARGV = [sys.executable, "-m", "gunicorn", "--config", "python:feedsvc.gunicorn_conf", "feedsvc.wsgi:app"]
 
 
 def _scheduler_lines(log: str) -> list[str]:
@@ -212,22 +213,32 @@ def test_cli_serve_dot_segments_in_the_raw_path_are_404(cli_server):
         assert response.getheader("Content-Type", "").startswith("text/plain")
 
 
-# -- gunicorn as the Procfile runs it ------------------------------------------------------
+# -- the Procfile, and gunicorn as the documented alternative --------------------------------
+
+def test_procfile_runs_feedsvc_serve_on_all_interfaces_at_port():
+    assert _procfile_web_command() == ["python", "-m", "feedsvc", "serve", "--host", "0.0.0.0", "--port", "$PORT"]
+
+
+def test_procfile_command_serves(start, content):
+    port = free_port()
+    argv = [sys.executable if word == "python" else word for word in _procfile_web_command()]
+    argv = [str(port) if word == "$PORT" else "127.0.0.1" if word == "0.0.0.0" else word for word in argv]
+    server = start(argv, port, {"FEEDSVC_CONTENT_DIR": str(content)})
+    server.wait_ready()
+    assert server.get("/rss.xml")[0] == 200
+    assert "(granian)" in server.log()
+
 
 @pytest.fixture
 def procfile_server(start, content) -> Server:
+    """gunicorn, for deployments that want it: the command the README gives."""
     port = free_port()
-    server = start(_procfile_web_argv(), port, {
+    server = start(GUNICORN_ARGV, port, {
         "PORT": str(port), "HOST": "127.0.0.1", "FEEDSVC_CONTENT_DIR": str(content),
         "FEEDSVC_RESCAN_SECONDS": RESCAN,
     })
     server.wait_ready()
     return server
-
-
-def test_procfile_command_is_the_expected_gunicorn_invocation():
-    assert _procfile_web_argv() == [sys.executable, "-m", "gunicorn", "--config", "python:feedsvc.gunicorn_conf",
-                                    "feedsvc.wsgi:app"]
 
 
 def test_procfile_gunicorn_serves_index_and_rss(procfile_server):
@@ -248,3 +259,14 @@ def test_procfile_gunicorn_starts_exactly_one_scheduler_and_it_rescans(procfile_
     time.sleep(3 * float(RESCAN))
     lines = _scheduler_lines(procfile_server.log())
     assert len(lines) == 1, procfile_server.log()
+
+
+def test_cli_serve_with_gunicorn_serves_and_starts_one_scheduler(start, content):
+    port = free_port()
+    server = start([sys.executable, "-m", "feedsvc", "serve", "--server", "gunicorn", "--content", str(content),
+                    "--host", "127.0.0.1", "--port", str(port)], port, {"FEEDSVC_RESCAN_SECONDS": RESCAN})
+    server.wait_ready()
+    assert server.get("/rss.xml")[0] == 200
+    _add_post(content)
+    server.wait_for("/rss.xml", b"Freshly Added", timeout=10.0)
+    assert len(_scheduler_lines(server.log())) == 1 and "Using worker: gthread" in server.log()

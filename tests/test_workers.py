@@ -108,8 +108,11 @@ def _status_by_worker(server: Server, rounds: int = 60, until: int = 3, timeout:
     deadline = time.monotonic() + timeout
     done = 0
     while done < rounds or (len(seen) < until and time.monotonic() < deadline):
-        status, _, body = server.get("/status")
         done += 1
+        try:
+            status, _, body = server.get("/status")
+        except (ConnectionError, http.client.HTTPException, OSError):
+            continue  # a connection accepted by a worker that was just killed
         if status == 200:
             data = json.loads(body)
             seen[data["worker"]["pid"]] = data
