@@ -1,4 +1,5 @@
-"""gunicorn settings for `Procfile` and `feedsvc serve`.
+"""gunicorn settings, for `feedsvc serve --server gunicorn` and `gunicorn --config python:feedsvc.gunicorn_conf
+feedsvc.wsgi:app` (the default server is granian, see cli.py).
 
 The app is loaded once in the master (`preload_app`): one initial build, shared by every
 worker through fork. Then each worker elects itself builder or follower (workers.py): one
