@@ -1,0 +1,175 @@
+"""Load while everything changes: 30 s at 32 connections, signed webhooks 20 times a second, and posts
+edited, added and removed throughout. Nothing may fail, no body may disagree with its ETag, and memory
+must stay flat. Bounded: every thread stops at the deadline; the server is stopped by the fixture.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import hmac
+import http.client
+import json
+import random
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+from conftest import post_text
+from test_server import Server, free_port, start  # noqa: F401 (start is a fixture)
+
+SECONDS = 30.0
+CONNECTIONS = 32
+SECRET = "load test secret"
+TAGS = ["python", "web", "rust", "data", "news"]
+
+
+def _write_post(root: Path, n: int, rng: random.Random) -> None:
+    tags = ", ".join(rng.sample(TAGS, 2))
+    path = root / "_posts" / f"2026-01-{1 + n % 28:02d}-post-{n}.md"
+    text = post_text(f"title: Post {n} rev {rng.randint(0, 10**6)}\ntags: [{tags}]\nauthor: Author {n % 3}",
+                     "Body with [a link](/x/) and some words.\n" * 30)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(text)
+    temporary.replace(path)
+
+
+def _rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = task / "children"
+        if children.exists():
+            found += [int(p) for p in children.read_text().split()]
+    return found
+
+
+def test_thirty_seconds_of_load_while_content_and_webhooks_churn(start, site_dir, tmp_path):  # noqa: F811
+    rng = random.Random(20)
+    root = site_dir({})
+    (root / "_posts").mkdir()
+    for n in range(60):
+        _write_post(root, n, rng)
+    port = free_port()
+    server = start([sys.executable, "-m", "feedsvc", "serve", "--content", str(root), "--host", "127.0.0.1",
+                    "--port", str(port)], port,
+                   {"FEEDSVC_WORKERS": "2", "FEEDSVC_WEBHOOK_SECRET": SECRET, "FEEDSVC_RESCAN_SECONDS": "3600",
+                    "FEEDSVC_STATE_DIR": str(tmp_path / "state"), "FEEDSVC_LOG_LEVEL": "WARNING"})
+    server.wait_ready()
+    paths = ["/rss.xml", "/atom.xml", "/feed.json", "/", "/feeds.opml"] + \
+            [f"/tags/{tag}/{name}" for tag in TAGS for name in ("rss.xml", "atom.xml", "feed.json")]
+    deadline = time.monotonic() + SECONDS
+    outcomes: Counter[str] = Counter()
+    problems: list[str] = []
+    lock = threading.Lock()
+
+    def note(outcome: str, problem: str | None = None) -> None:
+        with lock:
+            outcomes[outcome] += 1
+            if problem and len(problems) < 20:
+                problems.append(problem)
+
+    def reader(seed: int) -> None:
+        local = random.Random(seed)
+        etags: dict[str, str] = {}
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        while time.monotonic() < deadline:
+            path = local.choice(paths)
+            headers = {"Accept-Encoding": "gzip"} if local.random() < 0.7 else {}
+            if path in etags and local.random() < 0.5:
+                headers["If-None-Match"] = etags[path]
+            try:
+                connection.request("GET", path, headers=headers)
+                response = connection.getresponse()
+                body = response.read()
+            except (OSError, http.client.HTTPException) as exc:
+                note("connection error", f"{path}: {exc!r}")
+                connection.close()
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                continue
+            if response.status >= 500:
+                note("5xx", f"{path}: {response.status}")
+            elif response.status == 200:
+                etag = response.getheader("ETag", "").strip('"')
+                raw = gzip.decompress(body) if response.getheader("Content-Encoding") == "gzip" else body
+                if hashlib.sha256(raw).hexdigest()[:32] != etag.removesuffix("-gz"):
+                    note("torn", f"{path}: body does not match ETag {etag}")
+                else:
+                    note("200")
+                etags[path] = response.getheader("ETag")
+            else:
+                note(str(response.status))
+        connection.close()
+
+    def webhooks() -> None:
+        body = b'{"ref": "refs/heads/main"}'
+        signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        due = time.monotonic()
+        while time.monotonic() < deadline:
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                connection.request("POST", "/hooks/refresh", body=body, headers={"X-Hub-Signature-256": signature})
+                status = connection.getresponse().status
+                connection.close()
+                note(f"hook {status}", None if status == 202 else f"webhook answered {status}")
+            except (OSError, http.client.HTTPException) as exc:
+                note("connection error", f"webhook: {exc!r}")
+            due += 0.05  # 20 a second, on a fixed schedule
+            time.sleep(max(0.0, due - time.monotonic()))
+
+    def editor() -> None:
+        local = random.Random(7)
+        next_new = 60
+        while time.monotonic() < deadline:
+            action = local.random()
+            posts = sorted((root / "_posts").glob("*.md"))
+            if action < 0.5 and posts:
+                n = int(local.choice(posts).stem.rsplit("-", 1)[1])
+                _write_post(root, n, local)
+            elif action < 0.75:
+                _write_post(root, next_new, local)
+                next_new += 1
+            elif len(posts) > 20:
+                local.choice(posts).unlink()
+            time.sleep(0.2)
+
+    workers = [pid for pid in _children(server.process.pid)]
+    warmed = {pid: _rss_kb(pid) for pid in workers}
+    threads = [threading.Thread(target=reader, args=(i,)) for i in range(CONNECTIONS)]
+    threads += [threading.Thread(target=webhooks), threading.Thread(target=editor)]
+    sample_at = time.monotonic() + 10  # memory after the first third: caches and pools have grown by then
+    for thread in threads:
+        thread.start()
+    while time.monotonic() < sample_at:
+        time.sleep(0.2)
+    early = {pid: _rss_kb(pid) for pid in workers}
+    for thread in threads:
+        thread.join(SECONDS + 30)
+    late = {pid: _rss_kb(pid) for pid in workers}
+
+    total = sum(v for k, v in outcomes.items() if not k.startswith("hook"))
+    print(f"\nload: {total} requests in {SECONDS:.0f}s ({total / SECONDS:.0f}/s), outcomes {dict(outcomes)}, "
+          f"worker RSS KB at start {warmed}, at 10 s {early}, at the end {late}")
+    assert not problems, problems
+    assert outcomes["5xx"] == 0 and outcomes["connection error"] == 0 and outcomes["torn"] == 0
+    assert outcomes["200"] > 1000 and outcomes["304"] > 100
+    assert outcomes["hook 202"] >= SECONDS * 18
+    # and what is served at the end is the folder as it is at the end
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    body = b"{}"
+    connection.request("POST", "/hooks/refresh?wait=1", body=body, headers={
+        "X-Hub-Signature-256": "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()})
+    assert connection.getresponse().status == 200
+    connection.close()
+    status = json.loads(server.get("/status")[2])
+    assert status["posts"] == len(list((root / "_posts").glob("*.md")))
+    for pid in workers:
+        assert late[pid] - early[pid] < 40 * 1024, f"worker {pid} grew from {early[pid]} KB to {late[pid]} KB"
