@@ -41,27 +41,31 @@ def standard_headers(body: bytes, secret: str = STANDARD_SECRET, message_id: str
 
 # -- verification, scheme by scheme ---------------------------------------------------
 
-NOW = datetime.now(UTC)
+def _now() -> datetime:
+    """Real time, read when each test runs: the reference package checks timestamps against the clock."""
+    return datetime.now(UTC)
 
 
 def test_github_signature_good_wrong_and_missing():
-    assert verify(SECRET, github_headers(BODY), BODY, NOW).ok
-    assert not verify("another secret", github_headers(BODY), BODY, NOW).ok
-    assert not verify(SECRET, github_headers(BODY), BODY + b" ", NOW).ok  # body changed after signing
-    assert not verify(SECRET, {"X-Hub-Signature-256": "sha256="}, BODY, NOW).ok
-    assert not verify(SECRET, {"X-Hub-Signature-256": "sha1=" + "0" * 40}, BODY, NOW).ok
-    missing = verify(SECRET, {}, BODY, NOW)
+    now = _now()
+    assert verify(SECRET, github_headers(BODY), BODY, now).ok
+    assert not verify("another secret", github_headers(BODY), BODY, now).ok
+    assert not verify(SECRET, github_headers(BODY), BODY + b" ", now).ok  # body changed after signing
+    assert not verify(SECRET, {"X-Hub-Signature-256": "sha256="}, BODY, now).ok
+    assert not verify(SECRET, {"X-Hub-Signature-256": "sha1=" + "0" * 40}, BODY, now).ok
+    missing = verify(SECRET, {}, BODY, now)
     assert not missing.ok and "no signature header" in missing.reason
 
 
 def test_standard_webhooks_signature_made_by_the_reference_package_is_accepted():
-    verdict = verify(STANDARD_SECRET, standard_headers(BODY), BODY, NOW)
+    now = _now()
+    verdict = verify(STANDARD_SECRET, standard_headers(BODY), BODY, now)
     assert verdict.ok and verdict.scheme == "standard" and verdict.delivery == "msg_1"
     # A plain (not whsec_) secret is used as its UTF-8 bytes, for senders that take any string.
     key = SECRET.encode()
-    signature = Webhook(key).sign("m2", NOW, BODY.decode())
-    headers = {"webhook-id": "m2", "webhook-timestamp": str(int(NOW.timestamp())), "webhook-signature": signature}
-    assert verify(SECRET, headers, BODY, NOW).ok
+    signature = Webhook(key).sign("m2", now, BODY.decode())
+    headers = {"webhook-id": "m2", "webhook-timestamp": str(int(now.timestamp())), "webhook-signature": signature}
+    assert verify(SECRET, headers, BODY, now).ok
 
 
 @pytest.mark.parametrize("change", [
@@ -73,24 +77,27 @@ def test_standard_webhooks_signature_made_by_the_reference_package_is_accepted()
     {"webhook-id": ""},                                   # missing id
 ])
 def test_standard_webhooks_malformed_or_wrong_headers_are_refused(change):
+    now = _now()
     headers = {**standard_headers(BODY), **change}
-    assert not verify(STANDARD_SECRET, headers, BODY, NOW).ok
+    assert not verify(STANDARD_SECRET, headers, BODY, now).ok
 
 
 def test_standard_webhooks_timestamp_outside_five_minutes_is_refused_even_with_a_good_signature():
-    stale = datetime.fromtimestamp(NOW.timestamp() - 6 * 60, UTC)
-    early = datetime.fromtimestamp(NOW.timestamp() + 6 * 60, UTC)
+    now = _now()
+    stale = datetime.fromtimestamp(now.timestamp() - 6 * 60, UTC)
+    early = datetime.fromtimestamp(now.timestamp() + 6 * 60, UTC)
     for at in (stale, early):
-        verdict = verify(STANDARD_SECRET, standard_headers(BODY, at=at), BODY, NOW)
+        verdict = verify(STANDARD_SECRET, standard_headers(BODY, at=at), BODY, now)
         assert not verdict.ok and "5 minutes" in verdict.reason
-    inside = datetime.fromtimestamp(NOW.timestamp() - 4 * 60, UTC)
-    assert verify(STANDARD_SECRET, standard_headers(BODY, at=inside), BODY, NOW).ok
+    inside = datetime.fromtimestamp(now.timestamp() - 4 * 60, UTC)
+    assert verify(STANDARD_SECRET, standard_headers(BODY, at=inside), BODY, now).ok
 
 
 def test_standard_webhooks_non_utf8_body_is_refused_not_an_error():
+    now = _now()
     body = b"\xff\xfe\x00binary"
     headers = {**standard_headers(b"x"), "webhook-signature": "v1," + base64.b64encode(b"0" * 32).decode()}
-    assert not verify(STANDARD_SECRET, headers, body, NOW).ok
+    assert not verify(STANDARD_SECRET, headers, body, now).ok
 
 
 @pytest.mark.parametrize("seen_factory", [lambda tmp: SeenInMemory(), lambda tmp: SeenInFolder(tmp / "ids")])
