@@ -59,6 +59,6 @@ def read_posts(root: Path, items: Sequence[tuple[str, FileSignature]], settings:
         with ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn")) as pool:
             results = pool.map(_read_chunk, [root] * len(chunks), chunks, [settings] * len(chunks))
             return [result for chunk in results for result in chunk]
-    except (BrokenProcessPool, OSError) as exc:  # e.g. no importable __main__ for `spawn`, or no more processes
+    except (BrokenProcessPool, OSError, RuntimeError) as exc:  # no importable __main__ for spawn, no processes
         log.warning("reading %d posts in worker processes failed (%s); reading them here instead", len(items), exc)
         return _read_chunk(root, items, settings)
