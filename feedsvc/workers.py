@@ -67,7 +67,9 @@ class StateFolder:
         self.manifest = root / "manifest.json"
         self.status = root / "status.json"
         self.lock = root / "builder.lock"
-        self._written: set[str] = set()
+        self._written: dict[str, str] = {}  # etag -> sha256 of the gzip blob this process wrote
+        self._last: set[str] | None = None  # etags of the last manifest written
+        self._before_last: set[str] = set()  # and of the one before it
         for folder in (root, self.blobs, self.requests, self.results):
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
 
@@ -77,37 +79,43 @@ class StateFolder:
         """Write the blobs this snapshot needs, then the manifest; drop blobs no manifest names any more."""
         entries: dict[str, dict[str, Any]] = {}
         for path, resource in snapshot.resources.items():
-            gzip_digest = hashlib.sha256(resource.gzip_body).hexdigest()
-            if resource.etag not in self._written:  # a blob this process did not write is never trusted
+            digest = self._written.get(resource.etag)
+            if digest is None:  # a blob this process did not write is never trusted
+                digest = hashlib.sha256(resource.gzip_body).hexdigest()
                 _write_atomically(self.blobs / f"{resource.etag}.gz", resource.gzip_body)
-                self._written.add(resource.etag)
+                self._written[resource.etag] = digest
             entries[path] = {
                 "type": resource.content_type,
                 "etag": resource.etag,
-                "gzip_sha256": gzip_digest,
+                "gzip_sha256": digest,
                 "size": resource.size,
                 "modified": resource.last_modified.isoformat() if resource.last_modified else None,
                 "headers": [list(pair) for pair in resource.headers],
             }
-        previous = self._read_json(self.manifest)
         aliases = {alias: resource.path for alias, resource in snapshot.aliases.items()}
         manifest = {"format": MANIFEST_FORMAT, "key": key, "generation": snapshot.generation,
                     "writer": os.getpid(), "stats": dict(snapshot.stats), "resources": entries,
                     "aliases": aliases, "redirects": dict(snapshot.redirects)}
+        first = self._last is None
+        if first:  # what the manifest we replace names: a follower may still be loading it
+            previous = self._read_json(self.manifest) or {}
+            self._last = {entry["etag"] for entry in previous.get("resources", {}).values()}
         _write_atomically(self.manifest, json.dumps(manifest).encode())
-        self._collect_garbage(entries, previous)
+        self._collect_garbage({entry["etag"] for entry in entries.values()}, sweep=first)
 
-    def _collect_garbage(self, current: Mapping[str, Mapping[str, Any]], previous: Mapping[str, Any] | None) -> None:
-        """Keep the blobs of this manifest and the one before (a follower may still be loading it)."""
-        keep = {entry["etag"] for entry in current.values()}
-        if previous:
-            keep.update(entry["etag"] for entry in previous.get("resources", {}).values())
-        for entry in os.scandir(self.blobs):
-            etag = entry.name.removesuffix(".gz")
-            if etag not in keep and not entry.name.startswith("."):
-                with contextlib.suppress(OSError):
-                    os.unlink(entry.path)
-        self._written &= keep
+    def _collect_garbage(self, current: set[str], sweep: bool) -> None:
+        """Keep the blobs of this manifest and the one before; `sweep` the folder once per builder."""
+        last = self._last or set()
+        if sweep:
+            doomed = {entry.name.removesuffix(".gz") for entry in os.scandir(self.blobs)
+                      if not entry.name.startswith(".")} - current - last
+        else:
+            doomed = self._before_last - last - current
+        for etag in doomed:
+            with contextlib.suppress(OSError):
+                os.unlink(self.blobs / f"{etag}.gz")
+            self._written.pop(etag, None)
+        self._before_last, self._last = last, current
 
     def write_status(self, details: Mapping[str, Any], scan: ScanStatus) -> None:
         body = {"details": details, "scan": {"at": scan.at.isoformat() if scan.at else None,
