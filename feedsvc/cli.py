@@ -12,7 +12,6 @@ from pathlib import Path
 
 from .config import ConfigError
 from .model import Snapshot
-from .pages import INDEX_PATH
 from .service import Service, configure_logging
 
 
@@ -62,7 +61,9 @@ def output_files(snapshot: Snapshot) -> dict[str, bytes]:
     """Relative output path -> bytes: the same tree the HTTP server serves."""
     files = {}
     for path, resource in snapshot.resources.items():
-        relative = "index.html" if path == INDEX_PATH else path.lstrip("/")
+        relative = path.lstrip("/")
+        if path.endswith("/"):  # an HTML page: the index, or a category's, tag's or author's
+            relative += "index.html"
         files[relative] = resource.body
     return files
 
