@@ -134,7 +134,9 @@ def _common(settings: Settings, scope: Scope) -> dict[str, object]:
 def _entry(post: Post) -> dict[str, object]:
     summary = post.summary_text.strip()
     if len(summary) > SUMMARY_CHARS:
-        summary = summary[:SUMMARY_CHARS].rsplit(None, 1)[0].rstrip(".,;:") + "\u2026"
+        cut = summary[:SUMMARY_CHARS]
+        words = cut.rsplit(None, 1)[0]  # end at a word, unless a very long one (a URL) would take half
+        summary = (words if len(words) > SUMMARY_CHARS // 2 else cut).rstrip(".,;: ") + "\u2026"
     return {
         "title": plain_title(post.title),
         "url": post.url,

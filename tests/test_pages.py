@@ -195,3 +195,16 @@ def test_build_writes_each_page_as_index_html_in_its_folder(site_dir, tmp_path, 
     for path in ["/", *SCOPE_PAGES]:
         written = out / path.lstrip("/") / "index.html"
         assert written.read_bytes() == refresher.store.snapshot.resources[path].body, path
+
+
+def test_long_summaries_end_at_a_word_and_a_long_url_is_cut_rather_than_dropped(served):
+    words = " ".join(f"word{n}" for n in range(80))  # about 550 characters
+    url = "https://example.org/" + "x" * 300
+    _, _, client = served(files={
+        "_posts/2026-01-01-words.md": post_text("title: Words", words + "\n"),
+        "_posts/2026-01-02-url.md": post_text("title: Url", f"See {url} now.\n"),
+    })
+    summaries = {a.xpath("string(.//h3)"): a.xpath("string(.//p)") for a in _page(client, "/").xpath("//article")}
+    assert summaries["Words"].endswith("\u2026") and len(summaries["Words"]) <= 281
+    assert words.startswith(summaries["Words"][:-1] + " ")  # whole words only
+    assert summaries["Url"] == f"See {url}"[:280] + "\u2026"
