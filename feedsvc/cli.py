@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .config import ConfigError
 from .model import Snapshot
-from .pages import INDEX_PATH
+from .progress import BuildProgress
 from .service import Service, configure_logging
 
 
@@ -32,8 +32,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     check.add_argument("--content", help="content folder")
     args = parser.parse_args(argv)
     configure_logging()
+    progress = BuildProgress() if args.command in ("build", "check") else None
     try:
-        service = Service(content_dir=args.content, serving=args.command == "serve")
+        service = Service(content_dir=args.content, serving=args.command == "serve", progress=progress)
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"configuration: {problem}", file=sys.stderr)
@@ -44,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "check":
         return _check(service)
     if args.command == "build":
-        return _build(service, Path(args.out))
+        return _build(service, Path(args.out), progress)
     if args.server == "gunicorn":
         return _serve_gunicorn(service, args.host, args.port)
     return _serve_granian(service, args.host, args.port)
@@ -66,12 +67,14 @@ def output_files(snapshot: Snapshot) -> dict[str, bytes]:
     """Relative output path -> bytes: the same tree the HTTP server serves."""
     files = {}
     for path, resource in snapshot.resources.items():
-        relative = "index.html" if path == INDEX_PATH else path.lstrip("/")
+        relative = path.lstrip("/")
+        if path.endswith("/"):  # an HTML page: the index, or a category's, tag's or author's
+            relative += "index.html"
         files[relative] = resource.body
     return files
 
 
-def _build(service: Service, out: Path) -> int:
+def _build(service: Service, out: Path, progress: BuildProgress | None = None) -> int:
     """Write aside, then swap, so a failed build never leaves a half-written tree."""
     snapshot = service.store.snapshot
     assert snapshot is not None
@@ -81,10 +84,13 @@ def _build(service: Service, out: Path) -> int:
         parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=parent))
         try:
-            for relative, body in sorted(output_files(snapshot).items()):
+            files = sorted(output_files(snapshot).items())
+            for written, (relative, body) in enumerate(files, 1):
                 target = staging / relative
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(body)
+                if progress is not None:
+                    progress("writing", written, len(files))
             staging.chmod(0o755)
             previous = None
             if out.exists():

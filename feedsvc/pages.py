@@ -1,4 +1,10 @@
-"""The pages around the feeds: the HTML index and the OPML list, rendered once per snapshot."""
+"""The pages around the feeds: the HTML index, a page per category, tag and author, and the OPML list.
+
+The HTML pages are for people: the newest entries and one-click subscribe links, readable on a
+phone, with no script and nothing fetched from elsewhere (the CSP in web.py allows neither).
+Like the feeds, a scope page depends only on the settings, its scope and the entries it shows,
+so the refresher can key it exactly as it keys that scope's feeds.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +16,15 @@ from lxml import etree
 
 from . import __version__
 from .config import Settings
-from .model import SITE_SCOPE, FeedFormat, Resource, Scope, ScopeKind, Site
+from .markup import plain_title
+from .model import SITE_SCOPE, FeedFormat, Post, Resource, Scope, ScopeKind, Site
 from .rendering import EPOCH, as_resource, feed_title, feed_url
-from .urls import absolute
+from .urls import absolute, scope_dir
 
 INDEX_PATH = "/"
 OPML_PATH = "/feeds.opml"
+HTML_TYPE = "text/html; charset=utf-8"
+SUMMARY_CHARS = 280
 _HEADINGS = {
     ScopeKind.SITE: "Whole site",
     ScopeKind.CATEGORY: "Categories",
@@ -42,29 +51,100 @@ def _grouped(site: Site) -> list[tuple[ScopeKind, list[Scope]]]:
     return groups
 
 
+def page_path(scope: Scope) -> str:
+    """Where a scope's HTML page is served: its feeds' folder (`/tags/python/`); the site's is the index."""
+    return scope_dir(scope)
+
+
 def render_index(site: Site, settings: Settings) -> Resource:
+    """The front page: subscribe to the site, its newest entries, and every scope's page and feeds."""
     groups = []
     for kind, scopes in _grouped(site):
+        if kind is ScopeKind.SITE:
+            continue
         rows = [
             {
-                "label": "All posts" if kind is ScopeKind.SITE else scope.label,
+                "label": scope.label,
+                "page": absolute(settings.public_url, page_path(scope)),
                 "count": len(site.scopes[scope]),
                 "feeds": [(fmt, feed_url(settings, scope, fmt)) for fmt in FeedFormat],
             }
             for scope in scopes
         ]
         groups.append({"heading": _HEADINGS[kind], "rows": rows})
+    shown = site.posts[: settings.feed_limit]
     body = _ENV.get_template("index.html").render(
+        **_common(settings, SITE_SCOPE),
         title=settings.title,
         description=settings.description,
-        lang=settings.lang or "en",
-        formats=list(FeedFormat),
-        site_feeds={fmt: feed_url(settings, SITE_SCOPE, fmt) for fmt in FeedFormat},
-        opml_url=absolute(settings.public_url, OPML_PATH),
+        entries=[_entry(post) for post in shown],
         groups=groups,
-        version=__version__,
     )
-    return as_resource(INDEX_PATH, "text/html; charset=utf-8", body.encode("utf-8"), _newest(site))
+    return as_resource(INDEX_PATH, HTML_TYPE, body.encode("utf-8"), _newest(site))
+
+
+def scope_page_parts(scope: Scope, shown: tuple[Post, ...], settings: Settings
+                     ) -> tuple[str, str, bytes, datetime | None]:
+    """One category's, tag's or author's page, up to `as_resource`'s arguments (hashing and gzip
+    can then run on another thread, as for the feeds). `shown`: the entries its feeds show."""
+    body = _ENV.get_template("scope.html").render(
+        **_common(settings, scope),
+        title=_SCOPE_TITLES[scope.kind].format(scope.label),
+        kind=scope.kind.name.lower(),
+        entries=[_entry(post) for post in shown],
+    )
+    newest = max((p.updated for p in shown), default=None)
+    return page_path(scope), HTML_TYPE, body.encode("utf-8"), newest
+
+
+def render_scope_page(scope: Scope, shown: tuple[Post, ...], settings: Settings) -> Resource:
+    return as_resource(*scope_page_parts(scope, shown, settings))
+
+
+_SCOPE_TITLES = {
+    ScopeKind.CATEGORY: "Category: {}",
+    ScopeKind.TAG: "Tag: {}",
+    ScopeKind.AUTHOR: "Posts by {}",
+}
+
+
+def _common(settings: Settings, scope: Scope) -> dict[str, object]:
+    """What every page shows: the site's name, and how to subscribe to `scope` in each format."""
+    feeds = [
+        {
+            "label": fmt.label,
+            "type": fmt.content_type.split(";")[0],
+            "url": feed_url(settings, scope, fmt),
+            "feed_uri": "feed:" + feed_url(settings, scope, fmt),
+            "title": f"{feed_title(settings, scope)} ({fmt.label})",
+        }
+        for fmt in FeedFormat
+    ]
+    return {
+        "site_title": settings.title,
+        "lang": settings.lang or "en",
+        "home": absolute(settings.public_url, INDEX_PATH),
+        "site_home": settings.site_url + "/",
+        "feeds": feeds,
+        "opml_url": absolute(settings.public_url, OPML_PATH),
+        "version": __version__,
+    }
+
+
+def _entry(post: Post) -> dict[str, object]:
+    summary = post.summary_text.strip()
+    if len(summary) > SUMMARY_CHARS:
+        cut = summary[:SUMMARY_CHARS]
+        words = cut.rsplit(None, 1)[0]  # end at a word, unless a very long one (a URL) would take half
+        summary = (words if len(words) > SUMMARY_CHARS // 2 else cut).rstrip(".,;: ") + "\u2026"
+    return {
+        "title": plain_title(post.title),
+        "url": post.url,
+        "date": post.date.date().isoformat(),
+        "datetime": post.date.isoformat(),
+        "authors": ", ".join(author.name for author in post.authors),
+        "summary": summary,
+    }
 
 
 def render_opml(site: Site, settings: Settings) -> Resource:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -44,21 +44,33 @@ def read_post(root: Path, relpath: str, signature: FileSignature, settings: Sett
     return parse_post(relpath, raw, settings)
 
 
-def _read_chunk(root: Path, items: Sequence[tuple[str, FileSignature]], settings: Settings) -> list[Result]:
-    return [read_post(root, relpath, signature, settings) for relpath, signature in items]
+def _read_chunk(root: Path, items: Sequence[tuple[str, FileSignature]], settings: Settings,
+                progress: Callable[[int], None] | None = None) -> list[Result]:
+    results = []
+    for relpath, signature in items:
+        results.append(read_post(root, relpath, signature, settings))
+        if progress is not None and (len(results) % 50 == 0 or len(results) == len(items)):
+            progress(len(results))
+    return results
 
 
 def read_posts(root: Path, items: Sequence[tuple[str, FileSignature]], settings: Settings,
-               processes: int | None = None) -> list[Result]:
-    """`read_post` for each item, in order; in worker processes when there are many and cores to use."""
+               processes: int | None = None, progress: Callable[[int], None] | None = None) -> list[Result]:
+    """`read_post` for each item, in order; in worker processes when there are many and cores to use.
+
+    `progress(done)` hears how many items are read so far, ending with all of them."""
     processes = processes if processes is not None else (os.cpu_count() or 1)
     if processes < 2 or len(items) < PARALLEL_FROM:
-        return _read_chunk(root, items, settings)
+        return _read_chunk(root, items, settings, progress)
     chunks = [items[i:i + _CHUNK] for i in range(0, len(items), _CHUNK)]
     try:
         with ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn")) as pool:
-            results = pool.map(_read_chunk, [root] * len(chunks), chunks, [settings] * len(chunks))
-            return [result for chunk in results for result in chunk]
+            read: list[Result] = []
+            for chunk in pool.map(_read_chunk, [root] * len(chunks), chunks, [settings] * len(chunks)):
+                read.extend(chunk)
+                if progress is not None:
+                    progress(len(read))
+            return read
     except (BrokenProcessPool, OSError, RuntimeError) as exc:  # no importable __main__ for spawn, no processes
         log.warning("reading %d posts in worker processes failed (%s); reading them here instead", len(items), exc)
-        return _read_chunk(root, items, settings)
+        return _read_chunk(root, items, settings, progress)

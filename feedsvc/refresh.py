@@ -16,14 +16,15 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from types import MappingProxyType
 
 from .compat import compat_routes
 from .config import CONFIG_FILE, ConfigError, Settings, config_problems, load_settings
 from .indexing import build_site
-from .model import FeedFormat, Post, Problem, Resource, Site, Snapshot
-from .pages import render_index, render_opml
+from .model import FeedFormat, Post, Problem, Resource, ScopeKind, Site, Snapshot
+from .pages import page_path, render_index, render_opml, scope_page_parts
 from .reading import read_posts
 from .rendering import EPOCH, as_resource, feed_parts
 from .scanning import FileSignature, ScanError, diff_inventory, signature_of, take_inventory
@@ -32,6 +33,14 @@ from .urls import feed_path
 log = logging.getLogger("feedsvc")
 
 _HASH_THREADS = 2
+_FEED_FILES = tuple(fmt.filename for fmt in FeedFormat)
+
+Progress = Callable[[str, int, int], None]
+"""`progress(phase, done, total)`: called with done=0 as a phase starts, then as it advances; done == total ends it."""
+
+
+def _no_progress(phase: str, done: int, total: int) -> None:
+    pass
 
 
 def _from_ns(ns: int) -> datetime:
@@ -105,13 +114,14 @@ class _Memory:
     scan_problems: list[Problem] = field(default_factory=list)
     reported: set[Problem] = field(default_factory=set)
     next_publish_at: datetime | None = None
-    pages: tuple[tuple, list[Resource]] | None = None
+    pages: dict[str, tuple[tuple, Resource]] = field(default_factory=dict)
 
 
 class Refresher:
     def __init__(self, store: SnapshotStore, content_dir: Path, environ: Mapping[str, str] | None = None,
-                 clock: Callable[[], datetime] = utc_now) -> None:
+                 clock: Callable[[], datetime] = utc_now, progress: Progress | None = None) -> None:
         self.store = store
+        self.progress = progress or _no_progress
         self.content_dir = content_dir
         self.environ = dict(os.environ if environ is None else environ)
         self.clock = clock
@@ -185,7 +195,10 @@ class Refresher:
             memory.last_good.pop(relpath, None)
         gone: list[str] = []
         to_read = [(relpath, inventory[relpath]) for relpath in changes.added + changes.modified]
-        for (relpath, _), result in zip(to_read, read_posts(self.content_dir, to_read, settings), strict=True):
+        self.progress("reading", 0, len(to_read))
+        read = read_posts(self.content_dir, to_read, settings,
+                          progress=lambda done: self.progress("reading", done, len(to_read)))
+        for (relpath, _), result in zip(to_read, read, strict=True):
             if result is None:
                 gone.append(relpath)
                 continue
@@ -265,7 +278,7 @@ class Refresher:
         return posts, problems
 
     def _render(self, site: Site, settings: Settings, now: datetime) -> tuple[dict[str, Resource], list[str]]:
-        """Render every feed whose inputs changed; reuse the bytes (and validators) of the others.
+        """Render every feed and scope page whose inputs changed; reuse the bytes (and validators) of the others.
 
         Hashing and gzip release the GIL, so they run on a second thread while the next feed
         is rendered: a cold build uses both cores. The order of the output never depends on it.
@@ -275,43 +288,57 @@ class Refresher:
         resources: dict[str, Resource | None] = {}
         fresh: dict[str, tuple[tuple, tuple[Post, ...], Future[Resource]]] = {}
         rendered: dict[str, tuple[tuple, Resource]] = {}
+        total = len(site.scopes) * (len(FeedFormat) + 1) - 1  # the site scope's page is the index
+        done = 0
+        self.progress("rendering", done, total)
         with ThreadPoolExecutor(max_workers=_HASH_THREADS, thread_name_prefix="feedsvc-gzip") as pool:
             for scope, posts in site.scopes.items():
                 shown = posts[: settings.feed_limit]
                 key = (settings, scope.label, tuple(p.fingerprint for p in shown))
-                for fmt in FeedFormat:
-                    path = feed_path(scope, fmt)
+                # A scope's page shows what its feeds show: it is keyed, and re-rendered, with them.
+                parts = {feed_path(scope, fmt): partial(feed_parts, site, scope, fmt, settings) for fmt in FeedFormat}
+                if scope.kind is not ScopeKind.SITE:
+                    parts[page_path(scope)] = partial(scope_page_parts, scope, shown, settings)
+                for path, render in parts.items():
                     cached = memory.rendered.get(path)
                     if cached is not None and cached[0] == key:
                         rendered[path] = cached
                         resources[path] = cached[1]
                     else:
-                        fresh[path] = (key, shown, pool.submit(as_resource, *feed_parts(site, scope, fmt, settings)))
+                        fresh[path] = (key, shown, pool.submit(as_resource, *render()))
                         resources[path] = None  # keeps the order
+                done += len(parts)
+                self.progress("rendering", done, total)
             pages = self._pages(site, settings)
         changed: list[str] = []
         for path, (key, shown, future) in fresh.items():
             served = previous.get(path)
             resource = self._dated(future.result(), shown, served, now)
-            if served is None or served.etag != resource.etag:  # changed for readers, not just for us
-                changed.append(path)
+            if path.endswith(_FEED_FILES) and (served is None or served.etag != resource.etag):
+                changed.append(path)  # a feed that changed for readers, not just for us
             rendered[path] = (key, resource)
             resources[path] = resource
         feed_types = {fmt.content_type for fmt in FeedFormat}
         known = memory.rendered.keys() or {p for p, r in previous.items() if r.content_type in feed_types}
-        changed.extend(path for path in known if path not in rendered)  # scopes that have gone
+        changed.extend(path for path in known if path not in rendered and path.endswith(_FEED_FILES))  # gone
         memory.rendered = rendered
         for page in pages:
             resources[page.path] = self._dated(page, site.posts, previous.get(page.path), now)
         return {path: resource for path, resource in resources.items() if resource is not None}, sorted(changed)
 
     def _pages(self, site: Site, settings: Settings) -> list[Resource]:
-        """The index and OPML list scopes and counts, not posts: most edits leave them as they were."""
+        """The OPML lists scopes and counts, the index those and the site's newest entries: most edits
+        leave both as they were."""
         newest = max((p.updated for p in site.posts), default=EPOCH)
         key = (settings, tuple((scope, len(posts)) for scope, posts in site.scopes.items()), newest)
-        if self._memory.pages is None or self._memory.pages[0] != key:
-            self._memory.pages = (key, [render_index(site, settings), render_opml(site, settings)])
-        return self._memory.pages[1]
+        shown = tuple(p.fingerprint for p in site.posts[: settings.feed_limit])
+        keys = {"index": (key, shown), "opml": key}
+        renderers = {"index": render_index, "opml": render_opml}
+        for name, page_key in keys.items():
+            cached = self._memory.pages.get(name)
+            if cached is None or cached[0] != page_key:
+                self._memory.pages[name] = (page_key, renderers[name](site, settings))
+        return [self._memory.pages[name][1] for name in keys]
 
     def _dated(self, resource: Resource, posts: tuple[Post, ...], previous: Resource | None,
                now: datetime) -> Resource:

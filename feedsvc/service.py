@@ -15,7 +15,7 @@ from flask import Flask
 
 from .config import Settings, content_dir_from, load_settings, settings_key, state_dir_from, webhook_secret
 from .metrics import Metrics, enable_multiprocess
-from .refresh import Refresher, SnapshotStore
+from .refresh import Progress, Refresher, SnapshotStore
 from .scheduling import RefreshScheduler
 from .triggers import RefreshQueue
 from .web import create_app
@@ -30,8 +30,9 @@ class Service:
     """Built before gunicorn forks (one initial build for all workers); threads start after, per worker."""
 
     def __init__(self, environ: Mapping[str, str] | None = None, content_dir: str | Path | None = None,
-                 serving: bool = False) -> None:
-        """`serving`: this process will fork HTTP workers (metrics are then kept across processes)."""
+                 serving: bool = False, progress: Progress | None = None) -> None:
+        """`serving`: this process will fork HTTP workers (metrics are then kept across processes).
+        `progress`: told how the builds advance (`feedsvc build` and `check` show it)."""
         environ = dict(os.environ if environ is None else environ)
         root = content_dir_from(environ, content_dir)
         self.state_dir = state_dir_from(environ, root)
@@ -39,7 +40,7 @@ class Service:
             enable_multiprocess(self.state_dir / "metrics")
         self.metrics = Metrics()
         self.store = SnapshotStore()
-        self.refresher = Refresher(self.store, root, environ)
+        self.refresher = Refresher(self.store, root, environ, progress=progress)
         warm = self._warm_start(environ, root) if serving else None
         if warm is not None:
             self.settings: Settings = warm

@@ -6,8 +6,8 @@ import random
 
 from conftest import post_text
 
-from feedsvc.model import FeedFormat
-from feedsvc.pages import render_index, render_opml
+from feedsvc.model import FeedFormat, ScopeKind
+from feedsvc.pages import page_path, render_index, render_opml, render_scope_page
 from feedsvc.rendering import render_feed
 from feedsvc.urls import feed_path
 
@@ -64,6 +64,8 @@ def test_every_served_feed_equals_a_plain_serial_render(site_dir, make_refresher
     expected = {feed_path(scope, fmt): render_feed(site, scope, fmt, settings) for scope in site.scopes
                 for fmt in FeedFormat}
     expected.update({page.path: page for page in (render_index(site, settings), render_opml(site, settings))})
+    expected.update({page_path(scope): render_scope_page(scope, posts[: settings.feed_limit], settings)
+                     for scope, posts in site.scopes.items() if scope.kind is not ScopeKind.SITE})
     assert snapshot.resources.keys() == expected.keys()
     for path, resource in snapshot.resources.items():
         plain = expected[path]
