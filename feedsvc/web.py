@@ -11,6 +11,7 @@ from .fastpath import HTML_CSP, SECURITY_HEADERS, FastPath
 from .metrics import Metrics
 from .model import Resource
 from .refresh import SnapshotStore
+from .urls import absolute
 from .webhooks import MAX_BODY_BYTES, WebhookReceiver
 
 HOOK_PATH = "/hooks/refresh"
@@ -56,6 +57,8 @@ def create_app(settings: Settings, store: SnapshotStore, webhooks: WebhookReceiv
             return _plain("method not allowed\n", 405, {"Allow": "POST"})
         if found is None:
             moved = snapshot.redirects.get("/" + path)  # old feed URLs from the site config (compat.py)
+            if moved is None and path and f"/{path}/" in snapshot.resources:  # a scope page without its slash
+                moved = absolute(settings.public_url, f"/{path}/")
             if moved is not None:
                 return _plain(f"moved to {moved}\n", 301, {"Location": moved})
             return _plain("not found\n", 404)

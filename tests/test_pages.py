@@ -208,3 +208,13 @@ def test_long_summaries_end_at_a_word_and_a_long_url_is_cut_rather_than_dropped(
     assert summaries["Words"].endswith("\u2026") and len(summaries["Words"]) <= 281
     assert words.startswith(summaries["Words"][:-1] + " ")  # whole words only
     assert summaries["Url"] == f"See {url}"[:280] + "\u2026"
+
+
+def test_a_scope_page_without_its_trailing_slash_is_redirected_to_it(site_dir, make_refresher):
+    refresher = make_refresher(site_dir({"_posts/2026-01-01-a.md": post_text("title: A\ntags: [python]")}))
+    refresher.refresh()
+    client = create_app(refresher.settings, refresher.store).test_client()
+    response = client.get("/tags/python")
+    assert response.status_code == 301
+    assert response.headers["Location"] == "https://example.org/tags/python/"
+    assert client.get("/tags/nope").status_code == 404
