@@ -7,6 +7,7 @@ one go instead of fixing them one restart at a time.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 from collections.abc import Mapping
@@ -64,7 +65,9 @@ class Settings:
     websub_hubs: tuple[str, ...] = ()  # WebSub hubs every feed names and every change is pinged to
     compat: CompatConfig = CompatConfig()  # old feed URLs to keep answering (compat.py)
     warnings: tuple[str, ...] = ()
+    site_config: str = field(default="", repr=False)  # all of _config.yml as JSON: Liquid's `site` (templating.py)
     fingerprint: str = field(default="", compare=False)
+    liquid_fingerprint: str = field(default="", compare=False)  # fingerprint + all that Liquid's `site` shows
 
     @property
     def tz(self) -> ZoneInfo:
@@ -270,10 +273,19 @@ def build_settings(environ: Mapping[str, str], config: Mapping[str, Any], conten
         websub_hubs=_hub_urls(env("WEBSUB_HUBS"), errors),
         compat=compat_config(environ, config, errors, warnings),
         warnings=tuple(warnings),
+        site_config=_as_json(config),
     )
     if errors:
         raise ConfigError(errors)
     return _with_fingerprint(settings)
+
+
+def _as_json(config: Mapping[str, Any]) -> str:
+    """Canonical JSON of the whole config (hashable, comparable, and cheap to hand to worker processes)."""
+    try:
+        return json.dumps(config, sort_keys=True, default=str, ensure_ascii=False)
+    except (TypeError, ValueError):  # keys of mixed types cannot be sorted
+        return json.dumps({str(k): v for k, v in config.items()}, default=str, ensure_ascii=False)
 
 
 def _with_fingerprint(settings: Settings) -> Settings:
@@ -283,7 +295,10 @@ def _with_fingerprint(settings: Settings) -> Settings:
         settings.permalink, settings.excerpt_separator,
     )
     digest = hashlib.sha256(repr(relevant).encode()).hexdigest()[:16]
-    return replace(settings, fingerprint=digest)
+    # Posts with Liquid also see the rest (`site.*`): they alone are re-read when only this changes.
+    site = (digest, settings.site_config, settings.title, settings.description)
+    liquid = hashlib.sha256(repr(site).encode()).hexdigest()[:16]
+    return replace(settings, fingerprint=digest, liquid_fingerprint=liquid)
 
 
 def content_dir_from(environ: Mapping[str, str], override: str | os.PathLike[str] | None = None) -> Path:

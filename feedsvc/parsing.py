@@ -20,6 +20,7 @@ from frontmatter.default_handlers import YAMLHandler
 from .config import Settings
 from .markup import absolutize_links, html_to_text, render_markdown, strip_xml_illegal
 from .model import Author, Image, Post, Problem
+from .templating import has_liquid, render_post_body
 from .urls import absolute, expand_permalink, permalink_placeholders
 
 MAX_POST_BYTES = 5 * 1024 * 1024
@@ -124,14 +125,20 @@ def _parse(relpath: str, raw: bytes, settings: Settings) -> Post | Problem:
         data = {}
     if not isinstance(data, dict):
         raise _PostError(f"front matter must be a mapping of fields, got a {_yaml_kind(data)}", 2)
-    return _build_post(relpath, raw, data, body, settings)
+    return _build_post(relpath, raw, data, body, settings, _first_line(text, body))
+
+
+def _first_line(text: str, body: str) -> int:
+    """The file line the body starts on (the body is the tail of the text)."""
+    return text.count("\n", 0, len(text) - len(body)) + 1
 
 
 def _yaml_kind(value: Any) -> str:
     return {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}.get(type(value), "scalar")
 
 
-def _build_post(relpath: str, raw: bytes, data: dict[Any, Any], body: str, settings: Settings) -> Post:
+def _build_post(relpath: str, raw: bytes, data: dict[Any, Any], body: str, settings: Settings,
+                body_line: int = 1) -> Post:
     warnings: list[Problem] = []
     tz = settings.tz
     filename = posixpath.basename(relpath)
@@ -183,6 +190,16 @@ def _build_post(relpath: str, raw: bytes, data: dict[Any, Any], body: str, setti
     path = expand_permalink(permalink, permalink_placeholders(slug, when, tuple(categories)))
     url = absolute(settings.site_url, path)
 
+    # -- Liquid (templating.py): Jekyll renders it before Markdown; bodies without {{ or {% skip it --
+    references: tuple[tuple[str, int], ...] = ()
+    liquid = has_liquid(body) and data.get("render_with_liquid") is not False
+    if liquid:
+        rendered = render_post_body(body, relpath, body_line, data, settings, title=title, when=when, path=path,
+                                    slug=slug, categories=categories, tags=tags)
+        body, references = rendered.text, rendered.references
+        warnings.extend(rendered.problems)
+    # -- end Liquid --
+
     body_parts = body.split(settings.excerpt_separator, 1)
     content_source = body.replace(settings.excerpt_separator, "\n\n") if len(body_parts) > 1 else body
     content_html = _html(content_source, url)
@@ -195,7 +212,8 @@ def _build_post(relpath: str, raw: bytes, data: dict[Any, Any], body: str, setti
 
     image = _image(data.get("image"), settings.site_url)
 
-    fingerprint = hashlib.sha256(raw + settings.fingerprint.encode() + relpath.encode()).hexdigest()[:24]
+    shaped_by = settings.liquid_fingerprint if liquid else settings.fingerprint
+    fingerprint = hashlib.sha256(raw + shaped_by.encode() + relpath.encode()).hexdigest()[:24]
     return Post(
         source=relpath,
         fingerprint=fingerprint,
@@ -213,6 +231,8 @@ def _build_post(relpath: str, raw: bytes, data: dict[Any, Any], body: str, setti
         image=image,
         published=published,
         warnings=tuple(warnings),
+        references=references,
+        liquid=liquid,
     )
 
 

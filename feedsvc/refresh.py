@@ -106,6 +106,7 @@ class _Memory:
     reported: set[Problem] = field(default_factory=set)
     next_publish_at: datetime | None = None
     pages: tuple[tuple, list[Resource]] | None = None
+    liquid_fingerprint: str | None = None  # settings.liquid_fingerprint the parsed posts were made under
 
 
 class Refresher:
@@ -175,6 +176,12 @@ class Refresher:
             memory.parsed.clear()
             memory.last_good.clear()
             memory.inventory = {}
+        elif memory.liquid_fingerprint not in (None, settings.liquid_fingerprint):
+            # Only posts rendered with Liquid see the rest of _config.yml (`site.*`): read those again.
+            for relpath, result in memory.parsed.items():
+                if isinstance(result, Post) and result.liquid and relpath in memory.inventory:
+                    memory.inventory[relpath] = FileSignature(-1, -1, -1, -1)
+        memory.liquid_fingerprint = settings.liquid_fingerprint
         changes = diff_inventory(memory.inventory, inventory)
         due = memory.next_publish_at is not None and now >= memory.next_publish_at
         if not changes and not settings_changed and not due and not memory.retry \
