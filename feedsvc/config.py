@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from . import hugo
 from .compat import CompatConfig, compat_config
 from .model import Author, Problem
 from .urls import escape_path
@@ -68,6 +69,7 @@ class Settings:
     site_config: str = field(default="", repr=False)  # all of _config.yml as JSON: Liquid's `site` (templating.py)
     fingerprint: str = field(default="", compare=False)
     liquid_fingerprint: str = field(default="", compare=False)  # fingerprint + all that Liquid's `site` shows
+    generator: str = "jekyll"  # or "hugo": the site's layout and URL rules (hugo.py)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -293,7 +295,7 @@ def _with_fingerprint(settings: Settings) -> Settings:
     relevant = (
         settings.url, settings.baseurl, settings.author, settings.timezone,
         settings.permalink, settings.excerpt_separator,
-    )
+    ) + ((settings.generator,) if settings.generator != "jekyll" else ())
     digest = hashlib.sha256(repr(relevant).encode()).hexdigest()[:16]
     # Posts with Liquid also see the rest (`site.*`): they alone are re-read when only this changes.
     site = (digest, settings.site_config, settings.title, settings.description)
@@ -312,6 +314,8 @@ def load_settings(environ: Mapping[str, str], content_dir: Path | None = None) -
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
+        if hugo.is_hugo_site(root):  # no _config.yml: a Hugo site (hugo.py) keeps its settings elsewhere
+            return _load_hugo_settings(environ, root)
         raw = b""
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
@@ -320,6 +324,24 @@ def load_settings(environ: Mapping[str, str], content_dir: Path | None = None) -
     except UnicodeDecodeError as exc:
         raise ConfigError([f"{path}: not UTF-8 (byte {exc.start})"]) from None
     return build_settings(environ, parse_config_yaml(text), root)
+
+
+def _load_hugo_settings(environ: Mapping[str, str], root: Path) -> Settings:
+    path = hugo.hugo_config_file(root)
+    try:
+        config = hugo.hugo_config(path.read_text(encoding="utf-8-sig"), path.name) if path else \
+            {"permalink": hugo.DEFAULT_PERMALINK}
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+        raise ConfigError([f"{path}: {exc}"]) from None
+    return _with_fingerprint(replace(build_settings(environ, config, root), generator="hugo"))
+
+
+def config_path(root: Path) -> Path:
+    """The file settings come from: `_config.yml`, or a Hugo site's config file."""
+    jekyll = root / CONFIG_FILE
+    if jekyll.exists():
+        return jekyll
+    return (hugo.hugo_config_file(root) if hugo.is_hugo_site(root) else None) or jekyll
 
 
 def config_problems(settings: Settings) -> tuple[Problem, ...]:

@@ -20,7 +20,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from .compat import compat_routes
-from .config import CONFIG_FILE, ConfigError, Settings, config_problems, load_settings
+from .config import CONFIG_FILE, ConfigError, Settings, config_path, config_problems, load_settings
 from .indexing import build_site
 from .model import FeedFormat, Post, Problem, Resource, Site, Snapshot
 from .pages import render_index, render_opml
@@ -233,7 +233,7 @@ class Refresher:
         """Reload settings when `_config.yml` changed; a broken config keeps the last good one."""
         memory = self._memory
         try:
-            signature: FileSignature | None = signature_of(os.stat(self.content_dir / CONFIG_FILE))
+            signature: FileSignature | None = signature_of(os.stat(config_path(self.content_dir)))
         except OSError:
             signature = None
         if memory.settings is not None and signature == memory.config_signature:
