@@ -24,6 +24,7 @@ now from `_config.yml` with Jekyll's URL rules, without reading the file.
 from __future__ import annotations
 
 import email.utils
+import hashlib
 import html
 import json
 import posixpath
@@ -271,8 +272,6 @@ def _as_markup(key: str) -> str:
 
 
 def _digest(text: str) -> str:
-    import hashlib
-
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:24]
 
 
