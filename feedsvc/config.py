@@ -7,6 +7,7 @@ one go instead of fixing them one restart at a time.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 from collections.abc import Mapping
@@ -18,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from . import hugo
 from .compat import CompatConfig, compat_config
 from .model import Author, Problem
 from .urls import escape_path
@@ -64,7 +66,10 @@ class Settings:
     websub_hubs: tuple[str, ...] = ()  # WebSub hubs every feed names and every change is pinged to
     compat: CompatConfig = CompatConfig()  # old feed URLs to keep answering (compat.py)
     warnings: tuple[str, ...] = ()
+    site_config: str = field(default="", repr=False)  # all of _config.yml as JSON: Liquid's `site` (templating.py)
     fingerprint: str = field(default="", compare=False)
+    liquid_fingerprint: str = field(default="", compare=False)  # fingerprint + all that Liquid's `site` shows
+    generator: str = "jekyll"  # or "hugo": the site's layout and URL rules (hugo.py)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -270,10 +275,19 @@ def build_settings(environ: Mapping[str, str], config: Mapping[str, Any], conten
         websub_hubs=_hub_urls(env("WEBSUB_HUBS"), errors),
         compat=compat_config(environ, config, errors, warnings),
         warnings=tuple(warnings),
+        site_config=_as_json(config),
     )
     if errors:
         raise ConfigError(errors)
     return _with_fingerprint(settings)
+
+
+def _as_json(config: Mapping[str, Any]) -> str:
+    """Canonical JSON of the whole config (hashable, comparable, and cheap to hand to worker processes)."""
+    try:
+        return json.dumps(config, sort_keys=True, default=str, ensure_ascii=False)
+    except (TypeError, ValueError):  # keys of mixed types cannot be sorted
+        return json.dumps({str(k): v for k, v in config.items()}, default=str, ensure_ascii=False)
 
 
 def _with_fingerprint(settings: Settings) -> Settings:
@@ -281,9 +295,12 @@ def _with_fingerprint(settings: Settings) -> Settings:
     relevant = (
         settings.url, settings.baseurl, settings.author, settings.timezone,
         settings.permalink, settings.excerpt_separator,
-    )
+    ) + ((settings.generator,) if settings.generator != "jekyll" else ())
     digest = hashlib.sha256(repr(relevant).encode()).hexdigest()[:16]
-    return replace(settings, fingerprint=digest)
+    # Posts with Liquid also see the rest (`site.*`): they alone are re-read when only this changes.
+    site = (digest, settings.site_config, settings.title, settings.description)
+    liquid = hashlib.sha256(repr(site).encode()).hexdigest()[:16]
+    return replace(settings, fingerprint=digest, liquid_fingerprint=liquid)
 
 
 def content_dir_from(environ: Mapping[str, str], override: str | os.PathLike[str] | None = None) -> Path:
@@ -297,6 +314,8 @@ def load_settings(environ: Mapping[str, str], content_dir: Path | None = None) -
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
+        if hugo.is_hugo_site(root):  # no _config.yml: a Hugo site (hugo.py) keeps its settings elsewhere
+            return _load_hugo_settings(environ, root)
         raw = b""
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
@@ -305,6 +324,24 @@ def load_settings(environ: Mapping[str, str], content_dir: Path | None = None) -
     except UnicodeDecodeError as exc:
         raise ConfigError([f"{path}: not UTF-8 (byte {exc.start})"]) from None
     return build_settings(environ, parse_config_yaml(text), root)
+
+
+def _load_hugo_settings(environ: Mapping[str, str], root: Path) -> Settings:
+    path = hugo.hugo_config_file(root)
+    try:
+        config = hugo.hugo_config(path.read_text(encoding="utf-8-sig"), path.name) if path else \
+            {"permalink": hugo.DEFAULT_PERMALINK}
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+        raise ConfigError([f"{path}: {exc}"]) from None
+    return _with_fingerprint(replace(build_settings(environ, config, root), generator="hugo"))
+
+
+def config_path(root: Path) -> Path:
+    """The file settings come from: `_config.yml`, or a Hugo site's config file."""
+    jekyll = root / CONFIG_FILE
+    if jekyll.exists():
+        return jekyll
+    return (hugo.hugo_config_file(root) if hugo.is_hugo_site(root) else None) or jekyll
 
 
 def config_problems(settings: Settings) -> tuple[Problem, ...]:

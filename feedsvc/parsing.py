@@ -17,9 +17,11 @@ from zoneinfo import ZoneInfo
 import yaml
 from frontmatter.default_handlers import YAMLHandler
 
+from . import hugo
 from .config import Settings
 from .markup import absolutize_links, html_to_text, render_markdown, strip_xml_illegal
 from .model import Author, Image, Post, Problem
+from .templating import has_liquid, render_post_body
 from .urls import absolute, expand_permalink, permalink_placeholders
 
 MAX_POST_BYTES = 5 * 1024 * 1024
@@ -103,6 +105,9 @@ def _parse(relpath: str, raw: bytes, settings: Settings) -> Post | Problem:
     text = strip_xml_illegal(text.replace("\r\n", "\n").replace("\r", "\n"))
     if not text.strip():
         raise _PostError("empty file")
+    hugo_front = _hugo_front_matter(text)  # Hugo's +++ TOML front matter (hugo.py)
+    if hugo_front is not None:
+        return _build_post(relpath, raw, hugo_front[0], hugo_front[1], settings, _first_line(text, hugo_front[1]))
     if not _HANDLER.detect(text):
         if not is_in_posts_folder(relpath):
             return Problem(relpath, "no front matter: not a post, skipped", "warning")
@@ -124,14 +129,27 @@ def _parse(relpath: str, raw: bytes, settings: Settings) -> Post | Problem:
         data = {}
     if not isinstance(data, dict):
         raise _PostError(f"front matter must be a mapping of fields, got a {_yaml_kind(data)}", 2)
-    return _build_post(relpath, raw, data, body, settings)
+    return _build_post(relpath, raw, data, body, settings, _first_line(text, body))
+
+
+def _hugo_front_matter(text: str) -> tuple[dict[Any, Any], str] | None:
+    try:
+        return hugo.split_toml(text)
+    except hugo.FrontMatterError as exc:
+        raise _PostError(str(exc), exc.line) from None
+
+
+def _first_line(text: str, body: str) -> int:
+    """The file line the body starts on (the body is the tail of the text)."""
+    return text.count("\n", 0, len(text) - len(body)) + 1
 
 
 def _yaml_kind(value: Any) -> str:
     return {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}.get(type(value), "scalar")
 
 
-def _build_post(relpath: str, raw: bytes, data: dict[Any, Any], body: str, settings: Settings) -> Post:
+def _build_post(relpath: str, raw: bytes, data: dict[Any, Any], body: str, settings: Settings,
+                body_line: int = 1) -> Post:
     warnings: list[Problem] = []
     tz = settings.tz
     filename = posixpath.basename(relpath)
@@ -143,6 +161,9 @@ def _build_post(relpath: str, raw: bytes, data: dict[Any, Any], body: str, setti
             file_date = date(*(int(name_match.group(i)) for i in (1, 2, 3)))
         except ValueError:
             raise _PostError(f"the file name's date {filename[:10]!r} is not a real date") from None
+    is_hugo = settings.generator == "hugo"
+    if is_hugo:  # Hugo (hugo.py): <slug>.md or <slug>/index.md, the date only from front matter
+        file_slug, file_date = hugo.post_slug(relpath), None
 
     slug = _text(data.get("slug"), "slug") or file_slug
     published = data.get("published", True) is not False and data.get("draft", False) is not True
@@ -157,7 +178,7 @@ def _build_post(relpath: str, raw: bytes, data: dict[Any, Any], body: str, setti
         raise _PostError("no date: give `date:` in the front matter or name the file YYYY-MM-DD-slug.md")
 
     updated = when
-    for key in ("last_modified_at", "updated"):
+    for key in ("last_modified_at", "updated") + (("lastmod",) if is_hugo else ()):
         if data.get(key) is not None:
             updated, note = _parse_date(data[key], tz, key)
             if note:
@@ -180,13 +201,26 @@ def _build_post(relpath: str, raw: bytes, data: dict[Any, Any], body: str, setti
 
     when, updated = when.astimezone(tz), updated.astimezone(tz)  # shown in the site's zone, as Jekyll does
     permalink = _text(data.get("permalink"), "permalink") or settings.permalink
-    path = expand_permalink(permalink, permalink_placeholders(slug, when, tuple(categories)))
+    if is_hugo:
+        path = hugo.post_path(data, slug, file_slug, title, when, settings.permalink)
+    else:
+        path = expand_permalink(permalink, permalink_placeholders(slug, when, tuple(categories)))
     url = absolute(settings.site_url, path)
+
+    # -- Liquid (templating.py): Jekyll renders it before Markdown; bodies without {{ or {% skip it --
+    references: tuple[tuple[str, int], ...] = ()
+    liquid = not is_hugo and has_liquid(body) and data.get("render_with_liquid") is not False
+    if liquid:
+        rendered = render_post_body(body, relpath, body_line, data, settings, title=title, when=when, path=path,
+                                    slug=slug, categories=categories, tags=tags)
+        body, references = rendered.text, rendered.references
+        warnings.extend(rendered.problems)
+    # -- end Liquid --
 
     body_parts = body.split(settings.excerpt_separator, 1)
     content_source = body.replace(settings.excerpt_separator, "\n\n") if len(body_parts) > 1 else body
     content_html = _html(content_source, url)
-    excerpt_field = data.get("excerpt")
+    excerpt_field = data.get("excerpt") if not is_hugo else data.get("summary", data.get("excerpt"))
     if excerpt_field is not None:
         summary_html = _html(_text(excerpt_field, "excerpt"), url)
     else:
@@ -195,7 +229,8 @@ def _build_post(relpath: str, raw: bytes, data: dict[Any, Any], body: str, setti
 
     image = _image(data.get("image"), settings.site_url)
 
-    fingerprint = hashlib.sha256(raw + settings.fingerprint.encode() + relpath.encode()).hexdigest()[:24]
+    shaped_by = settings.liquid_fingerprint if liquid else settings.fingerprint
+    fingerprint = hashlib.sha256(raw + shaped_by.encode() + relpath.encode()).hexdigest()[:24]
     return Post(
         source=relpath,
         fingerprint=fingerprint,
@@ -213,6 +248,8 @@ def _build_post(relpath: str, raw: bytes, data: dict[Any, Any], body: str, setti
         image=image,
         published=published,
         warnings=tuple(warnings),
+        references=references,
+        liquid=liquid,
     )
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from .compat import compat_routes
-from .config import CONFIG_FILE, ConfigError, Settings, config_problems, load_settings
+from .config import CONFIG_FILE, ConfigError, Settings, config_path, config_problems, load_settings
 from .indexing import build_site
 from .model import FeedFormat, Post, Problem, Resource, ScopeKind, Site, Snapshot
 from .pages import page_path, render_index, render_opml, scope_page_parts
@@ -115,6 +115,7 @@ class _Memory:
     reported: set[Problem] = field(default_factory=set)
     next_publish_at: datetime | None = None
     pages: dict[str, tuple[tuple, Resource]] = field(default_factory=dict)
+    liquid_fingerprint: str | None = None  # settings.liquid_fingerprint the parsed posts were made under
 
 
 class Refresher:
@@ -185,6 +186,12 @@ class Refresher:
             memory.parsed.clear()
             memory.last_good.clear()
             memory.inventory = {}
+        elif memory.liquid_fingerprint not in (None, settings.liquid_fingerprint):
+            # Only posts rendered with Liquid see the rest of _config.yml (`site.*`): read those again.
+            for relpath, result in memory.parsed.items():
+                if isinstance(result, Post) and result.liquid and relpath in memory.inventory:
+                    memory.inventory[relpath] = FileSignature(-1, -1, -1, -1)
+        memory.liquid_fingerprint = settings.liquid_fingerprint
         changes = diff_inventory(memory.inventory, inventory)
         due = memory.next_publish_at is not None and now >= memory.next_publish_at
         if not changes and not settings_changed and not due and not memory.retry \
@@ -239,7 +246,7 @@ class Refresher:
         """Reload settings when `_config.yml` changed; a broken config keeps the last good one."""
         memory = self._memory
         try:
-            signature: FileSignature | None = signature_of(os.stat(self.content_dir / CONFIG_FILE))
+            signature: FileSignature | None = signature_of(os.stat(config_path(self.content_dir)))
         except OSError:
             signature = None
         if memory.settings is not None and signature == memory.config_signature:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+from .hugo import POSTS_FOLDER, is_hugo_site
 from .model import Problem
 
 POST_SUFFIXES = (".md", ".markdown")
@@ -76,6 +77,14 @@ def take_inventory(root: Path, folder_mtimes: list[int] | None = None
         os.listdir(real_root)
     except OSError as exc:
         raise ScanError(f"content folder {root} cannot be read: {exc.strerror or exc}") from exc
+    if is_hugo_site(real_root):  # Hugo (hugo.py): only content/posts/ holds posts, and _index.md is a list page
+        posts = real_root / POSTS_FOLDER
+        if posts.is_dir():
+            _walk(posts, POSTS_FOLDER + "/", real_root, {str(real_root), str(posts)}, inventory, problems,
+                  folder_mtimes)
+        for relpath in [p for p in inventory if p.rsplit("/", 1)[-1].lower().startswith("_index.")]:
+            del inventory[relpath]
+        return inventory, problems
     _walk(real_root, "", real_root, {str(real_root)}, inventory, problems, folder_mtimes)
     return inventory, problems
 

@@ -1,0 +1,141 @@
+"""Hugo sites: TOML (+++) front matter, the content/posts/ layout and Hugo's URLs."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+
+from feedsvc.hugo import is_hugo_site
+from feedsvc.model import Post
+
+HUGO_TOML = """\
+baseURL = "https://example.org/blog/"
+title = "Hugo Site"
+languageCode = "en-gb"
+timeZone = "Europe/Berlin"
+
+[params]
+description = "Posts written for Hugo"
+author = "Hanna"
+"""
+
+
+def toml_post(front: str, body: str = "Hello from *Hugo*.\n") -> str:
+    return "+++\n" + front.strip("\n") + "\n+++\n" + body
+
+
+FILES = {
+    "content/posts/first-post.md": toml_post(
+        'title = "First post"\ndate = 2026-01-02T10:30:00+01:00\nlastmod = 2026-01-05T08:00:00Z\n'
+        'tags = ["go", "static sites"]\ncategories = ["Notes"]'),
+    "content/posts/bundle/index.md": toml_post(
+        'title = "A bundle"\ndate = 2026-01-03\nslug = "Custom Slug"\nsummary = "The summary."',
+        "First paragraph.\n\nSecond paragraph.\n"),
+    "content/posts/hidden.md": toml_post('title = "Hidden"\ndate = 2026-01-04\ndraft = true'),
+    "content/posts/yaml-too.md": "---\ntitle: YAML works too\ndate: 2026-01-06\n---\nBody.\n",
+    "content/posts/_index.md": toml_post('title = "Posts"'),  # a list page, not a post
+    "content/about.md": toml_post('title = "About"'),  # a page, not a post
+    "archetypes/default.md": toml_post('title = "{{ replace .Name "-" " " | title }}"\ndate = {{ .Date }}'),
+    "themes/t/exampleSite/content/posts/demo.md": toml_post('title = "Theme demo"\ndate = 2020-01-01'),
+}
+
+
+def _hugo_site(site_dir, files=None, config=HUGO_TOML):
+    root = site_dir(files if files is not None else FILES, config=None)
+    if config is not None:
+        (root / "hugo.toml").write_text(config)
+    return root
+
+
+def _posts(refresher) -> dict[str, Post]:
+    return {p.source: p for p in refresher.store.snapshot.site.posts}
+
+
+def test_a_hugo_site_serves_the_posts_under_content_posts_with_hugos_urls(site_dir, make_refresher):
+    refresher = make_refresher(_hugo_site(site_dir))
+    report = refresher.refresh()
+    assert report.error is None
+    posts = _posts(refresher)
+    assert sorted(posts) == ["content/posts/bundle/index.md", "content/posts/first-post.md",
+                             "content/posts/yaml-too.md"]
+    assert [p for p in refresher.store.snapshot.site.problems if p.severity == "error"] == []
+    first = posts["content/posts/first-post.md"]
+    assert first.url == "https://example.org/blog/posts/first-post/"
+    assert first.date == datetime(2026, 1, 2, 10, 30, tzinfo=timezone(timedelta(hours=1)))  # a real TOML datetime
+    assert first.updated == datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+    assert first.tags == ("go", "static sites") and first.categories == ("Notes",)
+    assert [a.name for a in first.authors] == ["Hanna"]
+    bundle = posts["content/posts/bundle/index.md"]
+    assert bundle.url == "https://example.org/blog/posts/custom-slug/"  # slug front matter, lower-cased
+    assert bundle.summary_html == "<p>The summary.</p>"
+    assert bundle.date.utcoffset() == timedelta(hours=1)  # a bare date is in the site's timeZone
+    assert posts["content/posts/yaml-too.md"].url == "https://example.org/blog/posts/yaml-too/"
+    feed = json.loads(refresher.store.snapshot.resources["/feed.json"].body)
+    assert feed["title"] == "Hugo Site" and feed["description"] == "Posts written for Hugo"
+    assert feed["home_page_url"].startswith("https://example.org/blog")
+
+
+def test_url_front_matter_and_the_posts_permalink_setting(site_dir, make_refresher):
+    files = {
+        "content/posts/one.md": toml_post('title = "One Two!"\ndate = 2026-03-04\nurl = "/custom/place/"'),
+        "content/posts/two.md": toml_post('title = "Hello, World"\ndate = 2026-03-05'),
+    }
+    config = HUGO_TOML + '\n[permalinks]\nposts = "/:year/:month/:title/"\n'
+    refresher = make_refresher(_hugo_site(site_dir, files, config))
+    refresher.refresh()
+    posts = _posts(refresher)
+    assert posts["content/posts/one.md"].url == "https://example.org/blog/custom/place/"
+    assert posts["content/posts/two.md"].url == "https://example.org/blog/2026/03/hello-world/"
+
+
+def test_broken_toml_names_the_file_and_line_and_the_other_posts_stay(site_dir, make_refresher):
+    files = {
+        "content/posts/good.md": toml_post('title = "Good"\ndate = 2026-01-01'),
+        "content/posts/bad.md": toml_post('title = "Bad"\ndate = 2026-01-01\ntags = [unquoted]'),
+        "content/posts/open.md": '+++\ntitle = "Never closed"\n\nBody\n',
+    }
+    refresher = make_refresher(_hugo_site(site_dir, files))
+    refresher.refresh()
+    assert list(_posts(refresher)) == ["content/posts/good.md"]
+    problems = {p.path: p for p in refresher.store.snapshot.site.problems if p.severity == "error"}
+    assert problems["content/posts/bad.md"].line == 4
+    assert "TOML" in problems["content/posts/bad.md"].message
+    assert "never closed" in problems["content/posts/open.md"].message
+
+
+def test_hugo_bodies_are_not_liquid(site_dir, make_refresher):
+    files = {"content/posts/sc.md": toml_post('title = "Shortcode"\ndate = 2026-01-01',
+                                              '{{< youtube abc >}} and {{ .Title }}\n')}
+    refresher = make_refresher(_hugo_site(site_dir, files))
+    refresher.refresh()
+    assert "{{&lt; youtube abc &gt;}}" in _posts(refresher)["content/posts/sc.md"].content_html
+    assert not [p for p in refresher.store.snapshot.site.problems if "Liquid" in p.message]
+
+
+def test_an_edited_hugo_config_is_picked_up(site_dir, make_refresher):
+    root = _hugo_site(site_dir)
+    refresher = make_refresher(root)
+    refresher.refresh()
+    (root / "hugo.toml").write_text(HUGO_TOML.replace('"Hugo Site"', '"Renamed Site"'))
+    refresher.refresh()
+    assert json.loads(refresher.store.snapshot.resources["/feed.json"].body)["title"] == "Renamed Site"
+
+
+def test_which_folders_are_hugo(tmp_path):
+    hugo_config, posts_only, jekyll = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    (hugo_config).mkdir()
+    (hugo_config / "config.toml").write_text('title = "x"\n')
+    (posts_only / "content" / "posts").mkdir(parents=True)
+    (jekyll / "content" / "posts").mkdir(parents=True)
+    (jekyll / "_config.yml").write_text("title: x\n")
+    (jekyll / "hugo.toml").write_text('title = "x"\n')
+    assert is_hugo_site(hugo_config) and is_hugo_site(posts_only)
+    assert not is_hugo_site(jekyll)  # a _config.yml makes it Jekyll, whatever else is there
+
+
+def test_a_jekyll_site_with_a_content_posts_folder_keeps_jekyll_rules(site_dir, make_refresher):
+    text = "---\ntitle: Page\ndate: 2026-01-02\n---\nBody.\n"
+    refresher = make_refresher(site_dir({"content/posts/page.md": text, "_posts/2026-01-01-a.md": text}))
+    refresher.refresh()
+    posts = _posts(refresher)
+    assert posts["content/posts/page.md"].url == "https://example.org/2026/01/02/page/"  # BASIC_CONFIG: pretty
