@@ -27,8 +27,11 @@ _RELATIVE_ATTR = re.compile(
 # in a fraction of the time (most posts: tests check both ways give the same document).
 _LINK_ATTR = re.compile(r"\s(?:href|src)\s*=", re.IGNORECASE)
 _QUOTED_LINK = re.compile(r'(\s(?:href|src))="([^"]*)"')
-_NEEDS_A_PARSER = re.compile(r"<base|<style|\sstyle\s*=|srcset|poster|\scite\s*=|<object|<applet|codebase|"
-                             r"\sarchive\s*=|<!--|<script|<textarea|<title", re.IGNORECASE)
+# Constructs only an HTML parser rewrites correctly. Plain substring tests first (C speed): one
+# case-insensitive regex with these alternatives cost 300 µs per post.
+_PARSER_TAGS = ("<base", "<style", "<object", "<applet", "<!--", "<script", "<textarea", "<title")
+_PARSER_WORDS = ("srcset", "poster", "codebase")
+_PARSER_ATTRS = re.compile(r"\s(?:style|cite|archive)\s*=")
 _BLOCK_END = re.compile(r"</(?:p|div|li|h[1-6]|blockquote|pre|tr|td|th|dd|dt)>|<br\s*/?>", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]*>")
 # Inline HTML a title may carry (Jekyll prints titles unescaped, so `<em>` in a title is emphasis).
@@ -56,16 +59,44 @@ def absolutize_links(fragment: str, base_url: str) -> str:
     """Resolve relative href/src in an HTML fragment against `base_url`."""
     if not _RELATIVE_ATTR.search(fragment):
         return fragment
-    if not _NEEDS_A_PARSER.search(fragment) and \
+    if not _needs_a_parser(fragment) and \
             len(_LINK_ATTR.findall(fragment)) == len(_QUOTED_LINK.findall(fragment)):
         return _QUOTED_LINK.sub(lambda m: _resolved(m, base_url), fragment)
     return _absolutize_with_lxml(fragment, base_url)
 
 
+_ORIGIN = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*")
+_PLAIN_PATH = re.compile(r"[^:?#\\\s\x00-\x1f\x7f]*")  # no scheme, query, fragment, backslash, space or control
+
+
+def join_url(base_url: str, link: str) -> str:
+    """`urljoin` for the two shapes links mostly have, a root path and a plain relative path, without
+    parsing both URLs each time (70,000 links per 10,000 posts); anything else is `urljoin`'s."""
+    origin = _ORIGIN.match(base_url)
+    if origin and "?" not in base_url and "#" not in base_url and _PLAIN_PATH.fullmatch(link) and \
+            not _has_dot_segment(link):
+        if link.startswith("/") and not link.startswith("//"):
+            return origin.group(0) + link
+        if link and not link.startswith("/"):
+            return base_url[: base_url.rindex("/") + 1] + link if base_url.count("/") > 2 else urljoin(base_url, link)
+    return urljoin(base_url, link)
+
+
+def _has_dot_segment(path: str) -> bool:
+    """Dot segments and empty ones: urljoin rewrites both."""
+    return "//" in path or any(segment in (".", "..") for segment in path.split("/"))
+
+
+def _needs_a_parser(fragment: str) -> bool:
+    lowered = fragment.lower()
+    return any(tag in lowered for tag in _PARSER_TAGS) or any(word in lowered for word in _PARSER_WORDS) \
+        or (("style" in lowered or "cite" in lowered or "archive" in lowered) and bool(_PARSER_ATTRS.search(lowered)))
+
+
 def _resolved(match: re.Match[str], base_url: str) -> str:
     link = html.unescape(match.group(2)).strip()
     try:
-        joined = urljoin(base_url, link)
+        joined = join_url(base_url, link)
     except ValueError:  # a malformed link stays as written, as lxml's handle_failures="ignore" does
         return match.group(0)
     if joined == link:

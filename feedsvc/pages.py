@@ -35,6 +35,7 @@ _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("feedsvc", "templates"),
     autoescape=True,
     trim_blocks=False,
+    auto_reload=False,  # the templates ship with the package: no stat of every template file per page
 )
 
 

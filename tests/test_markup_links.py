@@ -56,3 +56,18 @@ def test_every_real_post_body_gives_the_same_document_both_ways():
         assert _document(fast) == _document(_absolutize_with_lxml(html, BASE)), path.name
         checked += fast != html
     assert checked > 0  # some real posts do have relative links
+
+
+def test_join_url_agrees_with_urljoin_on_every_shape_of_link():
+    from itertools import product
+    from urllib.parse import urljoin
+
+    from feedsvc.markup import join_url
+
+    bases = ["https://example.org/blog/2026/01/02/post/", "https://example.org/post.html", "https://example.org",
+             "https://example.org/", "http://h.example:8080/a/b", "https://example.org/a/?q=1", "https://e.org/a#f"]
+    links = ["/about/", "about/", "img/a.png", "../up/", "./here", ".", "..", "a/./b", "a/../b", "//cdn.example/x",
+             "?q=1", "#top", "", "mailto:a@b.c", "https://other.example/", "/p?q=1#f", "p#f", "a\\\\b", "/a/../b",
+             "x:y", "/", "a//b", "%2e%2e/x", "  spaced", "/日本語/", "tel:+1"]
+    for base, link in product(bases, links):
+        assert join_url(base, link) == urljoin(base, link), (base, link)
