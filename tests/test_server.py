@@ -5,6 +5,7 @@ Every wait is bounded and every process is stopped (SIGTERM, then SIGKILL after 
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import http.client
 import os
@@ -92,13 +93,17 @@ class Server:
                     f"{body[:2000]!r}\nserver log:\n{self.log()}")
 
     def stop(self) -> None:
+        """SIGTERM to the whole process group (server and its workers), SIGKILL after 10 s: no orphans."""
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            os.killpg(self.process.pid, signal.SIGTERM)
             try:
-                self.process.wait(timeout=5)
+                self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+                pass
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # workers a killed master left behind
+        if self.process.poll() is None:
+            self.process.wait(timeout=5)
 
 
 @pytest.fixture
@@ -117,7 +122,8 @@ def start(tmp_path) -> Callable[..., Server]:
         env["PYTHONUNBUFFERED"] = "1"
         log_path = tmp_path / f"server-{len(servers)}.stderr"
         with open(log_path, "wb") as err, open(log_path.with_suffix(".stdout"), "wb") as out:
-            process = subprocess.Popen(argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+            process = subprocess.Popen(argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                       start_new_session=True)
         server = Server(process, port, log_path)
         servers.append(server)
         return server
