@@ -23,6 +23,10 @@ from .model import Author, Image, Post, Problem
 from .urls import absolute, expand_permalink, permalink_placeholders
 
 MAX_POST_BYTES = 5 * 1024 * 1024
+# Every category, tag and author is a feed of its own (three, one per format) and every entry lists
+# its terms: a post with 10,000 tags would cost 30,000 feeds of 10,000 terms each. Beyond this many
+# names per field, the rest are dropped with a warning.
+MAX_NAMES_PER_FIELD = 100
 
 _FILENAME = re.compile(r"^(?:(\d{4})-(\d{1,2})-(\d{1,2})-)?(.+?)\.(?:md|markdown)$", re.IGNORECASE)
 _DATE = re.compile(
@@ -51,7 +55,21 @@ class _FrontMatterLoader(_BaseLoader):  # type: ignore[misc,valid-type]
     """YAML without the 1.1 surprises: `no` stays "no", `10:00` stays "10:00", dates stay text.
 
     Jekyll-style date strings are then parsed by `_parse_date`, one code path for all.
+    Keys given twice are recorded (YAML keeps the last one silently; we warn).
     """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.duplicates: list[tuple[str, int]] = []  # (key, 0-based line of the repeat)
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[str] = set()
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                if key_node.value in seen:
+                    self.duplicates.append((key_node.value, key_node.start_mark.line))
+                seen.add(key_node.value)
+        return super().construct_mapping(node, deep=deep)
 
 
 _FrontMatterLoader.yaml_implicit_resolvers = {
@@ -111,28 +129,34 @@ def _parse(relpath: str, raw: bytes, settings: Settings) -> Post | Problem:
         front_text, body = _HANDLER.split(text)
     except ValueError:
         raise _PostError("front matter opened on line 1 is never closed by a line of ---", 1) from None
+    # YAML counts from the start of the front matter; the file has the opening --- before it.
+    first_line = text.count("\n", 0, text.find(front_text, 3)) + 1
+    loader = _FrontMatterLoader(front_text)
     try:
-        data = _HANDLER.load(front_text, Loader=_FrontMatterLoader)
+        data = loader.get_single_data()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        # YAML counts from the start of the front matter; the file has the opening --- before it.
-        first_line = text.count("\n", 0, text.find(front_text, 3)) + 1
         line = first_line + mark.line if mark is not None else None
         raise _PostError(f"front matter is not valid YAML: {problem}", line) from None
+    finally:
+        loader.dispose()
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise _PostError(f"front matter must be a mapping of fields, got a {_yaml_kind(data)}", 2)
-    return _build_post(relpath, raw, data, body, settings)
+    notes = [Problem(relpath, f"`{key}` is given more than once; the last one is used", "warning", first_line + line)
+             for key, line in loader.duplicates]
+    return _build_post(relpath, raw, data, body, settings, notes)
 
 
 def _yaml_kind(value: Any) -> str:
     return {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}.get(type(value), "scalar")
 
 
-def _build_post(relpath: str, raw: bytes, data: dict[Any, Any], body: str, settings: Settings) -> Post:
-    warnings: list[Problem] = []
+def _build_post(relpath: str, raw: bytes, data: dict[Any, Any], body: str, settings: Settings,
+                notes: Iterable[Problem] = ()) -> Post:
+    warnings: list[Problem] = list(notes)
     tz = settings.tz
     filename = posixpath.basename(relpath)
     name_match = _FILENAME.match(filename)
@@ -171,10 +195,11 @@ def _build_post(relpath: str, raw: bytes, data: dict[Any, Any], body: str, setti
 
     folders = relpath.split("/")[:-1]
     folder_categories = folders[: folders.index("_posts")] if "_posts" in folders else []
-    categories = _unique(folder_categories + _words(data, "categories", "category"))
-    tags = _unique(_words(data, "tags", "tag"))
+    categories = _capped(_unique(folder_categories + _words(data, "categories", "category")), "categories",
+                         relpath, warnings)
+    tags = _capped(_unique(_words(data, "tags", "tag")), "tags", relpath, warnings)
 
-    authors = _authors(data)
+    authors = tuple(_capped(list(_authors(data)), "authors", relpath, warnings))
     if not authors and settings.author is not None:
         authors = (settings.author,)
 
@@ -262,6 +287,14 @@ def _unique(values: Iterable[str]) -> list[str]:
     return list(seen)
 
 
+def _capped(names: list[Any], field: str, relpath: str, warnings: list[Problem]) -> list[Any]:
+    if len(names) <= MAX_NAMES_PER_FIELD:
+        return names
+    warnings.append(Problem(relpath, f"`{field}` lists {len(names):,} names; only the first {MAX_NAMES_PER_FIELD} "
+                                     "are used (each one is a feed of its own)", "warning"))
+    return names[:MAX_NAMES_PER_FIELD]
+
+
 def _author(value: Any, field: str) -> Author | None:
     if value is None or value == "":
         return None
@@ -318,9 +351,13 @@ def _image(value: Any, site_url: str) -> Image | None:
 def _parse_date(value: Any, tz: ZoneInfo, field: str) -> tuple[datetime, str | None]:
     """A datetime, a date or a Jekyll-style string -> aware datetime (site zone when none given)."""
     if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=tz)), None
+        when = value if value.tzinfo else value.replace(tzinfo=tz)
+        _check_range(when, tz, field, value)
+        return when, None
     if isinstance(value, date):
-        return datetime.combine(value, time(), tz), None
+        when = datetime.combine(value, time(), tz)
+        _check_range(when, tz, field, value)
+        return when, None
     if not isinstance(value, str):
         raise _PostError(f"`{field}` must be a date such as 2016-10-06 11:10:38 -0700, got {value!r}")
     match = _DATE.match(value)
@@ -340,7 +377,18 @@ def _parse_date(value: Any, tz: ZoneInfo, field: str) -> tuple[datetime, str | N
                         tzinfo=_zone(zone, tz, field, value))
     except ValueError as exc:
         raise _PostError(f"`{field}` {value!r} is not a real date: {exc}") from None
+    _check_range(when, tz, field, value)
     return when, note
+
+
+def _check_range(when: datetime, tz: ZoneInfo, field: str, value: Any) -> None:
+    """Years 1 to 9999 in every zone the date is shown in; the edges overflow once a zone moves them."""
+    try:
+        when.astimezone(UTC)
+        when.astimezone(tz)
+    except (OverflowError, ValueError):
+        raise _PostError(f"`{field}` {value!r} is out of range: dates must fall within the years 1 to 9999 "
+                         "in every time zone") from None
 
 
 def _zone(zone: str | None, tz: ZoneInfo, field: str, value: str) -> timezone | ZoneInfo:

@@ -7,7 +7,7 @@ The only APScheduler import. Started by the process owner (CLI `serve`, gunicorn
 from __future__ import annotations
 
 import logging
-from datetime import UTC
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -18,6 +18,7 @@ log = logging.getLogger("feedsvc")
 
 RESCAN_JOB = "rescan"
 PUBLISH_JOB = "scheduled-publish"
+SETTLE_JOB = "settle"
 
 
 class RefreshScheduler:
@@ -34,6 +35,7 @@ class RefreshScheduler:
         self.scheduler.add_job(self.refresher.refresh, "interval", seconds=self.interval_seconds,
                                args=["interval"], id=RESCAN_JOB, replace_existing=True)
         self.refresher.listeners.append(self._plan_publish)
+        self.refresher.follow_up = self._plan_settle
         snapshot = self.refresher.store.snapshot
         if snapshot is not None:
             self._plan_publish(None, snapshot)
@@ -45,6 +47,13 @@ class RefreshScheduler:
             self.scheduler.shutdown(wait=False)
         if self._plan_publish in self.refresher.listeners:
             self.refresher.listeners.remove(self._plan_publish)
+        if self.refresher.follow_up == self._plan_settle:
+            self.refresher.follow_up = None
+
+    def _plan_settle(self, when: datetime) -> None:
+        """Files were still being written: look again once they have been still for the settle window."""
+        self.scheduler.add_job(self.refresher.refresh, "date", run_date=when, args=["settle"],
+                               id=SETTLE_JOB, replace_existing=True)
 
     def _plan_publish(self, report: RefreshReport | None, snapshot: Snapshot) -> None:
         """Make a future post appear at its moment, without waiting for the next rescan."""
