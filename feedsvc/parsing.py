@@ -49,41 +49,62 @@ _IMAGE_TYPES = {
 
 
 _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: ~10x faster
+# libyaml's composer recurses on the C stack: some 30,000 nested `[` crash the whole process. Front
+# matter that may nest deeper than this goes to the pure-Python loader, which raises RecursionError.
+_C_LOADER_MAX_NESTING = 200
+_BRACKETS = re.compile(r"[^\[\]{}]+")
 
 
-class _FrontMatterLoader(_BaseLoader):  # type: ignore[misc,valid-type]
-    """YAML without the 1.1 surprises: `no` stays "no", `10:00` stays "10:00", dates stay text.
+def _loader_class(base: type) -> type:
+    class Loader(base):  # type: ignore[misc,valid-type]
+        """YAML without the 1.1 surprises: `no` stays "no", `10:00` stays "10:00", dates stay text.
 
-    Jekyll-style date strings are then parsed by `_parse_date`, one code path for all.
-    Keys given twice are recorded (YAML keeps the last one silently; we warn).
-    """
+        Jekyll-style date strings are then parsed by `_parse_date`, one code path for all.
+        Keys given twice are recorded (YAML keeps the last one silently; we warn).
+        """
 
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self.duplicates: list[tuple[str, int]] = []  # (key, 0-based line of the repeat)
+        def __init__(self, stream: str) -> None:
+            super().__init__(stream)
+            self.duplicates: list[tuple[str, int]] = []  # (key, 0-based line of the repeat)
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[str] = set()
-        for key_node, _ in node.value:
-            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
-                if key_node.value in seen:
-                    self.duplicates.append((key_node.value, key_node.start_mark.line))
-                seen.add(key_node.value)
-        return super().construct_mapping(node, deep=deep)
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+            seen: set[str] = set()
+            for key_node, _ in node.value:
+                if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                    if key_node.value in seen:
+                        self.duplicates.append((key_node.value, key_node.start_mark.line))
+                    seen.add(key_node.value)
+            return super().construct_mapping(node, deep=deep)
+
+    Loader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers
+                if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int",
+                               "tag:yaml.org,2002:float")]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    for tag, pattern, firsts in (
+        ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+        ("tag:yaml.org,2002:int", r"^[-+]?(?:0|[1-9][0-9_]*)$", "-+0123456789"),
+        ("tag:yaml.org,2002:float", r"^[-+]?(?:[0-9][0-9_]*)?\.[0-9_]+(?:[eE][-+]?[0-9]+)?$", "-+0123456789."),
+    ):
+        Loader.add_implicit_resolver(tag, re.compile(pattern), list(firsts))
+    return Loader
 
 
-_FrontMatterLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers
-            if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int",
-                           "tag:yaml.org,2002:float")]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-for _tag, _pattern, _firsts in (
-    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
-    ("tag:yaml.org,2002:int", r"^[-+]?(?:0|[1-9][0-9_]*)$", "-+0123456789"),
-    ("tag:yaml.org,2002:float", r"^[-+]?(?:[0-9][0-9_]*)?\.[0-9_]+(?:[eE][-+]?[0-9]+)?$", "-+0123456789."),
-):
-    _FrontMatterLoader.add_implicit_resolver(_tag, re.compile(_pattern), list(_firsts))
+_FrontMatterLoader = _loader_class(_BaseLoader)
+_DeepFrontMatterLoader = _loader_class(yaml.SafeLoader)
+
+
+def _flow_nesting_bound(front_text: str) -> int:
+    """An upper bound on `[`/`{` nesting (quotes ignored, so it errs towards the safe side)."""
+    if front_text.count("[") + front_text.count("{") <= _C_LOADER_MAX_NESTING:
+        return 0
+    depth = deepest = 0
+    for char in _BRACKETS.sub("", front_text):
+        depth = depth + 1 if char in "[{" else max(depth - 1, 0)
+        deepest = max(deepest, depth)
+    return deepest
+
 
 _HANDLER = YAMLHandler()
 
@@ -131,7 +152,10 @@ def _parse(relpath: str, raw: bytes, settings: Settings) -> Post | Problem:
         raise _PostError("front matter opened on line 1 is never closed by a line of ---", 1) from None
     # YAML counts from the start of the front matter; the file has the opening --- before it.
     first_line = text.count("\n", 0, text.find(front_text, 3)) + 1
-    loader = _FrontMatterLoader(front_text)
+    nesting = _flow_nesting_bound(front_text)
+    if nesting > 5000:  # the Python loader would take seconds only to hit its recursion limit
+        raise _PostError(f"front matter is nested too deeply ({nesting:,} levels of [ or {{)")
+    loader = (_DeepFrontMatterLoader if nesting > _C_LOADER_MAX_NESTING else _FrontMatterLoader)(front_text)
     try:
         data = loader.get_single_data()
     except yaml.YAMLError as exc:
