@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8000
 PIP    := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: run test lint build check clean
+.PHONY: run test lint audit build check clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,14 +16,23 @@ $(VENV)/.test: requirements-test.txt $(VENV)/.runtime
 	$(PIP) -r requirements-test.txt
 	touch $@
 
+$(VENV)/.audit: requirements-audit.txt $(VENV)/.runtime
+	$(PIP) -r requirements-audit.txt
+	touch $@
+
 run: $(VENV)/.runtime
 	$(PY) -m feedsvc serve --content content --host 127.0.0.1 --port $(PORT)
 
-test: lint
+test: lint $(VENV)/.audit
+	$(PY) scripts/audit.py --offline-ok
 	$(PY) -m pytest
 
+# Exit 1 on a known vulnerability, 2 when the vulnerability database cannot be reached.
+audit: $(VENV)/.audit
+	$(PY) scripts/audit.py
+
 lint: $(VENV)/.test
-	$(VENV)/bin/ruff check feedsvc tests
+	$(VENV)/bin/ruff check feedsvc tests scripts
 
 check: $(VENV)/.runtime
 	$(PY) -m feedsvc check --content content

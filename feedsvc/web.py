@@ -21,6 +21,7 @@ _HTML_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base
 def create_app(settings: Settings, store: SnapshotStore) -> Flask:
     """A passive app: it reads `store` and never starts threads (the process owner does that)."""
     app = Flask(__name__)
+    app.config["DEBUG"] = False  # Flask reads FLASK_DEBUG from the environment; production must not heed it
     app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
     app.extensions["feedsvc.store"] = store
     cache_control_max_age = settings.cache_max_age

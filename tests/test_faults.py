@@ -7,14 +7,13 @@ import errno
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
 from conftest import post_text
-from test_server import free_port
+from test_server import free_port, start  # noqa: F401  (start: a fixture)
 
 import feedsvc.scanning as scanning_module
 from feedsvc import cli
@@ -219,7 +218,7 @@ def test_a_successful_build_after_a_failed_one_has_the_new_post(built, monkeypat
 
 # -- SIGKILL in the middle of a rebuild ---------------------------------------------------------
 
-def test_sigkill_during_rebuilds_then_restart_serves_the_same_feeds_as_a_clean_build(site_dir, tmp_path, start,
+def test_sigkill_during_rebuilds_then_restart_serves_the_same_feeds_as_a_clean_build(site_dir, tmp_path, start,  # noqa: F811
                                                                                      monkeypatch):
     """No state survives a process (nothing is cached on disk yet), so a restart rebuilds from the files."""
     posts = {f"_posts/2025-{1 + i % 12:02d}-{1 + i % 28:02d}-p{i}.md": post_text(
@@ -255,25 +254,3 @@ def test_sigkill_during_rebuilds_then_restart_serves_the_same_feeds_as_a_clean_b
         path = "/" if relative == "index.html" else "/" + relative
         status, headers, served = server.get(path)
         assert status == 200 and served == body, path
-
-
-@pytest.fixture
-def start(tmp_path):
-    from test_server import Server
-
-    servers: list[Server] = []
-
-    def launch(argv, port, env_extra):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDSVC_") and k not in ("PORT", "HOST")}
-        env.update(env_extra, PYTHONUNBUFFERED="1")
-        log_path = tmp_path / f"server-{len(servers)}.stderr"
-        with open(log_path, "wb") as err:
-            process = subprocess.Popen(argv, cwd=Path(__file__).resolve().parent.parent, env=env,
-                                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
-        server = Server(process, port, log_path)
-        servers.append(server)
-        return server
-
-    yield launch
-    for server in servers:
-        server.stop()
