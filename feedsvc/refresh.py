@@ -69,7 +69,7 @@ class RefreshReport:
     error: str | None = None
     seconds: float = 0.0
     published: bool = False
-    pending: tuple[str, ...] = ()  # still being written: previous version kept, read again at `settle_at`
+    pending: tuple[str, ...] = ()  # still being written: previous version kept, read by a follow-up refresh
 
 
 class SnapshotStore:
