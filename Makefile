@@ -8,7 +8,7 @@ PIP    := $(PY) -m pip install --quiet --disable-pip-version-check
 NPM_DIR   := tests/npm
 NPM_STAMP := $(NPM_DIR)/node_modules/.installed
 
-.PHONY: run test lint build check clean
+.PHONY: run test lint audit build check clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ $(VENV)/.runtime: requirements.txt
 
 $(VENV)/.test: requirements-test.txt $(VENV)/.runtime
 	$(PIP) -r requirements-test.txt
+	touch $@
+
+$(VENV)/.audit: requirements-audit.txt $(VENV)/.runtime
+	$(PIP) -r requirements-audit.txt
 	touch $@
 
 run: $(VENV)/.runtime
@@ -29,11 +33,16 @@ $(NPM_STAMP): $(NPM_DIR)/package.json $(NPM_DIR)/package-lock.json
 		echo "npm not found: the JSON Feed schema tests will skip (fail under FEEDSVC_REQUIRE_TOOLS=1)"; \
 	fi
 
-test: lint $(NPM_STAMP)
+test: lint $(NPM_STAMP) $(VENV)/.audit
+	$(PY) scripts/audit.py --offline-ok
 	$(PY) -m pytest
 
+# Exit 1 on a known vulnerability, 2 when the vulnerability database cannot be reached.
+audit: $(VENV)/.audit
+	$(PY) scripts/audit.py
+
 lint: $(VENV)/.test
-	$(VENV)/bin/ruff check feedsvc tests
+	$(VENV)/bin/ruff check feedsvc tests scripts
 
 check: $(VENV)/.runtime
 	$(PY) -m feedsvc check --content content

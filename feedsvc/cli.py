@@ -75,12 +75,17 @@ def output_files(snapshot: Snapshot) -> dict[str, bytes]:
 
 
 def _build(service: Service, out: Path, progress: BuildProgress | None = None) -> int:
-    """Write aside, then swap, so a failed build never leaves a half-written tree."""
+    """Write aside, then swap, so a failed build never leaves a half-written tree.
+
+    On any failure (disk full, permissions) the previous tree is left as it was, or put back.
+    """
     snapshot = service.store.snapshot
     assert snapshot is not None
     out = out.resolve()
     parent = out.parent
     try:
+        if out.exists() and not out.is_dir():
+            raise NotADirectoryError(f"{out} exists and is not a folder; not replacing it")
         parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=parent))
         try:
@@ -92,23 +97,33 @@ def _build(service: Service, out: Path, progress: BuildProgress | None = None) -
                 if progress is not None:
                     progress("writing", written, len(files))
             staging.chmod(0o755)
-            previous = None
-            if out.exists():
-                previous = parent / f".{out.name}.old-{os.getpid()}"
-                out.rename(previous)
-            staging.rename(out)
-            if previous is not None:
-                shutil.rmtree(previous, ignore_errors=True)
+            _swap_in(staging, out)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
     except OSError as exc:
-        print(f"build failed: {exc}", file=sys.stderr)
+        print(f"build failed: {exc}; {out} is unchanged", file=sys.stderr)
         return 1
     for problem in snapshot.site.problems:
         print(problem, file=sys.stderr)
     print(f"wrote {len(snapshot.resources)} files for {len(snapshot.site.posts)} posts to {out}", file=sys.stderr)
     return 0
+
+
+def _swap_in(staging: Path, out: Path) -> None:
+    """Two renames: `out` is the old tree, then (for an instant) absent, then the whole new tree."""
+    previous = None
+    if out.exists():
+        previous = out.parent / f".{out.name}.old-{os.getpid()}"
+        out.rename(previous)
+    try:
+        staging.rename(out)
+    except BaseException:
+        if previous is not None:
+            previous.rename(out)  # put the last good tree back
+        raise
+    if previous is not None:
+        shutil.rmtree(previous, ignore_errors=True)
 
 
 def _serve_granian(service: Service, host: str, port: int) -> int:
@@ -129,7 +144,7 @@ def _serve_granian(service: Service, host: str, port: int) -> int:
     server = Granian(
         "feedsvc.service:worker_app", factory=True, address=host, port=port, interface=Interfaces.WSGI,
         workers=int(os.environ.get("FEEDSVC_WORKERS", "1")), blocking_threads=threads,
-        backlog=2048, http1_settings=HTTP1Settings(header_read_timeout=10_000, max_buffer_size=65536),
+        backlog=2048, http1_settings=HTTP1Settings(header_read_timeout=10_000, max_buffer_size=16384),
         respawn_failed_workers=True, workers_kill_timeout=10,
         log_access=os.environ.get("FEEDSVC_ACCESS_LOG", "") not in ("", "0", "false"),
     )

@@ -79,7 +79,10 @@ class FastPath:
         self._date = (0, "")
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        answer = self._answer(environ)
+        try:
+            answer = self._answer(environ)
+        except Exception:  # whatever went wrong, Flask's error handling answers (a bare 500, logged)
+            answer = None
         if answer is None:
             return self.app(environ, start_response)
         status, headers, body, route = answer

@@ -15,14 +15,16 @@ from .urls import disambiguated_slug, slugify
 def build_site(posts: Iterable[Post], problems: Iterable[Problem], settings: Settings, now: datetime) -> Site:
     """Select and order what is visible at `now` (injected, so scheduled publishing is testable)."""
     posts, unresolved = resolve_references(posts)  # {% post_url %} and {% link %} to other posts (templating.py)
-    found = list(problems) + unresolved
     candidates = sorted((p for p in posts if p.published), key=lambda p: p.source)
     visible: list[Post] = []
     upcoming: list[datetime] = []
+    hidden = {p.source for p in posts if not p.published}
+    found: list[Problem] = []
     by_url: dict[str, Post] = {}
     for post in candidates:
         if post.date > now and not settings.future:
             upcoming.append(post.date)
+            hidden.add(post.source)
             continue
         first = by_url.get(post.url)
         if first is not None:
@@ -30,6 +32,8 @@ def build_site(posts: Iterable[Post], problems: Iterable[Problem], settings: Set
             continue
         by_url[post.url] = post
         visible.append(post)
+    # /status is public: a hidden post's warnings (which may quote its title) wait until it is shown.
+    found = [p for p in [*problems, *unresolved] if not (p.severity == "warning" and p.path in hidden)] + found
     visible.sort(key=_newest_first)
     ordered = tuple(visible)
     scopes: dict[Scope, tuple[Post, ...]] = {SITE_SCOPE: ordered}  # even empty: subscribe before post one

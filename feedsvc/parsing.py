@@ -25,6 +25,10 @@ from .templating import has_liquid, render_post_body
 from .urls import absolute, expand_permalink, permalink_placeholders
 
 MAX_POST_BYTES = 5 * 1024 * 1024
+# Every category, tag and author is a feed of its own (three, one per format) and every entry lists
+# its terms: a post with 10,000 tags would cost 30,000 feeds of 10,000 terms each. Beyond this many
+# names per field, the rest are dropped with a warning.
+MAX_NAMES_PER_FIELD = 100
 
 _FILENAME = re.compile(r"^(?:(\d{4})-(\d{1,2})-(\d{1,2})-)?(.+?)\.(?:md|markdown)$", re.IGNORECASE)
 _DATE = re.compile(
@@ -47,27 +51,62 @@ _IMAGE_TYPES = {
 
 
 _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: ~10x faster
+# libyaml's composer recurses on the C stack: some 30,000 nested `[` crash the whole process. Front
+# matter that may nest deeper than this goes to the pure-Python loader, which raises RecursionError.
+_C_LOADER_MAX_NESTING = 200
+_BRACKETS = re.compile(r"[^\[\]{}]+")
 
 
-class _FrontMatterLoader(_BaseLoader):  # type: ignore[misc,valid-type]
-    """YAML without the 1.1 surprises: `no` stays "no", `10:00` stays "10:00", dates stay text.
+def _loader_class(base: type) -> type:
+    class Loader(base):  # type: ignore[misc,valid-type]
+        """YAML without the 1.1 surprises: `no` stays "no", `10:00` stays "10:00", dates stay text.
 
-    Jekyll-style date strings are then parsed by `_parse_date`, one code path for all.
-    """
+        Jekyll-style date strings are then parsed by `_parse_date`, one code path for all.
+        Keys given twice are recorded (YAML keeps the last one silently; we warn).
+        """
+
+        def __init__(self, stream: str) -> None:
+            super().__init__(stream)
+            self.duplicates: list[tuple[str, int]] = []  # (key, 0-based line of the repeat)
+
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+            seen: set[str] = set()
+            for key_node, _ in node.value:
+                if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                    if key_node.value in seen:
+                        self.duplicates.append((key_node.value, key_node.start_mark.line))
+                    seen.add(key_node.value)
+            return super().construct_mapping(node, deep=deep)
+
+    Loader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers
+                if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int",
+                               "tag:yaml.org,2002:float")]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    for tag, pattern, firsts in (
+        ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+        ("tag:yaml.org,2002:int", r"^[-+]?(?:0|[1-9][0-9_]*)$", "-+0123456789"),
+        ("tag:yaml.org,2002:float", r"^[-+]?(?:[0-9][0-9_]*)?\.[0-9_]+(?:[eE][-+]?[0-9]+)?$", "-+0123456789."),
+    ):
+        Loader.add_implicit_resolver(tag, re.compile(pattern), list(firsts))
+    return Loader
 
 
-_FrontMatterLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers
-            if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int",
-                           "tag:yaml.org,2002:float")]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-for _tag, _pattern, _firsts in (
-    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
-    ("tag:yaml.org,2002:int", r"^[-+]?(?:0|[1-9][0-9_]*)$", "-+0123456789"),
-    ("tag:yaml.org,2002:float", r"^[-+]?(?:[0-9][0-9_]*)?\.[0-9_]+(?:[eE][-+]?[0-9]+)?$", "-+0123456789."),
-):
-    _FrontMatterLoader.add_implicit_resolver(_tag, re.compile(_pattern), list(_firsts))
+_FrontMatterLoader = _loader_class(_BaseLoader)
+_DeepFrontMatterLoader = _loader_class(yaml.SafeLoader)
+
+
+def _flow_nesting_bound(front_text: str) -> int:
+    """An upper bound on `[`/`{` nesting (quotes ignored, so it errs towards the safe side)."""
+    if front_text.count("[") + front_text.count("{") <= _C_LOADER_MAX_NESTING:
+        return 0
+    depth = deepest = 0
+    for char in _BRACKETS.sub("", front_text):
+        depth = depth + 1 if char in "[{" else max(depth - 1, 0)
+        deepest = max(deepest, depth)
+    return deepest
+
 
 _HANDLER = YAMLHandler()
 
@@ -116,20 +155,28 @@ def _parse(relpath: str, raw: bytes, settings: Settings) -> Post | Problem:
         front_text, body = _HANDLER.split(text)
     except ValueError:
         raise _PostError("front matter opened on line 1 is never closed by a line of ---", 1) from None
+    # YAML counts from the start of the front matter; the file has the opening --- before it.
+    first_line = text.count("\n", 0, text.find(front_text, 3)) + 1
+    nesting = _flow_nesting_bound(front_text)
+    if nesting > 5000:  # the Python loader would take seconds only to hit its recursion limit
+        raise _PostError(f"front matter is nested too deeply ({nesting:,} levels of [ or {{)")
+    loader = (_DeepFrontMatterLoader if nesting > _C_LOADER_MAX_NESTING else _FrontMatterLoader)(front_text)
     try:
-        data = _HANDLER.load(front_text, Loader=_FrontMatterLoader)
+        data = loader.get_single_data()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        # YAML counts from the start of the front matter; the file has the opening --- before it.
-        first_line = text.count("\n", 0, text.find(front_text, 3)) + 1
         line = first_line + mark.line if mark is not None else None
         raise _PostError(f"front matter is not valid YAML: {problem}", line) from None
+    finally:
+        loader.dispose()
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise _PostError(f"front matter must be a mapping of fields, got a {_yaml_kind(data)}", 2)
-    return _build_post(relpath, raw, data, body, settings, _first_line(text, body))
+    notes = [Problem(relpath, f"`{key}` is given more than once; the last one is used", "warning", first_line + line)
+             for key, line in loader.duplicates]
+    return _build_post(relpath, raw, data, body, settings, _first_line(text, body), notes)
 
 
 def _hugo_front_matter(text: str) -> tuple[dict[Any, Any], str] | None:
@@ -149,8 +196,8 @@ def _yaml_kind(value: Any) -> str:
 
 
 def _build_post(relpath: str, raw: bytes, data: dict[Any, Any], body: str, settings: Settings,
-                body_line: int = 1) -> Post:
-    warnings: list[Problem] = []
+                body_line: int = 1, notes: Iterable[Problem] = ()) -> Post:
+    warnings: list[Problem] = list(notes)
     tz = settings.tz
     filename = posixpath.basename(relpath)
     name_match = _FILENAME.match(filename)
@@ -192,10 +239,11 @@ def _build_post(relpath: str, raw: bytes, data: dict[Any, Any], body: str, setti
 
     folders = relpath.split("/")[:-1]
     folder_categories = folders[: folders.index("_posts")] if "_posts" in folders else []
-    categories = _unique(folder_categories + _words(data, "categories", "category"))
-    tags = _unique(_words(data, "tags", "tag"))
+    categories = _capped(_unique(folder_categories + _words(data, "categories", "category")), "categories",
+                         relpath, warnings)
+    tags = _capped(_unique(_words(data, "tags", "tag")), "tags", relpath, warnings)
 
-    authors = _authors(data)
+    authors = tuple(_capped(list(_authors(data)), "authors", relpath, warnings))
     if not authors and settings.author is not None:
         authors = (settings.author,)
 
@@ -299,6 +347,14 @@ def _unique(values: Iterable[str]) -> list[str]:
     return list(seen)
 
 
+def _capped(names: list[Any], field: str, relpath: str, warnings: list[Problem]) -> list[Any]:
+    if len(names) <= MAX_NAMES_PER_FIELD:
+        return names
+    warnings.append(Problem(relpath, f"`{field}` lists {len(names):,} names; only the first {MAX_NAMES_PER_FIELD} "
+                                     "are used (each one is a feed of its own)", "warning"))
+    return names[:MAX_NAMES_PER_FIELD]
+
+
 def _author(value: Any, field: str) -> Author | None:
     if value is None or value == "":
         return None
@@ -355,9 +411,13 @@ def _image(value: Any, site_url: str) -> Image | None:
 def _parse_date(value: Any, tz: ZoneInfo, field: str) -> tuple[datetime, str | None]:
     """A datetime, a date or a Jekyll-style string -> aware datetime (site zone when none given)."""
     if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=tz)), None
+        when = value if value.tzinfo else value.replace(tzinfo=tz)
+        _check_range(when, tz, field, value)
+        return when, None
     if isinstance(value, date):
-        return datetime.combine(value, time(), tz), None
+        when = datetime.combine(value, time(), tz)
+        _check_range(when, tz, field, value)
+        return when, None
     if not isinstance(value, str):
         raise _PostError(f"`{field}` must be a date such as 2016-10-06 11:10:38 -0700, got {value!r}")
     match = _DATE.match(value)
@@ -377,7 +437,18 @@ def _parse_date(value: Any, tz: ZoneInfo, field: str) -> tuple[datetime, str | N
                         tzinfo=_zone(zone, tz, field, value))
     except ValueError as exc:
         raise _PostError(f"`{field}` {value!r} is not a real date: {exc}") from None
+    _check_range(when, tz, field, value)
     return when, note
+
+
+def _check_range(when: datetime, tz: ZoneInfo, field: str, value: Any) -> None:
+    """Years 1 to 9999 in every zone the date is shown in; the edges overflow once a zone moves them."""
+    try:
+        when.astimezone(UTC)
+        when.astimezone(tz)
+    except (OverflowError, ValueError):
+        raise _PostError(f"`{field}` {value!r} is out of range: dates must fall within the years 1 to 9999 "
+                         "in every time zone") from None
 
 
 def _zone(zone: str | None, tz: ZoneInfo, field: str, value: str) -> timezone | ZoneInfo:

@@ -20,14 +20,14 @@ from pathlib import Path
 from .config import Settings
 from .model import Post, Problem
 from .parsing import MAX_POST_BYTES, parse_post
-from .scanning import FileSignature
+from .scanning import FileSignature, signature_of
 
 log = logging.getLogger("feedsvc")
 
 PARALLEL_FROM = 400  # below this, starting processes costs more than it saves
 _CHUNK = 250
 
-Result = Post | Problem | None  # None: the file vanished between listing and reading
+Result = Post | Problem | None  # None: the file vanished or changed between listing and reading
 
 
 def read_post(root: Path, relpath: str, signature: FileSignature, settings: Settings) -> Result:
@@ -37,10 +37,13 @@ def read_post(root: Path, relpath: str, signature: FileSignature, settings: Sett
     try:
         with open(root / relpath, "rb") as handle:
             raw = handle.read(MAX_POST_BYTES + 1)
+            read_signature = signature_of(os.fstat(handle.fileno()))
     except FileNotFoundError:
         return None
     except OSError as exc:
         return Problem(relpath, f"cannot read: {exc.strerror or exc}")
+    if read_signature != signature:  # replaced or rewritten since the scan: the bytes may be torn
+        return None
     return parse_post(relpath, raw, settings)
 
 

@@ -27,7 +27,17 @@ from .model import FeedFormat, Post, Problem, Resource, ScopeKind, Site, Snapsho
 from .pages import page_path, render_index, render_opml, scope_page_parts
 from .reading import read_posts
 from .rendering import EPOCH, as_resource, feed_parts
-from .scanning import FileSignature, ScanError, diff_inventory, signature_of, take_inventory
+from .scanning import (
+    SETTLE_SECONDS,
+    Changes,
+    FileSignature,
+    ScanError,
+    diff_inventory,
+    removal_settles_at,
+    settles_at,
+    signature_of,
+    take_inventory,
+)
 from .urls import feed_path
 
 log = logging.getLogger("feedsvc")
@@ -72,6 +82,7 @@ class RefreshReport:
     error: str | None = None
     seconds: float = 0.0
     published: bool = False
+    pending: tuple[str, ...] = ()  # still being written: previous version kept, read by a follow-up refresh
 
 
 def site_stats(site: Site, resources: Mapping[str, Resource], files: int) -> dict[str, object]:
@@ -116,6 +127,7 @@ class _Memory:
     next_publish_at: datetime | None = None
     pages: dict[str, tuple[tuple, Resource]] = field(default_factory=dict)
     liquid_fingerprint: str | None = None  # settings.liquid_fingerprint the parsed posts were made under
+    pending: dict[str, datetime] = field(default_factory=dict)  # held back until then (see _hold_unsettled)
 
 
 class Refresher:
@@ -127,6 +139,8 @@ class Refresher:
         self.environ = dict(os.environ if environ is None else environ)
         self.clock = clock
         self.listeners: list[Callable[[RefreshReport, Snapshot], None]] = []
+        # Called with a moment to refresh again when files were still being written (set by the scheduler).
+        self.follow_up: Callable[[datetime], None] | None = None
         self._lock = threading.Lock()
         self._memory = _Memory()
         self._generation = 0
@@ -158,7 +172,8 @@ class Refresher:
                 report = RefreshReport(trigger, error=f"refresh failed: {type(exc).__name__}: {exc}")
             seconds = time.perf_counter() - started
             self.store.status = ScanStatus(now, seconds, trigger, report.error)
-            report = replace(report, seconds=seconds)
+            report = replace(report, seconds=seconds, pending=tuple(sorted(self._memory.pending)))
+            self._plan_follow_up(trigger)
             if report.published:
                 log.info("refresh (%s): +%d ~%d -%d posts, %d feeds changed, %.3fs", trigger, len(report.added),
                          len(report.updated), len(report.removed), len(report.feeds_changed), seconds)
@@ -179,7 +194,9 @@ class Refresher:
         settings = memory.settings
         assert settings is not None
         folder_mtimes: list[int] = []
-        inventory, scan_problems = take_inventory(self.content_dir, folder_mtimes)
+        unreadable: list[str] = []
+        memory.pending = {}
+        inventory, scan_problems = take_inventory(self.content_dir, folder_mtimes, unreadable)
         config_mtime = memory.config_signature.mtime_ns if memory.config_signature else 0
         memory.content_mtime = _from_ns(max(folder_mtimes + [config_mtime]))
         if settings.fingerprint != previous_fingerprint:  # posts themselves depend on these settings
@@ -193,6 +210,9 @@ class Refresher:
                     memory.inventory[relpath] = FileSignature(-1, -1, -1, -1)
         memory.liquid_fingerprint = settings.liquid_fingerprint
         changes = diff_inventory(memory.inventory, inventory)
+        # Not at startup, nor after a settings change; nor when a webhook said the writer is done.
+        if self.store.snapshot is not None and memory.inventory and "webhook" not in trigger:
+            changes = self._hold_unsettled(changes, inventory, unreadable, now)
         due = memory.next_publish_at is not None and now >= memory.next_publish_at
         if not changes and not settings_changed and not due and not memory.retry \
                 and scan_problems == memory.scan_problems and self.store.snapshot is not None:
@@ -206,16 +226,18 @@ class Refresher:
         read = read_posts(self.content_dir, to_read, settings,
                           progress=lambda done: self.progress("reading", done, len(to_read)))
         for (relpath, _), result in zip(to_read, read, strict=True):
-            if result is None:
+            if result is None:  # vanished, or changed, between listing and reading: look again shortly
                 gone.append(relpath)
+                memory.pending[relpath] = now + timedelta(seconds=SETTLE_SECONDS)
                 continue
             memory.parsed[relpath] = result
             if isinstance(result, Post):
                 memory.last_good[relpath] = result
-        for relpath in gone:  # vanished between listing and reading
-            inventory.pop(relpath, None)
-            memory.parsed.pop(relpath, None)
-            memory.last_good.pop(relpath, None)
+        for relpath in gone:  # what was served before (if anything) stays until the next look
+            if relpath in memory.inventory:
+                inventory[relpath] = memory.inventory[relpath]
+            else:
+                inventory.pop(relpath, None)
         memory.inventory = inventory
         memory.scan_problems = scan_problems
 
@@ -266,6 +288,48 @@ class Refresher:
         memory.settings = settings
         memory.config_errors = ()
         return changed
+
+    def _hold_unsettled(self, changes: Changes, inventory: dict[str, FileSignature], unreadable: list[str],
+                        now: datetime) -> Changes:
+        """Keep serving what was there while files are still being written, so no reader sees half a post.
+
+        A file changed within the settle window keeps its previous version (or stays unseen if
+        new); a file found missing stays while its folder changed within the window (editors
+        save by rename, `git checkout` deletes and rewrites); a file under a folder that cannot
+        be read stays as long as that lasts. Held files keep their old signature here, so the
+        next refresh sees them as changed and looks again.
+        """
+        memory = self._memory
+        for relpath in changes.added + changes.modified:
+            when = settles_at(inventory[relpath], now)
+            if when is not None:
+                memory.pending[relpath] = when
+                if relpath in memory.inventory:
+                    inventory[relpath] = memory.inventory[relpath]
+                else:
+                    del inventory[relpath]
+        for relpath in changes.removed:
+            if any(relpath == entry or (entry.endswith("/") and relpath.startswith(entry)) for entry in unreadable):
+                inventory[relpath] = memory.inventory[relpath]  # unknown, not gone
+                continue
+            when = removal_settles_at(self.content_dir, relpath, now)
+            if when is not None:
+                memory.pending[relpath] = when
+                inventory[relpath] = memory.inventory[relpath]
+        return diff_inventory(memory.inventory, inventory)
+
+    def _plan_follow_up(self, trigger: str) -> None:
+        pending = self._memory.pending
+        if not pending:
+            return
+        when = max(min(pending.values()), self.clock())
+        log.info("refresh (%s): %d files still changing (%s); looking again at %s", trigger, len(pending),
+                 ", ".join(sorted(pending)[:3]) + (", ..." if len(pending) > 3 else ""), when.isoformat())
+        if self.follow_up is not None:
+            try:
+                self.follow_up(when)
+            except Exception:  # planning must never break refreshing; the interval rescan still comes
+                log.exception("planning the follow-up refresh failed")
 
     def _current_posts(self) -> tuple[list[Post], list[Problem]]:
         memory = self._memory

@@ -6,8 +6,10 @@ A rescan costs one `stat` per file; only files whose signature changed are read 
 from __future__ import annotations
 
 import os
+import stat as stat_module
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
 
@@ -15,6 +17,9 @@ from .hugo import POSTS_FOLDER, is_hugo_site
 from .model import Problem
 
 POST_SUFFIXES = (".md", ".markdown")
+# A file changed less than this long ago may still be being written (an editor's save, a `git checkout`,
+# a copy): the refresher keeps serving its previous version and reads it once it has been still this long.
+SETTLE_SECONDS = 2.0
 
 
 class ScanError(Exception):
@@ -56,12 +61,50 @@ def is_content_folder(name: str) -> bool:
     return not name.startswith(".") and (not name.startswith("_") or name == "_posts")
 
 
-def take_inventory(root: Path, folder_mtimes: list[int] | None = None
+def changed_at(signature: FileSignature) -> datetime:
+    """The last moment the file's bytes or name changed (a rename touches ctime, not mtime)."""
+    return datetime.fromtimestamp(max(signature.mtime_ns, signature.ctime_ns) / 1e9, UTC)
+
+
+def settles_at(signature: FileSignature, now: datetime, settle_seconds: float = SETTLE_SECONDS) -> datetime | None:
+    """When a file that changed recently may be read, or None if it may be read now.
+
+    A change stamped further in the future than the window (a skewed clock, an injected
+    test clock) counts as settled: a wrong clock delays a post by at most the window.
+    """
+    window = timedelta(seconds=settle_seconds)
+    changed = changed_at(signature)
+    return changed + window if now - window < changed < now + window else None
+
+
+def removal_settles_at(root: Path, relpath: str, now: datetime,
+                       settle_seconds: float = SETTLE_SECONDS) -> datetime | None:
+    """When a file found missing may count as removed, or None if it may now.
+
+    An editor that saves by renaming, or a `git checkout`, removes a file and writes it back
+    a moment later; both touch the folder. So a removal counts once the nearest folder that
+    still exists has been still for the window.
+    """
+    parts = relpath.split("/")[:-1]
+    while True:
+        try:
+            folder = os.stat(root.joinpath(*parts))
+        except OSError:
+            if not parts:
+                return None
+            parts.pop()
+            continue
+        return settles_at(signature_of(folder), now, settle_seconds)
+
+
+def take_inventory(root: Path, folder_mtimes: list[int] | None = None, unreadable: list[str] | None = None
                    ) -> tuple[dict[str, FileSignature], list[Problem]]:
     """Every post file under `root` with its signature; symlinks are followed only inside `root`.
 
     `folder_mtimes`, when given, collects the mtime of every folder walked: a deletion or
-    rename leaves no file behind, but it does touch its folder.
+    rename leaves no file behind, but it does touch its folder. `unreadable`, when given,
+    collects the folders (with a trailing slash) and files that exist but could not be
+    listed or stat'ed: what was in them is unknown, not gone.
     """
     try:
         real_root = root.resolve(strict=True)
@@ -81,26 +124,34 @@ def take_inventory(root: Path, folder_mtimes: list[int] | None = None
         posts = real_root / POSTS_FOLDER
         if posts.is_dir():
             _walk(posts, POSTS_FOLDER + "/", real_root, {str(real_root), str(posts)}, inventory, problems,
-                  folder_mtimes)
+                  folder_mtimes, [] if unreadable is None else unreadable)
         for relpath in [p for p in inventory if p.rsplit("/", 1)[-1].lower().startswith("_index.")]:
             del inventory[relpath]
         return inventory, problems
-    _walk(real_root, "", real_root, {str(real_root)}, inventory, problems, folder_mtimes)
+    _walk(real_root, "", real_root, {str(real_root)}, inventory, problems, folder_mtimes,
+          [] if unreadable is None else unreadable)
     return inventory, problems
 
 
 def _walk(folder: Path, prefix: str, real_root: Path, visited: set[str],
-          inventory: dict[str, FileSignature], problems: list[Problem], folder_mtimes: list[int] | None) -> None:
+          inventory: dict[str, FileSignature], problems: list[Problem], folder_mtimes: list[int] | None,
+          unreadable: list[str]) -> None:
     try:
         if folder_mtimes is not None:
             folder_mtimes.append(os.stat(folder).st_mtime_ns)
         entries = list(os.scandir(folder))  # unordered: callers sort what they show
     except OSError as exc:
         problems.append(Problem(prefix.rstrip("/") or ".", f"cannot read folder: {exc.strerror or exc}"))
+        unreadable.append(prefix)
         return
     for entry in entries:
         relpath = prefix + entry.name
-        if entry.is_file(follow_symlinks=False):  # the common case first: a plain file is one stat
+        if not _is_utf8(entry.name):
+            if is_post_name(entry.name) or is_content_folder(entry.name):
+                shown = relpath.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                problems.append(Problem(shown, "name is not valid UTF-8; skipped (rename it)", "warning"))
+            continue
+        if entry.is_file(follow_symlinks=False):  # the common case first: a plain regular file is one stat
             if is_post_name(entry.name):
                 try:
                     stat = entry.stat()
@@ -108,8 +159,10 @@ def _walk(folder: Path, prefix: str, real_root: Path, visited: set[str],
                     continue  # vanished between listing and stat: it is simply not there
                 except OSError as exc:
                     problems.append(Problem(relpath, f"cannot stat: {exc.strerror or exc}"))
+                    unreadable.append(relpath)
                     continue
-                inventory[relpath] = FileSignature(stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+                if stat_module.S_ISREG(stat.st_mode):  # replaced by a pipe since the listing: skip it
+                    inventory[relpath] = FileSignature(stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
             continue
         try:
             is_link = entry.is_symlink()
@@ -133,14 +186,30 @@ def _walk(folder: Path, prefix: str, real_root: Path, visited: set[str],
                 problems.append(Problem(relpath, "symlink loop; not followed", "warning"))
                 continue
             _walk(Path(entry.path), relpath + "/", real_root, visited | {real}, inventory, problems,
-                  folder_mtimes)
+                  folder_mtimes, unreadable)
         elif is_post_name(entry.name):
             try:
-                inventory[relpath] = signature_of(entry.stat())
+                stat = entry.stat()
             except FileNotFoundError:
                 continue  # vanished between listing and stat: it is simply not there
             except OSError as exc:
                 problems.append(Problem(relpath, f"cannot stat: {exc.strerror or exc}"))
+                unreadable.append(relpath)
+                continue
+            if not stat_module.S_ISREG(stat.st_mode):  # reading a FIFO would block the refresher forever
+                problems.append(Problem(relpath, "not a regular file (a pipe, socket or device); skipped",
+                                        "warning"))
+                continue
+            inventory[relpath] = signature_of(stat)
+
+
+def _is_utf8(name: str) -> bool:
+    """File names arrive with undecodable bytes as lone surrogates; such a name cannot be a URL or shown."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def diff_inventory(old: Mapping[str, FileSignature], new: Mapping[str, FileSignature]) -> Changes:

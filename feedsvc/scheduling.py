@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -20,6 +20,7 @@ log = logging.getLogger("feedsvc")
 
 RESCAN_JOB = "rescan"
 PUBLISH_JOB = "scheduled-publish"
+SETTLE_JOB = "settle"
 
 
 class RefreshScheduler:
@@ -38,6 +39,7 @@ class RefreshScheduler:
         self.scheduler.add_job(self.request, "interval", seconds=self.interval_seconds,
                                args=["interval"], id=RESCAN_JOB, replace_existing=True)
         self.refresher.listeners.append(self._plan_publish)
+        self.refresher.follow_up = self._plan_settle
         snapshot = self.refresher.store.snapshot
         if snapshot is not None and snapshot.site is not None:
             self._plan_publish(None, snapshot)
@@ -49,6 +51,13 @@ class RefreshScheduler:
             self.scheduler.shutdown(wait=False)
         if self._plan_publish in self.refresher.listeners:
             self.refresher.listeners.remove(self._plan_publish)
+        if self.refresher.follow_up == self._plan_settle:
+            self.refresher.follow_up = None
+
+    def _plan_settle(self, when: datetime) -> None:
+        """Files were still being written: look again once they have been still for the settle window."""
+        self.scheduler.add_job(self.request, "date", run_date=when, args=["settle"],
+                               id=SETTLE_JOB, replace_existing=True)
 
     def describe(self) -> dict[str, Any]:
         """The next runs, for /status."""

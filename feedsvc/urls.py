@@ -40,8 +40,17 @@ def scope_dir(scope: Scope) -> str:
 
 
 def escape_path(path: str) -> str:
-    """Percent-encode a path for use in a URL; already-escaped input is left as it is."""
-    return quote(unquote(path), safe=_PATH_SAFE)
+    """Percent-encode a path for use in a URL; already-escaped input is left as it is.
+
+    Dot segments are dropped after unescaping, so a category named `..` or `%2e%2e` can
+    never make a link climb above the site root.
+    """
+    segments = unquote(path).split("/")
+    inner = [s for s in segments[1:-1] if s not in ("", ".", "..")]
+    first = [] if segments[0] in (".", "..") else segments[:1]
+    last = [] if len(segments) == 1 or segments[-1] in (".", "..") else segments[-1:]
+    trailing = [""] if len(segments) > 1 and segments[-1] in (".", "..") else []
+    return quote("/".join(first + inner + last + trailing), safe=_PATH_SAFE)
 
 
 def absolute(root: str, path: str) -> str:

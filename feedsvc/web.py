@@ -24,6 +24,7 @@ def create_app(settings: Settings, store: SnapshotStore, webhooks: WebhookReceiv
     """
     metrics = metrics or Metrics()
     app = Flask(__name__)
+    app.config["DEBUG"] = False  # Flask reads FLASK_DEBUG from the environment; production must not heed it
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions["feedsvc.store"] = store
     if webhooks is not None:
