@@ -8,7 +8,7 @@ PIP    := $(PY) -m pip install --quiet --disable-pip-version-check
 NPM_DIR   := tests/npm
 NPM_STAMP := $(NPM_DIR)/node_modules/.installed
 
-.PHONY: run test lint audit build check clean
+.PHONY: run test lint audit build check clean bench bench-profile
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ $(VENV)/.test: requirements-test.txt $(VENV)/.runtime
 
 $(VENV)/.audit: requirements-audit.txt $(VENV)/.runtime
 	$(PIP) -r requirements-audit.txt
+	touch $@
+
+$(VENV)/.bench: bench/requirements.txt $(VENV)/.runtime
+	$(PIP) -r bench/requirements.txt
 	touch $@
 
 run: $(VENV)/.runtime
@@ -42,13 +46,20 @@ audit: $(VENV)/.audit
 	$(PY) scripts/audit.py
 
 lint: $(VENV)/.test
-	$(VENV)/bin/ruff check feedsvc tests scripts
+	$(VENV)/bin/ruff check feedsvc tests scripts bench
 
 check: $(VENV)/.runtime
 	$(PY) -m feedsvc check --content content
 
 build: $(VENV)/.runtime
 	$(PY) -m feedsvc build --content content --out build
+
+# Quick benchmark (1k posts, a few minutes); FULL=1 runs 1k, 10k and 100k. Results in bench/results/.
+bench: $(VENV)/.bench
+	$(PY) -m bench.run $(if $(FULL),--full)
+
+bench-profile: $(VENV)/.bench
+	$(PY) -m bench.profile $(if $(POSTS),--posts $(POSTS))
 
 clean:
 	rm -rf $(VENV) build .pytest_cache $(NPM_DIR)/node_modules

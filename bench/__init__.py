@@ -1,0 +1,1 @@
+"""The feedsvc benchmark suite: corpus generator, baselines and the harness (`make bench`)."""

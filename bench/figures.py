@@ -1,0 +1,346 @@
+"""Each figure of issue 4, measured against feedsvc and its baselines. Rows go into `Results`."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.client
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .inprocess import edit_post, newest_post
+from .measure import Sample, run_child
+from .servers import (
+    REPO,
+    FeedsvcServer,
+    connect,
+    feed_paths,
+    feedsvc_env,
+    feedsvc_server,
+    get,
+    nginx_server,
+    peak_rss_mb,
+    wait_for_200,
+)
+from .wrk import WrkResult, run_wrk
+
+HUGO_SITE = Path(__file__).resolve().parent / "hugo"
+START_TIMEOUT = 1800.0
+WEBHOOK_SECRET = "bench-webhook-secret"
+TARGET_FEED_BYTES = 50_000
+
+
+@dataclass
+class Row:
+    figure: str
+    subject: str
+    posts: int
+    sample: Sample
+
+    def as_dict(self) -> dict[str, object]:
+        return {"figure": self.figure, "subject": self.subject, "posts": self.posts, **self.sample.as_dict()}
+
+
+@dataclass
+class Context:
+    """What every measurement needs: scratch space, a log, the tools found, and how often to repeat."""
+
+    tmp: Path
+    log: Path
+    tools: dict[str, str | None]
+    repeats: int
+    wrk_seconds: int
+    say: Callable[[str], None]
+    rows: list[Row] = field(default_factory=list)
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def row(self, figure: str, subject: str, posts: int, unit: str, note: str = "") -> Sample:
+        sample = Sample(unit, note=note)
+        self.rows.append(Row(figure, subject, posts, sample))
+        return sample
+
+
+# -- 1. cold build ---------------------------------------------------------------------------
+
+def _build_commands(ctx: Context, corpus: Path, out: Path, run: int) -> dict[str, list[str] | None]:
+    hugo = ctx.tools.get("hugo")
+    hugo_site = ctx.tmp / "hugo-site"
+    if hugo and not hugo_site.exists():
+        shutil.copytree(HUGO_SITE, hugo_site)
+    return {
+        "feedsvc": [sys.executable, "-m", "feedsvc", "build", "--content", str(corpus / "jekyll"), "--out",
+                    str(out)],
+        "naive Python": [sys.executable, "-m", "bench.naive_build", "--content", str(corpus / "jekyll"), "--out",
+                         str(out)],
+        "Hugo": None if hugo is None else [
+            hugo, "--source", str(hugo_site), "--contentDir", str(corpus / "hugo" / "content"), "--destination",
+            str(out), "--cacheDir", str(ctx.tmp / f"hugo-cache-{run}"), "--quiet"],
+    }
+
+
+def cold_build(ctx: Context, corpus: Path, posts: int, repeats: int) -> None:
+    """Builds interleaved per run (feedsvc, naive, Hugo, feedsvc, ...) so machine noise hits all alike."""
+    times: dict[str, Sample] = {}
+    memory: dict[str, Sample] = {}
+    for run in range(repeats):
+        for subject, argv in _build_commands(ctx, corpus, ctx.tmp / "build-out", run).items():
+            if subject not in times:
+                note = "" if argv else "n/a: hugo missing"
+                times[subject] = ctx.row("cold build", subject, posts, "s", note)
+                memory[subject] = ctx.row("cold build peak memory", subject, posts, "MB")
+            if argv is None:
+                continue
+            out = ctx.tmp / "build-out"
+            shutil.rmtree(out, ignore_errors=True)
+            ctx.say(f"  cold build {subject} {posts} posts, run {run + 1}/{repeats}")
+            child = run_child(argv, env=feedsvc_env(), log=ctx.log, cwd=REPO)
+            if child.returncode != 0 or not any(out.glob("*.xml")):
+                raise RuntimeError(f"{subject} build failed ({child.returncode}); see {ctx.log}")
+            times[subject].add(child.seconds)
+            memory[subject].add(child.max_rss_kb / 1024)
+            shutil.rmtree(out, ignore_errors=True)
+            shutil.rmtree(ctx.tmp / f"hugo-cache-{run}", ignore_errors=True)
+
+
+# -- 2. warm start (and 6. memory) ------------------------------------------------------------
+
+def sweep(port: int, paths: list[str], workers: int = 4) -> None:
+    """GET every path once over a few kept-alive connections; every one must answer 200."""
+
+    def fetch(chunk: list[str]) -> list[str]:
+        conn = connect(port)
+        try:
+            return [path for path in chunk if get(conn, path).status != 200]
+        finally:
+            conn.close()
+
+    chunks = [paths[i::workers] for i in range(workers)]
+    with ThreadPoolExecutor(workers) as pool:
+        failed = [path for result in pool.map(fetch, chunks) for path in result]
+    if failed:
+        raise RuntimeError(f"{len(failed)} feeds did not answer 200, e.g. {failed[:3]}")
+
+
+def _wait_ready(server: FeedsvcServer) -> float:
+    return wait_for_200(server.port, "/rss.xml", time.perf_counter() + START_TIMEOUT, server.process)
+
+
+def warm_start(ctx: Context, corpus: Path, posts: int, repeats: int) -> None:
+    """Restart `feedsvc serve` over an unchanged folder: time to the first feed, and to every feed answered."""
+    first = ctx.row("warm start: first feed 200", "feedsvc", posts, "s")
+    every = ctx.row("warm start: every feed 200", "feedsvc", posts, "s")
+    sweep_only = ctx.row("HTTP sweep of every feed (server already up)", "feedsvc", posts, "s")
+    master = ctx.row("serving memory (VmHWM), serve process", "feedsvc", posts, "MB")
+    worker = ctx.row("serving memory (VmHWM), worker", "feedsvc", posts, "MB")
+    paths: list[str] | None = None
+    for run in range(repeats):
+        ctx.say(f"  warm start {posts} posts, run {run + 1}/{repeats}")
+        with feedsvc_server(corpus / "jekyll", ctx.log) as server:
+            ready = _wait_ready(server)
+            listing = 0.0
+            if paths is None:
+                listed = time.perf_counter()
+                paths = feed_paths(server.port)
+                listing = time.perf_counter() - listed
+            sweep(server.port, paths)
+            done = time.perf_counter()
+            first.add(ready - server.started)
+            every.add(done - server.started - listing)
+            again = time.perf_counter()
+            sweep(server.port, paths)
+            sweep_only.add(time.perf_counter() - again)
+            _add_memory(server, master, worker)
+    every.note = f"{len(paths or [])} feeds from /feeds.opml, fetched over 4 connections"
+
+
+def _add_memory(server: FeedsvcServer, master: Sample, worker: Sample) -> None:
+    own = peak_rss_mb(server.process.pid)
+    if own is not None:
+        master.add(own)
+    workers = [peak_rss_mb(pid) for pid in server.worker_pids()]
+    if workers and workers[0] is not None:
+        worker.add(max(w for w in workers if w is not None))
+
+
+# -- 3. rescans --------------------------------------------------------------------------------
+
+def scratch_copy(ctx: Context, corpus: Path) -> Path:
+    scratch = ctx.tmp / f"scratch-{corpus.name}"
+    shutil.rmtree(scratch, ignore_errors=True)
+    shutil.copytree(corpus / "jekyll", scratch)
+    return scratch
+
+
+def rescans(ctx: Context, corpus: Path, posts: int, repeats: int) -> None:
+    """`Refresher.refresh()` timed in a child process over a scratch copy: unchanged, edit, add, delete."""
+    scratch = scratch_copy(ctx, corpus)
+    ctx.say(f"  rescans {posts} posts ({repeats} of each)")
+    result = subprocess.run([sys.executable, "-m", "bench.inprocess", str(scratch), "--repeats", str(repeats)],
+                            capture_output=True, text=True, env=feedsvc_env(), cwd=REPO, check=False)
+    shutil.rmtree(scratch, ignore_errors=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"in-process rescans failed: {result.stderr[-2000:]}")
+    data = json.loads(result.stdout)
+    for case, values in data["seconds"].items():
+        feeds = data["feeds_changed"][case]
+        sample = ctx.row(f"rescan in-process: {case}", "feedsvc", posts, "s", f"{feeds} feeds re-rendered")
+        for value in values:
+            sample.add(value)
+
+
+# -- 4. webhook, or edit -> new ETag -----------------------------------------------------------
+
+def signed_hook(port: int, secret: str, wait: bool = True) -> int:
+    """POST /hooks/refresh with `X-Hub-Signature-256: sha256=<HMAC-SHA256 of the raw body>`."""
+    body = json.dumps({"ref": "refs/heads/main", "source": "feedsvc-bench"}).encode()
+    signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    conn = connect(port)
+    try:
+        reply = get(conn, "/hooks/refresh?wait=1" if wait else "/hooks/refresh", method="POST", body=body,
+                    headers={"X-Hub-Signature-256": signature, "Content-Type": "application/json"})
+    finally:
+        conn.close()
+    return reply.status
+
+
+def _etag(conn: http.client.HTTPConnection, path: str = "/rss.xml") -> str:
+    return get(conn, path).headers.get("etag", "")
+
+
+def _time_to_new_etag(server: FeedsvcServer, post: Path, mark: str, trigger: Callable[[], None]) -> float:
+    conn = connect(server.port)
+    try:
+        before = _etag(conn)
+        edit_post(post, mark)
+        started = time.perf_counter()
+        trigger()
+        deadline = started + 120
+        while _etag(conn) == before:
+            if time.perf_counter() > deadline:
+                raise TimeoutError("the edit never reached the served feed")
+            time.sleep(0.005)
+        return time.perf_counter() - started
+    finally:
+        conn.close()
+
+
+def edit_to_etag(ctx: Context, corpus: Path, posts: int, repeats: int) -> None:
+    """Figure 4: signed webhook -> new ETag; while the endpoint is missing, edit -> new ETag by fast rescans."""
+    scratch = scratch_copy(ctx, corpus)
+    post = newest_post(scratch)
+    hook = ctx.row("signed webhook after one edit -> new ETag served", "feedsvc", posts, "s")
+    env = {"FEEDSVC_WEBHOOK_SECRET": WEBHOOK_SECRET, "FEEDSVC_RESCAN_SECONDS": "3600"}
+    with feedsvc_server(scratch, ctx.log, env) as server:
+        _wait_ready(server)
+        status = signed_hook(server.port, WEBHOOK_SECRET)
+        if 200 <= status < 300:
+            for run in range(repeats):
+                ctx.say(f"  webhook -> new ETag {posts} posts, run {run + 1}/{repeats}")
+                hook.add(_time_to_new_etag(server, post, f"hook {run}",
+                                           lambda: _expect_2xx(signed_hook(server.port, WEBHOOK_SECRET))))
+        else:
+            missing = status in (404, 405)  # 405: only the GET catch-all route matches the path
+            hook.note = f"n/a: endpoint missing (HTTP {status})" if missing else f"n/a: webhook answered {status}"
+    if not hook.values:
+        _polling_fallback(ctx, scratch, post, posts, repeats)
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _expect_2xx(status: int) -> None:
+    if not 200 <= status < 300:
+        raise RuntimeError(f"webhook answered {status}")
+
+
+def _polling_fallback(ctx: Context, scratch: Path, post: Path, posts: int, repeats: int) -> None:
+    interval = "0.1"
+    sample = ctx.row("fallback: one edit -> new ETag served (rescan every 0.1 s, no webhook)", "feedsvc", posts,
+                     "s", f"FEEDSVC_RESCAN_SECONDS={interval}: includes waiting for the next rescan")
+    with feedsvc_server(scratch, ctx.log, {"FEEDSVC_RESCAN_SECONDS": interval}) as server:
+        _wait_ready(server)
+        time.sleep(1.0)  # let the scheduler settle into its rhythm
+        for run in range(repeats):
+            ctx.say(f"  edit -> new ETag (polling) {posts} posts, run {run + 1}/{repeats}")
+            sample.add(_time_to_new_etag(server, post, f"poll {run}", lambda: None))
+
+
+# -- 5. serving with wrk -----------------------------------------------------------------------
+
+def pick_feed(port: int) -> tuple[str, bytes]:
+    """The RSS feed whose body is closest to ~50 KB, and its bytes."""
+    conn = connect(port)
+    try:
+        sizes = {path: get(conn, path).body for path in feed_paths(port) if path.endswith("rss.xml")}
+    finally:
+        conn.close()
+    path = min(sizes, key=lambda p: (abs(len(sizes[p]) - TARGET_FEED_BYTES), p))
+    return path, sizes[path]
+
+
+def _gzip_variant(port: int, path: str) -> tuple[bytes, str]:
+    conn = connect(port)
+    try:
+        reply = get(conn, path, {"Accept-Encoding": "gzip"})
+        if reply.status != 200 or reply.headers.get("content-encoding") != "gzip":
+            raise RuntimeError(f"no gzip 200 for {path} on port {port}: {reply.status} {reply.headers}")
+        etag = reply.headers["etag"]
+        check = get(conn, path, {"Accept-Encoding": "gzip", "If-None-Match": etag})
+        if check.status != 304:
+            raise RuntimeError(f"If-None-Match {etag} got {check.status}, not 304, on port {port}")
+        return reply.body, etag
+    finally:
+        conn.close()
+
+
+def serving(ctx: Context, corpus: Path, posts: int, repeats: int) -> None:
+    """wrk at 32 connections: feedsvc (granian, as `serve` runs it) and nginx (gzip_static), interleaved."""
+    wrk, nginx = ctx.tools.get("wrk"), ctx.tools.get("nginx")
+    subjects = ["feedsvc", "nginx"]
+    rows = {(s, kind, unit): ctx.row(f"serving {kind}: {label}", s, posts, unit)
+            for s in subjects for kind in ("200 gzip", "304")
+            for unit, label in (("req/s", "requests/s"), ("ms", "p99 latency"))}
+    if wrk is None:
+        for sample in rows.values():
+            sample.note = "n/a: wrk missing"
+        return
+    with feedsvc_server(corpus / "jekyll", ctx.log) as server:
+        _wait_ready(server)
+        path, body = pick_feed(server.port)
+        gz_body, gz_etag = _gzip_variant(server.port, path)
+        ctx.extra["served feed"] = {"path": path, "bytes": len(body), "gzip bytes": len(gz_body)}
+        ports = {"feedsvc": (server.port, gz_etag)}
+        if nginx is None:
+            for key, sample in rows.items():
+                if key[0] == "nginx":
+                    sample.note = "n/a: nginx missing"
+            _wrk_rounds(ctx, ports, path, rows, repeats)
+            return
+        files = {path: body, path + ".gz": gz_body}
+        with nginx_server(nginx, files) as nginx_port:
+            _, nginx_etag = _gzip_variant(nginx_port, path)
+            ports["nginx"] = (nginx_port, nginx_etag)
+            _wrk_rounds(ctx, ports, path, rows, repeats)
+
+
+def _wrk_rounds(ctx: Context, ports: dict[str, tuple[int, str]], path: str,
+                rows: dict[tuple[str, str, str], Sample], repeats: int) -> None:
+    wrk = ctx.tools["wrk"]
+    assert wrk is not None
+    for run in range(repeats):
+        for kind in ("200 gzip", "304"):
+            for subject, (port, etag) in ports.items():
+                ctx.say(f"  wrk {subject} {kind}, run {run + 1}/{repeats}")
+                headers = {"Accept-Encoding": "gzip"}
+                if kind == "304":
+                    headers["If-None-Match"] = etag
+                result: WrkResult = run_wrk(wrk, f"http://127.0.0.1:{port}{path}", headers, ctx.wrk_seconds)
+                if result.errors:
+                    raise RuntimeError(f"wrk against {subject} saw {result.errors} errors: {result.raw[-500:]}")
+                rows[(subject, kind, "req/s")].add(result.requests_per_second)
+                rows[(subject, kind, "ms")].add(result.p99_ms)

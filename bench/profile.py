@@ -1,0 +1,90 @@
+"""Where the time goes: cProfile of the cold build, the warm start and the one-edit refresh.
+
+    python -m bench.profile [--posts 10000] [--top 30]
+
+Writes `bench/results/profile-<case>-<posts>.txt` (top functions by cumulative and by own
+time) and `.prof` files (for snakeviz or pstats), and prints the cumulative tops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from feedsvc import cli
+from feedsvc.refresh import Refresher
+from feedsvc.service import Service
+
+from .gen_corpus import ensure_corpus
+from .inprocess import edit_post, newest_post, started_refresher
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def profiled(name: str, posts: int, call: Callable[[], object], top: int, results: Path) -> str:
+    """Run `call` under cProfile; write the stats and return the cumulative top as text."""
+    profiler = cProfile.Profile()
+    started = time.perf_counter()
+    profiler.runcall(call)
+    seconds = time.perf_counter() - started
+    stem = results / f"profile-{name}-{posts}"
+    profiler.dump_stats(stem.with_suffix(".prof"))
+    text = io.StringIO()
+    text.write(f"# {name}, {posts} posts: {seconds:.2f} s under cProfile\n\n## by cumulative time\n")
+    pstats.Stats(profiler, stream=text).strip_dirs().sort_stats("cumulative").print_stats(top)
+    cumulative = text.getvalue()
+    text.write("\n## by own time\n")
+    pstats.Stats(profiler, stream=text).strip_dirs().sort_stats("tottime").print_stats(top)
+    stem.with_suffix(".txt").write_text(text.getvalue(), encoding="utf-8")
+    return cumulative
+
+
+def edited_refresh(refresher: Refresher, content: Path) -> Callable[[], object]:
+    post = newest_post(content)
+    edit_post(post, "profiled")
+    return lambda: refresher.refresh("profile")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--posts", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    for name in [n for n in os.environ if n.startswith("FEEDSVC_")]:
+        del os.environ[name]
+    os.environ["FEEDSVC_LOG_LEVEL"] = "WARNING"
+    args.results.mkdir(parents=True, exist_ok=True)
+    corpus, _ = ensure_corpus(args.posts, args.seed)
+    content = corpus / "jekyll"
+    tmp = Path(tempfile.mkdtemp(prefix="feedsvc-profile-"))
+    try:
+        scratch = tmp / "content"
+        shutil.copytree(content, scratch)
+        cases: list[tuple[str, Callable[[], object]]] = [
+            ("cold-build", lambda: cli.main(["build", "--content", str(content), "--out", str(tmp / "out")])),
+            ("warm-start", lambda: Service(content_dir=content)),
+        ]
+        for name, call in cases:
+            print(profiled(name, args.posts, call, args.top, args.results))
+        refresher = started_refresher(scratch)
+        print(profiled("one-edit-refresh", args.posts, edited_refresh(refresher, scratch), args.top, args.results))
+        print(profiled("unchanged-rescan", args.posts, lambda: refresher.refresh("profile"), args.top,
+                       args.results))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"profiles written to {args.results}/profile-*-{args.posts}.txt and .prof")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
