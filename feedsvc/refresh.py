@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -25,6 +25,7 @@ from .config import CONFIG_FILE, ConfigError, Settings, config_path, config_prob
 from .indexing import build_site
 from .model import FeedFormat, Post, Problem, Resource, ScopeKind, Site, Snapshot
 from .pages import page_path, render_index, render_opml, scope_page_parts
+from .parallel import FORK_FROM, fork_is_safe, render_forked
 from .reading import read_posts
 from .rendering import EPOCH, as_resource, feed_parts
 from .scanning import (
@@ -357,34 +358,32 @@ class Refresher:
         memory = self._memory
         previous = self.store.snapshot.resources if self.store.snapshot is not None else {}
         resources: dict[str, Resource | None] = {}
-        fresh: dict[str, tuple[tuple, tuple[Post, ...], Future[Resource]]] = {}
+        fresh: dict[str, tuple[tuple, tuple[Post, ...], Callable[[], tuple]]] = {}
         rendered: dict[str, tuple[tuple, Resource]] = {}
         total = len(site.scopes) * (len(FeedFormat) + 1) - 1  # the site scope's page is the index
-        done = 0
-        self.progress("rendering", done, total)
-        with ThreadPoolExecutor(max_workers=_HASH_THREADS, thread_name_prefix="feedsvc-gzip") as pool:
-            for scope, posts in site.scopes.items():
-                shown = posts[: settings.feed_limit]
-                key = (settings, scope.label, tuple(p.fingerprint for p in shown))
-                # A scope's page shows what its feeds show: it is keyed, and re-rendered, with them.
-                parts = {feed_path(scope, fmt): partial(feed_parts, site, scope, fmt, settings) for fmt in FeedFormat}
-                if scope.kind is not ScopeKind.SITE:
-                    parts[page_path(scope)] = partial(scope_page_parts, scope, shown, settings)
-                for path, render in parts.items():
-                    cached = memory.rendered.get(path)
-                    if cached is not None and cached[0] == key:
-                        rendered[path] = cached
-                        resources[path] = cached[1]
-                    else:
-                        fresh[path] = (key, shown, pool.submit(as_resource, *render()))
-                        resources[path] = None  # keeps the order
-                done += len(parts)
-                self.progress("rendering", done, total)
-            pages = self._pages(site, settings)
+        for scope, posts in site.scopes.items():
+            shown = posts[: settings.feed_limit]
+            key = (settings, scope.label, tuple(p.fingerprint for p in shown))
+            # A scope's page shows what its feeds show: it is keyed, and re-rendered, with them.
+            parts = {feed_path(scope, fmt): partial(feed_parts, site, scope, fmt, settings) for fmt in FeedFormat}
+            if scope.kind is not ScopeKind.SITE:
+                parts[page_path(scope)] = partial(scope_page_parts, scope, shown, settings)
+            for path, render in parts.items():
+                cached = memory.rendered.get(path)
+                if cached is not None and cached[0] == key:
+                    rendered[path] = cached
+                    resources[path] = cached[1]
+                else:
+                    fresh[path] = (key, shown, render)
+                    resources[path] = None  # keeps the order
+        reused = total - len(fresh)
+        self.progress("rendering", reused, total)
+        made = self._make(list(fresh.values()), lambda done: self.progress("rendering", reused + done, total))
+        pages = self._pages(site, settings)
         changed: list[str] = []
-        for path, (key, shown, future) in fresh.items():
+        for (path, (key, shown, _)), made_resource in zip(fresh.items(), made, strict=True):
             served = previous.get(path)
-            resource = self._dated(future.result(), shown, served, now)
+            resource = self._dated(made_resource, shown, served, now)
             if path.endswith(_FEED_FILES) and (served is None or served.etag != resource.etag):
                 changed.append(path)  # a feed that changed for readers, not just for us
             rendered[path] = (key, resource)
@@ -396,6 +395,21 @@ class Refresher:
         for page in pages:
             resources[page.path] = self._dated(page, site.posts, previous.get(page.path), now)
         return {path: resource for path, resource in resources.items() if resource is not None}, sorted(changed)
+
+    @staticmethod
+    def _make(jobs: list[tuple[tuple, tuple[Post, ...], Callable[[], tuple]]],
+              progress: Callable[[int], None]) -> list[Resource]:
+        """Render, hash and compress each job, in order: on every core for a cold build (parallel.py),
+        else here, with hashing and gzip (which release the GIL) on a second thread."""
+        renders = [render for _, _, render in jobs]
+        if len(renders) >= FORK_FROM and fork_is_safe():
+            made = render_forked(renders, progress)
+            if made is not None:
+                return made
+        with ThreadPoolExecutor(max_workers=_HASH_THREADS, thread_name_prefix="feedsvc-gzip") as pool:
+            futures = [pool.submit(as_resource, *render()) for render in renders]
+            progress(len(futures))
+            return [future.result() for future in futures]
 
     def _pages(self, site: Site, settings: Settings) -> list[Resource]:
         """The OPML lists scopes and counts, the index those and the site's newest entries: most edits

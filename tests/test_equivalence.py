@@ -109,3 +109,36 @@ def test_when_worker_processes_cannot_start_posts_are_read_here(site_dir, make_r
     monkeypatch.setattr(reading, "ProcessPoolExecutor", Broken)
     assert reading.read_posts(root, items, refresher.settings, processes=2) == serial
     assert "reading them here instead" in caplog.text
+
+
+def test_rendering_in_forked_processes_gives_the_same_resources_in_order(site_dir, make_refresher):
+    from functools import partial
+
+    from feedsvc.parallel import render_forked
+    from feedsvc.rendering import as_resource, feed_parts
+
+    rng = random.Random(9)
+    refresher = make_refresher(site_dir(dict(_post(rng, n, rng.randint(1, 28)) for n in range(40))))
+    refresher.refresh()
+    site, settings = refresher.store.snapshot.site, refresher.settings
+    jobs = [partial(feed_parts, site, scope, fmt, settings) for scope in site.scopes for fmt in FeedFormat]
+    seen: list[int] = []
+    forked = render_forked(jobs, seen.append)
+    assert forked == [as_resource(*job()) for job in jobs]
+    assert seen and seen[-1] == len(jobs)
+
+
+def test_a_cold_build_that_forks_serves_what_the_serial_build_serves(site_dir, make_refresher, monkeypatch, caplog):
+    import feedsvc.refresh as refresh_module
+
+    rng = random.Random(13)
+    root = site_dir(dict(_post(rng, n, rng.randint(1, 28)) for n in range(40)))
+    serial = make_refresher(root)
+    serial.refresh()
+    monkeypatch.setattr(refresh_module, "FORK_FROM", 1)
+    monkeypatch.setattr(refresh_module, "fork_is_safe", lambda: True)
+    forked = make_refresher(root)
+    forked.refresh()
+    assert {p: r.body for p, r in forked.store.snapshot.resources.items()} == \
+           {p: r.body for p, r in serial.store.snapshot.resources.items()}
+    assert "rendering them here" not in caplog.text  # it really rendered in forked processes
