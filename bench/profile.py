@@ -50,7 +50,7 @@ def profiled(name: str, posts: int, call: Callable[[], object], top: int, result
 def edited_refresh(refresher: Refresher, content: Path) -> Callable[[], object]:
     post = newest_post(content)
     edit_post(post, "profiled")
-    return lambda: refresher.refresh("profile")
+    return lambda: refresher.refresh("webhook")  # as a push after the edit: no settle window
 
 
 def main(argv: list[str] | None = None) -> int:
