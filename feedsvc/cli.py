@@ -139,6 +139,7 @@ def _serve_granian(service: Service, host: str, port: int) -> int:
     from . import service as service_module
 
     service_module.PRELOADED = service
+    service.publish_state()
     cpus = os.cpu_count() or 1
     threads = int(os.environ.get("FEEDSVC_THREADS", str(min(8, 2 * cpus + 1))))
     server = Granian(
@@ -175,5 +176,6 @@ def _serve_gunicorn(service: Service, host: str, port: int) -> int:
             return service.app
 
     print(f"serving {service.refresher.content_dir} at http://{host}:{port}/", file=sys.stderr)
+    service.publish_state()
     _Gunicorn().run()
     return 0

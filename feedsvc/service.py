@@ -80,6 +80,16 @@ class Service:
                  len(snapshot.resources), snapshot.generation, self.state_dir, time.perf_counter() - started)
         return settings
 
+    def publish_state(self) -> None:
+        """Write a fresh build to the state folder before serving, so the next start is warm even if
+        this one is stopped at once; the elected builder adopts it instead of writing it again."""
+        snapshot = self.store.snapshot
+        if snapshot is not None and snapshot.site is not None:
+            started = time.perf_counter()
+            StateFolder(self.state_dir).write_snapshot(snapshot, settings_key(self.settings))
+            log.info("wrote %d files to %s in %.2fs", len(snapshot.resources), self.state_dir,
+                     time.perf_counter() - started)
+
     def start_background(self) -> None:
         """Elect this process builder or follower and start its threads; call once per process, after any fork."""
         if self.deployment is None:

@@ -103,6 +103,20 @@ class StateFolder:
         _write_atomically(self.manifest, json.dumps(manifest).encode())
         self._collect_garbage({entry["etag"] for entry in entries.values()}, sweep=first)
 
+    def adopt(self, snapshot: Snapshot, key: str) -> bool:
+        """Take over what our parent process (`feedsvc serve`, before it started the server) wrote for
+        this very snapshot, instead of writing it all again; False if the folder holds anything else."""
+        manifest = self._read_json(self.manifest)
+        if not manifest or manifest.get("format") != MANIFEST_FORMAT or manifest.get("key") != key \
+                or manifest.get("generation") != snapshot.generation or manifest.get("writer") != os.getppid():
+            return False
+        entries = manifest.get("resources", {})
+        if any(entries.get(path, {}).get("etag") != resource.etag for path, resource in snapshot.resources.items()):
+            return False
+        self._written = {entry["etag"]: entry["gzip_sha256"] for entry in entries.values()}
+        self._last = set(self._written)
+        return True
+
     def _collect_garbage(self, current: set[str], sweep: bool) -> None:
         """Keep the blobs of this manifest and the one before; `sweep` the folder once per builder."""
         last = self._last or set()
@@ -295,8 +309,10 @@ class Deployment:
         self._spawn(self._lead_in_background, "feedsvc-builder")
 
     def _lead_in_background(self) -> None:
-        if self.store.snapshot is not None and self.store.snapshot.site is not None:
-            self.state.write_snapshot(self.store.snapshot, self._key())
+        snapshot = self.store.snapshot
+        if snapshot is not None and snapshot.site is not None:
+            if not self.state.adopt(snapshot, self._key()):
+                self.state.write_snapshot(snapshot, self._key())
             self.state.write_status(self._builder_details(), self.store.status)
         self._start_builder()
         self._inbox()

@@ -4,4 +4,5 @@ from .service import Service, configure_logging
 
 configure_logging()
 service = Service(serving=True)
+service.publish_state()
 app = service.app

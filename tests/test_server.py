@@ -118,6 +118,7 @@ def start(tmp_path) -> Callable[..., Server]:
 
     def launch(argv: list[str], port: int, env_extra: dict[str, str]) -> Server:
         env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDSVC_") and k not in ("PORT", "HOST")}
+        env["FEEDSVC_STATE_DIR"] = str(tmp_path / f"state-{len(servers)}")  # not the shared temp folder
         env.update(env_extra)
         env["PYTHONUNBUFFERED"] = "1"
         log_path = tmp_path / f"server-{len(servers)}.stderr"

@@ -75,3 +75,11 @@ def test_other_settings_or_a_corrupt_blob_mean_a_full_build_instead(start, site_
     while gzip.decompress((state / "blobs" / f"{etag}.gz").read_bytes()) != body and time.monotonic() < deadline:
         time.sleep(0.05)
     assert gzip.decompress((state / "blobs" / f"{etag}.gz").read_bytes()) == body
+
+
+def test_a_server_stopped_as_soon_as_it_answers_still_leaves_a_warm_start(start, site_dir, tmp_path):  # noqa: F811
+    root, state = site_dir(POSTS), tmp_path / "state"
+    first = _serve(start, root, state)
+    first.stop()  # no time for the builder's background work: the state was written before serving
+    second = _serve(start, root, state)
+    assert "warm start: serving" in second.log()
