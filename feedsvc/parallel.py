@@ -15,7 +15,8 @@ import logging
 import multiprocessing
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from multiprocessing.pool import Pool
 
 from .model import Resource
 from .rendering import as_resource
@@ -57,7 +58,9 @@ def render_forked(jobs: Sequence[Callable[[], tuple]], progress: Callable[[int],
         _JOBS = ()
 
 
-def _with_progress(pool, ranges, made, progress):  # noqa: ANN001 (a generator over pool results)
+def _with_progress(pool: Pool, ranges: list[tuple[int, int]], made: list[Resource],
+                   progress: Callable[[int], None]) -> Iterator[list[Resource]]:
+    """The chunks in order, reporting how many jobs are done as each one arrives."""
     results = [pool.apply_async(_render_range, bounds) for bounds in ranges]
     done = 0
     for result in results:
