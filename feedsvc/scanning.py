@@ -153,16 +153,7 @@ def _walk(folder: Path, prefix: str, real_root: Path, visited: set[str],
             continue
         if entry.is_file(follow_symlinks=False):  # the common case first: a plain regular file is one stat
             if is_post_name(entry.name):
-                try:
-                    stat = entry.stat()
-                except FileNotFoundError:
-                    continue  # vanished between listing and stat: it is simply not there
-                except OSError as exc:
-                    problems.append(Problem(relpath, f"cannot stat: {exc.strerror or exc}"))
-                    unreadable.append(relpath)
-                    continue
-                if stat_module.S_ISREG(stat.st_mode):  # replaced by a pipe since the listing: skip it
-                    inventory[relpath] = FileSignature(stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+                _add_post_file(entry, relpath, inventory, problems, unreadable)
             continue
         try:
             is_link = entry.is_symlink()
@@ -188,19 +179,23 @@ def _walk(folder: Path, prefix: str, real_root: Path, visited: set[str],
             _walk(Path(entry.path), relpath + "/", real_root, visited | {real}, inventory, problems,
                   folder_mtimes, unreadable)
         elif is_post_name(entry.name):
-            try:
-                stat = entry.stat()
-            except FileNotFoundError:
-                continue  # vanished between listing and stat: it is simply not there
-            except OSError as exc:
-                problems.append(Problem(relpath, f"cannot stat: {exc.strerror or exc}"))
-                unreadable.append(relpath)
-                continue
-            if not stat_module.S_ISREG(stat.st_mode):  # reading a FIFO would block the refresher forever
-                problems.append(Problem(relpath, "not a regular file (a pipe, socket or device); skipped",
-                                        "warning"))
-                continue
-            inventory[relpath] = signature_of(stat)
+            _add_post_file(entry, relpath, inventory, problems, unreadable)
+
+
+def _add_post_file(entry: os.DirEntry[str], relpath: str, inventory: dict[str, FileSignature],
+                   problems: list[Problem], unreadable: list[str]) -> None:
+    try:
+        stat = entry.stat()  # follows a symlink (already checked to stay inside the folder)
+    except FileNotFoundError:
+        return  # vanished between listing and stat: it is simply not there
+    except OSError as exc:
+        problems.append(Problem(relpath, f"cannot stat: {exc.strerror or exc}"))
+        unreadable.append(relpath)
+        return
+    if not stat_module.S_ISREG(stat.st_mode):  # reading a FIFO would block the refresher forever
+        problems.append(Problem(relpath, "not a regular file (a pipe, socket or device); skipped", "warning"))
+        return
+    inventory[relpath] = FileSignature(stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
 
 
 def _is_utf8(name: str) -> bool:
