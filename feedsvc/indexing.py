@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime
 
 from .config import Settings
@@ -32,8 +33,7 @@ def build_site(posts: Iterable[Post], problems: Iterable[Problem], settings: Set
             continue
         by_url[post.url] = post
         visible.append(post)
-    # /status is public: a hidden post's warnings (which may quote its title) wait until it is shown.
-    found = [p for p in [*problems, *unresolved] if not (p.severity == "warning" and p.path in hidden)] + found
+    own = [p for p in unresolved if not (p.severity == "warning" and p.path in hidden)] + found
     visible.sort(key=_newest_first)
     ordered = tuple(visible)
     scopes: dict[Scope, tuple[Post, ...]] = {SITE_SCOPE: ordered}  # even empty: subscribe before post one
@@ -43,9 +43,55 @@ def build_site(posts: Iterable[Post], problems: Iterable[Problem], settings: Set
     return Site(
         posts=ordered,
         scopes=scopes,
-        problems=tuple(sorted(found, key=lambda p: (p.path, p.line or 0, p.message))),
+        problems=_all_problems(problems, own, hidden),
         next_publish_at=min(upcoming, default=None),
+        hidden=frozenset(hidden),
+        own_problems=tuple(own),
     )
+
+
+def update_site(previous: Site, replaced: Mapping[str, Post], problems: Iterable[Problem]) -> Site | None:
+    """`previous` with new versions of some posts, when no edit can move anything: a retitle, a fixed typo.
+
+    Same order, same scopes, so the whole re-index is skipped. None when an edit touches what
+    places a post (date, link, visibility, categories, tags, authors) or uses references to other
+    posts: then `build_site` must run.
+    """
+    current = {post.source: post for post in previous.posts}
+    swaps: list[tuple[Post, Post]] = []
+    for source, new in replaced.items():
+        old = current.get(source)
+        if old is None or old.references or new.references or _placement(old) != _placement(new):
+            return None
+        swaps.append((old, new))
+    posts, scopes = previous.posts, dict(previous.scopes)
+    for old, new in swaps:  # only the tuples that hold the post are rebuilt, by C-speed index and slices
+        posts = _swapped(posts, old, new)
+        names = {(ScopeKind.CATEGORY, _key(n)) for n in old.categories} | \
+            {(ScopeKind.TAG, _key(n)) for n in old.tags} | {(ScopeKind.AUTHOR, _key(a.name)) for a in old.authors}
+        for scope, members in scopes.items():
+            if scope.kind is ScopeKind.SITE or (scope.kind, _key(scope.label)) in names:
+                scopes[scope] = _swapped(members, old, new)
+    return replace(previous, posts=posts, scopes=scopes,
+                   problems=_all_problems(problems, previous.own_problems, previous.hidden))
+
+
+def _swapped(posts: tuple[Post, ...], old: Post, new: Post) -> tuple[Post, ...]:
+    for at, post in enumerate(posts):
+        if post is old:
+            return posts[:at] + (new,) + posts[at + 1:]
+    return posts
+
+
+def _placement(post: Post) -> tuple:
+    return (post.published, post.date, post.url, post.categories, post.tags, tuple(a.name for a in post.authors))
+
+
+def _all_problems(given: Iterable[Problem], own: Iterable[Problem], hidden: set[str] | frozenset[str]
+                  ) -> tuple[Problem, ...]:
+    # /status is public: a hidden post's warnings (which may quote its title) wait until it is shown.
+    shown = [p for p in given if not (p.severity == "warning" and p.path in hidden)] + list(own)
+    return tuple(sorted(shown, key=lambda p: (p.path, p.line or 0, p.message)))
 
 
 def _newest_first(post: Post) -> tuple[float, str]:

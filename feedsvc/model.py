@@ -114,6 +114,8 @@ class Site:
     scopes: Mapping[Scope, tuple[Post, ...]]  # every scope, feed entries newest first
     problems: tuple[Problem, ...]
     next_publish_at: datetime | None  # when the next future post becomes visible
+    hidden: frozenset[str] = frozenset()  # sources of drafts and future posts (their warnings wait)
+    own_problems: tuple[Problem, ...] = ()  # what indexing itself found: duplicate links, dangling references
 
 
 @dataclass(frozen=True, slots=True)

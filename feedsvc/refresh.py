@@ -22,7 +22,7 @@ from types import MappingProxyType
 
 from .compat import compat_routes
 from .config import CONFIG_FILE, ConfigError, Settings, config_path, config_problems, load_settings
-from .indexing import build_site
+from .indexing import build_site, update_site
 from .model import FeedFormat, Post, Problem, Resource, ScopeKind, Site, Snapshot
 from .pages import page_path, render_index, render_opml, scope_page_parts
 from .parallel import FORK_FROM, fork_is_safe, render_forked
@@ -246,7 +246,15 @@ class Refresher:
         problems.extend(scan_problems)
         problems.extend(config_problems(settings))
         problems.extend(memory.config_errors)
-        site = build_site(posts, problems, settings, now)
+        site = None
+        previous_site = self.store.snapshot.site if self.store.snapshot is not None else None
+        if previous_site is not None and changes.modified and not (changes.added or changes.removed or gone) \
+                and not settings_changed and not due and not memory.retry:
+            replaced = {relpath: memory.parsed.get(relpath) for relpath in changes.modified}
+            if all(isinstance(post, Post) for post in replaced.values()):
+                site = update_site(previous_site, replaced, problems)  # type: ignore[arg-type]
+        if site is None:
+            site = build_site(posts, problems, settings, now)
         memory.next_publish_at = site.next_publish_at
         resources, changed = self._render(site, settings, now)
         self._report_new_problems(site.problems)

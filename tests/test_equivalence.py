@@ -37,8 +37,13 @@ def test_incremental_refreshes_end_with_exactly_the_bytes_of_a_cold_build(site_d
     refresher.refresh()
     names = list(files)
     for step in range(25):
-        action = rng.choice(["edit", "edit", "add", "delete"])
-        if action == "add" or not names:
+        action = rng.choice(["edit", "edit", "add", "delete", "retitle", "retitle"])
+        if action == "retitle" and names:  # moves nothing: the re-index is skipped (indexing.update_site)
+            path = root / rng.choice(names)
+            text = path.read_text()
+            path.write_text(text.replace("title: Post", f"title: Retitled {step} Post", 1).replace(
+                "Paragraph", f"Edited {step} paragraph", 1))
+        elif action == "add" or not names:
             relpath, text = _post(rng, 100 + step, rng.randint(1, 28))
             names.append(relpath)
             (root / relpath).write_text(text)
@@ -142,3 +147,22 @@ def test_a_cold_build_that_forks_serves_what_the_serial_build_serves(site_dir, m
     assert {p: r.body for p, r in forked.store.snapshot.resources.items()} == \
            {p: r.body for p, r in serial.store.snapshot.resources.items()}
     assert "rendering them here" not in caplog.text  # it really rendered in forked processes
+
+
+def test_a_retitle_skips_the_re_index_and_a_moved_post_does_not(site_dir, make_refresher, monkeypatch):
+    import feedsvc.refresh as refresh_module
+
+    rng = random.Random(21)
+    root = site_dir(dict(_post(rng, n, 1 + n) for n in range(10)))
+    refresher = make_refresher(root)
+    refresher.refresh()
+    calls: list[int] = []
+    real = refresh_module.build_site
+    monkeypatch.setattr(refresh_module, "build_site", lambda *a, **k: calls.append(1) or real(*a, **k))
+    path = root / "_posts/2026-01-04-post-3.md"
+    path.write_text(path.read_text().replace("title: Post 3", "title: Renamed Post 3"))
+    refresher.refresh()
+    assert calls == [] and "Renamed Post 3" in [p.title.split(" v")[0] for p in refresher.store.snapshot.site.posts]
+    path.write_text(path.read_text().replace("date: 2026-01-04", "date: 2026-01-05"))
+    refresher.refresh()
+    assert calls == [1]  # the date moved it: a real re-index
