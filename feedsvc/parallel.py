@@ -15,8 +15,7 @@ import logging
 import multiprocessing
 import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from multiprocessing.pool import Pool
+from collections.abc import Callable, Sequence
 
 from .model import Resource
 from .rendering import as_resource
@@ -47,9 +46,10 @@ def render_forked(jobs: Sequence[Callable[[], tuple]], progress: Callable[[int],
     try:
         with multiprocessing.get_context("fork").Pool(processes) as pool:
             made: list[Resource] = []
-            for chunk in pool.starmap(_render_range, ranges, chunksize=1) if progress is None else \
-                    _with_progress(pool, ranges, made, progress):
-                made.extend(chunk)
+            for result in [pool.apply_async(_render_range, bounds) for bounds in ranges]:
+                made.extend(result.get())
+                if progress is not None:
+                    progress(len(made))
             return made
     except Exception as exc:  # a child that died, no more processes: render here instead
         log.warning("rendering %d files in forked processes failed (%s); rendering them here", len(jobs), exc)
@@ -57,14 +57,3 @@ def render_forked(jobs: Sequence[Callable[[], tuple]], progress: Callable[[int],
     finally:
         _JOBS = ()
 
-
-def _with_progress(pool: Pool, ranges: list[tuple[int, int]], made: list[Resource],
-                   progress: Callable[[int], None]) -> Iterator[list[Resource]]:
-    """The chunks in order, reporting how many jobs are done as each one arrives."""
-    results = [pool.apply_async(_render_range, bounds) for bounds in ranges]
-    done = 0
-    for result in results:
-        chunk = result.get()
-        done += len(chunk)
-        progress(done)
-        yield chunk

@@ -360,8 +360,7 @@ class Refresher:
     def _render(self, site: Site, settings: Settings, now: datetime) -> tuple[dict[str, Resource], list[str]]:
         """Render every feed and scope page whose inputs changed; reuse the bytes (and validators) of the others.
 
-        Hashing and gzip release the GIL, so they run on a second thread while the next feed
-        is rendered: a cold build uses both cores. The order of the output never depends on it.
+        How the work is spread over the cores is `_make`'s business; the output never depends on it.
         """
         memory = self._memory
         previous = self.store.snapshot.resources if self.store.snapshot is not None else {}

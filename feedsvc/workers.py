@@ -56,6 +56,15 @@ def _write_atomically(path: Path, data: bytes) -> None:
     os.replace(temporary, path)
 
 
+def read_json(path: Path) -> dict[str, Any] | None:
+    """A JSON object written by `_write_atomically`, or None if absent or unreadable."""
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 class StateFolder:
     """The files of the state folder, and how to write and read a snapshot through them."""
 
@@ -98,7 +107,7 @@ class StateFolder:
                     "aliases": aliases, "redirects": dict(snapshot.redirects)}
         first = self._last is None
         if first:  # what the manifest we replace names: a follower may still be loading it
-            previous = self._read_json(self.manifest) or {}
+            previous = read_json(self.manifest) or {}
             self._last = {entry["etag"] for entry in previous.get("resources", {}).values()}
         _write_atomically(self.manifest, json.dumps(manifest).encode())
         self._collect_garbage({entry["etag"] for entry in entries.values()}, sweep=first)
@@ -106,7 +115,7 @@ class StateFolder:
     def adopt(self, snapshot: Snapshot, key: str) -> bool:
         """Take over what our parent process (`feedsvc serve`, before it started the server) wrote for
         this very snapshot, instead of writing it all again; False if the folder holds anything else."""
-        manifest = self._read_json(self.manifest)
+        manifest = read_json(self.manifest)
         if not manifest or manifest.get("format") != MANIFEST_FORMAT or manifest.get("key") != key \
                 or manifest.get("generation") != snapshot.generation or manifest.get("writer") != os.getppid():
             return False
@@ -151,7 +160,7 @@ class StateFolder:
 
         With `key`, only a snapshot written under those settings (see `config.settings_key`) will do.
         """
-        manifest = self._read_json(self.manifest)
+        manifest = read_json(self.manifest)
         if not manifest or manifest.get("format") != MANIFEST_FORMAT:
             return None
         if key is not None and manifest.get("key") != key:
@@ -193,7 +202,7 @@ class StateFolder:
                         headers=tuple((str(name), str(value)) for name, value in entry.get("headers", ())))
 
     def read_status(self) -> tuple[ScanStatus, dict[str, Any]] | None:
-        body = self._read_json(self.status)
+        body = read_json(self.status)
         if not body:
             return None
         scan = body.get("scan", {})
@@ -201,13 +210,6 @@ class StateFolder:
         return ScanStatus(at, scan.get("seconds", 0.0), scan.get("trigger", ""), scan.get("error")), \
             body.get("details", {})
 
-    @staticmethod
-    def _read_json(path: Path) -> dict[str, Any] | None:
-        try:
-            data = json.loads(path.read_bytes())
-        except (OSError, ValueError):
-            return None
-        return data if isinstance(data, dict) else None
 
 
 def signature(path: Path) -> tuple[int, int, int] | None:
@@ -233,7 +235,7 @@ class RemoteRefreshes:
         deadline = time.monotonic() + timeout
         path = self.state.results / f"{refresh_id}.json"
         while True:
-            found = StateFolder._read_json(path)
+            found = read_json(path)
             if found is not None:
                 return found
             if time.monotonic() >= deadline:
@@ -343,7 +345,7 @@ class Deployment:
         for entry in os.scandir(self.state.requests):
             if entry.name.startswith(".") or not entry.name.endswith(".json"):
                 continue
-            request = StateFolder._read_json(Path(entry.path)) or {}
+            request = read_json(Path(entry.path)) or {}
             with contextlib.suppress(OSError):
                 os.unlink(entry.path)
             trigger = str(request.get("trigger", "worker"))[:40]
