@@ -18,6 +18,7 @@ from datetime import datetime
 from email.utils import formatdate, parsedate_to_datetime
 from typing import Any
 
+from .filters import mentions_filter
 from .metrics import Metrics
 from .model import Resource, Snapshot
 from .refresh import SnapshotStore
@@ -97,6 +98,9 @@ class FastPath:
         snapshot = self.store.snapshot
         if snapshot is None:
             return None
+        query = environ.get("QUERY_STRING")
+        if query and mentions_filter(query):
+            return None  # a filtered feed (ondemand.py)
         try:
             path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8")
         except UnicodeError:

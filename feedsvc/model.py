@@ -154,3 +154,6 @@ class Snapshot:
     stats: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))  # what /status shows
     aliases: Mapping[str, Resource] = field(default_factory=lambda: MappingProxyType({}))  # old feed URLs
     redirects: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # old path -> absolute URL
+    # The newest change seen anywhere in the content (files, folders, _config.yml): the Last-Modified
+    # of what is rendered on demand (ondemand.py), which must move whenever its bytes may have.
+    modified: datetime | None = None

@@ -268,6 +268,8 @@ class Refresher:
             stats=MappingProxyType(site_stats(site, resources, len(inventory))),
             aliases=MappingProxyType(aliases),
             redirects=MappingProxyType(redirects),
+            modified=max(memory.content_mtime, _from_ns(max(
+                (max(sig.mtime_ns, sig.ctime_ns) for sig in inventory.values()), default=0))),
         )
         added = tuple(p for p in changes.added if p not in gone)
         return RefreshReport(trigger, added=added, updated=changes.modified, removed=changes.removed,
@@ -370,7 +372,8 @@ class Refresher:
         total = len(site.scopes) * (len(FeedFormat) + 1) - 1  # the site scope's page is the index
         for scope, posts in site.scopes.items():
             shown = posts[: settings.feed_limit]
-            key = (settings, scope.label, tuple(p.fingerprint for p in shown))
+            # The archive count names the newest archive page in the feeds' `Link` header (archives.py).
+            key = (settings, scope.label, len(posts) // settings.feed_limit, tuple(p.fingerprint for p in shown))
             # A scope's page shows what its feeds show: it is keyed, and re-rendered, with them.
             parts = {feed_path(scope, fmt): partial(feed_parts, site, scope, fmt, settings) for fmt in FeedFormat}
             if scope.kind is not ScopeKind.SITE:
@@ -443,7 +446,8 @@ class Refresher:
         while running counts as now.
         """
         if previous is not None and previous.etag == resource.etag:
-            return previous
+            # Same bytes, same validators; only a `Link` header (a new archive page) may have moved.
+            return previous if previous.headers == resource.headers else replace(previous, headers=resource.headers)
         candidates = [resource.last_modified or EPOCH, self._memory.content_mtime]
         inventory = self._memory.inventory
         candidates.extend(_from_ns(inventory[p.source].mtime_ns) for p in posts if p.source in inventory)

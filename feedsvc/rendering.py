@@ -11,6 +11,8 @@ import hashlib
 import html
 import json
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
@@ -18,6 +20,7 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from . import __version__
+from .archives import archive_count, archive_links, archive_path, archive_range, subscription_links
 from .config import Settings
 from .markup import plain_title, title_has_markup
 from .model import Author, FeedFormat, Post, Resource, Scope, ScopeKind, Site
@@ -27,6 +30,7 @@ JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 _DC = "http://purl.org/dc/elements/1.1/"
 _MEDIA = "http://search.yahoo.com/mrss/"
 _ATOM = "http://www.w3.org/2005/Atom"
+_HISTORY = "http://purl.org/syndication/history/1.0"  # RFC 5005
 _RSS_TITLE = re.compile(rb"<title>([^<]*)</title>")
 _MARKUP = re.compile(r"<[a-zA-Z/!?]|&(?:#[0-9]+|#x[0-9a-fA-F]+|[a-zA-Z][a-zA-Z0-9]*);")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -53,12 +57,21 @@ def feed_url(settings: Settings, scope: Scope, fmt: FeedFormat) -> str:
     return absolute(settings.public_url, feed_path(scope, fmt))
 
 
-def websub_headers(settings: Settings, self_url: str) -> tuple[tuple[str, str], ...]:
+def link_header(links: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """(rel, href) pairs as one RFC 8288 `Link` response header, or none."""
+    values = [f'<{href}>; rel="{rel}"' for rel, href in links]
+    return (("Link", ", ".join(values)),) if values else ()
+
+
+def websub_links(settings: Settings, self_url: str) -> list[tuple[str, str]]:
     """WebSub discovery by HTTP header: a hub only relays topics whose responses name it and themselves."""
     if not settings.websub_hubs:
-        return ()
-    links = [f'<{hub}>; rel="hub"' for hub in settings.websub_hubs] + [f'<{self_url}>; rel="self"']
-    return (("Link", ", ".join(links)),)
+        return []
+    return [("hub", hub) for hub in settings.websub_hubs] + [("self", self_url)]
+
+
+def websub_headers(settings: Settings, self_url: str) -> tuple[tuple[str, str], ...]:
+    return link_header(websub_links(settings, self_url))
 
 
 def feed_title(settings: Settings, scope: Scope) -> str:
@@ -69,32 +82,87 @@ def feed_title(settings: Settings, scope: Scope) -> str:
     return f"{settings.title}: {_KIND_LABEL[scope.kind]} {scope.label}"
 
 
+@dataclass(frozen=True, slots=True)
+class FeedDoc:
+    """One feed document: a scope's subscription feed, one of its archive pages, or a filtered feed.
+
+    Everything the bytes depend on is here, so two equal docs render the same bytes.
+    """
+
+    path: str  # where it is served (unescaped)
+    fmt: FeedFormat
+    title: str
+    self_url: str
+    feed_id: str  # the logical feed: archive pages share their subscription feed's id
+    entries: tuple[Post, ...]
+    links: tuple[tuple[str, str], ...] = ()  # (rel, href) written into the document (RFC 5005)
+    archive: bool = False  # RFC 5005 <fh:archive/>: these entries will not change
+    next_url: str | None = None  # JSON Feed's paging link
+    headers: tuple[tuple[str, str], ...] = ()  # extra response headers
+
+    @property
+    def cache_key(self) -> tuple:
+        return (self.path, self.title, self.self_url, self.feed_id, self.links, self.archive, self.next_url,
+                self.headers, tuple(post.fingerprint for post in self.entries))
+
+
 def render_feed(site: Site, scope: Scope, fmt: FeedFormat, settings: Settings) -> Resource:
     """Render one scope's feed; entries are the `feed_limit` newest of that scope."""
     return as_resource(*feed_parts(site, scope, fmt, settings))
+
+
+def subscription_doc(site: Site, scope: Scope, fmt: FeedFormat, settings: Settings) -> FeedDoc:
+    """The feed readers subscribe to: the scope's `feed_limit` newest entries. Its archives are named
+    in the `Link` response header only, so the document's bytes stay those of a plain feed."""
+    self_url = feed_url(settings, scope, fmt)
+    posts = site.scopes[scope]
+    paging = subscription_links(settings, scope, fmt, len(posts))
+    return FeedDoc(path=feed_path(scope, fmt), fmt=fmt, title=feed_title(settings, scope), self_url=self_url,
+                   feed_id=self_url, entries=posts[: settings.feed_limit],
+                   headers=link_header([*websub_links(settings, self_url), *paging]))
+
+
+def archive_doc(site: Site, scope: Scope, fmt: FeedFormat, number: int, settings: Settings) -> FeedDoc | None:
+    """Archive page `number` of a scope (archives.py), or None if the scope has no such page."""
+    posts = site.scopes[scope]
+    count = archive_count(len(posts), settings.feed_limit)
+    if not 1 <= number <= count:
+        return None
+    path = archive_path(scope, number, fmt)
+    previous = archive_path(scope, number - 1, fmt) if number > 1 else None
+    return FeedDoc(path=path, fmt=fmt, title=f"{feed_title(settings, scope)} (archive {number})",
+                   self_url=absolute(settings.public_url, path), feed_id=feed_url(settings, scope, fmt),
+                   entries=posts[archive_range(len(posts), settings.feed_limit, number)],
+                   links=tuple(archive_links(settings, scope, fmt, number, count)), archive=True,
+                   next_url=absolute(settings.public_url, previous) if previous else None)
 
 
 def feed_parts(site: Site, scope: Scope, fmt: FeedFormat, settings: Settings
                ) -> tuple[str, str, bytes, datetime | None, tuple[tuple[str, str], ...]]:
     """`render_feed` up to `as_resource`'s arguments: the part that needs the GIL (hashing and
     gzip do not, so a caller can run `as_resource` on another core)."""
-    entries = site.scopes[scope][: settings.feed_limit]
-    newest = max((p.updated for p in entries), default=None)
-    if fmt is FeedFormat.JSON:
-        body = _render_json(scope, entries, settings)
+    return doc_parts(subscription_doc(site, scope, fmt, settings), settings)
+
+
+def doc_parts(doc: FeedDoc, settings: Settings
+              ) -> tuple[str, str, bytes, datetime | None, tuple[tuple[str, str], ...]]:
+    newest = max((p.updated for p in doc.entries), default=None)
+    if doc.fmt is FeedFormat.JSON:
+        body = _render_json(doc, settings)
     else:
-        body = _render_xml(scope, fmt, entries, settings, newest)
-    headers = websub_headers(settings, feed_url(settings, scope, fmt))
-    return feed_path(scope, fmt), fmt.content_type, body, newest, headers
+        body = _render_xml(doc, settings, newest)
+    return doc.path, doc.fmt.content_type, body, newest, doc.headers
 
 
-def _render_json(scope: Scope, entries: tuple[Post, ...], settings: Settings) -> bytes:
+def _render_json(doc: FeedDoc, settings: Settings) -> bytes:
     feed: dict[str, object] = {
         "version": JSON_FEED_VERSION,
-        "title": feed_title(settings, scope),
+        "title": doc.title,
         "home_page_url": settings.site_url + "/",
-        "feed_url": feed_url(settings, scope, FeedFormat.JSON),
+        "feed_url": doc.self_url,
     }
+    if doc.next_url:
+        feed["next_url"] = doc.next_url
     if settings.description:
         feed["description"] = settings.description
     if settings.lang:
@@ -103,7 +171,7 @@ def _render_json(scope: Scope, entries: tuple[Post, ...], settings: Settings) ->
         feed["authors"] = [_json_author(settings.author)]
     if settings.websub_hubs:
         feed["hubs"] = [{"type": "WebSub", "url": hub} for hub in settings.websub_hubs]
-    feed["items"] = [_json_item(post, settings) for post in entries]
+    feed["items"] = [_json_item(post, settings) for post in doc.entries]
     return json.dumps(feed, ensure_ascii=False, indent=2).encode("utf-8") + b"\n"
 
 
@@ -135,18 +203,19 @@ def _terms(post: Post) -> list[str]:
     return list(dict.fromkeys(post.categories + post.tags))
 
 
-def _render_xml(scope: Scope, fmt: FeedFormat, entries: tuple[Post, ...], settings: Settings,
-                newest: datetime | None) -> bytes:
+def _render_xml(doc: FeedDoc, settings: Settings, newest: datetime | None) -> bytes:
+    fmt = doc.fmt
     fg = FeedGenerator()
     fg.register_extension("feedsvc", _FeedExtension, _EntryExtension)
-    self_url = feed_url(settings, scope, fmt)
-    fg.id(self_url)
-    fg.title(feed_title(settings, scope))
+    fg.id(doc.feed_id)
+    fg.title(doc.title)
     fg.subtitle(settings.description or settings.title)  # RSS requires a description
-    fg.link(href=self_url, rel="self", type=fmt.content_type.split(";")[0])
+    fg.link(href=doc.self_url, rel="self", type=fmt.content_type.split(";")[0])
     for hub in settings.websub_hubs:  # Atom output only: feedgen's RSS keeps rel="self" alone
         fg.link(href=hub, rel="hub")
     fg.feedsvc.hubs = settings.websub_hubs
+    fg.feedsvc.links = doc.links
+    fg.feedsvc.archive = doc.archive
     fg.link(href=settings.site_url + "/", rel="alternate", type="text/html")  # last: RSS <link> takes it
     if settings.lang:
         fg.language(settings.lang)
@@ -157,7 +226,7 @@ def _render_xml(scope: Scope, fmt: FeedFormat, entries: tuple[Post, ...], settin
     fg.updated(newest or EPOCH)
     # Atom requires an author on every entry: the site author, else the site itself.
     fallback = (settings.author or Author(settings.title),)
-    for post in entries:
+    for post in doc.entries:
         _add_entry(fg, post, settings, fallback)
     if fmt is FeedFormat.ATOM:
         return fg.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True)
@@ -204,22 +273,42 @@ def _add_entry(fg: FeedGenerator, post: Post, settings: Settings, fallback: tupl
 
 
 class _FeedExtension(BaseExtension):
-    """What feedgen leaves out of RSS: the WebSub hub links (it writes only the rel="self" atom:link)."""
+    """What feedgen leaves out: WebSub hub links in RSS (it writes only the rel="self" atom:link), and
+    RFC 5005's paging and archive links (feedgen accepts only Atom's own link relations)."""
 
     hubs: tuple[str, ...] = ()
+    links: tuple[tuple[str, str], ...] = ()
+    archive: bool = False
 
     def extend_ns(self) -> dict[str, str]:
-        return {"dc": _DC, "media": _MEDIA}
+        namespaces = {"dc": _DC, "media": _MEDIA}
+        if self.archive:
+            namespaces["fh"] = _HISTORY
+        return namespaces
 
     def extend_rss(self, rss: etree._Element) -> etree._Element:
         channel = rss.find("channel")
-        if channel is None or not self.hubs:
+        if channel is None or not (self.hubs or self.links or self.archive):
             return rss
+        links = [("hub", hub) for hub in self.hubs] + list(self.links)
         anchor = channel.find(f"{{{_ATOM}}}link[@rel='self']")
         position = list(channel).index(anchor) + 1 if anchor is not None else len(channel)
-        for offset, hub in enumerate(self.hubs):
-            channel.insert(position + offset, etree.Element(f"{{{_ATOM}}}link", href=hub, rel="hub"))
+        for offset, (rel, href) in enumerate(links):
+            channel.insert(position + offset, etree.Element(f"{{{_ATOM}}}link", href=href, rel=rel))
+        if self.archive:
+            channel.insert(position + len(links), etree.Element(f"{{{_HISTORY}}}archive"))
         return rss
+
+    def extend_atom(self, feed: etree._Element) -> etree._Element:
+        if not (self.links or self.archive):
+            return feed
+        last_link = feed.findall("link")[-1]
+        position = list(feed).index(last_link) + 1
+        for offset, (rel, href) in enumerate(self.links):
+            feed.insert(position + offset, etree.Element("link", href=href, rel=rel))
+        if self.archive:
+            feed.insert(position + len(self.links), etree.Element(f"{{{_HISTORY}}}archive"))
+        return feed
 
 
 class _EntryExtension(BaseEntryExtension):

@@ -15,6 +15,7 @@ from flask import Flask
 
 from .config import Settings, content_dir_from, load_settings, settings_key, state_dir_from, webhook_secret
 from .metrics import Metrics, enable_multiprocess
+from .ondemand import OnDemandFeeds
 from .refresh import Progress, Refresher, SnapshotStore
 from .scheduling import RefreshScheduler
 from .triggers import RefreshQueue
@@ -58,7 +59,8 @@ class Service:
         secret = webhook_secret(environ)
         self.webhooks = WebhookReceiver(secret, self.refreshes, SeenInFolder(self.state_dir / "webhook-ids")) \
             if secret else None
-        self.app: Flask = create_app(self.settings, self.store, self.webhooks, self.metrics)
+        self.ondemand = OnDemandFeeds(lambda: self.refresher.settings or self.settings)
+        self.app: Flask = create_app(self.settings, self.store, self.webhooks, self.metrics, self.ondemand)
         self.scheduler: RefreshScheduler | None = None
         self.deployment: Deployment | None = None
         self.pinger = HubPinger(lambda: self.refresher.settings or self.settings,
@@ -94,7 +96,7 @@ class Service:
         """Elect this process builder or follower and start its threads; call once per process, after any fork."""
         if self.deployment is None:
             self.deployment = Deployment(StateFolder(self.state_dir), self.store, self.queue, self.refreshes,
-                                         self._start_builder, self._stop_builder, self._details)
+                                         self._start_builder, self._stop_builder, self._details, self.ondemand)
             self.deployment.start()
 
     def stop(self) -> None:

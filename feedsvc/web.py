@@ -10,6 +10,7 @@ from .config import Settings
 from .fastpath import HTML_CSP, SECURITY_HEADERS, FastPath
 from .metrics import Metrics
 from .model import Resource
+from .ondemand import OnDemandFeeds, Refusal, target_for
 from .refresh import SnapshotStore
 from .urls import absolute
 from .webhooks import MAX_BODY_BYTES, WebhookReceiver
@@ -17,12 +18,14 @@ from .webhooks import MAX_BODY_BYTES, WebhookReceiver
 HOOK_PATH = "/hooks/refresh"
 
 def create_app(settings: Settings, store: SnapshotStore, webhooks: WebhookReceiver | None = None,
-               metrics: Metrics | None = None) -> Flask:
+               metrics: Metrics | None = None, ondemand: OnDemandFeeds | None = None) -> Flask:
     """A passive app: it reads `store` and never starts threads (the process owner does that).
 
     Without a `webhooks` receiver (no secret configured) the refresh hook answers 404.
+    `ondemand` renders archive pages and filtered feeds (by default from `store`'s site).
     """
     metrics = metrics or Metrics()
+    ondemand = ondemand or OnDemandFeeds(lambda: settings)
     app = Flask(__name__)
     app.config["DEBUG"] = False  # Flask reads FLASK_DEBUG from the environment; production must not heed it
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
@@ -54,6 +57,13 @@ def create_app(settings: Settings, store: SnapshotStore, webhooks: WebhookReceiv
         if snapshot is None:
             return _plain("feeds are being built; try again shortly\n", 503, {"Retry-After": "2"})
         found = snapshot.resources.get("/" + path) or snapshot.aliases.get("/" + path)
+        target = target_for("/" + path, request.query_string, found)
+        if target is not None:  # an archive page or a filtered feed (ondemand.py)
+            answer = target if isinstance(target, Refusal) else ondemand.answer(snapshot, target)
+            if isinstance(answer, Refusal):
+                retry = {"Retry-After": "2"} if answer.status == 503 else None
+                return _plain(answer.message + "\n", answer.status, retry)
+            return serve(answer)
         if found is None and "/" + path == HOOK_PATH:
             return _plain("method not allowed\n", 405, {"Allow": "POST"})
         if found is None:

@@ -15,11 +15,14 @@ the newest feeds. They meet in a state folder (FEEDSVC_STATE_DIR, see `config.st
 - **Requests.** A follower that receives a webhook drops `requests/<id>.json`; the builder takes
   it within 50 ms into its refresh queue (so bursts coalesce across workers too) and writes
   `results/<id>.json` when that refresh is done, which the follower reads for `?wait=1`.
+  A follower asked for an archive page or a filtered feed (ondemand.py) asks the same way: the
+  builder renders it from its `Site` and answers with the bytes in the result.
 - `status.json` carries what `/status` shows about the builder (last scan, scheduler, WebSub).
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import fcntl
 import hashlib
@@ -37,7 +40,9 @@ from types import MappingProxyType
 from typing import Any
 
 from .config import settings_key
+from .filters import FilterError
 from .model import Resource, Snapshot
+from .ondemand import Answer, OnDemandFeeds, Refusal, Target
 from .refresh import RefreshReport, ScanStatus, SnapshotStore
 from .triggers import RefreshQueue, summarize
 
@@ -47,6 +52,7 @@ MANIFEST_FORMAT = 2
 FOLLOW_SECONDS = 0.1
 INBOX_SECONDS = 0.05
 RESULT_KEEP_SECONDS = 120.0
+RENDER_TIMEOUT_SECONDS = 10.0
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -243,6 +249,47 @@ class RemoteRefreshes:
             time.sleep(0.02)
 
 
+class RemoteRenders:
+    """A follower's way to have the builder render an archive page or a filtered feed."""
+
+    def __init__(self, state: StateFolder) -> None:
+        self.state = state
+
+    def __call__(self, key: str) -> Answer:
+        request_id = uuid.uuid4().hex
+        _write_atomically(self.state.requests / f"{request_id}.json", json.dumps({"render": key}).encode())
+        deadline = time.monotonic() + RENDER_TIMEOUT_SECONDS
+        path = self.state.results / f"{request_id}.json"
+        while time.monotonic() < deadline:
+            found = read_json(path)
+            if found is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+                return answer_from_json(found)
+            time.sleep(0.01)
+        return Refusal(503, "the builder did not answer in time; try again shortly")
+
+
+def answer_to_json(answer: Answer) -> dict[str, Any]:
+    if isinstance(answer, Refusal):
+        return {"status": answer.status, "message": answer.message}
+    return {"status": 200, "path": answer.path, "type": answer.content_type, "etag": answer.etag,
+            "size": answer.size, "modified": answer.last_modified.isoformat() if answer.last_modified else None,
+            "headers": [list(pair) for pair in answer.headers], "gzip": base64.b64encode(answer.gzip_body).decode()}
+
+
+def answer_from_json(data: Mapping[str, Any]) -> Answer:
+    try:
+        if data["status"] != 200:
+            return Refusal(int(data["status"]), str(data["message"]))
+        return Resource(path=data["path"], content_type=data["type"], gzip_body=base64.b64decode(data["gzip"]),
+                        size=data["size"], etag=data["etag"],
+                        last_modified=datetime.fromisoformat(data["modified"]) if data["modified"] else None,
+                        headers=tuple((str(name), str(value)) for name, value in data["headers"]))
+    except (KeyError, TypeError, ValueError):
+        return Refusal(503, "the builder's answer was unreadable; try again shortly")
+
+
 class Delegate:
     """The refresh target of this process; switches from follower to builder on takeover."""
 
@@ -261,8 +308,9 @@ class Deployment:
 
     def __init__(self, state: StateFolder, store: SnapshotStore, queue: RefreshQueue, refreshes: Delegate,
                  start_builder: Callable[[], None], stop_builder: Callable[[], None],
-                 details: Callable[[], dict[str, Any]]) -> None:
+                 details: Callable[[], dict[str, Any]], ondemand: OnDemandFeeds | None = None) -> None:
         self.state = state
+        self.ondemand = ondemand
         self.store = store
         self.queue = queue
         self.refreshes = refreshes
@@ -305,6 +353,8 @@ class Deployment:
         if self.store.snapshot is not None:
             self.queue.refresher.continue_generations(self.store.snapshot.generation)
         self.refreshes.target = self.queue
+        if self.ondemand is not None:
+            self.ondemand.remote = None  # renders from its own site from now on
         self.store.details = self._builder_details
         self.queue.on_report.append(self._after_refresh)
         self.queue.refresher.listeners.append(self._publish)
@@ -348,8 +398,22 @@ class Deployment:
             request = read_json(Path(entry.path)) or {}
             with contextlib.suppress(OSError):
                 os.unlink(entry.path)
+            if "render" in request:
+                self._render(entry.name.removesuffix(".json"), str(request["render"]))
+                continue
             trigger = str(request.get("trigger", "worker"))[:40]
             self._pending[entry.name.removesuffix(".json")] = self.queue.enqueue(trigger)
+
+    def _render(self, request_id: str, key: str) -> None:
+        snapshot = self.store.snapshot
+        if self.ondemand is None or snapshot is None:
+            answer: Answer = Refusal(503, "feeds are being built; try again shortly")
+        else:
+            try:
+                answer = self.ondemand.answer(snapshot, Target.from_key(key))
+            except FilterError as exc:
+                answer = Refusal(400, str(exc))
+        _write_atomically(self.state.results / f"{request_id}.json", json.dumps(answer_to_json(answer)).encode())
 
     def _answer_requests(self) -> None:
         for refresh_id, run in list(self._pending.items()):
@@ -369,6 +433,8 @@ class Deployment:
     def _follow(self) -> None:
         self.role = "follower"
         self.refreshes.target = RemoteRefreshes(self.state)
+        if self.ondemand is not None:
+            self.ondemand.remote = RemoteRenders(self.state)
         self.store.details = self._follower_details
         self._spawn(self._watch, "feedsvc-follower")
 
