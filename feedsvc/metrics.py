@@ -60,6 +60,9 @@ class Metrics:
         self.content_errors = Gauge("feedsvc_content_errors", "Content files in error", registry=registry,
                                     multiprocess_mode="livemostrecent")
         self.webhooks = Counter("feedsvc_webhooks", "Webhook requests, by outcome", ["outcome"], registry=registry)
+        self.ondemand = Counter("feedsvc_ondemand", "Archive pages and filtered feeds asked for, by kind and "
+                                "outcome (rendered, cached, from_builder, refused)", ["kind", "outcome"],
+                                registry=registry)
         self.websub_pings = Counter("feedsvc_websub_pings", "WebSub publish pings, by outcome", ["outcome"],
                                     registry=registry)
 

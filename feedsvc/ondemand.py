@@ -9,6 +9,7 @@ folder (workers.py) and caches the answer for the snapshot it serves.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -21,6 +22,8 @@ from .filters import Filter, FilterError, UnknownNames, describe, lookup, mentio
 from .model import FeedFormat, Resource, Scope, Site, Snapshot
 from .rendering import FeedDoc, archive_doc, as_resource, doc_parts, feed_title
 from .urls import absolute, feed_path
+
+log = logging.getLogger("feedsvc")
 
 MAX_ITEMS = 256
 MAX_BYTES = 24 * 1024 * 1024  # of gzip bodies, per process
@@ -106,40 +109,65 @@ class OnDemandFeeds:
                  max_bytes: int = MAX_BYTES) -> None:
         self.settings = settings
         self.remote: Callable[[str], Answer] | None = None  # set while this process is a follower
+        self.observe: Callable[[str, str], None] = lambda kind, outcome: None  # (archive|filter, outcome): metrics
         self.max_items = max_items
         self.max_bytes = max_bytes
         self._cache: OrderedDict[str, _Cached] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
         self._renders = threading.BoundedSemaphore(RENDERS_AT_ONCE)
+        self._running: dict[str, threading.Event] = {}
         self._index: _Index | None = None
 
     def answer(self, snapshot: Snapshot, target: Target) -> Answer:
+        answer, outcome = self._answer(snapshot, target)
+        kind = "filter" if target.filter is not None else "archive"
+        self.observe(kind, "refused" if isinstance(answer, Refusal) else outcome)
+        return answer
+
+    def _answer(self, snapshot: Snapshot, target: Target) -> tuple[Answer, str]:
         cached = self._get(target.key)
         if cached is not None and cached.generation == snapshot.generation:
-            return cached.answer
+            return cached.answer, "cached"
         if snapshot.site is None:
-            return self._ask_builder(snapshot, target, cached)
+            return self._ask_builder(snapshot, target, cached), "from_builder"
         settings = self.settings()
         index = self._index
         if index is None or index.site is not snapshot.site:
             index = self._index = _Index(snapshot.site)
         doc = plan(index, settings, target)
         if isinstance(doc, Refusal):
-            return doc  # cheap to find again; not cached, so made-up names cannot evict real feeds
+            return doc, "refused"  # cheap to find again; not cached, so made-up names cannot evict real feeds
         key = (settings, doc.cache_key)
         if cached is not None and cached.key == key:
             self._put(target.key, replace(cached, generation=snapshot.generation))
-            return cached.answer
+            return cached.answer, "cached"
+        with self._lock:  # one render per key at a time: the others wait for it and take its answer
+            running = self._running.get(target.key)
+            if running is None:
+                self._running[target.key] = threading.Event()
+        if running is not None:
+            running.wait(RENDER_WAIT_SECONDS)
+            return self._answer(snapshot, target)
+        try:
+            return self._render(snapshot, target, doc, settings, key, cached)
+        finally:
+            with self._lock:
+                self._running.pop(target.key).set()
+
+    def _render(self, snapshot: Snapshot, target: Target, doc: FeedDoc, settings: Settings, key: tuple,
+                cached: _Cached | None) -> tuple[Answer, str]:
         if not self._renders.acquire(timeout=RENDER_WAIT_SECONDS):
-            return Refusal(503, "busy rendering other feeds; try again shortly")
+            return Refusal(503, "busy rendering other feeds; try again shortly"), "refused"
         try:
             path, content_type, body, newest, headers = doc_parts(doc, settings)
         finally:
             self._renders.release()
         resource = as_resource(path, content_type, body, self._last_modified(snapshot, newest, cached), headers)
         self._put(target.key, _Cached(snapshot.generation, key, resource))
-        return resource
+        log.debug("rendered %s on demand (generation %d, %d entries)", target.key, snapshot.generation,
+                  len(doc.entries))
+        return resource, "rendered"
 
     def _ask_builder(self, snapshot: Snapshot, target: Target, cached: _Cached | None) -> Answer:
         if self.remote is None:

@@ -26,6 +26,7 @@ def create_app(settings: Settings, store: SnapshotStore, webhooks: WebhookReceiv
     """
     metrics = metrics or Metrics()
     ondemand = ondemand or OnDemandFeeds(lambda: settings)
+    ondemand.observe = lambda kind, outcome: metrics.ondemand.labels(kind, outcome).inc()
     app = Flask(__name__)
     app.config["DEBUG"] = False  # Flask reads FLASK_DEBUG from the environment; production must not heed it
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES

@@ -197,3 +197,46 @@ def test_metrics_add_up_the_requests_of_every_worker(three_workers):
                for family in text_string_to_metric_families(body.decode())
                for s in family.samples if s.name == "feedsvc_http_requests_total"}
     assert counted[(("route", "feed"), ("status", "200"))] == 40
+
+
+def test_followers_serve_archive_pages_and_filtered_feeds_rendered_by_the_builder(start, site_dir, tmp_path):  # noqa: F811
+    from prometheus_client.parser import text_string_to_metric_families
+
+    posts = dict(POSTS)
+    for day in (3, 4, 5):
+        posts[f"_posts/2026-03-0{day}-more-{day}.md"] = post_text(f"title: More {day}\ntags: [python, web]")
+    root = site_dir(posts)
+    port = free_port()
+    server = start([sys.executable, "-m", "feedsvc", "serve", "--content", str(root), "--host", "127.0.0.1",
+                    "--port", str(port)], port,
+                   {"FEEDSVC_WORKERS": "3", "FEEDSVC_FEED_LIMIT": "2", "FEEDSVC_RESCAN_SECONDS": "3600",
+                    "FEEDSVC_WEBHOOK_SECRET": SECRET, "FEEDSVC_STATE_DIR": str(tmp_path / "state")})
+    server.wait_ready()
+    assert len(_status_by_worker(server, 3, timeout=20)) == 3, server.log()
+    # A published refresh: followers now serve the builder's manifest and hold no parsed site.
+    (root / "_posts/2026-03-06-six.md").write_text(post_text("title: Six\ntags: [rust]"))
+    assert _signed_post(server) == 202
+    deadline = time.monotonic() + 10
+    while {data["posts"] for data in _status_by_worker(server, 6, timeout=0).values()} != {6}:
+        assert time.monotonic() < deadline, server.log()
+    answers: dict[str, set[tuple[int, str, bytes]]] = {}
+    for _ in range(12):  # fresh connections: the kernel spreads them over the workers
+        for path in ("/archive/1/atom.xml", "/tags/python/archive/1/rss.xml", "/rss.xml?tags=web&tags=python",
+                     "/archive/9/atom.xml", "/rss.xml?tags=nope"):
+            status, headers, body = server.get(path)
+            answers.setdefault(path, set()).add((status, headers.get("ETag", ""), body))
+    assert len(answers["/archive/1/atom.xml"]) == 1  # every worker served the same bytes and validators
+    (status, _, body), = answers["/archive/1/atom.xml"]
+    assert status == 200 and b"<fh:archive/>" in body and b"Alpha Post" in body and b"Beta Post" in body
+    (status, _, body), = answers["/tags/python/archive/1/rss.xml"]
+    assert status == 200 and b"Alpha Post" in body and b"More 3" in body
+    (status, _, body), = answers["/rss.xml?tags=web&tags=python"]
+    assert status == 200 and body.count(b"<item>") == 2 and b"More 5" in body and b"Beta Post" not in body
+    assert {status for status, _, _ in answers["/archive/9/atom.xml"] | answers["/rss.xml?tags=nope"]} == {404}
+    _, _, metrics = server.get("/metrics")
+    outcomes = {(s.labels["kind"], s.labels["outcome"]): s.value
+                for family in text_string_to_metric_families(metrics.decode())
+                for s in family.samples if s.name == "feedsvc_ondemand_total"}
+    assert outcomes.get(("archive", "from_builder"), 0) >= 1, outcomes  # a follower asked the builder
+    assert outcomes[("archive", "rendered")] == 2, outcomes  # each page rendered once, by the builder alone
+    assert outcomes[("filter", "rendered")] == 1
