@@ -291,3 +291,72 @@ def test_the_schema_check_catches_what_a_broken_feed_would_get_wrong(site_dir, j
         breaks(broken)
         errors = _schema_errors(jsonfeed_schema, json.dumps(broken).encode())
         assert any(e.startswith(where + ":") for e in errors), (where, errors)
+
+
+# -- archive pages and filtered feeds, read by the same independent clients ------------------
+
+def _prev_archive(headers) -> str | None:
+    for value in (headers.get("link") or headers.get("Link") or "").split(", "):
+        url, _, rel = value.partition(">; rel=")
+        if rel == '"prev-archive"':
+            return url.lstrip("<")
+    return None
+
+
+@pytest.mark.parametrize("fmt", [FeedFormat.RSS, FeedFormat.ATOM])
+def test_feedparser_backfills_every_scope_of_a_real_site_through_its_archives(live_server, fmt):
+    if not (JEKYLL_NEWS / "_posts").is_dir():
+        pytest.skip(f"{JEKYLL_NEWS} is not present (the corpora live in ../shared/corpora)")
+    refresher = _refresher(JEKYLL_NEWS, {"FEEDSVC_FEED_LIMIT": "7"})
+    server = live_server(refresher)
+    site = refresher.store.snapshot.site
+    public = refresher.settings.public_url
+    archives = 0
+    for scope, posts in site.scopes.items():
+        path = feed_path(scope, fmt)
+        first = feedparser.parse(server.base + escape_path(path))
+        assert first.status == 200 and not first.bozo, path
+        links = [entry.link for entry in first.entries]
+        url = _prev_archive(first.headers)
+        while url:
+            page = feedparser.parse(server.base + url.removeprefix(public))
+            assert page.status == 200 and not page.bozo, (url, page.get("bozo_exception"))
+            assert {link.rel: link.href for link in page.feed.links}["current"] == public + escape_path(path)
+            links += [entry.link for entry in page.entries]
+            again = feedparser.parse(server.base + url.removeprefix(public), etag=page.etag, modified=page.modified)
+            assert again.status == 304, url
+            url = {link.rel: link.href for link in page.feed.links}.get("prev-archive")
+            archives += 1
+        assert sorted(set(links)) == sorted(post.url for post in posts), path
+    assert archives >= len(site.posts) // 7  # the site scope alone has that many pages
+
+
+def test_archive_pages_and_filtered_json_feeds_validate_against_the_schema(site_dir, jsonfeed_schema):
+    posts = {f"_posts/2026-01-{n:02d}-p{n}.md": post_text(f"title: P{n}\ntags: [{'a' if n % 2 else 'b'}, c]")
+             for n in range(1, 12)}
+    refresher = _refresher(site_dir(posts), {"FEEDSVC_FEED_LIMIT": "3"})
+    from feedsvc.web import create_app
+
+    client = create_app(refresher.settings, refresher.store).test_client()
+    paths = ["/archive/1/feed.json", "/archive/3/feed.json", "/tags/a/archive/2/feed.json",
+             "/feed.json?tags=a,b", "/tags/c/feed.json?tags=a&tags=c"]
+    for path in paths:
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert _schema_errors(jsonfeed_schema, response.data) == [], path
+
+
+def test_newsboat_reads_an_archive_page_and_a_filtered_feed(newsboat, site_dir, make_refresher, live_server,
+                                                            tmp_path):
+    refresher = make_refresher(site_dir(NEWSBOAT_POSTS), {"FEEDSVC_FEED_LIMIT": "1"})
+    assert refresher.refresh("test").error is None
+    server = live_server(refresher)
+    for name, path, shown in (("archive", "/archive/1/rss.xml", ("first",)),
+                              ("archive-atom", "/tags/salt/archive/2/atom.xml", ("second",)),
+                              ("filter", "/rss.xml?tags=salt&authors=ben-okafor", ("first",))):
+        reader = Newsboat(newsboat, tmp_path / name, server.base + path)
+        reader.reload()
+        assert reader.items() == _expected(*shown), path
+        reader.reload()
+        reader.reload()
+        assert server.requests[-1].status == 304, path  # it revalidates these like any feed
