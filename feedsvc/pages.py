@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from email.utils import format_datetime
+from urllib.parse import quote
 
 import jinja2
 from lxml import etree
 
 from . import __version__
+from .archives import archive_count, archive_path
 from .config import Settings
 from .markup import plain_title
 from .model import SITE_SCOPE, FeedFormat, Post, Resource, Scope, ScopeKind, Site
@@ -80,8 +82,30 @@ def render_index(site: Site, settings: Settings) -> Resource:
         description=settings.description,
         entries=[_entry(post) for post in shown],
         groups=groups,
+        examples=_custom_feed_examples(site, settings),
     )
     return as_resource(INDEX_PATH, HTML_TYPE, body.encode("utf-8"), _newest(site))
+
+
+def _custom_feed_examples(site: Site, settings: Settings) -> list[tuple[str, str]]:
+    """Filtered feeds and the oldest archive page, made from this site's own names, so a reader sees
+    how the URLs work (filters.py, archives.py); the index is re-rendered when scopes or counts change."""
+    def biggest(kind: ScopeKind) -> list[Scope]:
+        return sorted((s for s in site.scopes if s.kind is kind), key=lambda s: (-len(site.scopes[s]), s.slug))
+
+    rss = absolute(settings.public_url, "/" + FeedFormat.RSS.filename)
+    tags, categories = biggest(ScopeKind.TAG), biggest(ScopeKind.CATEGORY)
+    examples = []
+    if len(tags) >= 2:
+        examples.append((f"Posts tagged {tags[0].label} or {tags[1].label}",
+                         f"{rss}?tags={quote(tags[0].slug)},{quote(tags[1].slug)}"))
+    if tags and categories:
+        examples.append((f"Posts tagged {tags[0].label} in {categories[0].label}",
+                         f"{rss}?tags={quote(tags[0].slug)}&categories={quote(categories[0].slug)}"))
+    if archive_count(len(site.posts), settings.feed_limit):
+        examples.append(("The oldest posts (archive page 1; feed readers that support RFC 5005 find every page)",
+                         absolute(settings.public_url, archive_path(SITE_SCOPE, 1, FeedFormat.RSS))))
+    return examples
 
 
 def scope_page_parts(scope: Scope, shown: tuple[Post, ...], settings: Settings

@@ -51,6 +51,8 @@ log = logging.getLogger("feedsvc")
 MANIFEST_FORMAT = 2
 FOLLOW_SECONDS = 0.1
 INBOX_SECONDS = 0.05
+INBOX_BUSY_SECONDS = 0.01  # for a while after a request: followers wait on on-demand renders
+INBOX_BUSY_FOR = 10.0
 RESULT_KEEP_SECONDS = 120.0
 RENDER_TIMEOUT_SECONDS = 10.0
 
@@ -383,26 +385,32 @@ class Deployment:
         return {**self._details(), "worker": {"role": "builder", "pid": os.getpid()}}
 
     def _inbox(self) -> None:
-        """Take other workers' refresh requests into the queue; answer the finished ones."""
-        while not self._stopping.wait(INBOX_SECONDS):
+        """Take other workers' requests (refreshes into the queue, renders at once); answer finished refreshes."""
+        busy_until = 0.0
+        while not self._stopping.wait(INBOX_BUSY_SECONDS if time.monotonic() < busy_until else INBOX_SECONDS):
             try:
-                self._take_requests()
+                if self._take_requests():
+                    busy_until = time.monotonic() + INBOX_BUSY_FOR
                 self._answer_requests()
             except Exception:
                 log.exception("state folder: handling refresh requests failed")
 
-    def _take_requests(self) -> None:
+    def _take_requests(self) -> bool:
+        """True if there were any."""
+        taken = False
         for entry in os.scandir(self.state.requests):
             if entry.name.startswith(".") or not entry.name.endswith(".json"):
                 continue
             request = read_json(Path(entry.path)) or {}
             with contextlib.suppress(OSError):
                 os.unlink(entry.path)
+            taken = True
             if "render" in request:
                 self._render(entry.name.removesuffix(".json"), str(request["render"]))
                 continue
             trigger = str(request.get("trigger", "worker"))[:40]
             self._pending[entry.name.removesuffix(".json")] = self.queue.enqueue(trigger)
+        return taken
 
     def _render(self, request_id: str, key: str) -> None:
         snapshot = self.store.snapshot

@@ -218,3 +218,31 @@ def test_a_scope_page_without_its_trailing_slash_is_redirected_to_it(site_dir, m
     assert response.status_code == 301
     assert response.headers["Location"] == "https://example.org/tags/python/"
     assert client.get("/tags/nope").status_code == 404
+
+
+def test_the_index_shows_custom_feed_urls_made_from_the_sites_own_names_and_they_work(served):
+    import feedparser
+
+    _, _, client = served(environ={"FEEDSVC_FEED_LIMIT": "1"})
+    doc = _page(client, "/")
+    examples = {a.text_content(): a.get("href") for a in doc.xpath("//ul[@class='examples']//a")}
+    assert examples == {
+        "Posts tagged python or travel": f"{PUBLIC}/rss.xml?tags=python,travel",
+        "Posts tagged python in News": f"{PUBLIC}/rss.xml?tags=python&categories=news",
+        "The oldest posts (archive page 1; feed readers that support RFC 5005 find every page)":
+            f"{PUBLIC}/archive/1/rss.xml",
+    }
+    expected = {  # with one entry a feed: the newest match
+        "Posts tagged python or travel": "Gamma Post",
+        "Posts tagged python in News": "Beta Post",
+        "The oldest posts (archive page 1; feed readers that support RFC 5005 find every page)": "Alpha Post",
+    }
+    for text, url in examples.items():
+        response = client.get(url.removeprefix(PUBLIC))
+        assert response.status_code == 200, url
+        assert [entry.title for entry in feedparser.parse(response.data).entries] == [expected[text]], url
+
+
+def test_a_site_without_tags_or_archives_shows_no_custom_feed_examples(served):
+    _, _, client = served({"_posts/2026-01-10-alpha.md": post_text("title: Alone")})
+    assert _page(client, "/").xpath("//ul[@class='examples']") == []
