@@ -26,7 +26,7 @@ from .urls import absolute, feed_path
 log = logging.getLogger("feedsvc")
 
 MAX_ITEMS = 256
-MAX_BYTES = 24 * 1024 * 1024  # of gzip bodies, per process
+MAX_BYTES = 8 * 1024 * 1024  # of gzip bodies, per process: 200-800 documents, within the memory budget
 RENDERS_AT_ONCE = 2  # so a flood of distinct queries cannot take every core from the plain feeds
 RENDER_WAIT_SECONDS = 5.0
 

@@ -99,11 +99,14 @@ class FeedDoc:
     archive: bool = False  # RFC 5005 <fh:archive/>: these entries will not change
     next_url: str | None = None  # JSON Feed's paging link
     headers: tuple[tuple[str, str], ...] = ()  # extra response headers
+    # WebSub hubs, named only where the builder pings them: subscription feeds. A reader that subscribed
+    # at a hub for an archive page or a filtered feed would wait for pushes that never come.
+    hubs: tuple[str, ...] = ()
 
     @property
     def cache_key(self) -> tuple:
         return (self.path, self.title, self.self_url, self.feed_id, self.links, self.archive, self.next_url,
-                self.headers, tuple(post.fingerprint for post in self.entries))
+                self.headers, self.hubs, tuple(post.fingerprint for post in self.entries))
 
 
 def render_feed(site: Site, scope: Scope, fmt: FeedFormat, settings: Settings) -> Resource:
@@ -119,7 +122,7 @@ def subscription_doc(site: Site, scope: Scope, fmt: FeedFormat, settings: Settin
     paging = subscription_links(settings, scope, fmt, len(posts))
     return FeedDoc(path=feed_path(scope, fmt), fmt=fmt, title=feed_title(settings, scope), self_url=self_url,
                    feed_id=self_url, entries=posts[: settings.feed_limit],
-                   headers=link_header([*websub_links(settings, self_url), *paging]))
+                   headers=link_header([*websub_links(settings, self_url), *paging]), hubs=settings.websub_hubs)
 
 
 def archive_doc(site: Site, scope: Scope, fmt: FeedFormat, number: int, settings: Settings) -> FeedDoc | None:
@@ -169,8 +172,8 @@ def _render_json(doc: FeedDoc, settings: Settings) -> bytes:
         feed["language"] = settings.lang
     if settings.author:
         feed["authors"] = [_json_author(settings.author)]
-    if settings.websub_hubs:
-        feed["hubs"] = [{"type": "WebSub", "url": hub} for hub in settings.websub_hubs]
+    if doc.hubs:
+        feed["hubs"] = [{"type": "WebSub", "url": hub} for hub in doc.hubs]
     feed["items"] = [_json_item(post, settings) for post in doc.entries]
     return json.dumps(feed, ensure_ascii=False, indent=2).encode("utf-8") + b"\n"
 
@@ -211,9 +214,9 @@ def _render_xml(doc: FeedDoc, settings: Settings, newest: datetime | None) -> by
     fg.title(doc.title)
     fg.subtitle(settings.description or settings.title)  # RSS requires a description
     fg.link(href=doc.self_url, rel="self", type=fmt.content_type.split(";")[0])
-    for hub in settings.websub_hubs:  # Atom output only: feedgen's RSS keeps rel="self" alone
+    for hub in doc.hubs:  # Atom output only: feedgen's RSS keeps rel="self" alone
         fg.link(href=hub, rel="hub")
-    fg.feedsvc.hubs = settings.websub_hubs
+    fg.feedsvc.hubs = doc.hubs
     fg.feedsvc.links = doc.links
     fg.feedsvc.archive = doc.archive
     fg.link(href=settings.site_url + "/", rel="alternate", type="text/html")  # last: RSS <link> takes it

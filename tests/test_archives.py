@@ -267,3 +267,18 @@ def test_no_archive_links_for_scopes_within_one_feed(site_dir, make_refresher):
     _, refresher = _site(site_dir, make_refresher, LIMIT - 1)
     for resource in refresher.store.snapshot.resources.values():
         assert not any(name == "Link" for name, _ in resource.headers), resource.path
+
+
+def test_only_subscription_feeds_name_the_websub_hub(site_dir, make_refresher):
+    root = site_dir(dict(_post(n) for n in range(1, 2 * LIMIT + 1)))
+    refresher = make_refresher(root, {"FEEDSVC_FEED_LIMIT": str(LIMIT),
+                                      "FEEDSVC_WEBSUB_HUBS": "https://hub.example.net/"})
+    refresher.refresh()
+    client = create_app(refresher.settings, refresher.store).test_client()
+    for fmt in FeedFormat:
+        subscription = client.get("/" + fmt.filename)
+        assert b"hub.example.net" in subscription.data and _links(subscription.headers)["hub"]
+        for path in (f"/archive/1/{fmt.filename}", f"/{fmt.filename}?tags=odd"):
+            response = client.get(path)
+            assert response.status_code == 200, path
+            assert b"hub.example.net" not in response.data and "hub" not in _links(response.headers), path
