@@ -10,8 +10,9 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from .config import ConfigError
+from .config import ConfigError, Settings
 from .model import Snapshot
+from .pages import INDEX_PATH, render_index
 from .progress import BuildProgress
 from .service import Service, configure_logging
 
@@ -63,14 +64,20 @@ def _check(service: Service) -> int:
     return 1 if errors else 0
 
 
-def output_files(snapshot: Snapshot) -> dict[str, bytes]:
-    """Relative output path -> bytes: the same tree the HTTP server serves."""
+def output_files(snapshot: Snapshot, settings: Settings | None = None) -> dict[str, bytes]:
+    """Relative output path -> bytes: the same tree the HTTP server serves.
+
+    With `settings`, for a static host: the index then offers no filtered feeds or archive pages,
+    which only the server answers.
+    """
     files = {}
     for path, resource in snapshot.resources.items():
         relative = path.lstrip("/")
         if path.endswith("/"):  # an HTML page: the index, or a category's, tag's or author's
             relative += "index.html"
         files[relative] = resource.body
+    if settings is not None and snapshot.site is not None and INDEX_PATH in snapshot.resources:
+        files["index.html"] = render_index(snapshot.site, settings, custom_feeds=False).body
     return files
 
 
@@ -89,7 +96,7 @@ def _build(service: Service, out: Path, progress: BuildProgress | None = None) -
         parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=parent))
         try:
-            files = sorted(output_files(snapshot).items())
+            files = sorted(output_files(snapshot, service.refresher.settings or service.settings).items())
             for written, (relative, body) in enumerate(files, 1):
                 target = staging / relative
                 target.parent.mkdir(parents=True, exist_ok=True)

@@ -59,8 +59,9 @@ def page_path(scope: Scope) -> str:
     return scope_dir(scope)
 
 
-def render_index(site: Site, settings: Settings) -> Resource:
-    """The front page: subscribe to the site, its newest entries, and every scope's page and feeds."""
+def render_index(site: Site, settings: Settings, custom_feeds: bool = True) -> Resource:
+    """The front page: subscribe to the site, its newest entries, and every scope's page and feeds;
+    `custom_feeds`: examples of what only the server answers (filtered feeds, archive pages)."""
     groups = []
     for kind, scopes in _grouped(site):
         if kind is ScopeKind.SITE:
@@ -82,7 +83,7 @@ def render_index(site: Site, settings: Settings) -> Resource:
         description=settings.description,
         entries=[_entry(post) for post in shown],
         groups=groups,
-        examples=_custom_feed_examples(site, settings),
+        examples=_custom_feed_examples(site, settings) if custom_feeds else [],
     )
     return as_resource(INDEX_PATH, HTML_TYPE, body.encode("utf-8"), _newest(site))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shutil
 import signal
 import sys
@@ -253,4 +254,6 @@ def test_sigkill_during_rebuilds_then_restart_serves_the_same_feeds_as_a_clean_b
     for relative, body in expected.items():
         path = "/" + relative.removesuffix("index.html")  # pages are <dir>/index.html on disk, <dir>/ served
         status, headers, served = server.get(path)
+        if path == "/":  # the served index also offers filtered feeds and archive pages, which a static host cannot
+            served = re.sub(rb'\n<section aria-labelledby="custom">.*?</section>', b"", served, flags=re.S)
         assert status == 200 and served == body, path

@@ -192,9 +192,13 @@ def test_build_writes_each_page_as_index_html_in_its_folder(site_dir, tmp_path, 
     _, refresher, _ = served()
     out = tmp_path / "out"
     assert main(["build", "--content", str(site_dir(POSTS)), "--out", str(out)]) == 0
-    for path in ["/", *SCOPE_PAGES]:
+    for path in SCOPE_PAGES:
         written = out / path.lstrip("/") / "index.html"
         assert written.read_bytes() == refresher.store.snapshot.resources[path].body, path
+    # The index too, less what only the server answers (the next test).
+    from feedsvc.pages import render_index
+    assert (out / "index.html").read_bytes() == \
+        render_index(refresher.store.snapshot.site, refresher.settings, custom_feeds=False).body
 
 
 def test_long_summaries_end_at_a_word_and_a_long_url_is_cut_rather_than_dropped(served):
@@ -246,3 +250,13 @@ def test_the_index_shows_custom_feed_urls_made_from_the_sites_own_names_and_they
 def test_a_site_without_tags_or_archives_shows_no_custom_feed_examples(served):
     _, _, client = served({"_posts/2026-01-10-alpha.md": post_text("title: Alone")})
     assert _page(client, "/").xpath("//ul[@class='examples']") == []
+
+
+def test_a_static_build_offers_no_custom_feeds_which_only_the_server_answers(served, tmp_path):
+    root, refresher, client = served(environ={"FEEDSVC_FEED_LIMIT": "1"})
+    assert _page(client, "/").xpath("//ul[@class='examples']")
+    out = tmp_path / "out"
+    assert main(["build", "--content", str(root), "--out", str(out)]) == 0
+    built = lxml.html.fromstring((out / "index.html").read_bytes())
+    assert built.xpath("//ul[@class='examples']") == [] and "?tags=" not in lxml.html.tostring(built).decode()
+    assert built.xpath("//ol[@class='entries']//h3/a")  # the rest of the index is there
