@@ -27,8 +27,11 @@ log = logging.getLogger("feedsvc")
 
 MAX_ITEMS = 256
 MAX_BYTES = 8 * 1024 * 1024  # of gzip bodies, per process: 200-800 documents, within the memory budget
-RENDERS_AT_ONCE = 2  # so a flood of distinct queries cannot take every core from the plain feeds
-RENDER_WAIT_SECONDS = 5.0
+# A flood of distinct queries must not take every core or request thread from the plain feeds:
+# at most this many renders (or, in a follower, questions to the builder) at once, and a request
+# that cannot start one soon gets a 503 with Retry-After instead of holding its thread.
+RENDERS_AT_ONCE = 2
+RENDER_WAIT_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +175,12 @@ class OnDemandFeeds:
     def _ask_builder(self, snapshot: Snapshot, target: Target, cached: _Cached | None) -> Answer:
         if self.remote is None:
             return Refusal(503, "feeds are being rebuilt; try again shortly")
-        answer = self.remote(target.key)
+        if not self._renders.acquire(timeout=RENDER_WAIT_SECONDS):
+            return Refusal(503, "busy rendering other feeds; try again shortly")
+        try:
+            answer = self.remote(target.key)
+        finally:
+            self._renders.release()
         if isinstance(answer, Resource):
             if cached is not None and isinstance(cached.answer, Resource) and cached.answer.etag == answer.etag:
                 answer = cached.answer  # the same bytes: keep the object (and memory) we already hold

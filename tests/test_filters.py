@@ -220,3 +220,41 @@ def test_every_format_is_filtered(site):
         response = client.get(f"/{fmt.filename}?authors=ben-okafor")
         assert response.status_code == 200 and response.headers["Content-Type"] == fmt.content_type
         assert b"Ada Quill" not in response.data
+
+
+def test_when_every_render_slot_is_taken_a_new_filtered_feed_gets_503_and_plain_feeds_still_serve(
+        site, monkeypatch):
+    import threading
+
+    import feedsvc.ondemand as ondemand
+
+    release = threading.Event()
+    started = threading.Semaphore(0)
+    real = ondemand.doc_parts
+
+    def slow(doc, settings):
+        started.release()
+        release.wait(10)
+        return real(doc, settings)
+
+    monkeypatch.setattr(ondemand, "doc_parts", slow)
+    monkeypatch.setattr(ondemand, "RENDER_WAIT_SECONDS", 0.2)
+    app = create_app(site.settings, site.store)
+    answers: list[int] = []
+
+    def fetch(query: str) -> None:
+        answers.append(app.test_client().get(f"/rss.xml?tags={query}").status_code)
+
+    threads = [threading.Thread(target=fetch, args=(query,)) for query in ("python", "rust")]
+    for thread in threads:
+        thread.start()
+    assert started.acquire(timeout=5) and started.acquire(timeout=5)  # both slots busy
+    client = app.test_client()
+    busy = client.get("/rss.xml?tags=web")
+    assert busy.status_code == 503 and busy.headers["Retry-After"] == "2"
+    assert client.get("/rss.xml").status_code == 200
+    release.set()
+    for thread in threads:
+        thread.join(10)
+    assert answers == [200, 200]
+    assert client.get("/rss.xml?tags=web").status_code == 200
