@@ -228,6 +228,25 @@ def signature(path: Path) -> tuple[int, int, int] | None:
     return stat.st_ino, stat.st_mtime_ns, stat.st_size
 
 
+def _ask(state: StateFolder, request: Mapping[str, Any]) -> str:
+    """Drop a request for the builder; its id names the result it will write."""
+    request_id = uuid.uuid4().hex
+    _write_atomically(state.requests / f"{request_id}.json", json.dumps(request).encode())
+    return request_id
+
+
+def _await_result(state: StateFolder, request_id: str, timeout: float, interval: float) -> dict[str, Any] | None:
+    deadline = time.monotonic() + timeout
+    path = state.results / f"{request_id}.json"
+    while True:
+        found = read_json(path)
+        if found is not None:
+            return found
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(interval)
+
+
 class RemoteRefreshes:
     """A follower's way to ask the builder for a refresh (see `webhooks.Refreshes`)."""
 
@@ -235,20 +254,10 @@ class RemoteRefreshes:
         self.state = state
 
     def request(self, trigger: str) -> str:
-        refresh_id = uuid.uuid4().hex
-        _write_atomically(self.state.requests / f"{refresh_id}.json", json.dumps({"trigger": trigger}).encode())
-        return refresh_id
+        return _ask(self.state, {"trigger": trigger})
 
     def outcome(self, refresh_id: str, timeout: float) -> dict[str, Any] | None:
-        deadline = time.monotonic() + timeout
-        path = self.state.results / f"{refresh_id}.json"
-        while True:
-            found = read_json(path)
-            if found is not None:
-                return found
-            if time.monotonic() >= deadline:
-                return None
-            time.sleep(0.02)
+        return _await_result(self.state, refresh_id, timeout, 0.02)
 
 
 class RemoteRenders:
@@ -258,18 +267,13 @@ class RemoteRenders:
         self.state = state
 
     def __call__(self, key: str) -> Answer:
-        request_id = uuid.uuid4().hex
-        _write_atomically(self.state.requests / f"{request_id}.json", json.dumps({"render": key}).encode())
-        deadline = time.monotonic() + RENDER_TIMEOUT_SECONDS
-        path = self.state.results / f"{request_id}.json"
-        while time.monotonic() < deadline:
-            found = read_json(path)
-            if found is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(path)
-                return answer_from_json(found)
-            time.sleep(0.01)
-        return Refusal(503, "the builder did not answer in time; try again shortly")
+        request_id = _ask(self.state, {"render": key})
+        found = _await_result(self.state, request_id, RENDER_TIMEOUT_SECONDS, 0.005)
+        if found is None:
+            return Refusal(503, "the builder did not answer in time; try again shortly")
+        with contextlib.suppress(OSError):
+            os.unlink(self.state.results / f"{request_id}.json")
+        return answer_from_json(found)
 
 
 def answer_to_json(answer: Answer) -> dict[str, Any]:
