@@ -8,6 +8,7 @@ which is replaced whole by `publish`.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
@@ -21,11 +22,12 @@ from pathlib import Path
 from types import MappingProxyType
 
 from .compat import compat_routes
-from .config import CONFIG_FILE, ConfigError, Settings, config_path, config_problems, load_settings
+from .config import CONFIG_FILE, ConfigError, Settings, config_path, config_problems, load_settings, settings_key
 from .indexing import build_site, update_site
 from .model import FeedFormat, Post, Problem, Resource, ScopeKind, Site, Snapshot
 from .pages import page_path, render_index, render_opml, scope_page_parts
 from .parallel import FORK_FROM, fork_is_safe, render_forked
+from .postcache import Seed
 from .reading import read_posts
 from .rendering import EPOCH, as_resource, feed_parts
 from .scanning import (
@@ -122,12 +124,13 @@ class _Memory:
     inventory: dict[str, FileSignature] = field(default_factory=dict)
     parsed: dict[str, Post | Problem] = field(default_factory=dict)
     last_good: dict[str, Post] = field(default_factory=dict)
-    rendered: dict[str, tuple[tuple, Resource]] = field(default_factory=dict)
+    rendered: dict[str, tuple[str, Resource]] = field(default_factory=dict)  # path -> (render key, bytes)
     scan_problems: list[Problem] = field(default_factory=list)
     reported: set[Problem] = field(default_factory=set)
     next_publish_at: datetime | None = None
     pages: dict[str, tuple[tuple, Resource]] = field(default_factory=dict)
     liquid_fingerprint: str | None = None  # settings.liquid_fingerprint the parsed posts were made under
+    seeded_fingerprint: str | None = None  # settings.fingerprint of posts taken from the post cache (seed)
     pending: dict[str, datetime] = field(default_factory=dict)  # held back until then (see _hold_unsettled)
 
 
@@ -154,6 +157,34 @@ class Refresher:
     @property
     def settings(self) -> Settings | None:
         return self._memory.settings
+
+    def seed(self, seed: Seed, served: Mapping[str, Resource]) -> None:
+        """Carry on from what an earlier builder parsed and rendered (postcache.py), before the first refresh.
+
+        That refresh then reads only the files whose signature changed since, and renders only what
+        they touch; render keys count only where `served` still holds the very bytes made under them.
+        """
+        with self._lock:
+            memory = self._memory
+            if memory.settings is not None:
+                return  # this process has refreshed already: its own memory is newer
+            memory.seeded_fingerprint = seed.settings_fingerprint
+            memory.liquid_fingerprint = seed.liquid_fingerprint
+            memory.inventory = dict(seed.inventory)
+            memory.parsed = dict(seed.parsed)
+            memory.last_good = {path: post for path, post in seed.parsed.items() if isinstance(post, Post)}
+            memory.rendered = {path: (key, served[path]) for path, (key, etag) in seed.rendered.items()
+                               if path in served and served[path].etag == etag}
+
+    def export(self) -> Seed | None:
+        """What `seed` takes, as of the last refresh; call it from a refresh listener (it does not lock)."""
+        memory = self._memory
+        if memory.settings is None:
+            return None
+        parsed = memory.parsed
+        return Seed(memory.settings.fingerprint, memory.settings.liquid_fingerprint,
+                    {path: signature for path, signature in memory.inventory.items() if path in parsed},
+                    dict(parsed), {path: (key, resource.etag) for path, (key, resource) in memory.rendered.items()})
 
     def refresh(self, trigger: str = "manual") -> RefreshReport:
         """Bring the served snapshot up to date with the folder; safe to call from any thread."""
@@ -190,7 +221,7 @@ class Refresher:
 
     def _refresh(self, trigger: str, now: datetime) -> RefreshReport:
         memory = self._memory
-        previous_fingerprint = memory.settings.fingerprint if memory.settings else None
+        previous_fingerprint = memory.settings.fingerprint if memory.settings else memory.seeded_fingerprint
         settings_changed = self._load_settings()
         settings = memory.settings
         assert settings is not None
@@ -367,13 +398,16 @@ class Refresher:
         memory = self._memory
         previous = self.store.snapshot.resources if self.store.snapshot is not None else {}
         resources: dict[str, Resource | None] = {}
-        fresh: dict[str, tuple[tuple, tuple[Post, ...], Callable[[], tuple]]] = {}
-        rendered: dict[str, tuple[tuple, Resource]] = {}
+        fresh: dict[str, tuple[str, tuple[Post, ...], Callable[[], tuple]]] = {}
+        rendered: dict[str, tuple[str, Resource]] = {}
+        every_setting = settings_key(settings)
         total = len(site.scopes) * (len(FeedFormat) + 1) - 1  # the site scope's page is the index
         for scope, posts in site.scopes.items():
             shown = posts[: settings.feed_limit]
             # The archive count names the newest archive page in the feeds' `Link` header (archives.py).
-            key = (settings, scope.label, len(posts) // settings.feed_limit, tuple(p.fingerprint for p in shown))
+            # A string, so the post cache can keep it across restarts (postcache.py).
+            key = hashlib.sha256(repr((every_setting, scope.label, len(posts) // settings.feed_limit,
+                                       [p.fingerprint for p in shown])).encode("utf-8", "surrogatepass")).hexdigest()
             # A scope's page shows what its feeds show: it is keyed, and re-rendered, with them.
             parts = {feed_path(scope, fmt): partial(feed_parts, site, scope, fmt, settings) for fmt in FeedFormat}
             if scope.kind is not ScopeKind.SITE:
@@ -407,7 +441,7 @@ class Refresher:
         return {path: resource for path, resource in resources.items() if resource is not None}, sorted(changed)
 
     @staticmethod
-    def _make(jobs: list[tuple[tuple, tuple[Post, ...], Callable[[], tuple]]],
+    def _make(jobs: list[tuple[str, tuple[Post, ...], Callable[[], tuple]]],
               progress: Callable[[int], None]) -> list[Resource]:
         """Render, hash and compress each job, in order: on every core for a cold build (parallel.py),
         else here, with hashing and gzip (which release the GIL) on a second thread."""

@@ -16,6 +16,7 @@ from flask import Flask
 from .config import Settings, content_dir_from, load_settings, settings_key, state_dir_from, webhook_secret
 from .metrics import Metrics, enable_multiprocess
 from .ondemand import OnDemandFeeds
+from .postcache import CacheWriter, PostCache
 from .refresh import Progress, Refresher, SnapshotStore
 from .scheduling import RefreshScheduler
 from .triggers import RefreshQueue
@@ -63,6 +64,7 @@ class Service:
         self.app: Flask = create_app(self.settings, self.store, self.webhooks, self.metrics, self.ondemand)
         self.scheduler: RefreshScheduler | None = None
         self.deployment: Deployment | None = None
+        self.cache_writer: CacheWriter | None = None
         self.pinger = HubPinger(lambda: self.refresher.settings or self.settings,
                                 on_outcome=lambda outcome: self.metrics.websub_pings.labels(outcome).inc())
 
@@ -107,17 +109,40 @@ class Service:
     def _start_builder(self) -> None:
         self.refresher.listeners.append(self.pinger)  # after the startup build: a restart pings only real changes
         self.pinger.start()
+        cache = PostCache(self.state_dir / "posts")
+        if self.refresher.settings is None and self.store.snapshot is not None:  # a warm start, or a takeover
+            started = time.perf_counter()
+            seed = cache.load()
+            if seed is not None:
+                self.refresher.seed(seed, self.store.snapshot.resources)
+                log.info("post cache: %d parsed posts and %d render keys from %s in %.2fs", len(seed.parsed),
+                         len(seed.rendered), cache.folder, time.perf_counter() - started)
+        self.cache_writer = CacheWriter(cache)
+        self.refresher.listeners.append(self._save_posts)
+        if self.refresher.settings is not None:  # built in this process (or its parent) before serving
+            self._save_posts()
         self.queue.start()
         if self.refresher.settings is None:  # warm start: nothing has been scanned in this process yet
             self.queue.request("startup")
         self.scheduler = RefreshScheduler(self.refresher, self.queue.request, self.settings.rescan_seconds)
         self.scheduler.start()
 
+    def _save_posts(self, *_: object) -> None:
+        """A refresh listener (so the refresher's memory is still): hand the newest state to the writer."""
+        seed = self.refresher.export()
+        if seed is not None and self.cache_writer is not None:
+            self.cache_writer.submit(seed)
+
     def _stop_builder(self) -> None:
         if self.scheduler is not None:
             self.scheduler.shutdown()
             self.scheduler = None
         self.queue.stop()
+        if self._save_posts in self.refresher.listeners:
+            self.refresher.listeners.remove(self._save_posts)
+        if self.cache_writer is not None:
+            self.cache_writer.stop()
+            self.cache_writer = None
         self.pinger.stop()
         if self.pinger in self.refresher.listeners:
             self.refresher.listeners.remove(self.pinger)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -32,6 +33,10 @@ def test_restart_serves_the_same_bytes_from_the_state_folder_then_picks_up_chang
     second = _serve(start, root, state)
     assert "warm start: serving" in second.log()
     second.wait_for("/rss.xml", b"Written While Down", timeout=10)  # the background rescan caught up
+    # ... reading only the new file: the others came from the post cache (postcache.py)
+    assert "post cache: 2 parsed posts" in second.log()
+    assert re.search(r"refresh \((startup|settle)\): \+1 ~0 -0 posts", second.log())  # (a new file may settle first)
+    assert "+3 ~0 -0" not in second.log()
     for path in ("/rss.xml", "/atom.xml", "/feed.json"):
         status, headers, body = second.get(path)
         assert status == 200 and b"Written While Down" in body

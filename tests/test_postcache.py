@@ -1,0 +1,155 @@
+"""The post cache: a restarted builder carries on from what the last one parsed and rendered."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import pytest
+from conftest import post_text
+
+import feedsvc.postcache as postcache
+import feedsvc.refresh as refresh_module
+from feedsvc.postcache import PostCache
+from feedsvc.refresh import Refresher, SnapshotStore
+from feedsvc.workers import StateFolder
+
+
+def _post(n: int, title: str | None = None) -> tuple[str, str]:
+    tags = [f"t{n % 4}", f"u{n % 3}"]
+    return f"_posts/2026-01-{1 + n % 28:02d}-p{n}.md", post_text(
+        f"title: {title or f'Post {n}'}\ntags: {tags}\ncategories: [c{n % 2}]\n", f"Body {n}, *words*.\n")
+
+
+@pytest.fixture
+def counting(monkeypatch):
+    """How many files the refresher reads and how many feeds it renders."""
+    seen = {"read": 0, "rendered": 0}
+    real_read, real_parts = refresh_module.read_posts, refresh_module.feed_parts
+
+    def read_posts(root, files, settings, progress=None):
+        seen["read"] += len(files)
+        return real_read(root, files, settings, progress=progress)
+
+    def feed_parts(*args, **kwargs):
+        seen["rendered"] += 1
+        return real_parts(*args, **kwargs)
+
+    monkeypatch.setattr(refresh_module, "read_posts", read_posts)
+    monkeypatch.setattr(refresh_module, "feed_parts", feed_parts)
+    return seen
+
+
+def _restarted(root, first: Refresher, tmp_path, clock, environ=None) -> Refresher:
+    """A new builder process: the published bytes from the state folder (no parsed site) and the cache."""
+    cache = PostCache(tmp_path / "posts")
+    cache.save(first.export())
+    state = StateFolder(tmp_path / "state")
+    state.write_snapshot(first.store.snapshot)
+    store = SnapshotStore()
+    store.snapshot = state.read_snapshot(None)
+    assert store.snapshot.site is None
+    second = Refresher(store, root, environ or {}, clock=clock)
+    second.seed(PostCache(tmp_path / "posts").load(), store.snapshot.resources)
+    return second
+
+
+def _bodies(refresher: Refresher) -> dict[str, tuple[bytes, str]]:
+    return {path: (r.body, r.etag) for path, r in refresher.store.snapshot.resources.items()}
+
+
+def test_an_unchanged_folder_is_neither_read_nor_rendered_again(site_dir, make_refresher, tmp_path, clock, counting):
+    root = site_dir(dict(_post(n) for n in range(40)))
+    first = make_refresher(root)
+    first.refresh()
+    counting.update(read=0, rendered=0)
+    second = _restarted(root, first, tmp_path, clock)
+    report = second.refresh("startup")
+    assert counting == {"read": 0, "rendered": 0}
+    assert report.published and report.feeds_changed == ()
+    assert _bodies(second) == _bodies(first)
+    assert second.store.snapshot.site is not None and len(second.store.snapshot.site.posts) == 40
+
+
+def test_only_what_changed_while_down_is_read_and_the_result_equals_a_cold_build(
+        site_dir, make_refresher, tmp_path, clock, counting):
+    root = site_dir(dict(_post(n) for n in range(40)))
+    first = make_refresher(root)
+    first.refresh()
+    edited, added, removed = _post(3, "Post 3, edited"), _post(77), _post(11)
+    (root / edited[0]).write_text(edited[1])
+    (root / added[0]).write_text(added[1])
+    (root / removed[0]).unlink()
+    counting.update(read=0, rendered=0)
+    second = _restarted(root, first, tmp_path, clock)
+    report = second.refresh("webhook")
+    assert counting["read"] == 2 and set(report.added) == {added[0]} and report.removed == (removed[0],)
+    assert 0 < counting["rendered"] < len(first.store.snapshot.site.scopes) * 3
+    cold = make_refresher(root)
+    cold.refresh("webhook")
+    assert _bodies(second) == _bodies(cold)
+
+
+def test_other_settings_reuse_the_parsed_posts_only_when_they_would_parse_alike(
+        site_dir, make_refresher, tmp_path, clock, counting):
+    root = site_dir(dict(_post(n) for n in range(12)))
+    first = make_refresher(root)
+    first.refresh()
+    counting.update(read=0, rendered=0)
+    fewer = _restarted(root, first, tmp_path / "a", clock, {"FEEDSVC_FEED_LIMIT": "3"})
+    fewer.refresh("startup")
+    assert counting["read"] == 0 and counting["rendered"] > 0  # same posts, every feed anew
+    cold = make_refresher(root, {"FEEDSVC_FEED_LIMIT": "3"})
+    cold.refresh("startup")
+    assert _bodies(fewer) == _bodies(cold)
+    counting.update(read=0, rendered=0)
+    moved = _restarted(root, first, tmp_path / "b", clock, {"FEEDSVC_PERMALINK": "/:title/"})
+    moved.refresh("startup")
+    assert counting["read"] == 12  # entry links depend on it: every post is parsed again
+
+
+def test_an_unreadable_pickle_means_that_file_is_parsed_again(site_dir, make_refresher, tmp_path, clock, counting):
+    root = site_dir(dict(_post(n) for n in range(10)))
+    first = make_refresher(root)
+    first.refresh()
+    cache = PostCache(tmp_path / "posts")
+    cache.save(first.export())
+    victim = sorted((tmp_path / "posts").glob("*.pickle"))[0]
+    victim.write_bytes(victim.read_bytes()[:20])
+    seed = PostCache(tmp_path / "posts").load()
+    assert len(seed.parsed) == 9
+
+
+def test_another_version_or_model_is_not_trusted(site_dir, make_refresher, tmp_path, monkeypatch):
+    root = site_dir(dict(_post(n) for n in range(3)))
+    first = make_refresher(root)
+    first.refresh()
+    PostCache(tmp_path / "posts").save(first.export())
+    assert PostCache(tmp_path / "posts").load() is not None
+    monkeypatch.setattr(postcache, "_model_shape", lambda: "Post:title,something_new")
+    assert PostCache(tmp_path / "posts").load() is None
+    monkeypatch.undo()
+    monkeypatch.setattr(postcache, "__version__", "99.0")
+    assert PostCache(tmp_path / "posts").load() is None
+
+
+def test_saving_writes_only_new_pickles_and_drops_the_ones_no_longer_named(site_dir, make_refresher, tmp_path):
+    rng = random.Random(3)
+    root = site_dir(dict(_post(n) for n in range(20)))
+    refresher = make_refresher(root)
+    refresher.refresh()
+    cache = PostCache(tmp_path / "posts")
+    cache.save(refresher.export())
+    before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "posts").glob("*.pickle")}
+    assert len(before) == 20
+    gone = _post(rng.randrange(20))[0]
+    (root / gone).unlink()
+    edited = _post(5, "Post 5 again")
+    (root / edited[0]).write_text(edited[1])
+    refresher.refresh("webhook")
+    cache.save(refresher.export())
+    after = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "posts").glob("*.pickle")}
+    assert len(after) == 19 - (gone == edited[0])
+    assert len(set(after) - set(before)) == 1  # the edited post's new pickle; the others untouched
+    assert all(after[name] == before[name] for name in set(after) & set(before))
+    assert not [p for p in os.listdir(tmp_path / "posts") if p.endswith(".tmp")]
