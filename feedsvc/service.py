@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import gc
 import logging
+import multiprocessing.util
 import os
 import time
 from collections.abc import Mapping
@@ -165,6 +166,9 @@ def worker_app() -> Flask:
         configure_logging()
         PRELOADED = Service(serving=True)
     PRELOADED.start_background()
+    # granian runs each worker as a multiprocessing.Process, which skips atexit but runs these
+    # finalizers when the worker stops: the builder lets go cleanly and saves its post cache.
+    multiprocessing.util.Finalize(None, PRELOADED.stop, exitpriority=10)
     return PRELOADED.app
 
 

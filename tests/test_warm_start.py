@@ -88,3 +88,7 @@ def test_a_server_stopped_as_soon_as_it_answers_still_leaves_a_warm_start(start,
     first.stop()  # no time for the builder's background work: the state was written before serving
     second = _serve(start, root, state)
     assert "warm start: serving" in second.log()
+    # and the post cache was saved as the worker stopped, so the restarted builder parses nothing
+    second.wait_for("/status", b'"trigger":"startup"')
+    assert "post cache: 2 parsed posts" in second.log()
+    assert "refresh (startup): +0 ~0 -0 posts" in second.log()
