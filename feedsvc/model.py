@@ -145,6 +145,16 @@ class Resource:
 
 
 @dataclass(frozen=True, slots=True)
+class ScanStatus:
+    """How the last refresh went; shown by /status and `check`."""
+
+    at: datetime | None = None
+    seconds: float = 0.0
+    trigger: str = ""
+    error: str | None = None  # the folder as a whole could not be scanned; last good feeds stay up
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """What the web layer serves; replaced whole by each refresh, never mutated."""
 

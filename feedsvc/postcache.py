@@ -33,6 +33,7 @@ from typing import Any
 from . import __version__
 from .model import Post, Problem
 from .scanning import FileSignature
+from .statefolder import write_atomically
 
 log = logging.getLogger("feedsvc")
 
@@ -64,13 +65,6 @@ class Seed:
 def _pickle_name(relpath: str, signature: FileSignature, settings_fingerprint: str) -> str:
     text = f"{relpath}\0{tuple(signature)}\0{settings_fingerprint}"
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32] + ".pickle"
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(temporary, "wb") as handle:
-        handle.write(data)
-    os.replace(temporary, path)
 
 
 class PostCache:
@@ -112,12 +106,12 @@ class PostCache:
                 continue
             name = _pickle_name(relpath, signature, seed.settings_fingerprint)
             if name not in self._saved:
-                _write_atomically(self.folder / name, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+                write_atomically(self.folder / name, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
             entries[relpath] = (list(signature), name)
         index = {"identity": _identity(), "settings_fingerprint": seed.settings_fingerprint,
                  "liquid_fingerprint": seed.liquid_fingerprint, "entries": entries,
                  "rendered": {path: list(pair) for path, pair in seed.rendered.items()}}
-        _write_atomically(self.folder / INDEX, json.dumps(index).encode())
+        write_atomically(self.folder / INDEX, json.dumps(index).encode())
         named = {name for _, name in entries.values()}
         for name in self._saved - named:
             with contextlib.suppress(OSError):

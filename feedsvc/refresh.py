@@ -24,7 +24,7 @@ from types import MappingProxyType
 from .compat import compat_routes
 from .config import CONFIG_FILE, ConfigError, Settings, config_path, config_problems, load_settings, settings_key
 from .indexing import build_site, update_site
-from .model import FeedFormat, Post, Problem, Resource, ScopeKind, Site, Snapshot
+from .model import FeedFormat, Post, Problem, Resource, ScanStatus, ScopeKind, Site, Snapshot
 from .pages import page_path, render_index, render_opml, scope_page_parts
 from .parallel import FORK_FROM, fork_is_safe, render_forked
 from .postcache import Seed
@@ -62,16 +62,6 @@ def _from_ns(ns: int) -> datetime:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class ScanStatus:
-    """How the last refresh went; shown by /status and `check`."""
-
-    at: datetime | None = None
-    seconds: float = 0.0
-    trigger: str = ""
-    error: str | None = None  # the folder as a whole could not be scanned; last good feeds stay up
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,11 +20,12 @@ from .ondemand import OnDemandFeeds
 from .postcache import CacheWriter, PostCache
 from .refresh import Progress, Refresher, SnapshotStore
 from .scheduling import RefreshScheduler
+from .statefolder import StateFolder
 from .triggers import RefreshQueue
 from .web import create_app
 from .webhooks import SeenInFolder, WebhookReceiver
 from .websub import HubPinger
-from .workers import Delegate, Deployment, StateFolder
+from .workers import Delegate, Deployment
 
 log = logging.getLogger("feedsvc")
 

@@ -7,13 +7,13 @@ the newest feeds. They meet in a state folder (FEEDSVC_STATE_DIR, see `config.st
   builder: it runs the scheduler and the refresh queue and writes every published snapshot to
   the folder. The others follow, and wait for the lock in a thread: when the builder dies, the
   kernel drops its lock and one follower takes over. No pid files, nothing to clean up.
-- **Publishing.** Feed bytes (gzip, as served) go to `blobs/<etag>.gz`, written once (content
-  addressed), then `manifest.json` is replaced by a rename, which is atomic: a reader sees the
-  old manifest or the new one, and every blob either names exists. Followers `stat` the
-  manifest ten times a second and swap in a new snapshot, reusing the bytes they already hold.
-  A blob whose hash does not match its name is never served.
+- **Publishing** (the files: statefolder.py). Feed bytes (gzip, as served) go to
+  `blobs/<etag>.gz`, written once (content addressed), then `manifest.json` is replaced by a
+  rename, which is atomic: a reader sees the old manifest or the new one, and every blob either
+  names exists. Followers `stat` the manifest ten times a second and swap in a new snapshot,
+  reusing the bytes they already hold. A blob whose hash does not match its name is never served.
 - **Requests.** A follower that receives a webhook drops `requests/<id>.json`; the builder takes
-  it within 50 ms into its refresh queue (so bursts coalesce across workers too) and writes
+  it within 10-50 ms into its refresh queue (so bursts coalesce across workers too) and writes
   `results/<id>.json` when that refresh is done, which the follower reads for `?wait=1`.
   A follower asked for an archive page or a filtered feed (ondemand.py) asks the same way: the
   builder renders it from its `Site` and answers with the bytes in the result.
@@ -22,229 +22,42 @@ the newest feeds. They meet in a state folder (FEEDSVC_STATE_DIR, see `config.st
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import fcntl
-import hashlib
 import json
 import logging
 import os
 import threading
 import time
-import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import replace
-from datetime import datetime
+from collections.abc import Callable
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 from .config import settings_key
 from .filters import FilterError
-from .model import Resource, Snapshot
+from .model import Snapshot
 from .ondemand import Answer, OnDemandFeeds, Refusal, Target
-from .refresh import RefreshReport, ScanStatus, SnapshotStore
+from .refresh import RefreshReport, SnapshotStore
+from .statefolder import (
+    StateFolder,
+    answer_from_json,
+    answer_to_json,
+    ask,
+    await_result,
+    read_json,
+    signature,
+    write_atomically,
+)
 from .triggers import RefreshQueue, summarize
 
 log = logging.getLogger("feedsvc")
 
-MANIFEST_FORMAT = 2
 FOLLOW_SECONDS = 0.1
 INBOX_SECONDS = 0.05
 INBOX_BUSY_SECONDS = 0.01  # for a while after a request: followers wait on on-demand renders
 INBOX_BUSY_FOR = 10.0
 RESULT_KEEP_SECONDS = 120.0
 RENDER_TIMEOUT_SECONDS = 10.0
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    with open(temporary, "wb") as handle:
-        handle.write(data)
-    os.replace(temporary, path)
-
-
-def read_json(path: Path) -> dict[str, Any] | None:
-    """A JSON object written by `_write_atomically`, or None if absent or unreadable."""
-    try:
-        data = json.loads(path.read_bytes())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-class StateFolder:
-    """The files of the state folder, and how to write and read a snapshot through them."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.blobs = root / "blobs"
-        self.requests = root / "requests"
-        self.results = root / "results"
-        self.manifest = root / "manifest.json"
-        self.status = root / "status.json"
-        self.lock = root / "builder.lock"
-        self._written: dict[str, str] = {}  # etag -> sha256 of the gzip blob this process wrote
-        self._last: set[str] | None = None  # etags of the last manifest written
-        self._before_last: set[str] = set()  # and of the one before it
-        for folder in (root, self.blobs, self.requests, self.results):
-            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-
-    # -- the builder's side ----------------------------------------------------------
-
-    def write_snapshot(self, snapshot: Snapshot, key: str = "") -> None:
-        """Write the blobs this snapshot needs, then the manifest; drop blobs no manifest names any more."""
-        entries: dict[str, dict[str, Any]] = {}
-        for path, resource in snapshot.resources.items():
-            digest = self._written.get(resource.etag)
-            if digest is None:  # a blob this process did not write is never trusted
-                digest = hashlib.sha256(resource.gzip_body).hexdigest()
-                _write_atomically(self.blobs / f"{resource.etag}.gz", resource.gzip_body)
-                self._written[resource.etag] = digest
-            entries[path] = {
-                "type": resource.content_type,
-                "etag": resource.etag,
-                "gzip_sha256": digest,
-                "size": resource.size,
-                "modified": resource.last_modified.isoformat() if resource.last_modified else None,
-                "headers": [list(pair) for pair in resource.headers],
-            }
-        aliases = {alias: resource.path for alias, resource in snapshot.aliases.items()}
-        manifest = {"format": MANIFEST_FORMAT, "key": key, "generation": snapshot.generation,
-                    "writer": os.getpid(), "stats": dict(snapshot.stats), "resources": entries,
-                    "aliases": aliases, "redirects": dict(snapshot.redirects)}
-        first = self._last is None
-        if first:  # what the manifest we replace names: a follower may still be loading it
-            previous = read_json(self.manifest) or {}
-            self._last = {entry["etag"] for entry in previous.get("resources", {}).values()}
-        _write_atomically(self.manifest, json.dumps(manifest).encode())
-        self._collect_garbage({entry["etag"] for entry in entries.values()}, sweep=first)
-
-    def adopt(self, snapshot: Snapshot, key: str) -> bool:
-        """Take over what our parent process (`feedsvc serve`, before it started the server) wrote for
-        this very snapshot, instead of writing it all again; False if the folder holds anything else."""
-        manifest = read_json(self.manifest)
-        if not manifest or manifest.get("format") != MANIFEST_FORMAT or manifest.get("key") != key \
-                or manifest.get("generation") != snapshot.generation or manifest.get("writer") != os.getppid():
-            return False
-        entries = manifest.get("resources", {})
-        if any(entries.get(path, {}).get("etag") != resource.etag for path, resource in snapshot.resources.items()):
-            return False
-        self._written = {entry["etag"]: entry["gzip_sha256"] for entry in entries.values()}
-        self._last = set(self._written)
-        return True
-
-    def _collect_garbage(self, current: set[str], sweep: bool) -> None:
-        """Keep the blobs of this manifest and the one before; `sweep` the folder once per builder."""
-        last = self._last or set()
-        if sweep:
-            doomed = {entry.name.removesuffix(".gz") for entry in os.scandir(self.blobs)
-                      if not entry.name.startswith(".")} - current - last
-        else:
-            doomed = self._before_last - last - current
-        for etag in doomed:
-            with contextlib.suppress(OSError):
-                os.unlink(self.blobs / f"{etag}.gz")
-            self._written.pop(etag, None)
-        self._before_last, self._last = last, current
-
-    def write_status(self, details: Mapping[str, Any], scan: ScanStatus) -> None:
-        body = {"details": details, "scan": {"at": scan.at.isoformat() if scan.at else None,
-                                             "seconds": scan.seconds, "trigger": scan.trigger, "error": scan.error}}
-        _write_atomically(self.status, json.dumps(body, default=str).encode())
-
-    def clear_leftovers(self) -> None:
-        """Temporary files of a builder that was killed mid-write."""
-        for folder in (self.root, self.blobs, self.requests, self.results):
-            for entry in os.scandir(folder):
-                if entry.name.startswith(".") and entry.name.endswith(".tmp"):
-                    with contextlib.suppress(OSError):
-                        os.unlink(entry.path)
-
-    # -- a follower's side -------------------------------------------------------------
-
-    def read_snapshot(self, current: Snapshot | None, key: str | None = None) -> Snapshot | None:
-        """The published snapshot, reusing `current`'s bytes where the ETag is unchanged; None if unusable.
-
-        With `key`, only a snapshot written under those settings (see `config.settings_key`) will do.
-        """
-        manifest = read_json(self.manifest)
-        if not manifest or manifest.get("format") != MANIFEST_FORMAT:
-            return None
-        if key is not None and manifest.get("key") != key:
-            return None
-        known: dict[str, Resource] = {}
-        if current is not None:
-            known = {r.etag: r for r in current.resources.values()}
-        resources: dict[str, Resource] = {}
-        for path, entry in manifest["resources"].items():
-            modified = datetime.fromisoformat(entry["modified"]) if entry["modified"] else None
-            headers = tuple((str(name), str(value)) for name, value in entry.get("headers", ()))
-            resource = known.get(entry["etag"])
-            if resource is None:
-                resource = self._load_blob(path, entry, modified)
-                if resource is None:
-                    return None
-                known[resource.etag] = resource
-            if (resource.path, resource.last_modified, resource.content_type, resource.headers) != \
-                    (path, modified, entry["type"], headers):
-                resource = replace(resource, path=path, last_modified=modified, content_type=entry["type"],
-                                   headers=headers)
-            resources[path] = resource
-        aliases = {alias: resources[target] for alias, target in manifest.get("aliases", {}).items()
-                   if target in resources}
-        return Snapshot(site=None, resources=MappingProxyType(resources), generation=manifest["generation"],
-                        stats=MappingProxyType(manifest.get("stats", {})), aliases=MappingProxyType(aliases),
-                        redirects=MappingProxyType(manifest.get("redirects", {})))
-
-    def _load_blob(self, path: str, entry: Mapping[str, Any], modified: datetime | None) -> Resource | None:
-        try:
-            gzip_body = (self.blobs / f"{entry['etag']}.gz").read_bytes()
-        except OSError:
-            return None  # collected under our feet: the next manifest will do
-        if hashlib.sha256(gzip_body).hexdigest() != entry["gzip_sha256"]:
-            log.error("state folder: blob %s for %s does not match its hash; not served", entry["etag"], path)
-            return None
-        return Resource(path=path, content_type=entry["type"], gzip_body=gzip_body, size=entry["size"],
-                        etag=entry["etag"], last_modified=modified,
-                        headers=tuple((str(name), str(value)) for name, value in entry.get("headers", ())))
-
-    def read_status(self) -> tuple[ScanStatus, dict[str, Any]] | None:
-        body = read_json(self.status)
-        if not body:
-            return None
-        scan = body.get("scan", {})
-        at = datetime.fromisoformat(scan["at"]) if scan.get("at") else None
-        return ScanStatus(at, scan.get("seconds", 0.0), scan.get("trigger", ""), scan.get("error")), \
-            body.get("details", {})
-
-
-
-def signature(path: Path) -> tuple[int, int, int] | None:
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return None
-    return stat.st_ino, stat.st_mtime_ns, stat.st_size
-
-
-def _ask(state: StateFolder, request: Mapping[str, Any]) -> str:
-    """Drop a request for the builder; its id names the result it will write."""
-    request_id = uuid.uuid4().hex
-    _write_atomically(state.requests / f"{request_id}.json", json.dumps(request).encode())
-    return request_id
-
-
-def _await_result(state: StateFolder, request_id: str, timeout: float, interval: float) -> dict[str, Any] | None:
-    deadline = time.monotonic() + timeout
-    path = state.results / f"{request_id}.json"
-    while True:
-        found = read_json(path)
-        if found is not None:
-            return found
-        if time.monotonic() >= deadline:
-            return None
-        time.sleep(interval)
 
 
 class RemoteRefreshes:
@@ -254,10 +67,10 @@ class RemoteRefreshes:
         self.state = state
 
     def request(self, trigger: str) -> str:
-        return _ask(self.state, {"trigger": trigger})
+        return ask(self.state, {"trigger": trigger})
 
     def outcome(self, refresh_id: str, timeout: float) -> dict[str, Any] | None:
-        return _await_result(self.state, refresh_id, timeout, 0.02)
+        return await_result(self.state, refresh_id, timeout, 0.02)
 
 
 class RemoteRenders:
@@ -267,33 +80,13 @@ class RemoteRenders:
         self.state = state
 
     def __call__(self, key: str) -> Answer:
-        request_id = _ask(self.state, {"render": key})
-        found = _await_result(self.state, request_id, RENDER_TIMEOUT_SECONDS, 0.005)
+        request_id = ask(self.state, {"render": key})
+        found = await_result(self.state, request_id, RENDER_TIMEOUT_SECONDS, 0.005)
         if found is None:
             return Refusal(503, "the builder did not answer in time; try again shortly")
         with contextlib.suppress(OSError):
             os.unlink(self.state.results / f"{request_id}.json")
         return answer_from_json(found)
-
-
-def answer_to_json(answer: Answer) -> dict[str, Any]:
-    if isinstance(answer, Refusal):
-        return {"status": answer.status, "message": answer.message}
-    return {"status": 200, "path": answer.path, "type": answer.content_type, "etag": answer.etag,
-            "size": answer.size, "modified": answer.last_modified.isoformat() if answer.last_modified else None,
-            "headers": [list(pair) for pair in answer.headers], "gzip": base64.b64encode(answer.gzip_body).decode()}
-
-
-def answer_from_json(data: Mapping[str, Any]) -> Answer:
-    try:
-        if data["status"] != 200:
-            return Refusal(int(data["status"]), str(data["message"]))
-        return Resource(path=data["path"], content_type=data["type"], gzip_body=base64.b64decode(data["gzip"]),
-                        size=data["size"], etag=data["etag"],
-                        last_modified=datetime.fromisoformat(data["modified"]) if data["modified"] else None,
-                        headers=tuple((str(name), str(value)) for name, value in data["headers"]))
-    except (KeyError, TypeError, ValueError):
-        return Refusal(503, "the builder's answer was unreadable; try again shortly")
 
 
 class Delegate:
@@ -425,13 +218,13 @@ class Deployment:
                 answer = self.ondemand.answer(snapshot, Target.from_key(key))
             except FilterError as exc:
                 answer = Refusal(400, str(exc))
-        _write_atomically(self.state.results / f"{request_id}.json", json.dumps(answer_to_json(answer)).encode())
+        write_atomically(self.state.results / f"{request_id}.json", json.dumps(answer_to_json(answer)).encode())
 
     def _answer_requests(self) -> None:
         for refresh_id, run in list(self._pending.items()):
             report = self.queue.wait(run, 0)
             if report is not None:
-                _write_atomically(self.state.results / f"{refresh_id}.json",
+                write_atomically(self.state.results / f"{refresh_id}.json",
                                   json.dumps(summarize(report, refresh_id)).encode())
                 del self._pending[refresh_id]
         horizon = time.time() - RESULT_KEEP_SECONDS

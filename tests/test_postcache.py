@@ -12,7 +12,7 @@ import feedsvc.postcache as postcache
 import feedsvc.refresh as refresh_module
 from feedsvc.postcache import PostCache
 from feedsvc.refresh import Refresher, SnapshotStore
-from feedsvc.workers import StateFolder
+from feedsvc.statefolder import StateFolder
 
 
 def _post(n: int, title: str | None = None) -> tuple[str, str]:
