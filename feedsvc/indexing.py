@@ -9,13 +9,13 @@ from datetime import datetime
 
 from .config import Settings
 from .model import SITE_SCOPE, Post, Problem, Scope, ScopeKind, Site
-from .templating import resolve_references
+from .references import resolve_references
 from .urls import disambiguated_slug, slugify
 
 
 def build_site(posts: Iterable[Post], problems: Iterable[Problem], settings: Settings, now: datetime) -> Site:
     """Select and order what is visible at `now` (injected, so scheduled publishing is testable)."""
-    posts, unresolved = resolve_references(posts)  # {% post_url %} and {% link %} to other posts (templating.py)
+    posts, unresolved = resolve_references(posts)  # {% post_url %} and {% link %} to other posts (references.py)
     candidates = sorted((p for p in posts if p.published), key=lambda p: p.source)
     visible: list[Post] = []
     upcoming: list[datetime] = []

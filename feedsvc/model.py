@@ -101,7 +101,7 @@ class Post:
     published: bool = True  # False for drafts and `published: false`
     warnings: tuple[Problem, ...] = ()
     # Other posts this one links to ({% post_url %}, {% link _posts/… %}): (key, line); resolved
-    # at index time, where every post is known (templating.resolve_references).
+    # at index time, where every post is known (references.resolve_references).
     references: tuple[tuple[str, int], ...] = ()
     liquid: bool = False  # its body went through Liquid, so it depends on all of _config.yml
 

@@ -1,7 +1,7 @@
 """One file's bytes -> a `Post`, or a `Problem` that names the file and what is wrong.
 
-The only module that knows python-frontmatter and YAML. Every front-matter field is
-normalised explicitly here, with Jekyll's rules, so nothing downstream guesses.
+Every front-matter field is normalised explicitly here, with Jekyll's rules, so nothing
+downstream guesses. Reading the front matter itself (YAML, TOML) is front_matter.py's.
 """
 
 from __future__ import annotations
@@ -14,11 +14,9 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import yaml
-from frontmatter.default_handlers import YAMLHandler
-
 from . import hugo
 from .config import Settings
+from .front_matter import FrontMatterError, split_front_matter, yaml_kind
 from .markup import absolutize_links, html_to_text, render_markdown, strip_xml_illegal
 from .model import Author, Image, Post, Problem
 from .templating import has_liquid, render_post_body
@@ -48,67 +46,6 @@ _IMAGE_TYPES = {
     ".webp": "image/webp", ".avif": "image/avif", ".svg": "image/svg+xml", ".bmp": "image/bmp",
     ".ico": "image/vnd.microsoft.icon", ".tif": "image/tiff", ".tiff": "image/tiff",
 }
-
-
-_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: ~10x faster
-# libyaml's composer recurses on the C stack: some 30,000 nested `[` crash the whole process. Front
-# matter that may nest deeper than this goes to the pure-Python loader, which raises RecursionError.
-_C_LOADER_MAX_NESTING = 200
-_BRACKETS = re.compile(r"[^\[\]{}]+")
-
-
-def _loader_class(base: type) -> type:
-    class Loader(base):  # type: ignore[misc,valid-type]
-        """YAML without the 1.1 surprises: `no` stays "no", `10:00` stays "10:00", dates stay text.
-
-        Jekyll-style date strings are then parsed by `_parse_date`, one code path for all.
-        Keys given twice are recorded (YAML keeps the last one silently; we warn).
-        """
-
-        def __init__(self, stream: str) -> None:
-            super().__init__(stream)
-            self.duplicates: list[tuple[str, int]] = []  # (key, 0-based line of the repeat)
-
-        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-            seen: set[str] = set()
-            for key_node, _ in node.value:
-                if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
-                    if key_node.value in seen:
-                        self.duplicates.append((key_node.value, key_node.start_mark.line))
-                    seen.add(key_node.value)
-            return super().construct_mapping(node, deep=deep)
-
-    Loader.yaml_implicit_resolvers = {
-        first: [(tag, regexp) for tag, regexp in resolvers
-                if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int",
-                               "tag:yaml.org,2002:float")]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-    }
-    for tag, pattern, firsts in (
-        ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
-        ("tag:yaml.org,2002:int", r"^[-+]?(?:0|[1-9][0-9_]*)$", "-+0123456789"),
-        ("tag:yaml.org,2002:float", r"^[-+]?(?:[0-9][0-9_]*)?\.[0-9_]+(?:[eE][-+]?[0-9]+)?$", "-+0123456789."),
-    ):
-        Loader.add_implicit_resolver(tag, re.compile(pattern), list(firsts))
-    return Loader
-
-
-_FrontMatterLoader = _loader_class(_BaseLoader)
-_DeepFrontMatterLoader = _loader_class(yaml.SafeLoader)
-
-
-def _flow_nesting_bound(front_text: str) -> int:
-    """An upper bound on `[`/`{` nesting (quotes ignored, so it errs towards the safe side)."""
-    if front_text.count("[") + front_text.count("{") <= _C_LOADER_MAX_NESTING:
-        return 0
-    depth = deepest = 0
-    for char in _BRACKETS.sub("", front_text):
-        depth = depth + 1 if char in "[{" else max(depth - 1, 0)
-        deepest = max(deepest, depth)
-    return deepest
-
-
-_HANDLER = YAMLHandler()
 
 
 class _PostError(Exception):
@@ -144,55 +81,17 @@ def _parse(relpath: str, raw: bytes, settings: Settings) -> Post | Problem:
     text = strip_xml_illegal(text.replace("\r\n", "\n").replace("\r", "\n"))
     if not text.strip():
         raise _PostError("empty file")
-    hugo_front = _hugo_front_matter(text)  # Hugo's +++ TOML front matter (hugo.py)
-    if hugo_front is not None:
-        return _build_post(relpath, raw, hugo_front[0], hugo_front[1], settings, _first_line(text, hugo_front[1]))
-    if not _HANDLER.detect(text):
+    try:
+        front = split_front_matter(text)
+    except FrontMatterError as exc:
+        raise _PostError(str(exc), exc.line) from None
+    if front is None:
         if not is_in_posts_folder(relpath):
             return Problem(relpath, "no front matter: not a post, skipped", "warning")
         raise _PostError("no front matter: a post starts with a line of three dashes (---)", 1)
-    try:
-        front_text, body = _HANDLER.split(text)
-    except ValueError:
-        raise _PostError("front matter opened on line 1 is never closed by a line of ---", 1) from None
-    # YAML counts from the start of the front matter; the file has the opening --- before it.
-    first_line = text.count("\n", 0, text.find(front_text, 3)) + 1
-    nesting = _flow_nesting_bound(front_text)
-    if nesting > 5000:  # the Python loader would take seconds only to hit its recursion limit
-        raise _PostError(f"front matter is nested too deeply ({nesting:,} levels of [ or {{)")
-    loader = (_DeepFrontMatterLoader if nesting > _C_LOADER_MAX_NESTING else _FrontMatterLoader)(front_text)
-    try:
-        data = loader.get_single_data()
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        line = first_line + mark.line if mark is not None else None
-        raise _PostError(f"front matter is not valid YAML: {problem}", line) from None
-    finally:
-        loader.dispose()
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise _PostError(f"front matter must be a mapping of fields, got a {_yaml_kind(data)}", 2)
-    notes = [Problem(relpath, f"`{key}` is given more than once; the last one is used", "warning", first_line + line)
-             for key, line in loader.duplicates]
-    return _build_post(relpath, raw, data, body, settings, _first_line(text, body), notes)
-
-
-def _hugo_front_matter(text: str) -> tuple[dict[Any, Any], str] | None:
-    try:
-        return hugo.split_toml(text)
-    except hugo.FrontMatterError as exc:
-        raise _PostError(str(exc), exc.line) from None
-
-
-def _first_line(text: str, body: str) -> int:
-    """The file line the body starts on (the body is the tail of the text)."""
-    return text.count("\n", 0, len(text) - len(body)) + 1
-
-
-def _yaml_kind(value: Any) -> str:
-    return {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}.get(type(value), "scalar")
+    notes = [Problem(relpath, f"`{key}` is given more than once; the last one is used", "warning", line)
+             for key, line in front.duplicates]
+    return _build_post(relpath, raw, front.data, front.body, settings, front.body_line, notes)
 
 
 def _build_post(relpath: str, raw: bytes, data: dict[Any, Any], body: str, settings: Settings,
@@ -313,7 +212,7 @@ def _text(value: Any, field: str) -> str:
         return "true" if value else "false"
     if isinstance(value, (str, int, float)):
         return strip_xml_illegal(str(value)).strip()
-    raise _PostError(f"`{field}` must be text, got a {_yaml_kind(value) if not isinstance(value, dict) else 'mapping'}")
+    raise _PostError(f"`{field}` must be text, got a {yaml_kind(value) if not isinstance(value, dict) else 'mapping'}")
 
 
 def _words(data: Mapping[Any, Any], plural: str, singular: str) -> list[str]:

@@ -8,42 +8,29 @@ filter that fails leaves the offending `{{ … }}` / `{% … %}` in the text as 
 (wrapped in `{% raw %}` and rendered again), and becomes a warning naming the file and line.
 `{% include %}` is such an unknown tag: feedsvc reads no `_includes` folder.
 
-**Links to other posts.** `{% post_url name %}` and `{% link _posts/… %}` need the URL of
-another post, which one file alone cannot know, and parsing must stay pure and per file (posts
-are parsed in worker processes, and only changed files are parsed again). So the tag writes a
-placeholder (`feedsvc-ref:<key>/`, a URL with a scheme of its own, which Markdown and link
-rewriting leave alone) and the post lists what it refers to in `Post.references`. At index
-time, where every post is known, `resolve_references` swaps each placeholder for the target's
-URL and folds those URLs into the post's fingerprint, so a feed is re-rendered whenever a
-target's URL changes, with no re-parsing and no ordering between files. A target that does not
-exist leaves the tag visible as written, with a warning. Every other `{% link %}` (a
-collection document such as `_docs/history.md`, a page, a static file) is resolved here and
-now from `_config.yml` with Jekyll's URL rules, without reading the file.
+**Links to other posts.** `{% post_url name %}` and `{% link _posts/… %}` write a placeholder
+that indexing resolves, where every post is known (references.py). Every other `{% link %}` (a
+collection document such as `_docs/history.md`, a page, a static file) is resolved here and now
+from `_config.yml` with Jekyll's URL rules (jekyllfilters.py), without reading the file.
 """
 
 from __future__ import annotations
 
-import email.utils
-import hashlib
 import html
 import json
 import posixpath
 import re
-import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from datetime import date, datetime, time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from functools import cache, lru_cache
 from typing import Any, TextIO
-from urllib.parse import quote, quote_plus, unquote
 
 from .config import Settings
-from .markup import render_markdown
-from .model import Post, Problem
-from .urls import escape_path
+from .jekyllfilters import CONTEXT_FILTERS, FILTERS, is_post_path, page_url, site_relative_url
+from .model import Problem
+from .references import file_key, placeholder, post_url_key
 
-REF_PREFIX = "feedsvc-ref:"
-_REF = re.compile(re.escape(REF_PREFIX) + r"([A-Za-z0-9_.~%-]+)/")
 _REFS_VAR = "__feedsvc_references"
 _MAX_REPAIRS = 25  # offending tags wrapped in raw before giving up on a body
 _MARKUP = re.compile(r"\{\{|\{%")
@@ -58,7 +45,6 @@ _VERBATIM = re.compile(
 _LANG = re.compile(r"^[A-Za-z0-9.+#_-]+$")
 _NEWLINE_BEFORE_BLANK = re.compile(r"\n(?=[ \t]*(?:\n|$))")
 _UNCLOSED = re.compile(r"expected tag end(\w+)")
-_URL_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,272 +191,6 @@ def page_variables(front: Mapping[Any, Any], *, title: str, when: datetime, path
     return page
 
 
-# -- references to other posts, resolved at index time ----------------------------------------
-
-
-def _placeholder(key: str) -> str:
-    return REF_PREFIX + quote(key, safe="") + "/"
-
-
-def post_url_key(name: str) -> str:
-    return "post:" + name.strip().strip("/")
-
-
-def file_key(relpath: str) -> str:
-    return "file:" + relpath.strip().lstrip("/")
-
-
-def resolve_references(posts: Iterable[Post]) -> tuple[list[Post], list[Problem]]:
-    """Swap every post's reference placeholders for the URLs of the posts they name (pure)."""
-    posts = list(posts)
-    if not any(post.references for post in posts):
-        return posts, []
-    by_key: dict[str, str] = {}
-    for post in sorted(posts, key=lambda p: p.source):
-        stem = posixpath.splitext(posixpath.basename(post.source))[0]
-        by_key.setdefault(file_key(post.source), post.url)
-        by_key.setdefault(post_url_key(stem), post.url)
-        folder = posixpath.dirname(post.source).replace("/_posts", "").replace("_posts", "").strip("/")
-        if folder:  # `{% post_url category/2016-01-01-name %}` for posts under category/_posts
-            by_key.setdefault(post_url_key(f"{folder}/{stem}"), post.url)
-    resolved: list[Post] = []
-    problems: list[Problem] = []
-    for post in posts:
-        if not post.references:
-            resolved.append(post)
-            continue
-        found: dict[str, str] = {}
-        for key, line in post.references:
-            url = by_key.get(key)
-            if url is None:
-                kind, _, name = key.partition(":")
-                tag = "post_url" if kind == "post" else "link"
-                problems.append(Problem(post.source, f"Liquid: {{% {tag} {name} %}}: no such post; left as text",
-                                        "warning", line))
-            found.setdefault(key, url if url is not None else "")
-
-        def swap(match: re.Match[str], escape: bool, found: dict[str, str] = found) -> str:
-            key = unquote(match.group(1))
-            url = found.get(key) or _as_markup(key)
-            return html.escape(url) if escape else url
-
-        fingerprint = post.fingerprint + repr(sorted(found.items()))
-        resolved.append(replace(
-            post,
-            content_html=_REF.sub(lambda m: swap(m, True), post.content_html),
-            summary_html=_REF.sub(lambda m: swap(m, True), post.summary_html),
-            summary_text=_REF.sub(lambda m: swap(m, False), post.summary_text),
-            fingerprint=_digest(fingerprint),
-            references=(),
-        ))
-    return resolved, problems
-
-
-def _as_markup(key: str) -> str:
-    kind, _, name = key.partition(":")
-    return f"{{% {'post_url' if kind == 'post' else 'link'} {name} %}}"
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:24]
-
-
-# -- the environment: Jekyll's tags and filters -----------------------------------------------
-
-
-def _is_post_path(path: str) -> bool:
-    return "_posts" in path.strip("/").split("/")[:-1]
-
-
-def _page_url(path: str, site: Mapping[str, Any]) -> str:
-    """The URL Jekyll gives a file: collection documents by their collection's permalink, pages by
-    the site's style, static files as they are. Front matter `permalink` in that file is not seen."""
-    path = path.strip().lstrip("/")
-    folder, filename = posixpath.split(path)
-    stem, ext = posixpath.splitext(filename)
-    collections = site.get("collections") if isinstance(site, Mapping) else None
-    top = path.split("/", 1)[0]
-    if top.startswith("_") and isinstance(collections, Mapping) and top[1:] in collections:
-        name = top[1:]
-        spec = collections.get(name)
-        pattern = spec.get("permalink") if isinstance(spec, Mapping) else None
-        inner = posixpath.splitext(path.split("/", 1)[1] if "/" in path else "")[0]
-        pattern = pattern or "/:collection/:path:output_ext"
-        values = {"collection": name, "path": inner, "name": stem, "title": stem, "output_ext": ".html"}
-        url = re.sub(r":(collection|path|name|title|output_ext)", lambda m: values[m.group(1)], pattern)
-        return "/" + re.sub(r"/{2,}", "/", url).lstrip("/")
-    if ext.lower() in (".md", ".markdown", ".html", ".htm"):
-        base = f"/{folder}/" if folder else "/"
-        if stem == "index":
-            return base
-        style = str(site.get("permalink") or "") if isinstance(site, Mapping) else ""
-        pretty = style == "pretty" or style.endswith("/")
-        return base + (f"{stem}/" if pretty else f"{stem}.html")
-    return "/" + path
-
-
-def _relative_url(value: Any, site: Any) -> str:
-    """Jekyll's relative_url: baseurl + path, one slash between; absolute URLs pass through."""
-    text = "" if value is None else str(value)
-    if _URL_SCHEME.match(text) or text.startswith("//"):
-        return text
-    baseurl = str(site.get("baseurl") or "") if isinstance(site, Mapping) else ""
-    cut = min((i for i in (text.find("?"), text.find("#")) if i >= 0), default=len(text))
-    path, suffix = text[:cut], text[cut:]  # only the path is escaped: `#anchor` stays an anchor
-    joined = "/".join(part.strip("/") for part in (baseurl, path) if part.strip("/"))
-    trailing = "/" if path.endswith("/") and joined else ""
-    return escape_path("/" + joined + trailing) + suffix
-
-
-def _absolute_url(value: Any, site: Any) -> str:
-    text = "" if value is None else str(value)
-    if _URL_SCHEME.match(text) or text.startswith("//"):
-        return text
-    root = str(site.get("url") or "").rstrip("/") if isinstance(site, Mapping) else ""
-    return root + _relative_url(text, site)
-
-
-def relative_url(value: Any, *, context: Any) -> str:
-    return _relative_url(value, context.resolve("site"))
-
-
-def absolute_url(value: Any, *, context: Any) -> str:
-    return _absolute_url(value, context.resolve("site"))
-
-
-def _as_datetime(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, date):
-        return datetime.combine(value, time())
-    if isinstance(value, str):
-        try:
-            return datetime.fromisoformat(value.strip().replace(" ", "T", 1))
-        except ValueError:
-            return None
-    return None
-
-
-def _date_filter(render: Any) -> Any:
-    def apply(value: Any, *args: Any) -> Any:
-        when = _as_datetime(value)
-        return value if when is None else render(when, *args)
-
-    return apply
-
-
-def _ordinal(day: int) -> str:
-    suffix = "th" if 11 <= day % 100 <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
-    return f"{day}{suffix}"
-
-
-def _date_to_string(when: datetime, kind: Any = None, style: Any = None, month: str = "%b") -> str:
-    if kind == "ordinal":
-        day = _ordinal(when.day)
-        if style == "US":
-            return f"{when.strftime(month)} {day}, {when.year}"
-        return f"{day} {when.strftime(month)} {when.year}"
-    return when.strftime(f"%d {month} %Y")
-
-
-def _slugify(value: Any, mode: Any = "default", cased: Any = False) -> str:
-    """Jekyll's slugify modes: none, raw, default, pretty, ascii, latin."""
-    text = "" if value is None else str(value)
-    mode = mode if isinstance(mode, str) else "default"
-    if mode == "none":
-        return text
-    if mode == "latin":
-        text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-        mode = "default"
-    pattern = {
-        "raw": r"\s+",
-        "pretty": r"[^\w.~!$&'()+,;=@]+",
-        "ascii": r"[^a-zA-Z0-9]+",
-    }.get(mode, r"[\W_]+")
-    slug = re.sub(pattern, "-", text).strip("-")
-    return slug if cased is True else slug.lower()
-
-
-def _xml_escape(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
-
-
-def _plain(value: Any) -> Any:
-    """A Liquid value as JSON-able data (undefined is null, dates are ISO 8601)."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    return None if type(value).__name__.endswith("Undefined") else str(value)
-
-
-def _jsonify(value: Any) -> str:
-    return json.dumps(_plain(value), ensure_ascii=False, separators=(",", ":"))
-
-
-def _array_to_sentence(value: Any, connector: Any = "and") -> str:
-    items = [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
-    if len(items) <= 1:
-        return "".join(items)
-    if len(items) == 2:
-        return f"{items[0]} {connector} {items[1]}"
-    return f"{', '.join(items[:-1])}, {connector} {items[-1]}"
-
-
-def _group_by(value: Any, prop: Any) -> list[dict[str, Any]]:
-    groups: dict[str, list[Any]] = {}
-    for item in value if isinstance(value, (list, tuple)) else []:
-        key = item.get(prop) if isinstance(item, Mapping) else None
-        groups.setdefault("" if key is None else str(key), []).append(item)
-    return [{"name": name, "items": items, "size": len(items)} for name, items in groups.items()]
-
-
-def _list(value: Any) -> list[Any]:
-    return list(value) if isinstance(value, (list, tuple)) else [value]
-
-
-def _to_integer(value: Any) -> int:
-    if isinstance(value, bool):
-        return int(value)
-    try:
-        return int(float(value))
-    except (TypeError, ValueError):
-        return 0
-
-
-_CONTEXT_FILTERS = frozenset({"relative_url", "absolute_url"})
-_FILTERS: dict[str, Any] = {
-    "relative_url": relative_url,
-    "absolute_url": absolute_url,
-    "date_to_xmlschema": _date_filter(lambda d: d.isoformat()),
-    "date_to_rfc822": _date_filter(lambda d: email.utils.format_datetime(d) if d.tzinfo else d.strftime(
-        "%a, %d %b %Y %H:%M:%S")),
-    "date_to_string": _date_filter(_date_to_string),
-    "date_to_long_string": _date_filter(lambda d, kind=None, style=None: _date_to_string(d, kind, style, "%B")),
-    "xml_escape": _xml_escape,
-    "cgi_escape": lambda value: quote_plus("" if value is None else str(value)),
-    "uri_escape": lambda value: quote("" if value is None else str(value), safe="!#$&'()*+,/:;=?@[]~"),
-    "jsonify": _jsonify,
-    "inspect": _jsonify,
-    "slugify": _slugify,
-    "markdownify": lambda value: render_markdown("" if value is None else str(value)),
-    "number_of_words": lambda value: len(("" if value is None else str(value)).split()),
-    "normalize_whitespace": lambda value: " ".join(("" if value is None else str(value)).split()),
-    "array_to_sentence_string": _array_to_sentence,
-    "group_by": _group_by,
-    "to_integer": _to_integer,
-    "push": lambda value, item: [*_list(value), item],
-    "unshift": lambda value, item: [item, *_list(value)],
-    "pop": lambda value, n=1: _list(value)[: max(len(_list(value)) - _to_integer(n), 0)],
-    "shift": lambda value, n=1: _list(value)[_to_integer(n):],
-}
-
-
 @cache
 def _environment() -> tuple[Any, type[Exception]]:
     """Built once per process, on the first body with Liquid (importing python-liquid costs 0.2 s):
@@ -502,14 +222,14 @@ def _environment() -> tuple[Any, type[Exception]]:
         def render_to_output(self, context: Any, buffer: TextIO) -> int:
             site = context.resolve("site")
             argument = self.argument
-            if self.kind == "link" and not _is_post_path(argument):
-                return buffer.write(_relative_url(_page_url(argument, site), site))
+            if self.kind == "link" and not is_post_path(argument):
+                return buffer.write(site_relative_url(page_url(argument, site), site))
             key = post_url_key(argument) if self.kind == "post_url" else file_key(argument)
             references = context.resolve(_REFS_VAR)
             line = self.token.source.count("\n", 0, max(self.token.start_index, 0)) + 1
             if isinstance(references, list):
                 references.append((key, line))
-            return buffer.write(_placeholder(key))
+            return buffer.write(placeholder(key))
 
     class ReferenceTag(Tag):
         block = False
@@ -535,6 +255,6 @@ def _environment() -> tuple[Any, type[Exception]]:
         env.tags.pop(name, None)
     env.add_tag(PostUrlTag)
     env.add_tag(LinkTag)
-    for name, function in _FILTERS.items():
-        env.add_filter(name, with_context(function) if name in _CONTEXT_FILTERS else function)
+    for name, function in FILTERS.items():
+        env.add_filter(name, with_context(function) if name in CONTEXT_FILTERS else function)
     return env, LiquidError

@@ -9,7 +9,7 @@ import re
 import pytest
 from conftest import JEKYLL_NEWS, post_text, settings_from
 
-from feedsvc import templating
+from feedsvc import references, templating
 from feedsvc.cli import main
 from feedsvc.model import Post
 from feedsvc.parsing import parse_post
@@ -180,7 +180,7 @@ def test_post_url_and_link_resolve_to_the_other_posts_entry_link(site_dir, make_
     first, linking = (next(p for p in site.posts if p.slug == slug) for slug in ("first", "linking"))
     assert first.url == "https://example.org/blog/2026/01/01/first/"
     assert linking.content_html.count(f'href="{first.url}"') == 2
-    assert templating.REF_PREFIX not in linking.content_html + linking.summary_html + linking.summary_text
+    assert references.REF_PREFIX not in linking.content_html + linking.summary_html + linking.summary_text
     assert not site.problems
 
 
@@ -257,7 +257,7 @@ def test_corpus_liquid_renders_without_a_warning_and_leaves_no_markup_outside_co
     for post in news_site.posts:
         outside_code = _CODE.sub("", post.content_html)
         assert "{{" not in outside_code and "{%" not in outside_code, post.source
-        assert templating.REF_PREFIX not in post.content_html, post.source
+        assert references.REF_PREFIX not in post.content_html, post.source
 
 
 @needs_corpus
