@@ -211,6 +211,47 @@ def test_hidden_posts_are_in_no_feed_page_status_or_static_build(client, content
     _assert_no_secret("build output", capsys.readouterr().err.encode())
 
 
+def test_hidden_posts_are_in_no_archive_page_or_filtered_feed(content, make_refresher):
+    refresher = make_refresher(content, {"FEEDSVC_FEED_LIMIT": "1"})
+    refresher.refresh("startup")
+    client = create_app(refresher.settings, refresher.store).test_client()
+    paths = [f"/{kind}/{page}/{name}" for kind in ("archive",) for page in (1, 2, 3)
+             for name in ("rss.xml", "atom.xml", "feed.json")]
+    paths += ["/tags/python/archive/1/atom.xml", "/tags/web/archive/1/rss.xml", "/rss.xml?tags=python,web",
+              "/atom.xml?tags=secrettag", "/feed.json?categories=secretcat", "/rss.xml?authors=secret-author",
+              "/rss.xml?tags=python&categories=news"]
+    served = 0
+    for path in paths:
+        response = client.get(path)
+        assert response.status_code in (200, 404), path
+        served += response.status_code == 200
+        if "secret" not in path:
+            _assert_no_secret(path, response.data)
+        else:  # a hidden post's name is unknown, as any made-up name is
+            assert response.status_code == 404 and b"Secret" not in response.data, path
+    assert served >= 8
+
+
+HOSTILE_QUERIES = [
+    "tags=%00", "tags=%ff%fe", "tags=" + "a" * 5000, "tags[]=python", "tags=python&" * 500, "%00=1&tags=web",
+    "tags=%0d%0aSet-Cookie:%20x=1", "tags=<script>alert(1)</script>", "tags=" + ",".join(["x"] * 300),
+    "tags=python;categories=news", "tags=%E2%80%AEpython", "authors=" + "%2e%2e%2f" * 50,
+]
+
+
+def test_hostile_filter_queries_are_clear_4xx_through_the_server(served):
+    for query in HOSTILE_QUERIES + [f"tags={q}" for q in ("..", "%2e%2e", "CON")]:
+        for path in ("/rss.xml", "/archive/1/atom.xml", "/tags/python/feed.json"):
+            status, answer = _raw(served, f"GET {path}?{query} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                                  .encode("latin-1"))
+            legit = query in ("tags[]=python", "%00=1&tags=web")  # an unknown parameter is ignored
+            assert status in (400, 404, 414, 431) or (legit and status == 200), (path, query[:80], status)
+            head, _, body = answer.partition(b"\r\n\r\n")
+            assert b"Set-Cookie" not in head and b"<script>" not in head, (path, query[:80])
+            if status in (400, 404):  # feedsvc's own answer: one plain line (414/431 come from the server)
+                assert b"Traceback" not in body and body.count(b"\n") <= 2, (path, query[:80], body[:200])
+
+
 def test_a_future_post_shows_once_its_time_comes(refresher, clock):
     from datetime import datetime
 
