@@ -1,0 +1,100 @@
+"""Each feed entry's bytes, made once and reused by every document that shows the entry.
+
+A post is shown by the site feed and by the feeds of each of its categories, tags and authors,
+and by an archive page of each: rendering every document from scratch rebuilds the same entry
+many times. rendering.py asks this cache for an entry's bytes by (post, format, shape) instead.
+
+The cache is bounded (least recently used entries go first, by bytes held), safe to share between
+the refresh thread and request threads, and needs nothing special across `fork`: a child gets a
+copy of what the parent held (parallel.py) and its lock is made new (see `_after_fork`).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from .model import FeedFormat, Post
+
+# A 10,000-post site's subscription feeds show ~5,300 posts, ~5.7 KB per entry per format: 90 MB
+# to hold them all. This much keeps the newest posts' entries (the ones most feeds share) while
+# the serving process stays well inside its memory target.
+MAX_BYTES = 48 * 1024 * 1024
+
+
+@dataclass(slots=True)
+class CacheStats:
+    hits: int = 0
+    misses: int = 0
+    entries: int = 0
+    bytes: int = 0
+
+
+class EntryCache:
+    """Entry bytes by (post fingerprint, format, shape): the fingerprint names the post's contents
+    and `shape` the settings the entry depends on (rendering.EntryShape). The post itself is kept
+    and compared on a hit, so two posts that share a fingerprint (only hand-made ones can) never
+    share an entry."""
+
+    def __init__(self, max_bytes: int = MAX_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self.enabled = True
+        self._items: OrderedDict[tuple[str, FeedFormat, Hashable], tuple[Post, bytes]] = OrderedDict()
+        self._bytes = 0
+        self._hits = 0
+        self._misses = 0
+        self._lock = threading.Lock()
+
+    def get(self, post: Post, fmt: FeedFormat, shape: Hashable,
+            build: Callable[[Post, FeedFormat, Hashable], bytes]) -> bytes:
+        """The entry's bytes: held ones if any, else `build(post, fmt, shape)`, kept for next time."""
+        key = (post.fingerprint, fmt, shape)
+        with self._lock:
+            held = self._items.get(key)
+            if held is not None and (held[0] is post or held[0] == post):
+                self._items.move_to_end(key)
+                self._hits += 1
+                return held[1]
+            self._misses += 1
+        made = build(post, fmt, shape)  # outside the lock: another thread may build the same; both are equal
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._bytes -= len(old[1])
+            if len(made) <= self.max_bytes:
+                self._items[key] = (post, made)
+                self._bytes += len(made)
+            while self._bytes > self.max_bytes:
+                _, (_, dropped) = self._items.popitem(last=False)
+                self._bytes -= len(dropped)
+        return made
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._bytes = self._hits = self._misses = 0
+
+    def stats(self) -> CacheStats:
+        with self._lock:
+            return CacheStats(self._hits, self._misses, len(self._items), self._bytes)
+
+    @contextmanager
+    def disabled(self) -> Iterator[None]:
+        """Render without the cache (the reference path tests compare against), then as before."""
+        previous, self.enabled = self.enabled, False
+        try:
+            yield
+        finally:
+            self.enabled = previous
+
+    def _after_fork(self) -> None:
+        # A lock held by another thread at fork time would stay held in the child forever.
+        self._lock = threading.Lock()
+
+
+ENTRIES = EntryCache()
+os.register_at_fork(after_in_child=ENTRIES._after_fork)
