@@ -24,6 +24,9 @@ from .model import FeedFormat, Post
 # this is ~2,900 entries: the newest posts, which most feeds share. Measured with `feedsvc serve` at
 # 10,000 posts, a full cache adds its size to the builder's resident memory (VmRSS), so it is kept small.
 MAX_BYTES = 16 * 1024 * 1024
+# A forked renderer of a cold build (parallel.py) exits after it: it may hold every entry its feeds
+# share (10,000 posts: ~60 MB per child of two), which the build's order of feeds needs to find them again.
+FORKED_MAX_BYTES = 128 * 1024 * 1024
 
 
 @dataclass(slots=True)
