@@ -46,7 +46,8 @@ class EntryCache:
     def __init__(self, max_bytes: int = MAX_BYTES) -> None:
         self.max_bytes = max_bytes
         self.enabled = True
-        self._items: OrderedDict[tuple[str, FeedFormat, Hashable], tuple[Post, bytes]] = OrderedDict()
+        self._items: OrderedDict[tuple[str, int], tuple[Post, bytes]] = OrderedDict()
+        self._variants: dict[tuple[FeedFormat, Hashable], int] = {}  # a few per settings ever used
         self._bytes = 0
         self._hits = 0
         self._misses = 0
@@ -56,9 +57,11 @@ class EntryCache:
             build: Callable[[list[Post], FeedFormat, Hashable], list[bytes]]) -> list[bytes]:
         """Each post's entry bytes, in order: held ones where there are, the rest from one
         `build(missing, fmt, shape)` call (building several at once is cheaper), kept for next time."""
-        keys = [(post.fingerprint, fmt, shape) for post in posts]
         found: list[bytes | None] = []
         with self._lock:
+            # (format, shape) as a small number: hashed once per call, not once per entry.
+            variant = self._variants.setdefault((fmt, shape), len(self._variants))
+            keys = [(post.fingerprint, variant) for post in posts]
             for key, post in zip(keys, posts, strict=True):
                 held = self._items.get(key)
                 if held is not None and (held[0] is post or held[0] == post):
@@ -89,6 +92,7 @@ class EntryCache:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self._variants.clear()
             self._bytes = self._hits = self._misses = 0
 
     def stats(self) -> CacheStats:
