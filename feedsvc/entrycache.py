@@ -11,6 +11,7 @@ copy of what the parent held (parallel.py) and its lock is made new (see `_after
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from collections import OrderedDict
@@ -48,6 +49,7 @@ class EntryCache:
         self.enabled = True
         self._items: OrderedDict[tuple[str, int], tuple[Post, bytes]] = OrderedDict()
         self._variants: dict[tuple[FeedFormat, Hashable], int] = {}  # a few per settings ever used
+        self._numbers = itertools.count()
         self._bytes = 0
         self._hits = 0
         self._misses = 0
@@ -59,8 +61,11 @@ class EntryCache:
         `build(missing, fmt, shape)` call (building several at once is cheaper), kept for next time."""
         found: list[bytes | None] = []
         with self._lock:
-            # (format, shape) as a small number: hashed once per call, not once per entry.
-            variant = self._variants.setdefault((fmt, shape), len(self._variants))
+            # (format, shape) as a number, hashed once per call rather than once per entry; numbers are
+            # never reused, so an entry built before a `clear` cannot be found under another shape.
+            variant = self._variants.get((fmt, shape))
+            if variant is None:
+                variant = self._variants[(fmt, shape)] = next(self._numbers)
             keys = [(post.fingerprint, variant) for post in posts]
             for key, post in zip(keys, posts, strict=True):
                 held = self._items.get(key)
