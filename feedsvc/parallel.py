@@ -17,6 +17,7 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 
+from .entrycache import ENTRIES, FORKED_MAX_BYTES
 from .model import Resource
 from .rendering import as_resource
 
@@ -32,6 +33,7 @@ def fork_is_safe() -> bool:
 
 
 def _render_range(start: int, stop: int) -> list[Resource]:
+    ENTRIES.max_bytes = FORKED_MAX_BYTES  # a child lives for one build: entries shared by its feeds may stay
     return [as_resource(*_JOBS[i]()) for i in range(start, stop)]
 
 
