@@ -14,6 +14,7 @@ from .config import ConfigError, Settings
 from .model import Snapshot
 from .pages import INDEX_PATH, render_index
 from .progress import BuildProgress
+from .rendering import GZIP_LEVEL, UNSERVED_GZIP_LEVEL
 from .service import Service, configure_logging
 
 
@@ -35,7 +36,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging()
     progress = BuildProgress() if args.command in ("build", "check") else None
     try:
-        service = Service(content_dir=args.content, serving=args.command == "serve", progress=progress)
+        service = Service(content_dir=args.content, serving=args.command == "serve", progress=progress,
+                          gzip_level=GZIP_LEVEL if args.command == "serve" else UNSERVED_GZIP_LEVEL)
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"configuration: {problem}", file=sys.stderr)

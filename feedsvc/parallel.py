@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 
 from .entrycache import ENTRIES, FORKED_MAX_BYTES
 from .model import Resource
-from .rendering import as_resource
+from .rendering import GZIP_LEVEL, as_resource
 
 log = logging.getLogger("feedsvc")
 
@@ -32,13 +32,13 @@ def fork_is_safe() -> bool:
         and "fork" in multiprocessing.get_all_start_methods()
 
 
-def _render_range(start: int, stop: int) -> list[Resource]:
+def _render_range(start: int, stop: int, gzip_level: int) -> list[Resource]:
     ENTRIES.max_bytes = FORKED_MAX_BYTES  # a child lives for one build: entries shared by its feeds may stay
-    return [as_resource(*_JOBS[i]()) for i in range(start, stop)]
+    return [as_resource(*_JOBS[i](), gzip_level=gzip_level) for i in range(start, stop)]
 
 
-def render_forked(jobs: Sequence[Callable[[], tuple]], progress: Callable[[int], None] | None = None
-                  ) -> list[Resource] | None:
+def render_forked(jobs: Sequence[Callable[[], tuple]], progress: Callable[[int], None] | None = None,
+                  gzip_level: int = GZIP_LEVEL) -> list[Resource] | None:
     """`as_resource(*job())` for each job, in order, in forked children; None when that cannot be done."""
     global _JOBS
     processes = os.cpu_count() or 1
@@ -48,7 +48,7 @@ def render_forked(jobs: Sequence[Callable[[], tuple]], progress: Callable[[int],
     try:
         with multiprocessing.get_context("fork").Pool(processes) as pool:
             made: list[Resource] = []
-            for result in [pool.apply_async(_render_range, bounds) for bounds in ranges]:
+            for result in [pool.apply_async(_render_range, (*bounds, gzip_level)) for bounds in ranges]:
                 made.extend(result.get())
                 if progress is not None:
                     progress(len(made))

@@ -29,7 +29,7 @@ from .pages import page_path, render_index, render_opml, scope_page_parts
 from .parallel import FORK_FROM, fork_is_safe, render_forked
 from .postcache import Seed
 from .reading import read_posts
-from .rendering import EPOCH, as_resource, feed_parts
+from .rendering import EPOCH, GZIP_LEVEL, as_resource, feed_parts
 from .scanning import (
     SETTLE_SECONDS,
     Changes,
@@ -126,8 +126,11 @@ class _Memory:
 
 class Refresher:
     def __init__(self, store: SnapshotStore, content_dir: Path, environ: Mapping[str, str] | None = None,
-                 clock: Callable[[], datetime] = utc_now, progress: Progress | None = None) -> None:
+                 clock: Callable[[], datetime] = utc_now, progress: Progress | None = None,
+                 gzip_level: int = GZIP_LEVEL) -> None:
+        """`gzip_level`: rendering.UNSERVED_GZIP_LEVEL where the gzip bytes will never be served."""
         self.store = store
+        self.gzip_level = gzip_level
         self.progress = progress or _no_progress
         self.content_dir = content_dir
         self.environ = dict(os.environ if environ is None else environ)
@@ -430,18 +433,17 @@ class Refresher:
             resources[page.path] = self._dated(page, site.posts, previous.get(page.path), now)
         return {path: resource for path, resource in resources.items() if resource is not None}, sorted(changed)
 
-    @staticmethod
-    def _make(jobs: list[tuple[str, tuple[Post, ...], Callable[[], tuple]]],
+    def _make(self, jobs: list[tuple[str, tuple[Post, ...], Callable[[], tuple]]],
               progress: Callable[[int], None]) -> list[Resource]:
         """Render, hash and compress each job, in order: on every core for a cold build (parallel.py),
         else here, with hashing and gzip (which release the GIL) on a second thread."""
         renders = [render for _, _, render in jobs]
         if len(renders) >= FORK_FROM and fork_is_safe():
-            made = render_forked(renders, progress)
+            made = render_forked(renders, progress, self.gzip_level)
             if made is not None:
                 return made
         with ThreadPoolExecutor(max_workers=_HASH_THREADS, thread_name_prefix="feedsvc-gzip") as pool:
-            futures = [pool.submit(as_resource, *render()) for render in renders]
+            futures = [pool.submit(as_resource, *render(), gzip_level=self.gzip_level) for render in renders]
             progress(len(futures))
             return [future.result() for future in futures]
 
