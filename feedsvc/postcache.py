@@ -60,11 +60,25 @@ class Seed:
     inventory: dict[str, FileSignature]
     parsed: dict[str, Post | Problem]
     rendered: dict[str, tuple[str, str]]  # URL path -> (render key, ETag of the bytes made under it)
+    # For files now in error: the version still served (nothing good is lost, across restarts too).
+    last_good: dict[str, Post] = dataclasses.field(default_factory=dict)
 
 
 def _pickle_name(relpath: str, signature: FileSignature, settings_fingerprint: str) -> str:
     text = f"{relpath}\0{tuple(signature)}\0{settings_fingerprint}"
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32] + ".pickle"
+
+
+def _good_name(relpath: str, post: Post) -> str:
+    text = f"{relpath}\0good\0{post.fingerprint}"
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32] + ".pickle"
+
+
+def _unpickle(path: Path) -> Any:
+    try:
+        return pickle.loads(path.read_bytes())
+    except Exception:  # unreadable or truncated: that file is parsed again
+        return None
 
 
 class PostCache:
@@ -83,16 +97,16 @@ class PostCache:
         inventory: dict[str, FileSignature] = {}
         parsed: dict[str, Post | Problem] = {}
         for relpath, (signature, name) in index["entries"].items():
-            try:
-                value = pickle.loads((self.folder / name).read_bytes())
-            except Exception:  # unreadable or truncated: that file is parsed again
-                continue
+            value = _unpickle(self.folder / name)
             if isinstance(value, Post | Problem):
                 inventory[relpath] = FileSignature(*signature)
                 parsed[relpath] = value
-        self._saved = {name for _, name in index["entries"].values()}
+        last_good = {relpath: post for relpath, name in index.get("last_good", {}).items()
+                     if isinstance(post := _unpickle(self.folder / name), Post)}
+        self._saved = {name for _, name in index["entries"].values()} | set(index.get("last_good", {}).values())
         rendered = {path: (key, etag) for path, (key, etag) in index.get("rendered", {}).items()}
-        return Seed(index["settings_fingerprint"], index["liquid_fingerprint"], inventory, parsed, rendered)
+        return Seed(index["settings_fingerprint"], index["liquid_fingerprint"], inventory, parsed, rendered,
+                    last_good)
 
     def save(self, seed: Seed) -> None:
         """Write the pickles this seed adds, then the index, then drop the pickles it no longer names."""
@@ -108,11 +122,16 @@ class PostCache:
             if name not in self._saved:
                 write_atomically(self.folder / name, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
             entries[relpath] = (list(signature), name)
+        last_good: dict[str, str] = {}
+        for relpath, post in seed.last_good.items():
+            name = last_good[relpath] = _good_name(relpath, post)
+            if name not in self._saved:
+                write_atomically(self.folder / name, pickle.dumps(post, protocol=pickle.HIGHEST_PROTOCOL))
         index = {"identity": _identity(), "settings_fingerprint": seed.settings_fingerprint,
-                 "liquid_fingerprint": seed.liquid_fingerprint, "entries": entries,
+                 "liquid_fingerprint": seed.liquid_fingerprint, "entries": entries, "last_good": last_good,
                  "rendered": {path: list(pair) for path, pair in seed.rendered.items()}}
         write_atomically(self.folder / INDEX, json.dumps(index).encode())
-        named = {name for _, name in entries.values()}
+        named = {name for _, name in entries.values()} | set(last_good.values())
         for name in self._saved - named:
             with contextlib.suppress(OSError):
                 os.unlink(self.folder / name)

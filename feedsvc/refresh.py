@@ -165,7 +165,8 @@ class Refresher:
             memory.liquid_fingerprint = seed.liquid_fingerprint
             memory.inventory = dict(seed.inventory)
             memory.parsed = dict(seed.parsed)
-            memory.last_good = {path: post for path, post in seed.parsed.items() if isinstance(post, Post)}
+            memory.last_good = {**seed.last_good,
+                                **{path: post for path, post in seed.parsed.items() if isinstance(post, Post)}}
             memory.rendered = {path: (key, served[path]) for path, (key, etag) in seed.rendered.items()
                                if path in served and served[path].etag == etag}
 
@@ -175,9 +176,12 @@ class Refresher:
         if memory.settings is None:
             return None
         parsed = memory.parsed
+        last_good = {path: memory.last_good[path] for path, value in parsed.items()
+                     if isinstance(value, Problem) and path in memory.last_good}
         return Seed(memory.settings.fingerprint, memory.settings.liquid_fingerprint,
                     {path: signature for path, signature in memory.inventory.items() if path in parsed},
-                    dict(parsed), {path: (key, resource.etag) for path, (key, resource) in memory.rendered.items()})
+                    dict(parsed), {path: (key, resource.etag) for path, (key, resource) in memory.rendered.items()},
+                    last_good)
 
     def refresh(self, trigger: str = "manual") -> RefreshReport:
         """Bring the served snapshot up to date with the folder; safe to call from any thread."""

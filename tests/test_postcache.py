@@ -153,3 +153,22 @@ def test_saving_writes_only_new_pickles_and_drops_the_ones_no_longer_named(site_
     assert len(set(after) - set(before)) == 1  # the edited post's new pickle; the others untouched
     assert all(after[name] == before[name] for name in set(after) & set(before))
     assert not [p for p in os.listdir(tmp_path / "posts") if p.endswith(".tmp")]
+
+
+def test_a_post_in_error_keeps_its_last_good_version_across_a_restart(site_dir, make_refresher, tmp_path, clock):
+    root = site_dir(dict(_post(n) for n in range(6)))
+    first = make_refresher(root)
+    first.refresh()
+    broken = _post(2)[0]
+    (root / broken).write_text("---\ntitle: [unclosed\n---\nBody\n")
+    first.refresh("webhook")
+    assert "Post 2" in {p.title for p in first.store.snapshot.site.posts}  # served from memory
+    second = _restarted(root, first, tmp_path, clock)
+    second.refresh("startup")
+    site = second.store.snapshot.site
+    assert "Post 2" in {p.title for p in site.posts}
+    messages = [str(p) for p in site.problems if p.path == broken]
+    assert any("not valid YAML" in m for m in messages) and any("last good version" in m for m in messages)
+    (root / broken).write_text(_post(2, "Post 2, fixed")[1])  # once fixed, the new version replaces it
+    second.refresh("webhook")
+    assert "Post 2, fixed" in {p.title for p in second.store.snapshot.site.posts}
