@@ -14,7 +14,6 @@ from .config import ConfigError, Settings
 from .model import Snapshot
 from .pages import INDEX_PATH, render_index
 from .progress import BuildProgress
-from .rendering import GZIP_LEVEL, UNSERVED_GZIP_LEVEL
 from .service import Service, configure_logging
 
 
@@ -37,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     progress = BuildProgress() if args.command in ("build", "check") else None
     try:
         service = Service(content_dir=args.content, serving=args.command == "serve", progress=progress,
-                          gzip_level=GZIP_LEVEL if args.command == "serve" else UNSERVED_GZIP_LEVEL)
+                          for_build=args.command != "serve")
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"configuration: {problem}", file=sys.stderr)

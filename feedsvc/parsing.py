@@ -18,7 +18,7 @@ from . import hugo
 from .config import Settings
 from .front_matter import FrontMatterError, split_front_matter, yaml_kind
 from .markup import absolutize_links, html_to_text, render_markdown, strip_xml_illegal
-from .model import Author, Image, Post, Problem
+from .model import BODY_LEVEL, Author, Image, Post, Problem, pack_html
 from .templating import has_liquid, render_post_body
 from .urls import absolute, expand_permalink, permalink_placeholders
 
@@ -54,10 +54,13 @@ class _PostError(Exception):
         self.line = line
 
 
-def parse_post(relpath: str, raw: bytes, settings: Settings) -> Post | Problem:
-    """Parse one post file; never raises for bad input, returns a Problem instead."""
+def parse_post(relpath: str, raw: bytes, settings: Settings, body_level: int = BODY_LEVEL) -> Post | Problem:
+    """Parse one post file; never raises for bad input, returns a Problem instead.
+
+    `body_level`: how hard to compress the body held in memory (`Post.content_zlib`): 1 where it is
+    held for long (serving), 0 (stored, no compression work) for a build that exits when done."""
     try:
-        return _parse(relpath, raw, settings)
+        return _parse(relpath, raw, settings, body_level)
     except _PostError as exc:
         return Problem(relpath, str(exc), "error", exc.line)
     except RecursionError:
@@ -70,7 +73,7 @@ def is_in_posts_folder(relpath: str) -> bool:
     return "_posts" in relpath.split("/")[:-1]
 
 
-def _parse(relpath: str, raw: bytes, settings: Settings) -> Post | Problem:
+def _parse(relpath: str, raw: bytes, settings: Settings, body_level: int = BODY_LEVEL) -> Post | Problem:
     if len(raw) > MAX_POST_BYTES:
         raise _PostError(f"file is {len(raw):,} bytes, over the {MAX_POST_BYTES:,}-byte limit for a post")
     try:
@@ -91,11 +94,11 @@ def _parse(relpath: str, raw: bytes, settings: Settings) -> Post | Problem:
         raise _PostError("no front matter: a post starts with a line of three dashes (---)", 1)
     notes = [Problem(relpath, f"`{key}` is given more than once; the last one is used", "warning", line)
              for key, line in front.duplicates]
-    return _build_post(relpath, raw, front.data, front.body, settings, front.body_line, notes)
+    return _build_post(relpath, raw, front.data, front.body, settings, front.body_line, notes, body_level)
 
 
 def _build_post(relpath: str, raw: bytes, data: dict[Any, Any], body: str, settings: Settings,
-                body_line: int = 1, notes: Iterable[Problem] = ()) -> Post:
+                body_line: int = 1, notes: Iterable[Problem] = (), body_level: int = BODY_LEVEL) -> Post:
     warnings: list[Problem] = list(notes)
     tz = settings.tz
     filename = posixpath.basename(relpath)
@@ -191,7 +194,7 @@ def _build_post(relpath: str, raw: bytes, data: dict[Any, Any], body: str, setti
         tags=tuple(tags),
         summary_html=summary_html,
         summary_text=summary_text,
-        content_html=content_html,
+        content_zlib=pack_html(content_html, body_level),
         image=image,
         published=published,
         warnings=tuple(warnings),

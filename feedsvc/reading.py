@@ -18,7 +18,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from .config import Settings
-from .model import Post, Problem
+from .model import BODY_LEVEL, Post, Problem
 from .parsing import MAX_POST_BYTES, parse_post
 from .scanning import FileSignature, signature_of
 
@@ -30,7 +30,8 @@ _CHUNK = 250
 Result = Post | Problem | None  # None: the file vanished or changed between listing and reading
 
 
-def read_post(root: Path, relpath: str, signature: FileSignature, settings: Settings) -> Result:
+def read_post(root: Path, relpath: str, signature: FileSignature, settings: Settings,
+              body_level: int = BODY_LEVEL) -> Result:
     if signature.size > MAX_POST_BYTES:
         return Problem(relpath, f"file is {signature.size:,} bytes, over the {MAX_POST_BYTES:,}-byte limit "
                                 "for a post; not read")
@@ -44,36 +45,38 @@ def read_post(root: Path, relpath: str, signature: FileSignature, settings: Sett
         return Problem(relpath, f"cannot read: {exc.strerror or exc}")
     if read_signature != signature:  # replaced or rewritten since the scan: the bytes may be torn
         return None
-    return parse_post(relpath, raw, settings)
+    return parse_post(relpath, raw, settings, body_level)
 
 
-def _read_chunk(root: Path, items: Sequence[tuple[str, FileSignature]], settings: Settings,
+def _read_chunk(root: Path, items: Sequence[tuple[str, FileSignature]], settings: Settings, body_level: int,
                 progress: Callable[[int], None] | None = None) -> list[Result]:
     results = []
     for relpath, signature in items:
-        results.append(read_post(root, relpath, signature, settings))
+        results.append(read_post(root, relpath, signature, settings, body_level))
         if progress is not None and (len(results) % 50 == 0 or len(results) == len(items)):
             progress(len(results))
     return results
 
 
 def read_posts(root: Path, items: Sequence[tuple[str, FileSignature]], settings: Settings,
-               processes: int | None = None, progress: Callable[[int], None] | None = None) -> list[Result]:
+               processes: int | None = None, progress: Callable[[int], None] | None = None,
+               body_level: int = BODY_LEVEL) -> list[Result]:
     """`read_post` for each item, in order; in worker processes when there are many and cores to use.
 
     `progress(done)` hears how many items are read so far, ending with all of them."""
     processes = processes if processes is not None else (os.cpu_count() or 1)
     if processes < 2 or len(items) < PARALLEL_FROM:
-        return _read_chunk(root, items, settings, progress)
+        return _read_chunk(root, items, settings, body_level, progress)
     chunks = [items[i:i + _CHUNK] for i in range(0, len(items), _CHUNK)]
     try:
         with ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn")) as pool:
             read: list[Result] = []
-            for chunk in pool.map(_read_chunk, [root] * len(chunks), chunks, [settings] * len(chunks)):
+            for chunk in pool.map(_read_chunk, [root] * len(chunks), chunks, [settings] * len(chunks),
+                                  [body_level] * len(chunks)):
                 read.extend(chunk)
                 if progress is not None:
                     progress(len(read))
             return read
     except (BrokenProcessPool, OSError, RuntimeError) as exc:  # no importable __main__ for spawn, no processes
         log.warning("reading %d posts in worker processes failed (%s); reading them here instead", len(items), exc)
-        return _read_chunk(root, items, settings, progress)
+        return _read_chunk(root, items, settings, body_level, progress)

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from urllib.parse import quote, unquote
 
-from .model import Post, Problem
+from .model import Post, Problem, pack_html
 
 REF_PREFIX = "feedsvc-ref:"
 _REF = re.compile(re.escape(REF_PREFIX) + r"([A-Za-z0-9_.~%-]+)/")
@@ -75,7 +75,7 @@ def resolve_references(posts: Iterable[Post]) -> tuple[list[Post], list[Problem]
         fingerprint = post.fingerprint + repr(sorted(found.items()))
         resolved.append(replace(
             post,
-            content_html=_REF.sub(lambda m: swap(m, True), post.content_html),
+            content_zlib=pack_html(_REF.sub(lambda m: swap(m, True), post.content_html)),
             summary_html=_REF.sub(lambda m: swap(m, True), post.summary_html),
             summary_text=_REF.sub(lambda m: swap(m, False), post.summary_text),
             fingerprint=_digest(fingerprint),

@@ -24,12 +24,23 @@ from types import MappingProxyType
 from .compat import compat_routes
 from .config import CONFIG_FILE, ConfigError, Settings, config_path, config_problems, load_settings, settings_key
 from .indexing import build_site, update_site
-from .model import FeedFormat, Post, Problem, Resource, ScanStatus, ScopeKind, Site, Snapshot
+from .model import (
+    BODY_LEVEL,
+    UNSERVED_BODY_LEVEL,
+    FeedFormat,
+    Post,
+    Problem,
+    Resource,
+    ScanStatus,
+    ScopeKind,
+    Site,
+    Snapshot,
+)
 from .pages import page_path, render_index, render_opml, scope_page_parts
 from .parallel import FORK_FROM, fork_is_safe, render_forked
 from .postcache import Seed
 from .reading import read_posts
-from .rendering import EPOCH, GZIP_LEVEL, as_resource, feed_parts
+from .rendering import EPOCH, GZIP_LEVEL, UNSERVED_GZIP_LEVEL, as_resource, feed_parts
 from .scanning import (
     SETTLE_SECONDS,
     Changes,
@@ -127,10 +138,12 @@ class _Memory:
 class Refresher:
     def __init__(self, store: SnapshotStore, content_dir: Path, environ: Mapping[str, str] | None = None,
                  clock: Callable[[], datetime] = utc_now, progress: Progress | None = None,
-                 gzip_level: int = GZIP_LEVEL) -> None:
-        """`gzip_level`: rendering.UNSERVED_GZIP_LEVEL where the gzip bytes will never be served."""
+                 for_build: bool = False) -> None:
+        """`for_build`: for `feedsvc build` or `check`, which serve nothing and exit when done: gzip
+        and post bodies are then compressed for speed, not size (rendering.py, model.py)."""
         self.store = store
-        self.gzip_level = gzip_level
+        self.gzip_level = UNSERVED_GZIP_LEVEL if for_build else GZIP_LEVEL
+        self.body_level = UNSERVED_BODY_LEVEL if for_build else BODY_LEVEL
         self.progress = progress or _no_progress
         self.content_dir = content_dir
         self.environ = dict(os.environ if environ is None else environ)
@@ -252,7 +265,7 @@ class Refresher:
         gone: list[str] = []
         to_read = [(relpath, inventory[relpath]) for relpath in changes.added + changes.modified]
         self.progress("reading", 0, len(to_read))
-        read = read_posts(self.content_dir, to_read, settings,
+        read = read_posts(self.content_dir, to_read, settings, body_level=self.body_level,
                           progress=lambda done: self.progress("reading", done, len(to_read)))
         for (relpath, _), result in zip(to_read, read, strict=True):
             if result is None:  # vanished, or changed, between listing and reading: look again shortly

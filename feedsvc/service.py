@@ -19,7 +19,6 @@ from .metrics import Metrics, enable_multiprocess
 from .ondemand import OnDemandFeeds
 from .postcache import CacheWriter, PostCache
 from .refresh import Progress, Refresher, SnapshotStore
-from .rendering import GZIP_LEVEL
 from .scheduling import RefreshScheduler
 from .statefolder import StateFolder
 from .triggers import RefreshQueue
@@ -35,10 +34,10 @@ class Service:
     """Built before gunicorn forks (one initial build for all workers); threads start after, per worker."""
 
     def __init__(self, environ: Mapping[str, str] | None = None, content_dir: str | Path | None = None,
-                 serving: bool = False, progress: Progress | None = None, gzip_level: int = GZIP_LEVEL) -> None:
+                 serving: bool = False, progress: Progress | None = None, for_build: bool = False) -> None:
         """`serving`: this process will fork HTTP workers (metrics are then kept across processes).
         `progress`: told how the builds advance (`feedsvc build` and `check` show it).
-        `gzip_level`: rendering.UNSERVED_GZIP_LEVEL for `build` and `check`, whose gzip bytes are never served."""
+        `for_build`: `build` and `check`, which serve nothing (see `Refresher`)."""
         environ = dict(os.environ if environ is None else environ)
         root = content_dir_from(environ, content_dir)
         self.state_dir = state_dir_from(environ, root)
@@ -46,7 +45,7 @@ class Service:
             enable_multiprocess(self.state_dir / "metrics")
         self.metrics = Metrics()
         self.store = SnapshotStore()
-        self.refresher = Refresher(self.store, root, environ, progress=progress, gzip_level=gzip_level)
+        self.refresher = Refresher(self.store, root, environ, progress=progress, for_build=for_build)
         warm = self._warm_start(environ, root) if serving else None
         if warm is not None:
             self.settings: Settings = warm

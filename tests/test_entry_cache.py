@@ -152,7 +152,7 @@ def test_posts_that_share_a_fingerprint_never_share_an_entry(make_refresher):
     refresher.refresh()
     site, settings = refresher.store.snapshot.site, refresher.settings
     post = site.posts[0]
-    twin = replace(post, title="A hand-made twin", content_html="<p>Twin body</p>")
+    twin = replace(post, title="A hand-made twin").with_content("<p>Twin body</p>")
     assert twin.fingerprint == post.fingerprint
     scope = next(iter(site.scopes))
     for fmt in FeedFormat:

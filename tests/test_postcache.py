@@ -27,9 +27,9 @@ def counting(monkeypatch):
     seen = {"read": 0, "rendered": 0}
     real_read, real_parts = refresh_module.read_posts, refresh_module.feed_parts
 
-    def read_posts(root, files, settings, progress=None):
+    def read_posts(root, files, settings, **options):
         seen["read"] += len(files)
-        return real_read(root, files, settings, progress=progress)
+        return real_read(root, files, settings, **options)
 
     def feed_parts(*args, **kwargs):
         seen["rendered"] += 1

@@ -25,9 +25,9 @@ def parsed_files(monkeypatch):
     seen: list[str] = []
     original = reading_module.parse_post
 
-    def counting(relpath, raw, settings):
+    def counting(relpath, raw, settings, *rest):
         seen.append(relpath)
-        return original(relpath, raw, settings)
+        return original(relpath, raw, settings, *rest)
 
     monkeypatch.setattr(reading_module, "parse_post", counting)
     return seen
@@ -207,3 +207,21 @@ def test_an_unexpected_failure_keeps_the_last_snapshot_and_is_reported(site_dir,
     assert refresher.refresh("interval").published  # retried although no file changed since
     assert _titles(refresher) == ["Three", "Two edited", "One"]
     assert refresher.store.status.error is None
+
+
+def test_post_bodies_are_held_compressed_when_serving_and_the_html_is_the_same_either_way(site_dir, clock):
+    from feedsvc.refresh import Refresher, SnapshotStore
+
+    body = "".join(f"Paragraph {n} with *some* words that repeat, words that repeat.\n\n" for n in range(40))
+    root = site_dir({"_posts/2026-01-05-long.md": post_text("title: Long", body)})
+    serving = Refresher(SnapshotStore(), root, {}, clock=clock)
+    building = Refresher(SnapshotStore(), root, {}, clock=clock, for_build=True)
+    serving.refresh()
+    building.refresh()
+    [held] = serving.store.snapshot.site.posts
+    [built] = building.store.snapshot.site.posts
+    assert held.content_html == built.content_html and "Paragraph 39" in held.content_html
+    assert len(held.content_zlib) * 3 < len(held.content_html.encode())  # memory: held compressed
+    assert len(built.content_zlib) > len(built.content_html.encode())  # a build exits: stored, no work
+    assert {path: r.body for path, r in serving.store.snapshot.resources.items()} == \
+        {path: r.body for path, r in building.store.snapshot.resources.items()}
