@@ -85,10 +85,6 @@ def websub_links(settings: Settings, self_url: str) -> list[tuple[str, str]]:
     return [("hub", hub) for hub in settings.websub_hubs] + [("self", self_url)]
 
 
-def websub_headers(settings: Settings, self_url: str) -> tuple[tuple[str, str], ...]:
-    return link_header(websub_links(settings, self_url))
-
-
 def feed_title(settings: Settings, scope: Scope) -> str:
     if scope.kind is ScopeKind.SITE:
         return settings.title
