@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from feedsvc.refresh import Refresher, RefreshReport, SnapshotStore
+from feedsvc.pipeline.refresh import Refresher, RefreshReport, SnapshotStore
 
 CASES = ("unchanged", "one edit", "one add", "one delete")
 

@@ -20,8 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from feedsvc import cli
-from feedsvc.refresh import Refresher
-from feedsvc.service import Service
+from feedsvc.deploy.service import Service
+from feedsvc.pipeline.refresh import Refresher
 
 from .gen_corpus import ensure_corpus
 from .inprocess import edit_post, newest_post, started_refresher

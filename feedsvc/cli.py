@@ -10,11 +10,11 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from .config import ConfigError, Settings
-from .model import Snapshot
-from .pages import INDEX_PATH, render_index
-from .progress import BuildProgress
-from .service import Service, configure_logging
+from feedsvc.config import ConfigError, Settings
+from feedsvc.deploy.service import Service, configure_logging
+from feedsvc.model import Snapshot
+from feedsvc.pipeline.progress import BuildProgress
+from feedsvc.render.pages import INDEX_PATH, render_index
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -144,14 +144,14 @@ def _serve_granian(service: Service, host: str, port: int) -> int:
     from granian.constants import Interfaces
     from granian.http import HTTP1Settings
 
-    from . import service as service_module
+    from feedsvc.deploy import service as service_module
 
     service_module.PRELOADED = service
     service.publish_state()
     cpus = os.cpu_count() or 1
     threads = int(os.environ.get("FEEDSVC_THREADS", str(min(8, 2 * cpus + 1))))
     server = Granian(
-        "feedsvc.service:worker_app", factory=True, address=host, port=port, interface=Interfaces.WSGI,
+        "feedsvc.deploy.service:worker_app", factory=True, address=host, port=port, interface=Interfaces.WSGI,
         workers=int(os.environ.get("FEEDSVC_WORKERS", "1")), blocking_threads=threads,
         backlog=2048, http1_settings=HTTP1Settings(header_read_timeout=10_000, max_buffer_size=16384),
         respawn_failed_workers=True, workers_kill_timeout=10,
@@ -165,8 +165,8 @@ def _serve_granian(service: Service, host: str, port: int) -> int:
 def _serve_gunicorn(service: Service, host: str, port: int) -> int:
     from gunicorn.app.base import BaseApplication
 
-    from . import gunicorn_conf
-    from .metrics import worker_gone
+    from feedsvc.deploy import gunicorn_conf
+    from feedsvc.web.metrics import worker_gone
 
     class _Gunicorn(BaseApplication):
         def load_config(self) -> None:

@@ -19,10 +19,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from . import hugo
-from .compat import CompatConfig, compat_config
-from .model import Author, Problem
-from .urls import escape_path
+from feedsvc.content.dialects import hugo
+from feedsvc.model import Author, Problem
+from feedsvc.site.compat import CompatConfig, compat_config
+from feedsvc.urls import escape_path
 
 CONFIG_FILE = "_config.yml"
 DEFAULT_URL = "http://localhost:8000"
@@ -350,7 +350,7 @@ def config_problems(settings: Settings) -> tuple[Problem, ...]:
 
 def settings_key(settings: Settings) -> str:
     """Equal only when every feed byte would be equal: all settings, and this version of feedsvc."""
-    from . import __version__
+    from feedsvc import __version__
 
     return hashlib.sha256(f"{__version__}\0{settings!r}".encode()).hexdigest()[:32]
 

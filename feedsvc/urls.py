@@ -8,7 +8,7 @@ import unicodedata
 from datetime import datetime
 from urllib.parse import quote, unquote
 
-from .model import FeedFormat, Scope, ScopeKind
+from feedsvc.model import FeedFormat, Scope, ScopeKind
 
 _PATH_SAFE = "/!$&'()*+,;=:@-._~"
 _NOT_ALNUM = re.compile(r"[\W_]+")

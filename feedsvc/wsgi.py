@@ -1,6 +1,6 @@
 """Entry point for gunicorn (`feedsvc.wsgi:app`); see gunicorn_conf.py for who starts the scheduler."""
 
-from .service import Service, configure_logging
+from feedsvc.deploy.service import Service, configure_logging
 
 configure_logging()
 service = Service(serving=True)

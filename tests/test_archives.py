@@ -11,10 +11,10 @@ import pytest
 from conftest import post_text
 from lxml import etree
 
-from feedsvc.archives import archive_count, archive_range, parse_archive_path
 from feedsvc.model import SITE_SCOPE, FeedFormat, Scope, ScopeKind
-from feedsvc.rendering import archive_doc, doc_parts, render_feed
-from feedsvc.web import create_app
+from feedsvc.render.feeds import archive_doc, doc_parts, render_feed
+from feedsvc.site.archives import archive_count, archive_range, parse_archive_path
+from feedsvc.web.app import create_app
 
 LIMIT = 4
 HISTORY = "http://purl.org/syndication/history/1.0"
@@ -220,7 +220,7 @@ def test_an_edit_in_an_archived_post_changes_that_page_and_moves_last_modified(s
 
 
 def test_archive_pages_render_once_and_are_reused_while_their_entries_stay(site_dir, make_refresher, monkeypatch):
-    import feedsvc.ondemand as ondemand
+    import feedsvc.web.ondemand as ondemand
 
     root, refresher = _site(site_dir, make_refresher, 3 * LIMIT)
     client = create_app(refresher.settings, refresher.store).test_client()

@@ -9,9 +9,9 @@ import pytest
 from conftest import BASIC_CONFIG, post_text, settings_from
 
 from feedsvc.cli import output_files
-from feedsvc.compat import CompatConfig
 from feedsvc.config import ConfigError
-from feedsvc.web import create_app
+from feedsvc.site.compat import CompatConfig
+from feedsvc.web.app import create_app
 
 POSTS = {
     "_posts/2026-01-10-alpha.md": post_text(

@@ -10,13 +10,13 @@ from dataclasses import replace
 import pytest
 from conftest import SAMPLE_CONTENT, post_text
 
-from feedsvc.archives import archive_count
-from feedsvc.entrycache import ENTRIES, EntryCache
-from feedsvc.filters import parse_filter
 from feedsvc.model import FeedFormat
-from feedsvc.ondemand import OnDemandFeeds, Target
-from feedsvc.rendering import EntryShape, archive_doc, doc_parts, subscription_doc
+from feedsvc.render.entrycache import ENTRIES, EntryCache
+from feedsvc.render.feeds import EntryShape, archive_doc, doc_parts, subscription_doc
+from feedsvc.site.archives import archive_count
+from feedsvc.site.filters import parse_filter
 from feedsvc.urls import feed_path
+from feedsvc.web.ondemand import OnDemandFeeds, Target
 
 TAGS = ["python", "web", "Rust", "go", "data", "C++", "日本語", "a & b", "<script>"]
 CATEGORIES = ["News", "Releases", "Notes", "Field Trips"]
@@ -184,7 +184,7 @@ def test_a_bounded_cache_shared_by_threads_still_gives_the_same_bytes(site_dir, 
     with ENTRIES.disabled():
         plain = _bodies(docs, settings)
     small = EntryCache(max_bytes=40_000)  # a few dozen entries: constant eviction
-    monkeypatch.setattr("feedsvc.rendering.ENTRIES", small)
+    monkeypatch.setattr("feedsvc.render.feeds.ENTRIES", small)
     results: list[dict[str, bytes]] = []
     threads = [threading.Thread(target=lambda order=order: results.append(_bodies(order, settings)))
                for order in (docs, docs[::-1], docs[1::2] + docs[::2], docs)]

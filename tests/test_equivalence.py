@@ -7,8 +7,8 @@ import random
 from conftest import post_text
 
 from feedsvc.model import FeedFormat, ScopeKind
-from feedsvc.pages import page_path, render_index, render_opml, render_scope_page
-from feedsvc.rendering import render_feed
+from feedsvc.render.feeds import render_feed
+from feedsvc.render.pages import page_path, render_index, render_opml, render_scope_page
 from feedsvc.urls import feed_path
 
 TAGS = ["python", "web", "rust", "go", "Python ", "WEB", "data"]
@@ -79,8 +79,8 @@ def test_every_served_feed_equals_a_plain_serial_render(site_dir, make_refresher
 
 
 def test_reading_in_worker_processes_gives_the_same_posts_and_problems_in_order(site_dir, make_refresher):
-    from feedsvc.reading import PARALLEL_FROM, read_posts
-    from feedsvc.scanning import take_inventory
+    from feedsvc.content.reading import PARALLEL_FROM, read_posts
+    from feedsvc.content.scanning import take_inventory
 
     rng = random.Random(11)
     files = dict(_post(rng, n, rng.randint(1, 28)) for n in range(PARALLEL_FROM + 20))
@@ -98,8 +98,8 @@ def test_reading_in_worker_processes_gives_the_same_posts_and_problems_in_order(
 
 
 def test_when_worker_processes_cannot_start_posts_are_read_here(site_dir, make_refresher, monkeypatch, caplog):
-    import feedsvc.reading as reading
-    from feedsvc.scanning import take_inventory
+    import feedsvc.content.reading as reading
+    from feedsvc.content.scanning import take_inventory
 
     class Broken:
         def __init__(self, *args, **kwargs):
@@ -119,8 +119,8 @@ def test_when_worker_processes_cannot_start_posts_are_read_here(site_dir, make_r
 def test_rendering_in_forked_processes_gives_the_same_resources_in_order(site_dir, make_refresher):
     from functools import partial
 
-    from feedsvc.parallel import render_forked
-    from feedsvc.rendering import as_resource, feed_parts
+    from feedsvc.pipeline.parallel import render_forked
+    from feedsvc.render.feeds import as_resource, feed_parts
 
     rng = random.Random(9)
     refresher = make_refresher(site_dir(dict(_post(rng, n, rng.randint(1, 28)) for n in range(40))))
@@ -134,7 +134,7 @@ def test_rendering_in_forked_processes_gives_the_same_resources_in_order(site_di
 
 
 def test_a_cold_build_that_forks_serves_what_the_serial_build_serves(site_dir, make_refresher, monkeypatch, caplog):
-    import feedsvc.refresh as refresh_module
+    import feedsvc.pipeline.refresh as refresh_module
 
     rng = random.Random(13)
     root = site_dir(dict(_post(rng, n, rng.randint(1, 28)) for n in range(40)))
@@ -150,7 +150,7 @@ def test_a_cold_build_that_forks_serves_what_the_serial_build_serves(site_dir, m
 
 
 def test_a_retitle_skips_the_re_index_and_a_moved_post_does_not(site_dir, make_refresher, monkeypatch):
-    import feedsvc.refresh as refresh_module
+    import feedsvc.pipeline.refresh as refresh_module
 
     rng = random.Random(21)
     root = site_dir(dict(_post(rng, n, 1 + n) for n in range(10)))

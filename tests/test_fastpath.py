@@ -9,8 +9,8 @@ from conftest import post_text
 from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
-from feedsvc.fastpath import FastPath
-from feedsvc.web import create_app
+from feedsvc.web.app import create_app
+from feedsvc.web.fastpath import FastPath
 
 CONFIG = """\
 title: Fast
@@ -90,7 +90,7 @@ def test_a_new_snapshot_is_served_at_once(clients, site_dir):
 
 
 def test_fast_path_requests_are_counted_in_metrics(site_dir, make_refresher):
-    from feedsvc.metrics import Metrics
+    from feedsvc.web.metrics import Metrics
 
     refresher = make_refresher(site_dir(POSTS, config=CONFIG))
     refresher.refresh()

@@ -16,10 +16,10 @@ import pytest
 from conftest import post_text
 from test_server import free_port, start  # noqa: F401  (start: a fixture)
 
-import feedsvc.scanning as scanning_module
+import feedsvc.content.scanning as scanning_module
 from feedsvc import cli
-from feedsvc.scanning import SETTLE_SECONDS
-from feedsvc.web import create_app
+from feedsvc.content.scanning import SETTLE_SECONDS
+from feedsvc.web.app import create_app
 
 POSTS = {
     "_posts/2026-01-01-one.md": post_text("title: One\ntags: [a]"),

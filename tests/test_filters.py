@@ -9,10 +9,10 @@ import feedparser
 import pytest
 from conftest import post_text
 
-from feedsvc.filters import MAX_NAMES, Filter, FilterError, fold, parse_filter, select
 from feedsvc.model import FeedFormat, ScopeKind
-from feedsvc.ondemand import OnDemandFeeds, Target
-from feedsvc.web import create_app
+from feedsvc.site.filters import MAX_NAMES, Filter, FilterError, fold, parse_filter, select
+from feedsvc.web.app import create_app
+from feedsvc.web.ondemand import OnDemandFeeds, Target
 
 TAGS = ["python", "rust", "web", "Data Science"]
 CATEGORIES = ["News", "Notes"]
@@ -226,7 +226,7 @@ def test_when_every_render_slot_is_taken_a_new_filtered_feed_gets_503_and_plain_
         site, monkeypatch):
     import threading
 
-    import feedsvc.ondemand as ondemand
+    import feedsvc.web.ondemand as ondemand
 
     release = threading.Event()
     started = threading.Semaphore(0)

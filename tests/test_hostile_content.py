@@ -23,12 +23,12 @@ import pytest
 from conftest import post_text
 from lxml import etree
 
-import feedsvc.reading as reading_module
-import feedsvc.scanning as scanning_module
+import feedsvc.content.reading as reading_module
+import feedsvc.content.scanning as scanning_module
 from feedsvc import cli
+from feedsvc.content.parsing import MAX_NAMES_PER_FIELD
 from feedsvc.model import FeedFormat
-from feedsvc.parsing import MAX_NAMES_PER_FIELD
-from feedsvc.web import create_app
+from feedsvc.web.app import create_app
 
 GOOD = {
     "_posts/2026-01-01-alpha.md": post_text("title: Alpha\ncategories: [News]\ntags: [python, web]\nauthor: Ada Quill"),

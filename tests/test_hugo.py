@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta, timezone
 
-from feedsvc.hugo import is_hugo_site
+from feedsvc.content.dialects.hugo import is_hugo_site
 from feedsvc.model import Post
 
 HUGO_TOML = """\

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 from conftest import BASIC_CONFIG, post_text, settings_from
 
-from feedsvc.indexing import build_site
+from feedsvc.content.parsing import parse_post
 from feedsvc.model import SITE_SCOPE, Post, ScopeKind
-from feedsvc.parsing import parse_post
+from feedsvc.site.indexing import build_site
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 

@@ -6,7 +6,7 @@ import lxml.html
 import pytest
 from conftest import JEKYLL_NEWS, SAMPLE_CONTENT
 
-from feedsvc.markup import _absolutize_with_lxml, absolutize_links, render_markdown
+from feedsvc.content.markup import _absolutize_with_lxml, absolutize_links, render_markdown
 
 BASE = "https://example.org/blog/2026/01/02/post/"
 
@@ -62,7 +62,7 @@ def test_join_url_agrees_with_urljoin_on_every_shape_of_link():
     from itertools import product
     from urllib.parse import urljoin
 
-    from feedsvc.markup import join_url
+    from feedsvc.content.markup import join_url
 
     bases = ["https://example.org/blog/2026/01/02/post/", "https://example.org/post.html", "https://example.org",
              "https://example.org/", "http://h.example:8080/a/b", "https://example.org/a/?q=1", "https://e.org/a#f"]

@@ -10,7 +10,7 @@ import pytest
 from conftest import post_text
 from prometheus_client.parser import text_string_to_metric_families
 
-from feedsvc.service import Service
+from feedsvc.deploy.service import Service
 
 SECRET = "metrics secret"
 POSTS = {"_posts/2026-01-10-alpha.md": post_text("title: Alpha\ntags: [python]")}

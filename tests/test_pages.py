@@ -6,9 +6,9 @@ import lxml.html
 import pytest
 from conftest import post_text
 
-import feedsvc.refresh
+import feedsvc.pipeline.refresh
 from feedsvc.cli import main
-from feedsvc.web import create_app
+from feedsvc.web.app import create_app
 
 PUBLIC = "https://example.org"
 HOSTILE = '<img src=x onerror="alert(1)">'
@@ -151,14 +151,14 @@ def test_pages_run_no_script_and_load_nothing_from_elsewhere(served):
 def test_an_edit_re_renders_only_the_pages_of_the_scopes_that_show_the_post(served, monkeypatch):
     root, refresher, client = served()
     rendered: list[str] = []
-    real = feedsvc.refresh.scope_page_parts
+    real = feedsvc.pipeline.refresh.scope_page_parts
 
     def counting(scope, shown, settings):
         parts = real(scope, shown, settings)
         rendered.append(parts[0])
         return parts
 
-    monkeypatch.setattr(feedsvc.refresh, "scope_page_parts", counting)
+    monkeypatch.setattr(feedsvc.pipeline.refresh, "scope_page_parts", counting)
     before = dict(refresher.store.snapshot.resources)
     (root / "_posts/2026-02-15-beta.md").write_text(
         POSTS["_posts/2026-02-15-beta.md"].replace("Beta Post", "Beta Renamed"), encoding="utf-8")
@@ -179,8 +179,8 @@ def test_an_edit_re_renders_only_the_pages_of_the_scopes_that_show_the_post(serv
 def test_an_entry_beyond_a_pages_limit_does_not_re_render_it(served, monkeypatch):
     root, refresher, _ = served(environ={"FEEDSVC_FEED_LIMIT": "1"})
     rendered: list[str] = []
-    real = feedsvc.refresh.scope_page_parts
-    monkeypatch.setattr(feedsvc.refresh, "scope_page_parts",
+    real = feedsvc.pipeline.refresh.scope_page_parts
+    monkeypatch.setattr(feedsvc.pipeline.refresh, "scope_page_parts",
                         lambda scope, shown, settings: rendered.append(scope.slug) or real(scope, shown, settings))
     (root / "_posts/2026-01-10-alpha.md").write_text(
         POSTS["_posts/2026-01-10-alpha.md"].replace("Alpha summary", "Older summary"), encoding="utf-8")
@@ -196,7 +196,7 @@ def test_build_writes_each_page_as_index_html_in_its_folder(site_dir, tmp_path, 
         written = out / path.lstrip("/") / "index.html"
         assert written.read_bytes() == refresher.store.snapshot.resources[path].body, path
     # The index too, less what only the server answers (the next test).
-    from feedsvc.pages import render_index
+    from feedsvc.render.pages import render_index
     assert (out / "index.html").read_bytes() == \
         render_index(refresher.store.snapshot.site, refresher.settings, custom_feeds=False).body
 

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from conftest import BASIC_CONFIG, post_text, settings_from
 
+from feedsvc.content.parsing import parse_post
 from feedsvc.model import Author, Image, Post, Problem
-from feedsvc.parsing import parse_post
 
 BERLIN = ZoneInfo("Europe/Berlin")
 REL = "_posts/2016-10-06-hello-world.md"

@@ -8,11 +8,11 @@ import random
 import pytest
 from conftest import post_text
 
-import feedsvc.postcache as postcache
-import feedsvc.refresh as refresh_module
-from feedsvc.postcache import PostCache
-from feedsvc.refresh import Refresher, SnapshotStore
-from feedsvc.statefolder import StateFolder
+import feedsvc.pipeline.postcache as postcache
+import feedsvc.pipeline.refresh as refresh_module
+from feedsvc.deploy.statefolder import StateFolder
+from feedsvc.pipeline.postcache import PostCache
+from feedsvc.pipeline.refresh import Refresher, SnapshotStore
 
 
 def _post(n: int, title: str | None = None) -> tuple[str, str]:

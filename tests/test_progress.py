@@ -13,9 +13,9 @@ import time
 
 from conftest import ROOT, post_text
 
-from feedsvc.progress import BuildProgress
-from feedsvc.reading import PARALLEL_FROM, read_posts
-from feedsvc.scanning import take_inventory
+from feedsvc.content.reading import PARALLEL_FROM, read_posts
+from feedsvc.content.scanning import take_inventory
+from feedsvc.pipeline.progress import BuildProgress
 
 POSTS = {f"_posts/2026-01-{day:02d}-post-{day}.md": post_text(f"title: Post {day}\ntags: [t{day % 3}]\nauthor: Ann")
          for day in range(1, 13)}

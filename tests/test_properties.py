@@ -15,11 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from feedsvc.indexing import build_site
+from feedsvc.content.parsing import parse_post
 from feedsvc.model import FeedFormat, Post
-from feedsvc.pages import render_index, render_opml
-from feedsvc.parsing import parse_post
-from feedsvc.rendering import render_feed
+from feedsvc.render.feeds import render_feed
+from feedsvc.render.pages import render_index, render_opml
+from feedsvc.site.indexing import build_site
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 SETTINGS = settings_from()

@@ -22,7 +22,7 @@ from jsonschema import Draft7Validator
 from jsonschema.validators import validator_for
 
 from feedsvc.model import FeedFormat
-from feedsvc.refresh import Refresher, SnapshotStore
+from feedsvc.pipeline.refresh import Refresher, SnapshotStore
 from feedsvc.urls import escape_path, feed_path
 
 FIXED_NOW = datetime(2026, 11, 1, tzinfo=UTC)
@@ -335,7 +335,7 @@ def test_archive_pages_and_filtered_json_feeds_validate_against_the_schema(site_
     posts = {f"_posts/2026-01-{n:02d}-p{n}.md": post_text(f"title: P{n}\ntags: [{'a' if n % 2 else 'b'}, c]")
              for n in range(1, 12)}
     refresher = _refresher(site_dir(posts), {"FEEDSVC_FEED_LIMIT": "3"})
-    from feedsvc.web import create_app
+    from feedsvc.web.app import create_app
 
     client = create_app(refresher.settings, refresher.store).test_client()
     paths = ["/archive/1/feed.json", "/archive/3/feed.json", "/tags/a/archive/2/feed.json",

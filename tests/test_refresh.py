@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from conftest import post_text
 
-import feedsvc.reading as reading_module
-import feedsvc.refresh as refresh_module
+import feedsvc.content.reading as reading_module
+import feedsvc.pipeline.refresh as refresh_module
 
 POSTS = {
     "_posts/2026-01-01-one.md": post_text("title: One\ntags: [a]"),
@@ -210,7 +210,7 @@ def test_an_unexpected_failure_keeps_the_last_snapshot_and_is_reported(site_dir,
 
 
 def test_post_bodies_are_held_compressed_when_serving_and_the_html_is_the_same_either_way(site_dir, clock):
-    from feedsvc.refresh import Refresher, SnapshotStore
+    from feedsvc.pipeline.refresh import Refresher, SnapshotStore
 
     body = "".join(f"Paragraph {n} with *some* words that repeat, words that repeat.\n\n" for n in range(40))
     root = site_dir({"_posts/2026-01-05-long.md": post_text("title: Long", body)})

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from feedsvc.scanning import Changes, ScanError, diff_inventory, take_inventory
+from feedsvc.content.scanning import Changes, ScanError, diff_inventory, take_inventory
 
 
 def _write(root: Path, relpath: str, text: str = "---\ntitle: x\n---\n") -> Path:

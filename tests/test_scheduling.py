@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 from conftest import post_text
 
-from feedsvc.refresh import Refresher, SnapshotStore
-from feedsvc.scanning import SETTLE_SECONDS
-from feedsvc.scheduling import PUBLISH_JOB, RESCAN_JOB, RefreshScheduler
-from feedsvc.triggers import RefreshQueue
+from feedsvc.content.scanning import SETTLE_SECONDS
+from feedsvc.pipeline.refresh import Refresher, SnapshotStore
+from feedsvc.pipeline.scheduling import PUBLISH_JOB, RESCAN_JOB, RefreshScheduler
+from feedsvc.pipeline.triggers import RefreshQueue
 
 
 def _wait_for(condition, seconds: float) -> bool:

@@ -14,8 +14,8 @@ from conftest import post_text
 from test_server import GUNICORN_ARGV, Server, free_port, start  # noqa: F401  (start: a fixture)
 
 from feedsvc import cli
-from feedsvc.refresh import SnapshotStore
-from feedsvc.web import create_app
+from feedsvc.pipeline.refresh import SnapshotStore
+from feedsvc.web.app import create_app
 
 POSTS = {
     "_posts/2026-01-10-alpha.md": post_text("title: Alpha Post\ncategories: [News]\ntags: [python]\nauthor: Ada"),

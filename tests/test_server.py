@@ -151,7 +151,9 @@ def _procfile_web_command() -> list[str]:
     return shlex.split(commands["web"])
 
 
-GUNICORN_ARGV = [sys.executable, "-m", "gunicorn", "--config", "python:feedsvc.gunicorn_conf", "feedsvc.wsgi:app"]
+GUNICORN_ARGV = [
+    sys.executable, "-m", "gunicorn", "--config", "python:feedsvc.deploy.gunicorn_conf", "feedsvc.wsgi:app",
+]
 
 
 def _scheduler_lines(log: str) -> list[str]:

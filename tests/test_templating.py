@@ -9,11 +9,11 @@ import re
 import pytest
 from conftest import JEKYLL_NEWS, post_text, settings_from
 
-from feedsvc import references, templating
 from feedsvc.cli import main
+from feedsvc.content import references, templating
+from feedsvc.content.parsing import parse_post
 from feedsvc.model import Post
-from feedsvc.parsing import parse_post
-from feedsvc.web import create_app
+from feedsvc.web.app import create_app
 
 CONFIG = """\
 title: Liquid Site
@@ -244,7 +244,7 @@ needs_corpus = pytest.mark.skipif(not (JEKYLL_NEWS / "_posts").is_dir(),
 
 @pytest.fixture(scope="module")
 def news_site():
-    from feedsvc.refresh import Refresher, SnapshotStore
+    from feedsvc.pipeline.refresh import Refresher, SnapshotStore
 
     refresher = Refresher(SnapshotStore(), JEKYLL_NEWS, {})
     assert refresher.refresh("test").error is None

@@ -14,10 +14,10 @@ import pytest
 from conftest import post_text
 from standardwebhooks.webhooks import Webhook
 
-from feedsvc.refresh import RefreshReport
-from feedsvc.triggers import RefreshQueue
-from feedsvc.web import create_app
-from feedsvc.webhooks import SeenInFolder, SeenInMemory, WebhookReceiver, verify
+from feedsvc.pipeline.refresh import RefreshReport
+from feedsvc.pipeline.triggers import RefreshQueue
+from feedsvc.web.app import create_app
+from feedsvc.web.webhooks import SeenInFolder, SeenInMemory, WebhookReceiver, verify
 
 SECRET = "correct horse battery staple"
 STANDARD_SECRET = "whsec_" + base64.b64encode(b"sixteen byte key").decode()
@@ -223,7 +223,7 @@ def test_without_a_secret_the_hook_does_not_exist(site_dir, make_refresher):
 
 
 def test_empty_secret_in_the_environment_disables_the_hook(site_dir):
-    from feedsvc.service import Service
+    from feedsvc.deploy.service import Service
 
     root = site_dir(POSTS)
     service = Service({"FEEDSVC_WEBHOOK_SECRET": "  "}, root)

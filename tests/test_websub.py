@@ -18,8 +18,8 @@ from conftest import post_text, settings_from
 from lxml import etree
 
 from feedsvc.config import ConfigError
-from feedsvc.web import create_app
-from feedsvc.websub import HubPinger
+from feedsvc.deploy.websub import HubPinger
+from feedsvc.web.app import create_app
 
 ATOM = "http://www.w3.org/2005/Atom"
 HUBS = ("https://hub.example.net/", "https://push.example.com/hub")

@@ -21,8 +21,8 @@ from flask_websub.subscriber import SQLite3SubscriberStorage, SQLite3TempSubscri
 from test_websub import POSTS, _edit_alpha
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from feedsvc.web import create_app
-from feedsvc.websub import HubPinger
+from feedsvc.deploy.websub import HubPinger
+from feedsvc.web.app import create_app
 
 WAIT = 20.0
 

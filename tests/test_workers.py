@@ -16,7 +16,7 @@ import pytest
 from conftest import post_text
 from test_server import POSTS, Server, free_port, start  # noqa: F401 (start is a fixture)
 
-from feedsvc.statefolder import StateFolder
+from feedsvc.deploy.statefolder import StateFolder
 
 SECRET = "s3cret for workers"
 

@@ -13,11 +13,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from conftest import post_text
 
-import feedsvc.reading as reading_module
-from feedsvc.refresh import Refresher, SnapshotStore
-from feedsvc.scanning import SETTLE_SECONDS, changed_at, signature_of
-from feedsvc.scheduling import RefreshScheduler
-from feedsvc.triggers import RefreshQueue
+import feedsvc.content.reading as reading_module
+from feedsvc.content.scanning import SETTLE_SECONDS, changed_at, signature_of
+from feedsvc.pipeline.refresh import Refresher, SnapshotStore
+from feedsvc.pipeline.scheduling import RefreshScheduler
+from feedsvc.pipeline.triggers import RefreshQueue
 
 POSTS = {
     "_posts/2026-01-01-one.md": post_text("title: One\ntags: [a]", "One body, complete.\n"),

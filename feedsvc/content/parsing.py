@@ -1,0 +1,366 @@
+"""One file's bytes -> a `Post`, or a `Problem` that names the file and what is wrong.
+
+Every front-matter field is normalised explicitly here, with Jekyll's rules, so nothing
+downstream guesses. Reading the front matter itself (YAML, TOML) is front_matter.py's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from feedsvc.config import Settings
+from feedsvc.content.dialects import hugo
+from feedsvc.content.front_matter import FrontMatterError, split_front_matter, yaml_kind
+from feedsvc.content.markup import absolutize_links, html_to_text, render_markdown, strip_xml_illegal
+from feedsvc.content.templating import has_liquid, render_post_body
+from feedsvc.model import BODY_LEVEL, Author, Image, Post, Problem, pack_html
+from feedsvc.urls import absolute, expand_permalink, permalink_placeholders
+
+MAX_POST_BYTES = 5 * 1024 * 1024
+# Every category, tag and author is a feed of its own (three, one per format) and every entry lists
+# its terms: a post with 10,000 tags would cost 30,000 feeds of 10,000 terms each. Beyond this many
+# names per field, the rest are dropped with a warning.
+MAX_NAMES_PER_FIELD = 100
+
+_FILENAME = re.compile(r"^(?:(\d{4})-(\d{1,2})-(\d{1,2})-)?(.+?)\.(?:md|markdown)$", re.IGNORECASE)
+_DATE = re.compile(
+    r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})"
+    r"(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?"
+    r"\s*(Z|UTC|GMT|[+-]\d{2}:?\d{2}|[+-]\d{2})?\s*$",
+    re.IGNORECASE,
+)
+# Jekyll (Ruby's Time.parse) tolerates junk between the time and the zone; so do we, with a warning.
+_LENIENT_DATE = re.compile(
+    r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?\b"
+    r"(?:.*?\s([+-]\d{2}:?\d{2}|Z)(?=\s|$))?",
+)
+# A fixed table rather than the mimetypes module, whose answers depend on the host's files.
+_IMAGE_TYPES = {
+    ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".gif": "image/gif",
+    ".webp": "image/webp", ".avif": "image/avif", ".svg": "image/svg+xml", ".bmp": "image/bmp",
+    ".ico": "image/vnd.microsoft.icon", ".tif": "image/tiff", ".tiff": "image/tiff",
+}
+
+
+class _PostError(Exception):
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def parse_post(relpath: str, raw: bytes, settings: Settings, body_level: int = BODY_LEVEL) -> Post | Problem:
+    """Parse one post file; never raises for bad input, returns a Problem instead.
+
+    `body_level`: how hard to compress the body held in memory (`Post.content_zlib`): 1 where it is
+    held for long (serving), 0 (stored, no compression work) for a build that exits when done."""
+    try:
+        return _parse(relpath, raw, settings, body_level)
+    except _PostError as exc:
+        return Problem(relpath, str(exc), "error", exc.line)
+    except RecursionError:
+        return Problem(relpath, "front matter is nested too deeply")
+    except (ValueError, OverflowError) as exc:  # e.g. a date that cannot move to the site's zone
+        return Problem(relpath, f"cannot be used: {exc}")
+
+
+def is_in_posts_folder(relpath: str) -> bool:
+    return "_posts" in relpath.split("/")[:-1]
+
+
+def _parse(relpath: str, raw: bytes, settings: Settings, body_level: int = BODY_LEVEL) -> Post | Problem:
+    if len(raw) > MAX_POST_BYTES:
+        raise _PostError(f"file is {len(raw):,} bytes, over the {MAX_POST_BYTES:,}-byte limit for a post")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise _PostError(f"not valid UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start}", line) from None
+    text = strip_xml_illegal(text.replace("\r\n", "\n").replace("\r", "\n"))
+    if not text.strip():
+        raise _PostError("empty file")
+    try:
+        front = split_front_matter(text)
+    except FrontMatterError as exc:
+        raise _PostError(str(exc), exc.line) from None
+    if front is None:
+        if not is_in_posts_folder(relpath):
+            return Problem(relpath, "no front matter: not a post, skipped", "warning")
+        raise _PostError("no front matter: a post starts with a line of three dashes (---)", 1)
+    notes = [Problem(relpath, f"`{key}` is given more than once; the last one is used", "warning", line)
+             for key, line in front.duplicates]
+    return _build_post(relpath, raw, front.data, front.body, settings, front.body_line, notes, body_level)
+
+
+def _build_post(relpath: str, raw: bytes, data: dict[Any, Any], body: str, settings: Settings,
+                body_line: int = 1, notes: Iterable[Problem] = (), body_level: int = BODY_LEVEL) -> Post:
+    warnings: list[Problem] = list(notes)
+    tz = settings.tz
+    filename = posixpath.basename(relpath)
+    name_match = _FILENAME.match(filename)
+    file_slug = name_match.group(4) if name_match else posixpath.splitext(filename)[0]
+    file_date: date | None = None
+    if name_match and name_match.group(1):
+        try:
+            file_date = date(*(int(name_match.group(i)) for i in (1, 2, 3)))
+        except ValueError:
+            raise _PostError(f"the file name's date {filename[:10]!r} is not a real date") from None
+    is_hugo = settings.generator == "hugo"
+    if is_hugo:  # Hugo (hugo.py): <slug>.md or <slug>/index.md, the date only from front matter
+        file_slug, file_date = hugo.post_slug(relpath), None
+
+    slug = _text(data.get("slug"), "slug") or file_slug
+    published = data.get("published", True) is not False and data.get("draft", False) is not True
+
+    if data.get("date") is not None:
+        when, note = _parse_date(data["date"], tz, "date")
+        if note:
+            warnings.append(Problem(relpath, note, "warning"))
+    elif file_date is not None:
+        when = datetime.combine(file_date, time(), tz)
+    else:
+        raise _PostError("no date: give `date:` in the front matter or name the file YYYY-MM-DD-slug.md")
+
+    updated = when
+    for key in ("last_modified_at", "updated") + (("lastmod",) if is_hugo else ()):
+        if data.get(key) is not None:
+            updated, note = _parse_date(data[key], tz, key)
+            if note:
+                warnings.append(Problem(relpath, note, "warning"))
+            break
+
+    title = _text(data.get("title"), "title")
+    if not title:
+        title = " ".join(word.capitalize() for word in re.split(r"[-_\s]+", slug) if word) or slug
+        warnings.append(Problem(relpath, f"no title; using {title!r} from the file name", "warning"))
+
+    folders = relpath.split("/")[:-1]
+    folder_categories = folders[: folders.index("_posts")] if "_posts" in folders else []
+    categories = _capped(_unique(folder_categories + _words(data, "categories", "category")), "categories",
+                         relpath, warnings)
+    tags = _capped(_unique(_words(data, "tags", "tag")), "tags", relpath, warnings)
+
+    authors = tuple(_capped(list(_authors(data)), "authors", relpath, warnings))
+    if not authors and settings.author is not None:
+        authors = (settings.author,)
+
+    when, updated = when.astimezone(tz), updated.astimezone(tz)  # shown in the site's zone, as Jekyll does
+    permalink = _text(data.get("permalink"), "permalink") or settings.permalink
+    if is_hugo:
+        path = hugo.post_path(data, slug, file_slug, title, when, settings.permalink)
+    else:
+        path = expand_permalink(permalink, permalink_placeholders(slug, when, tuple(categories)))
+    url = absolute(settings.site_url, path)
+
+    # -- Liquid (templating.py): Jekyll renders it before Markdown; bodies without {{ or {% skip it --
+    references: tuple[tuple[str, int], ...] = ()
+    liquid = not is_hugo and has_liquid(body) and data.get("render_with_liquid") is not False
+    if liquid:
+        rendered = render_post_body(body, relpath, body_line, data, settings, title=title, when=when, path=path,
+                                    slug=slug, categories=categories, tags=tags)
+        body, references = rendered.text, rendered.references
+        warnings.extend(rendered.problems)
+    # -- end Liquid --
+
+    body_parts = body.split(settings.excerpt_separator, 1)
+    content_source = body.replace(settings.excerpt_separator, "\n\n") if len(body_parts) > 1 else body
+    content_html = _html(content_source, url)
+    excerpt_field = data.get("excerpt") if not is_hugo else data.get("summary", data.get("excerpt"))
+    if excerpt_field is not None:
+        summary_html = _html(_text(excerpt_field, "excerpt"), url)
+    else:
+        summary_html = _html(body_parts[0], url)
+    summary_text = html_to_text(summary_html)
+
+    image = _image(data.get("image"), settings.site_url)
+
+    shaped_by = settings.liquid_fingerprint if liquid else settings.fingerprint
+    fingerprint = hashlib.sha256(raw + shaped_by.encode() + relpath.encode()).hexdigest()[:24]
+    return Post(
+        source=relpath,
+        fingerprint=fingerprint,
+        slug=slug,
+        title=title,
+        date=when,
+        updated=max(updated, when),
+        url=url,
+        authors=authors,
+        categories=tuple(categories),
+        tags=tuple(tags),
+        summary_html=summary_html,
+        summary_text=summary_text,
+        content_zlib=pack_html(content_html, body_level),
+        image=image,
+        published=published,
+        warnings=tuple(warnings),
+        references=references,
+        liquid=liquid,
+    )
+
+
+def _html(markdown: str, base_url: str) -> str:
+    return strip_xml_illegal(absolutize_links(render_markdown(markdown), base_url)).strip()
+
+
+def _text(value: Any, field: str) -> str:
+    """A scalar front-matter field as clean text; a list or mapping where text belongs is an error."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return strip_xml_illegal(str(value)).strip()
+    raise _PostError(f"`{field}` must be text, got a {yaml_kind(value) if not isinstance(value, dict) else 'mapping'}")
+
+
+def _words(data: Mapping[Any, Any], plural: str, singular: str) -> list[str]:
+    """Jekyll's rule: a list, or a string split on white space; both keys may be present."""
+    words: list[str] = []
+    for key in (singular, plural):
+        value = data.get(key)
+        if value is None or value == "":
+            continue
+        if isinstance(value, str):
+            words.extend(strip_xml_illegal(value).split())
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                if item is None:
+                    continue
+                if isinstance(item, (dict, list)):
+                    kind = "list" if isinstance(item, list) else "mapping"
+                    raise _PostError(f"`{key}` must hold names, got a nested {kind}")
+                words.append(_text(item, key))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            words.append(str(value))
+        else:
+            raise _PostError(f"`{key}` must be a list or a space-separated string")
+    return [word for word in words if word]
+
+
+def _unique(values: Iterable[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for value in values:
+        seen.setdefault(value, None)
+    return list(seen)
+
+
+def _capped(names: list[Any], field: str, relpath: str, warnings: list[Problem]) -> list[Any]:
+    if len(names) <= MAX_NAMES_PER_FIELD:
+        return names
+    warnings.append(Problem(relpath, f"`{field}` lists {len(names):,} names; only the first {MAX_NAMES_PER_FIELD} "
+                                     "are used (each one is a feed of its own)", "warning"))
+    return names[:MAX_NAMES_PER_FIELD]
+
+
+def _author(value: Any, field: str) -> Author | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        name = _text(value, field)
+        return Author(name) if name else None
+    if isinstance(value, dict):
+        name = _text(value.get("name"), f"{field}.name")
+        if not name:
+            raise _PostError(f"`{field}` mapping has no `name`")
+        email = _text(value.get("email"), f"{field}.email") or None
+        uri = _text(value.get("uri") or value.get("url"), f"{field}.uri") or None
+        return Author(name, email, uri)
+    raise _PostError(f"`{field}` must be a name or a mapping with `name`, `email`, `uri`")
+
+
+def _authors(data: Mapping[Any, Any]) -> tuple[Author, ...]:
+    found: list[Author] = []
+    single = _author(data.get("author"), "author")
+    if single:
+        found.append(single)
+    many = data.get("authors")
+    if many is not None:
+        items = many if isinstance(many, list) else [many]
+        for item in items:
+            author = _author(item, "authors")
+            if author and author.name not in {a.name for a in found}:
+                found.append(author)
+    return tuple(found)
+
+
+def _image(value: Any, site_url: str) -> Image | None:
+    alt = None
+    if value is None or value == "":
+        return None
+    if isinstance(value, dict):
+        src = value.get("path") or value.get("url") or value.get("src")
+        alt = _text(value.get("alt"), "image.alt") or None
+    else:
+        src = value
+    src = _text(src, "image")
+    if not src:
+        return None
+    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", src):
+        url = src
+    elif src.startswith("//"):
+        url = "https:" + src
+    else:
+        url = absolute(site_url, src)  # Jekyll's absolute_url: url + baseurl + path
+    extension = posixpath.splitext(url.split("?", 1)[0])[1].lower()
+    return Image(url=url, mime_type=_IMAGE_TYPES.get(extension, "application/octet-stream"), alt=alt)
+
+
+def _parse_date(value: Any, tz: ZoneInfo, field: str) -> tuple[datetime, str | None]:
+    """A datetime, a date or a Jekyll-style string -> aware datetime (site zone when none given)."""
+    if isinstance(value, datetime):
+        when = value if value.tzinfo else value.replace(tzinfo=tz)
+        _check_range(when, tz, field, value)
+        return when, None
+    if isinstance(value, date):
+        when = datetime.combine(value, time(), tz)
+        _check_range(when, tz, field, value)
+        return when, None
+    if not isinstance(value, str):
+        raise _PostError(f"`{field}` must be a date such as 2016-10-06 11:10:38 -0700, got {value!r}")
+    match = _DATE.match(value)
+    note = None
+    if not match:
+        lenient = _LENIENT_DATE.match(value)
+        if not lenient:
+            raise _PostError(f"`{field}` is not a date Jekyll understands: {value!r} (try 2016-10-06 11:10:38 -0700)")
+        y, mo, d, h, mi, s, zone = lenient.groups()
+        frac = None
+        note = f"`{field}` {value!r} has extra text; read as {y}-{mo}-{d} {h}:{mi}:{s or '00'} {zone or ''}".rstrip()
+    else:
+        y, mo, d, h, mi, s, frac, zone = match.groups()
+    try:
+        micro = int((frac or "0")[:6].ljust(6, "0"))
+        when = datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(s or 0), micro,
+                        tzinfo=_zone(zone, tz, field, value))
+    except ValueError as exc:
+        raise _PostError(f"`{field}` {value!r} is not a real date: {exc}") from None
+    _check_range(when, tz, field, value)
+    return when, note
+
+
+def _check_range(when: datetime, tz: ZoneInfo, field: str, value: Any) -> None:
+    """Years 1 to 9999 in every zone the date is shown in; the edges overflow once a zone moves them."""
+    try:
+        when.astimezone(UTC)
+        when.astimezone(tz)
+    except (OverflowError, ValueError):
+        raise _PostError(f"`{field}` {value!r} is out of range: dates must fall within the years 1 to 9999 "
+                         "in every time zone") from None
+
+
+def _zone(zone: str | None, tz: ZoneInfo, field: str, value: str) -> timezone | ZoneInfo:
+    if zone is None:
+        return tz
+    if zone.upper() in ("Z", "UTC", "GMT"):
+        return UTC
+    digits = zone[1:].replace(":", "")
+    hours, minutes = int(digits[:2]), int(digits[2:4] or 0)
+    if hours > 23 or minutes > 59:
+        raise _PostError(f"`{field}` {value!r} has an impossible zone offset {zone}")
+    offset = timedelta(hours=hours, minutes=minutes)
+    return timezone(-offset if zone[0] == "-" else offset)

@@ -1,0 +1,93 @@
+"""Links from one post to another (`{% post_url %}`, `{% link _posts/… %}`), resolved at index time.
+
+A post alone cannot know another post's URL, and parsing stays pure and per file (posts are
+parsed in worker processes, and only changed files are parsed again). So the Liquid tag writes a
+placeholder (`feedsvc-ref:<key>/`, a URL with a scheme of its own, which Markdown and link
+rewriting leave alone) and the post lists what it refers to in `Post.references`. At index time,
+where every post is known, `resolve_references` swaps each placeholder for the target's URL and
+folds those URLs into the post's fingerprint, so a feed is re-rendered whenever a target's URL
+changes, with no re-parsing and no ordering between files. A target that does not exist leaves
+the tag visible as written, with a warning.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import posixpath
+import re
+from collections.abc import Iterable
+from dataclasses import replace
+from urllib.parse import quote, unquote
+
+from feedsvc.model import Post, Problem, pack_html
+
+REF_PREFIX = "feedsvc-ref:"
+_REF = re.compile(re.escape(REF_PREFIX) + r"([A-Za-z0-9_.~%-]+)/")
+
+
+def placeholder(key: str) -> str:
+    return REF_PREFIX + quote(key, safe="") + "/"
+
+
+def post_url_key(name: str) -> str:
+    return "post:" + name.strip().strip("/")
+
+
+def file_key(relpath: str) -> str:
+    return "file:" + relpath.strip().lstrip("/")
+
+
+def resolve_references(posts: Iterable[Post]) -> tuple[list[Post], list[Problem]]:
+    """Swap every post's reference placeholders for the URLs of the posts they name (pure)."""
+    posts = list(posts)
+    if not any(post.references for post in posts):
+        return posts, []
+    by_key: dict[str, str] = {}
+    for post in sorted(posts, key=lambda p: p.source):
+        stem = posixpath.splitext(posixpath.basename(post.source))[0]
+        by_key.setdefault(file_key(post.source), post.url)
+        by_key.setdefault(post_url_key(stem), post.url)
+        folder = posixpath.dirname(post.source).replace("/_posts", "").replace("_posts", "").strip("/")
+        if folder:  # `{% post_url category/2016-01-01-name %}` for posts under category/_posts
+            by_key.setdefault(post_url_key(f"{folder}/{stem}"), post.url)
+    resolved: list[Post] = []
+    problems: list[Problem] = []
+    for post in posts:
+        if not post.references:
+            resolved.append(post)
+            continue
+        found: dict[str, str] = {}
+        for key, line in post.references:
+            url = by_key.get(key)
+            if url is None:
+                kind, _, name = key.partition(":")
+                tag = "post_url" if kind == "post" else "link"
+                problems.append(Problem(post.source, f"Liquid: {{% {tag} {name} %}}: no such post; left as text",
+                                        "warning", line))
+            found.setdefault(key, url if url is not None else "")
+
+        def swap(match: re.Match[str], escape: bool, found: dict[str, str] = found) -> str:
+            key = unquote(match.group(1))
+            url = found.get(key) or _as_markup(key)
+            return html.escape(url) if escape else url
+
+        fingerprint = post.fingerprint + repr(sorted(found.items()))
+        resolved.append(replace(
+            post,
+            content_zlib=pack_html(_REF.sub(lambda m: swap(m, True), post.content_html)),
+            summary_html=_REF.sub(lambda m: swap(m, True), post.summary_html),
+            summary_text=_REF.sub(lambda m: swap(m, False), post.summary_text),
+            fingerprint=_digest(fingerprint),
+            references=(),
+        ))
+    return resolved, problems
+
+
+def _as_markup(key: str) -> str:
+    kind, _, name = key.partition(":")
+    return f"{{% {'post_url' if kind == 'post' else 'link'} {name} %}}"
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:24]

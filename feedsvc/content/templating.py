@@ -1,0 +1,260 @@
+"""Jekyll's Liquid in post bodies, rendered before Markdown as Jekyll does (python-liquid).
+
+The only module that knows python-liquid. One environment, with Jekyll's filters and tags,
+is built once per process; a body without `{{` or `{%` never reaches it.
+
+Nothing here raises for bad markup. A Liquid syntax error, an unknown tag or filter, or a
+filter that fails leaves the offending `{{ … }}` / `{% … %}` in the text as it was written
+(wrapped in `{% raw %}` and rendered again), and becomes a warning naming the file and line.
+`{% include %}` is such an unknown tag: feedsvc reads no `_includes` folder.
+
+**Links to other posts.** `{% post_url name %}` and `{% link _posts/… %}` write a placeholder
+that indexing resolves, where every post is known (references.py). Every other `{% link %}` (a
+collection document such as `_docs/history.md`, a page, a static file) is resolved here and now
+from `_config.yml` with Jekyll's URL rules (jekyllfilters.py), without reading the file.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import posixpath
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache, lru_cache
+from typing import Any, TextIO
+
+from feedsvc.config import Settings
+from feedsvc.content.jekyllfilters import CONTEXT_FILTERS, FILTERS, is_post_path, page_url, site_relative_url
+from feedsvc.content.references import file_key, placeholder, post_url_key
+from feedsvc.model import Problem
+
+_REFS_VAR = "__feedsvc_references"
+_MAX_REPAIRS = 25  # offending tags wrapped in raw before giving up on a body
+_MARKUP = re.compile(r"\{\{|\{%")
+# Jekyll 4's highlight body is verbatim (like raw), so it is turned into HTML before Liquid
+# sees the body; raw and comment blocks are skipped so a highlight tag shown in them stays text.
+_VERBATIM = re.compile(
+    r"(?P<keep>\{%-?\s*raw\s*-?%\}.*?\{%-?\s*endraw\s*-?%\}"
+    r"|\{%-?\s*comment\s*-?%\}.*?\{%-?\s*endcomment\s*-?%\})"
+    r"|\{%-?\s*highlight\b(?P<args>[^%]*?)-?%\}(?P<code>.*?)\{%-?\s*endhighlight\s*-?%\}",
+    re.DOTALL,
+)
+_LANG = re.compile(r"^[A-Za-z0-9.+#_-]+$")
+_NEWLINE_BEFORE_BLANK = re.compile(r"\n(?=[ \t]*(?:\n|$))")
+_UNCLOSED = re.compile(r"expected tag end(\w+)")
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A body after Liquid: the text for Markdown, what went wrong, and the posts it links to."""
+
+    text: str
+    problems: tuple[Problem, ...] = ()
+    references: tuple[tuple[str, int], ...] = ()  # (reference key, line in the file)
+
+
+def has_liquid(text: str) -> bool:
+    return _MARKUP.search(text) is not None
+
+
+def render_liquid(body: str, relpath: str, first_line: int, site: Mapping[str, Any],
+                  page: Mapping[str, Any]) -> Rendered:
+    """Render the Liquid in one post body; never raises for what the body contains.
+
+    `first_line` is the file line the body starts on, so warnings point into the file.
+    """
+    if not has_liquid(body):
+        return Rendered(body)
+    source = _expand_highlights(body)
+    problems: list[Problem] = []
+    env, LiquidError = _environment()  # noqa: N806
+    for _ in range(_MAX_REPAIRS):
+        references: list[tuple[str, int]] = []
+        try:
+            text = env.from_string(source).render(site=site, page=page, **{_REFS_VAR: references})
+        except LiquidError as exc:
+            span = _offending_span(source, exc)
+            if span is None:
+                break
+            start, end = span
+            markup = source[start:end]
+            line = first_line + source.count("\n", 0, start)
+            problems.append(Problem(relpath, f"Liquid: {_describe(exc, markup)}; `{_shorten(markup)}` left as text",
+                                    "warning", line))
+            source = source[:start] + "{% raw %}" + markup + "{% endraw %}" + source[end:]
+            continue
+        except Exception as exc:  # noqa: BLE001 - a filter's own failure must not lose the post
+            problems.append(Problem(relpath, f"Liquid: {type(exc).__name__}: {exc}; the body is shown without "
+                                             "Liquid", "warning", first_line))
+            return Rendered(body, tuple(problems))
+        return Rendered(text, tuple(problems),
+                        tuple((key, first_line + line - 1) for key, line in references))
+    problems.append(Problem(relpath, "Liquid: cannot be rendered; the body is shown without Liquid", "warning",
+                            first_line))
+    return Rendered(body, tuple(problems))
+
+
+def _describe(exc: Any, markup: str) -> str:
+    message = str(exc.message)
+    if re.match(r"\{%-?\s*(include|include_relative|render)\b", markup):
+        return "feedsvc reads no _includes folder, so includes are not expanded"
+    return message
+
+
+def _shorten(markup: str) -> str:
+    flat = " ".join(markup.split())
+    return flat if len(flat) <= 80 else flat[:77] + "..."
+
+
+def _offending_span(source: str, exc: Any) -> tuple[int, int] | None:
+    """Where in `source` the markup that failed starts and ends, or None when it cannot be told."""
+    token = exc.token
+    index = token.start_index if token is not None and token.source == source else -1
+    if index < 0:
+        unclosed = _UNCLOSED.match(str(exc.message))
+        if unclosed is None:
+            return None
+        openers = list(re.finditer(r"\{%-?\s*" + re.escape(unclosed.group(1)) + r"\b", source))
+        if not openers:
+            return None
+        index = openers[-1].start() + 2
+    tag_start, output_start = source.rfind("{%", 0, index + 1), source.rfind("{{", 0, index + 1)
+    start = max(tag_start, output_start)
+    if start < 0:
+        return None
+    closer = "%}" if start == tag_start else "}}"
+    end = source.find(closer, max(index, start + 2))
+    return None if end < 0 else (start, end + 2)
+
+
+def _expand_highlights(body: str) -> str:
+    if "highlight" not in body:
+        return body
+    return _VERBATIM.sub(_highlight_html, body)
+
+
+def _highlight_html(match: re.Match[str]) -> str:
+    """`{% highlight lang %}` -> a code block with the language class, as many lines as it took."""
+    if match.group("keep") is not None:
+        return match.group(0)
+    words = (match.group("args") or "").split()
+    lang = words[0] if words and _LANG.match(words[0]) else ""
+    code = match.group("code").strip("\r\n")
+    escaped = html.escape(code, quote=False).replace("{", "&#123;")
+    # No blank line inside: Markdown and the excerpt split must not cut the block in two.
+    escaped = _NEWLINE_BEFORE_BLANK.sub("&#10;", escaped)
+    attrs = f' class="language-{html.escape(lang)}" data-lang="{html.escape(lang)}"' if lang else ""
+    block = f'<pre class="highlight"><code{attrs}>{escaped}</code></pre>'
+    lost = match.group(0).count("\n") - block.count("\n")
+    return block + "\n" * max(lost, 0)
+
+
+# -- site and page variables -----------------------------------------------------------------
+
+
+@lru_cache(maxsize=4)
+def site_variables(config_json: str, url: str, baseurl: str, title: str, description: str) -> Mapping[str, Any]:
+    """Jekyll's `site`: every `_config.yml` key, with the effective url/baseurl/title/description."""
+    loaded = json.loads(config_json) if config_json else {}
+    site: dict[str, Any] = loaded if isinstance(loaded, dict) else {}
+    site.update(url=url, baseurl=baseurl, title=title, description=description)
+    return site
+
+
+def render_post_body(body: str, relpath: str, first_line: int, front: Mapping[Any, Any], settings: Settings, *,
+                     title: str, when: datetime, path: str, slug: str, categories: Sequence[str],
+                     tags: Sequence[str]) -> Rendered:
+    """The hook parsing calls: Jekyll's site and page variables around `render_liquid`."""
+    if not has_liquid(body) or front.get("render_with_liquid") is False:
+        return Rendered(body)
+    site = site_variables(settings.site_config, settings.url, settings.baseurl, settings.title,
+                          settings.description)
+    page = page_variables(front, title=title, when=when, path=path, relpath=relpath, slug=slug,
+                          categories=categories, tags=tags, author=front.get("author"))
+    return render_liquid(body, relpath, first_line, site, page)
+
+
+def page_variables(front: Mapping[Any, Any], *, title: str, when: datetime, path: str, relpath: str, slug: str,
+                   categories: Sequence[str], tags: Sequence[str], author: Any) -> dict[str, Any]:
+    """Jekyll's `page` for a post: its front matter, then what Jekyll computes."""
+    page = {str(key): value for key, value in front.items()}
+    page.update(
+        title=title, date=when, url=path, id=path.rstrip("/").removesuffix(".html") or "/",
+        categories=list(categories), tags=list(tags), slug=slug, path=relpath,
+        name=posixpath.basename(relpath), collection="posts",
+    )
+    if author is not None:
+        page["author"] = author
+    return page
+
+
+@cache
+def _environment() -> tuple[Any, type[Exception]]:
+    """Built once per process, on the first body with Liquid (importing python-liquid costs 0.2 s):
+    Liquid's standard tags and filters plus Jekyll's. Returns the environment and its error class."""
+    from liquid import Environment, Mode
+    from liquid.ast import Node
+    from liquid.exceptions import LiquidError, LiquidSyntaxError
+    from liquid.filter import with_context
+    from liquid.tag import Tag
+    from liquid.token import TOKEN_EXPRESSION, TOKEN_TAG
+
+    class JekyllEnvironment(Environment):
+        # A post is text from strangers: bound what one body may cost.
+        loop_iteration_limit = 100_000
+        output_stream_limit = 8 * 1024 * 1024
+        local_namespace_limit = 8 * 1024 * 1024
+
+    class ReferenceNode(Node):
+        """`{% post_url %}` / `{% link %}`: a URL now, or a placeholder resolved at index time."""
+
+        __slots__ = ("argument", "kind")
+
+        def __init__(self, token: Any, kind: str, argument: str) -> None:
+            super().__init__(token)
+            self.kind = kind
+            self.argument = argument
+            self.blank = False
+
+        def render_to_output(self, context: Any, buffer: TextIO) -> int:
+            site = context.resolve("site")
+            argument = self.argument
+            if self.kind == "link" and not is_post_path(argument):
+                return buffer.write(site_relative_url(page_url(argument, site), site))
+            key = post_url_key(argument) if self.kind == "post_url" else file_key(argument)
+            references = context.resolve(_REFS_VAR)
+            line = self.token.source.count("\n", 0, max(self.token.start_index, 0)) + 1
+            if isinstance(references, list):
+                references.append((key, line))
+            return buffer.write(placeholder(key))
+
+    class ReferenceTag(Tag):
+        block = False
+        kind = ""
+
+        def parse(self, stream: Any) -> Node:
+            token = stream.eat(TOKEN_TAG)
+            if stream.current.kind != TOKEN_EXPRESSION or not stream.current.value.strip():
+                raise LiquidSyntaxError(f"{self.name} needs the name of what it links to", token=token)
+            argument = " ".join(stream.current.value.split())
+            if "{{" in argument:
+                raise LiquidSyntaxError(f"{self.name} with a variable is not supported", token=token)
+            return ReferenceNode(token, self.kind, argument)
+
+    class PostUrlTag(ReferenceTag):
+        name = kind = "post_url"
+
+    class LinkTag(ReferenceTag):
+        name = kind = "link"
+
+    env = JekyllEnvironment(tolerance=Mode.STRICT, strict_filters=True)
+    for name in ("include", "render"):  # no _includes folder is read: left as text, reported
+        env.tags.pop(name, None)
+    env.add_tag(PostUrlTag)
+    env.add_tag(LinkTag)
+    for name, function in FILTERS.items():
+        env.add_filter(name, with_context(function) if name in CONTEXT_FILTERS else function)
+    return env, LiquidError

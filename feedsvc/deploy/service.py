@@ -1,0 +1,202 @@
+"""Wires one running feedsvc: settings, snapshot store, refresher, queue, webhooks, app and scheduler."""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import logging
+import multiprocessing.util
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from feedsvc.config import Settings, content_dir_from, load_settings, settings_key, state_dir_from, webhook_secret
+from feedsvc.deploy.statefolder import StateFolder
+from feedsvc.deploy.websub import HubPinger
+from feedsvc.deploy.workers import Delegate, Deployment
+from feedsvc.pipeline.postcache import CacheWriter, PostCache
+from feedsvc.pipeline.refresh import Progress, Refresher, SnapshotStore
+from feedsvc.pipeline.scheduling import RefreshScheduler
+from feedsvc.pipeline.triggers import RefreshQueue
+from feedsvc.web.app import create_app
+from feedsvc.web.metrics import Metrics, enable_multiprocess
+from feedsvc.web.ondemand import OnDemandFeeds
+from feedsvc.web.webhooks import SeenInFolder, WebhookReceiver
+
+log = logging.getLogger("feedsvc")
+
+
+class Service:
+    """Built before gunicorn forks (one initial build for all workers); threads start after, per worker."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None, content_dir: str | Path | None = None,
+                 serving: bool = False, progress: Progress | None = None, for_build: bool = False) -> None:
+        """`serving`: this process will fork HTTP workers (metrics are then kept across processes).
+        `progress`: told how the builds advance (`feedsvc build` and `check` show it).
+        `for_build`: `build` and `check`, which serve nothing (see `Refresher`)."""
+        environ = dict(os.environ if environ is None else environ)
+        root = content_dir_from(environ, content_dir)
+        self.state_dir = state_dir_from(environ, root)
+        if serving:
+            enable_multiprocess(self.state_dir / "metrics")
+        self.metrics = Metrics()
+        self.store = SnapshotStore()
+        self.refresher = Refresher(self.store, root, environ, progress=progress, for_build=for_build)
+        warm = self._warm_start(environ, root) if serving else None
+        if warm is not None:
+            self.settings: Settings = warm
+        else:
+            startup = self.refresher.refresh("startup")  # raises ConfigError when the settings are unusable
+            assert self.refresher.settings is not None
+            self.settings = self.refresher.settings
+            self.metrics.refreshed(startup, self.store.snapshot.stats if self.store.snapshot else None)
+        release_memory(freeze=True)  # before gunicorn forks the workers
+        self.queue = RefreshQueue(self.refresher)
+        self.queue.on_report.append(
+            lambda report: self.metrics.refreshed(report, self.store.snapshot.stats if self.store.snapshot else None))
+        self.queue.on_report.append(lambda report: release_memory() if len(report.added) > 100 else None)
+        self.refreshes = Delegate(self.queue)
+        secret = webhook_secret(environ)
+        self.webhooks = WebhookReceiver(secret, self.refreshes, SeenInFolder(self.state_dir / "webhook-ids")) \
+            if secret else None
+        self.ondemand = OnDemandFeeds(lambda: self.refresher.settings or self.settings)
+        self.app: Flask = create_app(self.settings, self.store, self.webhooks, self.metrics, self.ondemand)
+        self.scheduler: RefreshScheduler | None = None
+        self.deployment: Deployment | None = None
+        self.cache_writer: CacheWriter | None = None
+        self.pinger = HubPinger(lambda: self.refresher.settings or self.settings,
+                                on_outcome=lambda outcome: self.metrics.websub_pings.labels(outcome).inc())
+
+    def _warm_start(self, environ: Mapping[str, str], root: Path) -> Settings | None:
+        """Serve the last published feeds at once if they were built under these very settings.
+
+        The builder then rescans in the background and publishes whatever changed while we were
+        down; a reader may get the previous bytes for that long, never a 503 or a missing feed.
+        """
+        settings = load_settings(environ, root)  # raises ConfigError when the settings are unusable
+        started = time.perf_counter()
+        snapshot = StateFolder(self.state_dir).read_snapshot(None, settings_key(settings))
+        if snapshot is None:
+            return None
+        self.store.snapshot = snapshot
+        log.info("warm start: serving %d files of generation %d from %s in %.3fs; rescanning in the background",
+                 len(snapshot.resources), snapshot.generation, self.state_dir, time.perf_counter() - started)
+        return settings
+
+    def publish_state(self) -> None:
+        """Write a fresh build to the state folder before serving, so the next start is warm even if
+        this one is stopped at once; the elected builder adopts it instead of writing it again."""
+        snapshot = self.store.snapshot
+        if snapshot is not None and snapshot.site is not None:
+            started = time.perf_counter()
+            StateFolder(self.state_dir).write_snapshot(snapshot, settings_key(self.settings))
+            log.info("wrote %d files to %s in %.2fs", len(snapshot.resources), self.state_dir,
+                     time.perf_counter() - started)
+
+    def start_background(self) -> None:
+        """Elect this process builder or follower and start its threads; call once per process, after any fork."""
+        if self.deployment is None:
+            self.deployment = Deployment(StateFolder(self.state_dir), self.store, self.queue, self.refreshes,
+                                         self._start_builder, self._stop_builder, self._details, self.ondemand)
+            self.deployment.start()
+
+    def stop(self) -> None:
+        if self.deployment is not None:
+            self.deployment.stop()
+            self.deployment = None
+
+    def _start_builder(self) -> None:
+        self.refresher.listeners.append(self.pinger)  # after the startup build: a restart pings only real changes
+        self.pinger.start()
+        cache = PostCache(self.state_dir / "posts")
+        if self.refresher.settings is None and self.store.snapshot is not None:  # a warm start, or a takeover
+            started = time.perf_counter()
+            seed = cache.load()
+            if seed is not None:
+                self.refresher.seed(seed, self.store.snapshot.resources)
+                log.info("post cache: %d parsed posts and %d render keys from %s in %.2fs", len(seed.parsed),
+                         len(seed.rendered), cache.folder, time.perf_counter() - started)
+        self.cache_writer = CacheWriter(cache)
+        self.refresher.listeners.append(self._save_posts)
+        if self.refresher.settings is not None:  # built in this process (or its parent) before serving
+            self._save_posts()
+        self.queue.start()
+        if self.refresher.settings is None:  # warm start: nothing has been scanned in this process yet
+            self.queue.request("startup")
+        self.scheduler = RefreshScheduler(self.refresher, self.queue.request, self.settings.rescan_seconds)
+        self.scheduler.start()
+
+    def _save_posts(self, *_: object) -> None:
+        """A refresh listener (so the refresher's memory is still): hand the newest state to the writer."""
+        seed = self.refresher.export()
+        if seed is not None and self.cache_writer is not None:
+            self.cache_writer.submit(seed)
+
+    def _stop_builder(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown()
+            self.scheduler = None
+        self.queue.stop()
+        if self._save_posts in self.refresher.listeners:
+            self.refresher.listeners.remove(self._save_posts)
+        if self.cache_writer is not None:
+            self.cache_writer.stop()
+            self.cache_writer = None
+        self.pinger.stop()
+        if self.pinger in self.refresher.listeners:
+            self.refresher.listeners.remove(self.pinger)
+
+    def _details(self) -> dict[str, Any]:
+        return {
+            "scheduler": self.scheduler.describe() if self.scheduler is not None else None,
+            "last_refresh": self.queue.last,
+            "websub": self.pinger.status(),
+        }
+
+
+PRELOADED: Service | None = None  # set by `feedsvc serve` before granian forks its workers
+
+
+def worker_app() -> Flask:
+    """granian's app factory, called in each worker process: its threads start here, after the fork."""
+    global PRELOADED
+    if PRELOADED is None:  # a worker started without fork: warm-start from the state folder, or build
+        configure_logging()
+        PRELOADED = Service(serving=True)
+    PRELOADED.start_background()
+    # granian runs each worker as a multiprocessing.Process, which skips atexit but runs these
+    # finalizers when the worker stops: the builder lets go cleanly and saves its post cache.
+    multiprocessing.util.Finalize(None, PRELOADED.stop, exitpriority=10)
+    return PRELOADED.app
+
+
+def release_memory(freeze: bool = False) -> None:
+    """After a big build: give the parser's garbage back to the OS (glibc keeps freed heap otherwise).
+
+    `freeze` (once, before fork): keep the garbage collector off what is left, so forked workers
+    do not copy shared pages just to scan them.
+    """
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        pass
+    if freeze:
+        gc.freeze()
+
+
+def configure_logging(environ: Mapping[str, str] | None = None) -> None:
+    """One line per event, to stderr, at FEEDSVC_LOG_LEVEL (default INFO)."""
+    environ = os.environ if environ is None else environ
+    logger = logging.getLogger("feedsvc")
+    if logger.handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s feedsvc[%(process)d]: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(environ.get("FEEDSVC_LOG_LEVEL", "INFO").upper())
+    logger.propagate = False

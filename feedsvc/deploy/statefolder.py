@@ -1,0 +1,247 @@
+"""The state folder: the files through which the worker processes of one deployment share their work.
+
+Its layout (see workers.py for who writes and reads what, and when):
+- `blobs/<etag>.gz`: feed and page bytes, gzip as served, written once (content addressed);
+- `manifest.json`: the published snapshot (paths, types, ETags, blob hashes, validators, headers,
+  aliases, redirects), replaced by an atomic rename after its blobs exist;
+- `requests/<id>.json` and `results/<id>.json`: followers' requests to the builder (refreshes,
+  on-demand renders) and its answers;
+- `status.json`: what `/status` shows about the builder; `builder.lock`: the election;
+- `posts/`: the builder's post cache (postcache.py); `metrics/`: prometheus-client's files.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from feedsvc.model import Resource, ScanStatus, Snapshot
+from feedsvc.web.ondemand import Answer, Refusal
+
+log = logging.getLogger("feedsvc")
+
+MANIFEST_FORMAT = 2
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    with open(temporary, "wb") as handle:
+        handle.write(data)
+    os.replace(temporary, path)
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """A JSON object written by `_write_atomically`, or None if absent or unreadable."""
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+class StateFolder:
+    """The files of the state folder, and how to write and read a snapshot through them."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.blobs = root / "blobs"
+        self.requests = root / "requests"
+        self.results = root / "results"
+        self.manifest = root / "manifest.json"
+        self.status = root / "status.json"
+        self.lock = root / "builder.lock"
+        self._written: dict[str, str] = {}  # etag -> sha256 of the gzip blob this process wrote
+        self._last: set[str] | None = None  # etags of the last manifest written
+        self._before_last: set[str] = set()  # and of the one before it
+        for folder in (root, self.blobs, self.requests, self.results):
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    # -- the builder's side ----------------------------------------------------------
+
+    def write_snapshot(self, snapshot: Snapshot, key: str = "") -> None:
+        """Write the blobs this snapshot needs, then the manifest; drop blobs no manifest names any more."""
+        entries: dict[str, dict[str, Any]] = {}
+        for path, resource in snapshot.resources.items():
+            digest = self._written.get(resource.etag)
+            if digest is None:  # a blob this process did not write is never trusted
+                digest = hashlib.sha256(resource.gzip_body).hexdigest()
+                write_atomically(self.blobs / f"{resource.etag}.gz", resource.gzip_body)
+                self._written[resource.etag] = digest
+            entries[path] = {
+                "type": resource.content_type,
+                "etag": resource.etag,
+                "gzip_sha256": digest,
+                "size": resource.size,
+                "modified": resource.last_modified.isoformat() if resource.last_modified else None,
+                "headers": [list(pair) for pair in resource.headers],
+            }
+        aliases = {alias: resource.path for alias, resource in snapshot.aliases.items()}
+        manifest = {"format": MANIFEST_FORMAT, "key": key, "generation": snapshot.generation,
+                    "writer": os.getpid(), "stats": dict(snapshot.stats), "resources": entries,
+                    "aliases": aliases, "redirects": dict(snapshot.redirects)}
+        first = self._last is None
+        if first:  # what the manifest we replace names: a follower may still be loading it
+            previous = read_json(self.manifest) or {}
+            self._last = {entry["etag"] for entry in previous.get("resources", {}).values()}
+        write_atomically(self.manifest, json.dumps(manifest).encode())
+        self._collect_garbage({entry["etag"] for entry in entries.values()}, sweep=first)
+
+    def adopt(self, snapshot: Snapshot, key: str) -> bool:
+        """Take over what our parent process (`feedsvc serve`, before it started the server) wrote for
+        this very snapshot, instead of writing it all again; False if the folder holds anything else."""
+        manifest = read_json(self.manifest)
+        if not manifest or manifest.get("format") != MANIFEST_FORMAT or manifest.get("key") != key \
+                or manifest.get("generation") != snapshot.generation or manifest.get("writer") != os.getppid():
+            return False
+        entries = manifest.get("resources", {})
+        if any(entries.get(path, {}).get("etag") != resource.etag for path, resource in snapshot.resources.items()):
+            return False
+        self._written = {entry["etag"]: entry["gzip_sha256"] for entry in entries.values()}
+        self._last = set(self._written)
+        return True
+
+    def _collect_garbage(self, current: set[str], sweep: bool) -> None:
+        """Keep the blobs of this manifest and the one before; `sweep` the folder once per builder."""
+        last = self._last or set()
+        if sweep:
+            doomed = {entry.name.removesuffix(".gz") for entry in os.scandir(self.blobs)
+                      if not entry.name.startswith(".")} - current - last
+        else:
+            doomed = self._before_last - last - current
+        for etag in doomed:
+            with contextlib.suppress(OSError):
+                os.unlink(self.blobs / f"{etag}.gz")
+            self._written.pop(etag, None)
+        self._before_last, self._last = last, current
+
+    def write_status(self, details: Mapping[str, Any], scan: ScanStatus) -> None:
+        body = {"details": details, "scan": {"at": scan.at.isoformat() if scan.at else None,
+                                             "seconds": scan.seconds, "trigger": scan.trigger, "error": scan.error}}
+        write_atomically(self.status, json.dumps(body, default=str).encode())
+
+    def clear_leftovers(self) -> None:
+        """Temporary files of a builder that was killed mid-write."""
+        for folder in (self.root, self.blobs, self.requests, self.results):
+            for entry in os.scandir(folder):
+                if entry.name.startswith(".") and entry.name.endswith(".tmp"):
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
+
+    # -- a follower's side -------------------------------------------------------------
+
+    def read_snapshot(self, current: Snapshot | None, key: str | None = None) -> Snapshot | None:
+        """The published snapshot, reusing `current`'s bytes where the ETag is unchanged; None if unusable.
+
+        With `key`, only a snapshot written under those settings (see `config.settings_key`) will do.
+        """
+        manifest = read_json(self.manifest)
+        if not manifest or manifest.get("format") != MANIFEST_FORMAT:
+            return None
+        if key is not None and manifest.get("key") != key:
+            return None
+        known: dict[str, Resource] = {}
+        if current is not None:
+            known = {r.etag: r for r in current.resources.values()}
+        resources: dict[str, Resource] = {}
+        for path, entry in manifest["resources"].items():
+            modified = datetime.fromisoformat(entry["modified"]) if entry["modified"] else None
+            headers = tuple((str(name), str(value)) for name, value in entry.get("headers", ()))
+            resource = known.get(entry["etag"])
+            if resource is None:
+                resource = self._load_blob(path, entry, modified)
+                if resource is None:
+                    return None
+                known[resource.etag] = resource
+            if (resource.path, resource.last_modified, resource.content_type, resource.headers) != \
+                    (path, modified, entry["type"], headers):
+                resource = replace(resource, path=path, last_modified=modified, content_type=entry["type"],
+                                   headers=headers)
+            resources[path] = resource
+        aliases = {alias: resources[target] for alias, target in manifest.get("aliases", {}).items()
+                   if target in resources}
+        return Snapshot(site=None, resources=MappingProxyType(resources), generation=manifest["generation"],
+                        stats=MappingProxyType(manifest.get("stats", {})), aliases=MappingProxyType(aliases),
+                        redirects=MappingProxyType(manifest.get("redirects", {})))
+
+    def _load_blob(self, path: str, entry: Mapping[str, Any], modified: datetime | None) -> Resource | None:
+        try:
+            gzip_body = (self.blobs / f"{entry['etag']}.gz").read_bytes()
+        except OSError:
+            return None  # collected under our feet: the next manifest will do
+        if hashlib.sha256(gzip_body).hexdigest() != entry["gzip_sha256"]:
+            log.error("state folder: blob %s for %s does not match its hash; not served", entry["etag"], path)
+            return None
+        return Resource(path=path, content_type=entry["type"], gzip_body=gzip_body, size=entry["size"],
+                        etag=entry["etag"], last_modified=modified,
+                        headers=tuple((str(name), str(value)) for name, value in entry.get("headers", ())))
+
+    def read_status(self) -> tuple[ScanStatus, dict[str, Any]] | None:
+        body = read_json(self.status)
+        if not body:
+            return None
+        scan = body.get("scan", {})
+        at = datetime.fromisoformat(scan["at"]) if scan.get("at") else None
+        return ScanStatus(at, scan.get("seconds", 0.0), scan.get("trigger", ""), scan.get("error")), \
+            body.get("details", {})
+
+
+
+def signature(path: Path) -> tuple[int, int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+
+def ask(state: StateFolder, request: Mapping[str, Any]) -> str:
+    """Drop a request for the builder; its id names the result it will write."""
+    request_id = uuid.uuid4().hex
+    write_atomically(state.requests / f"{request_id}.json", json.dumps(request).encode())
+    return request_id
+
+
+def await_result(state: StateFolder, request_id: str, timeout: float, interval: float
+                 ) -> dict[str, Any] | None:
+    deadline = time.monotonic() + timeout
+    path = state.results / f"{request_id}.json"
+    while True:
+        found = read_json(path)
+        if found is not None:
+            return found
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(interval)
+
+
+def answer_to_json(answer: Answer) -> dict[str, Any]:
+    if isinstance(answer, Refusal):
+        return {"status": answer.status, "message": answer.message}
+    return {"status": 200, "path": answer.path, "type": answer.content_type, "etag": answer.etag,
+            "size": answer.size, "modified": answer.last_modified.isoformat() if answer.last_modified else None,
+            "headers": [list(pair) for pair in answer.headers], "gzip": base64.b64encode(answer.gzip_body).decode()}
+
+
+def answer_from_json(data: Mapping[str, Any]) -> Answer:
+    try:
+        if data["status"] != 200:
+            return Refusal(int(data["status"]), str(data["message"]))
+        return Resource(path=data["path"], content_type=data["type"], gzip_body=base64.b64decode(data["gzip"]),
+                        size=data["size"], etag=data["etag"],
+                        last_modified=datetime.fromisoformat(data["modified"]) if data["modified"] else None,
+                        headers=tuple((str(name), str(value)) for name, value in data["headers"]))
+    except (KeyError, TypeError, ValueError):
+        return Refusal(503, "the builder's answer was unreadable; try again shortly")

@@ -1,0 +1,134 @@
+"""Parsed posts -> the `Site` visible at one moment: which posts show, in which feeds, in what order."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from datetime import datetime
+
+from feedsvc.config import Settings
+from feedsvc.content.references import resolve_references
+from feedsvc.model import SITE_SCOPE, Post, Problem, Scope, ScopeKind, Site
+from feedsvc.urls import disambiguated_slug, slugify
+
+
+def build_site(posts: Iterable[Post], problems: Iterable[Problem], settings: Settings, now: datetime) -> Site:
+    """Select and order what is visible at `now` (injected, so scheduled publishing is testable)."""
+    posts, unresolved = resolve_references(posts)  # {% post_url %} and {% link %} to other posts (references.py)
+    candidates = sorted((p for p in posts if p.published), key=lambda p: p.source)
+    visible: list[Post] = []
+    upcoming: list[datetime] = []
+    hidden = {p.source for p in posts if not p.published}
+    found: list[Problem] = []
+    by_url: dict[str, Post] = {}
+    for post in candidates:
+        if post.date > now and not settings.future:
+            upcoming.append(post.date)
+            hidden.add(post.source)
+            continue
+        first = by_url.get(post.url)
+        if first is not None:
+            found.append(Problem(post.source, f"has the same link as {first.source} ({post.url}); skipped"))
+            continue
+        by_url[post.url] = post
+        visible.append(post)
+    own = [p for p in unresolved if not (p.severity == "warning" and p.path in hidden)] + found
+    visible.sort(key=_newest_first)
+    ordered = tuple(visible)
+    scopes: dict[Scope, tuple[Post, ...]] = {SITE_SCOPE: ordered}  # even empty: subscribe before post one
+    scopes.update(_group(ordered, ScopeKind.CATEGORY, lambda p: p.categories))
+    scopes.update(_group(ordered, ScopeKind.TAG, lambda p: p.tags))
+    scopes.update(_group(ordered, ScopeKind.AUTHOR, lambda p: tuple(a.name for a in p.authors)))
+    return Site(
+        posts=ordered,
+        scopes=scopes,
+        problems=_all_problems(problems, own, hidden),
+        next_publish_at=min(upcoming, default=None),
+        hidden=frozenset(hidden),
+        own_problems=tuple(own),
+    )
+
+
+def update_site(previous: Site, replaced: Mapping[str, Post], problems: Iterable[Problem]) -> Site | None:
+    """`previous` with new versions of some posts, when no edit can move anything: a retitle, a fixed typo.
+
+    Same order, same scopes, so the whole re-index is skipped. None when an edit touches what
+    places a post (date, link, visibility, categories, tags, authors) or uses references to other
+    posts: then `build_site` must run.
+    """
+    current = {post.source: post for post in previous.posts}
+    swaps: list[tuple[Post, Post]] = []
+    for source, new in replaced.items():
+        old = current.get(source)
+        if old is None or old.references or new.references or _placement(old) != _placement(new):
+            return None
+        swaps.append((old, new))
+    posts, scopes = previous.posts, dict(previous.scopes)
+    for old, new in swaps:  # only the tuples that hold the post are rebuilt, by C-speed index and slices
+        posts = _swapped(posts, old, new)
+        names = {(ScopeKind.CATEGORY, _key(n)) for n in old.categories} | \
+            {(ScopeKind.TAG, _key(n)) for n in old.tags} | {(ScopeKind.AUTHOR, _key(a.name)) for a in old.authors}
+        for scope, members in scopes.items():
+            if scope.kind is ScopeKind.SITE or (scope.kind, _key(scope.label)) in names:
+                scopes[scope] = _swapped(members, old, new)
+    return replace(previous, posts=posts, scopes=scopes,
+                   problems=_all_problems(problems, previous.own_problems, previous.hidden))
+
+
+def _swapped(posts: tuple[Post, ...], old: Post, new: Post) -> tuple[Post, ...]:
+    for at, post in enumerate(posts):
+        if post is old:
+            return posts[:at] + (new,) + posts[at + 1:]
+    return posts
+
+
+def _placement(post: Post) -> tuple:
+    return (post.published, post.date, post.url, post.categories, post.tags, tuple(a.name for a in post.authors))
+
+
+def _all_problems(given: Iterable[Problem], own: Iterable[Problem], hidden: set[str] | frozenset[str]
+                  ) -> tuple[Problem, ...]:
+    # /status is public: a hidden post's warnings (which may quote its title) wait until it is shown.
+    shown = [p for p in given if not (p.severity == "warning" and p.path in hidden)] + list(own)
+    return tuple(sorted(shown, key=lambda p: (p.path, p.line or 0, p.message)))
+
+
+def _newest_first(post: Post) -> tuple[float, str]:
+    return (-post.date.timestamp(), post.source)
+
+
+def _key(name: str) -> str:
+    return " ".join(name.casefold().split())
+
+
+def _group(posts: tuple[Post, ...], kind: ScopeKind, names_of) -> dict[Scope, tuple[Post, ...]]:
+    """Scopes of one kind; names equal but for case and spacing are one scope.
+
+    Names that slug alike but differ stay apart: the one used first keeps the plain slug,
+    the others get a stable hashed suffix, so no feed overwrites another.
+    """
+    members: dict[str, list[Post]] = defaultdict(list)
+    spellings: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    keys: dict[str, str] = {}  # a few hundred names over tens of thousands of uses
+    for post in posts:
+        for name in dict.fromkeys(names_of(post)):
+            key = keys.get(name)
+            if key is None:
+                key = keys[name] = _key(name)
+            if not key:
+                continue
+            if not members[key] or members[key][-1] is not post:
+                members[key].append(post)
+            spellings[key][name] += 1
+    labels = {key: max(sorted(counts), key=lambda s: counts[s]) for key, counts in spellings.items()}
+    oldest_first = sorted(members, key=lambda k: (members[k][-1].date, members[k][-1].source, k))
+    taken: set[str] = set()
+    scopes: dict[Scope, tuple[Post, ...]] = {}
+    for key in oldest_first:
+        slug = slugify(labels[key])
+        if not slug or slug in taken:
+            slug = disambiguated_slug(labels[key])
+        taken.add(slug)
+        scopes[Scope(kind, slug, labels[key])] = tuple(members[key])
+    return dict(sorted(scopes.items(), key=lambda item: item[0].slug))

@@ -1,0 +1,163 @@
+"""The HTTP edge: serve the current snapshot's bytes with correct caching. Nothing is rendered here."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from feedsvc import __version__
+from feedsvc.config import Settings
+from feedsvc.model import Resource
+from feedsvc.pipeline.refresh import SnapshotStore
+from feedsvc.urls import absolute
+from feedsvc.web.fastpath import HTML_CSP, SECURITY_HEADERS, FastPath
+from feedsvc.web.metrics import Metrics
+from feedsvc.web.ondemand import OnDemandFeeds, Refusal, target_for
+from feedsvc.web.webhooks import MAX_BODY_BYTES, WebhookReceiver
+
+HOOK_PATH = "/hooks/refresh"
+
+def create_app(settings: Settings, store: SnapshotStore, webhooks: WebhookReceiver | None = None,
+               metrics: Metrics | None = None, ondemand: OnDemandFeeds | None = None) -> Flask:
+    """A passive app: it reads `store` and never starts threads (the process owner does that).
+
+    Without a `webhooks` receiver (no secret configured) the refresh hook answers 404.
+    `ondemand` renders archive pages and filtered feeds (by default from `store`'s site).
+    """
+    metrics = metrics or Metrics()
+    ondemand = ondemand or OnDemandFeeds(lambda: settings)
+    ondemand.observe = lambda kind, outcome: metrics.ondemand.labels(kind, outcome).inc()
+    app = Flask(__name__)
+    app.config["DEBUG"] = False  # Flask reads FLASK_DEBUG from the environment; production must not heed it
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.extensions["feedsvc.store"] = store
+    if webhooks is not None:
+        app.extensions["feedsvc.web.webhooks"] = webhooks
+    cache_control_max_age = settings.cache_max_age
+
+    def serve(resource: Resource) -> Response:
+        use_gzip = request.accept_encodings.quality("gzip") > 0 and len(resource.gzip_body) < resource.size
+        response = Response(resource.gzip_body if use_gzip else resource.body, content_type=resource.content_type)
+        response.headers.extend(resource.headers)
+        if use_gzip:
+            response.headers["Content-Encoding"] = "gzip"
+        response.set_etag(resource.gzip_etag if use_gzip else resource.etag)
+        if resource.last_modified is not None:
+            response.last_modified = resource.last_modified
+        response.cache_control.public = True
+        response.cache_control.max_age = cache_control_max_age
+        response.vary.add("Accept-Encoding")
+        if resource.content_type.startswith("text/html"):
+            response.headers["Content-Security-Policy"] = HTML_CSP
+        return response.make_conditional(request)
+
+    @app.get("/")
+    @app.get("/<path:path>")
+    def resource(path: str = "") -> Response:
+        snapshot = store.snapshot
+        if snapshot is None:
+            return _plain("feeds are being built; try again shortly\n", 503, {"Retry-After": "2"})
+        found = snapshot.resources.get("/" + path) or snapshot.aliases.get("/" + path)
+        target = target_for("/" + path, request.query_string, found)
+        if target is not None:  # an archive page or a filtered feed (ondemand.py)
+            answer = target if isinstance(target, Refusal) else ondemand.answer(snapshot, target)
+            if isinstance(answer, Refusal):
+                retry = {"Retry-After": "2"} if answer.status == 503 else None
+                return _plain(answer.message + "\n", answer.status, retry)
+            return serve(answer)
+        if found is None and "/" + path == HOOK_PATH:
+            return _plain("method not allowed\n", 405, {"Allow": "POST"})
+        if found is None:
+            moved = snapshot.redirects.get("/" + path)  # old feed URLs from the site config (compat.py)
+            if moved is None and path and f"/{path}/" in snapshot.resources:  # a scope page without its slash
+                moved = absolute(settings.public_url, f"/{path}/")
+            if moved is not None:
+                return _plain(f"moved to {moved}\n", 301, {"Location": moved})
+            return _plain("not found\n", 404)
+        return serve(found)
+
+    @app.get("/status")
+    def status() -> Response:
+        snapshot = store.snapshot
+        scan = store.status
+        body: dict[str, object] = {
+            "version": __version__,
+            "ready": snapshot is not None,
+            "degraded": scan.error is not None,
+            "last_scan": {
+                "at": scan.at.isoformat() if scan.at else None,
+                "seconds": round(scan.seconds, 4),
+                "trigger": scan.trigger or None,
+                "error": scan.error,
+            },
+        }
+        if snapshot is not None:
+            body["generation"] = snapshot.generation
+            body.update(snapshot.stats)
+        body.update(store.details())
+        response = jsonify(body)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.post(HOOK_PATH)
+    def refresh_hook() -> Response:
+        receiver: WebhookReceiver | None = app.extensions.get("feedsvc.web.webhooks")
+        if receiver is None:
+            return _plain("not found\n", 404)  # no secret configured: the hook does not exist
+        body = request.get_data(cache=False)  # over MAX_CONTENT_LENGTH: 413 before any work
+        answer = receiver.handle(request.headers, body, wait=request.args.get("wait") in ("1", "true"),
+                                 remote=request.remote_addr or "")
+        metrics.webhooks.labels(answer.outcome).inc()
+        response = jsonify(answer.body)
+        response.status_code = answer.status
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.get("/metrics")
+    def prometheus() -> Response:
+        body, content_type = metrics.exposition()
+        return Response(body, content_type=content_type, headers={"Cache-Control": "no-store"})
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        snapshot = store.snapshot
+        if snapshot is None:
+            return _plain("starting\n", 503)
+        state = "degraded" if store.status.error else "ok"
+        return _plain(f"{state} generation={snapshot.generation}\n", 200, {"Cache-Control": "no-store"})
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        response = _plain(f"{error.name.lower()}\n", error.code or 500)
+        if error.code == 405 and getattr(error, "valid_methods", None):
+            response.headers["Allow"] = ", ".join(error.valid_methods)
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> Response:
+        app.logger.exception("unhandled error serving %s", request.path)
+        return _plain("internal error\n", 500)
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        for name, value in SECURITY_HEADERS:
+            response.headers.setdefault(name, value)
+        metrics.requests.labels(_route(request.endpoint, response), str(response.status_code)).inc()
+        return response
+
+    app.wsgi_app = FastPath(store, app.wsgi_app, cache_control_max_age, metrics)  # type: ignore[method-assign]
+    return app
+
+
+def _route(endpoint: str | None, response: Response) -> str:
+    """A bounded label: feeds, pages and misses all share one Flask endpoint."""
+    if endpoint != "resource":
+        return endpoint or "unmatched"
+    if response.status_code == 404:
+        return "not_found"
+    mimetype = response.mimetype or ""
+    return "page" if mimetype == "text/html" or mimetype == "text/x-opml" else "feed"
+
+
+def _plain(text: str, status: int, headers: dict[str, str] | None = None) -> Response:
+    return Response(text, status=status, content_type="text/plain; charset=utf-8", headers=headers)
