@@ -8,7 +8,7 @@ PIP    := $(PY) -m pip install --quiet --disable-pip-version-check
 NPM_DIR   := tests/npm
 NPM_STAMP := $(NPM_DIR)/node_modules/.installed
 
-.PHONY: run test lint audit build check clean bench bench-profile
+.PHONY: run test lint audit build check clean bench bench-profile docs docs-build
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ $(VENV)/.test: requirements-test.txt $(VENV)/.runtime
 
 $(VENV)/.audit: requirements-audit.txt $(VENV)/.runtime
 	$(PIP) -r requirements-audit.txt
+	touch $@
+
+$(VENV)/.docs: requirements-docs.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) -r requirements-docs.txt
 	touch $@
 
 $(VENV)/.bench: bench/requirements.txt $(VENV)/.runtime
@@ -37,9 +42,18 @@ $(NPM_STAMP): $(NPM_DIR)/package.json $(NPM_DIR)/package-lock.json
 		echo "npm not found: the JSON Feed schema tests will skip (fail under FEEDSVC_REQUIRE_TOOLS=1)"; \
 	fi
 
-test: lint $(NPM_STAMP) $(VENV)/.audit
+test: lint docs-build $(NPM_STAMP) $(VENV)/.audit
 	$(PY) scripts/audit.py --offline-ok
 	$(PY) -m pytest
+
+# The pages in docs/: `make docs` serves a live preview at http://127.0.0.1:8001 (DOCS_PORT); `make test` builds
+# them with --strict into site/ (git-ignored), so a broken link or anchor, or a page missing from nav, fails.
+DOCS_PORT ?= 8001
+docs: $(VENV)/.docs
+	$(VENV)/bin/mkdocs serve --dev-addr 127.0.0.1:$(DOCS_PORT)
+
+docs-build: $(VENV)/.docs
+	$(VENV)/bin/mkdocs build --strict --quiet --site-dir site
 
 # Exit 1 on a known vulnerability, 2 when the vulnerability database cannot be reached.
 audit: $(VENV)/.audit
@@ -62,4 +76,4 @@ bench-profile: $(VENV)/.bench
 	$(PY) -m bench.profile $(if $(POSTS),--posts $(POSTS))
 
 clean:
-	rm -rf $(VENV) build .pytest_cache $(NPM_DIR)/node_modules
+	rm -rf $(VENV) build site .pytest_cache $(NPM_DIR)/node_modules
