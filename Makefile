@@ -59,8 +59,10 @@ docs-build: $(VENV)/.docs
 audit: $(VENV)/.audit
 	$(PY) scripts/audit.py
 
+# ruff, then mypy --strict over feedsvc/ (both configured in pyproject.toml).
 lint: $(VENV)/.test
 	$(VENV)/bin/ruff check feedsvc tests scripts bench
+	$(VENV)/bin/mypy
 
 check: $(VENV)/.runtime
 	$(PY) -m feedsvc check --content content
@@ -76,4 +78,4 @@ bench-profile: $(VENV)/.bench
 	$(PY) -m bench.profile $(if $(POSTS),--posts $(POSTS))
 
 clean:
-	rm -rf $(VENV) build site .pytest_cache $(NPM_DIR)/node_modules
+	rm -rf $(VENV) build site .pytest_cache .mypy_cache $(NPM_DIR)/node_modules

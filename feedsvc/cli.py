@@ -9,12 +9,16 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from feedsvc.config import ConfigError, Settings
 from feedsvc.deploy.service import Service, configure_logging
 from feedsvc.model import Snapshot
 from feedsvc.pipeline.progress import BuildProgress
 from feedsvc.render.pages import INDEX_PATH, render_index
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -55,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _check(service: Service) -> int:
     snapshot = service.store.snapshot
-    assert snapshot is not None
+    assert snapshot is not None and snapshot.site is not None
     problems = snapshot.site.problems
     for problem in problems:
         print(problem)
@@ -88,7 +92,7 @@ def _build(service: Service, out: Path, progress: BuildProgress | None = None) -
     On any failure (disk full, permissions) the previous tree is left as it was, or put back.
     """
     snapshot = service.store.snapshot
-    assert snapshot is not None
+    assert snapshot is not None and snapshot.site is not None
     out = out.resolve()
     parent = out.parent
     try:
@@ -180,7 +184,8 @@ def _serve_gunicorn(service: Service, host: str, port: int) -> int:
             self.cfg.set("worker_exit", lambda server, worker: service.stop())
             self.cfg.set("child_exit", lambda server, worker: worker_gone(worker.pid))
 
-        def load(self):
+        # types-gunicorn gives start_response a narrower type than the PEP 3333 one gunicorn passes and Flask needs.
+        def load(self) -> Flask:  # type: ignore[override]
             return service.app
 
     print(f"serving {service.refresher.content_dir} at http://{host}:{port}/", file=sys.stderr)

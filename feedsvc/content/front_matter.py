@@ -43,7 +43,7 @@ _BRACKETS = re.compile(r"[^\[\]{}]+")
 
 
 def _loader_class(base: type) -> type:
-    class Loader(base):  # type: ignore[misc,valid-type]
+    class Loader(base):  # type: ignore[misc]  # a base chosen at run time (libyaml or not)
         """YAML without the 1.1 surprises: `no` stays "no", `10:00` stays "10:00", dates stay text.
 
         Jekyll-style date strings are then parsed by `_parse_date`, one code path for all.
@@ -61,7 +61,8 @@ def _loader_class(base: type) -> type:
                     if key_node.value in seen:
                         self.duplicates.append((key_node.value, key_node.start_mark.line))
                     seen.add(key_node.value)
-            return super().construct_mapping(node, deep=deep)
+            mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
+            return mapping
 
     Loader.yaml_implicit_resolvers = {
         first: [(tag, regexp) for tag, regexp in resolvers

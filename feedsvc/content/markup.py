@@ -52,7 +52,8 @@ def render_markdown(text: str) -> str:
     """CommonMark + GFM extensions -> HTML."""
     if not text.strip():
         return ""
-    return cmark.markdown_to_html_with_extensions(text, options=_OPTIONS, extensions=_EXTENSIONS)
+    rendered: str = cmark.markdown_to_html_with_extensions(text, options=_OPTIONS, extensions=_EXTENSIONS)
+    return rendered
 
 
 def absolutize_links(fragment: str, base_url: str) -> str:

@@ -148,7 +148,7 @@ class _HubQueue:
 
     def _record(self, ping: _Ping, outcome: _Outcome) -> None:
         self._record_outcome(ping, outcome)
-        if self.pinger.on_outcome is not None:
+        if self.pinger.on_outcome is not None and self.last is not None:
             try:
                 self.pinger.on_outcome(self.last["outcome"])
             except Exception:

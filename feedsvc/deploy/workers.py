@@ -49,6 +49,7 @@ from feedsvc.pipeline.refresh import RefreshReport, SnapshotStore
 from feedsvc.pipeline.triggers import RefreshQueue, summarize
 from feedsvc.site.filters import FilterError
 from feedsvc.web.ondemand import Answer, OnDemandFeeds, Refusal, Target
+from feedsvc.web.webhooks import Refreshes
 
 log = logging.getLogger("feedsvc")
 
@@ -92,7 +93,7 @@ class RemoteRenders:
 class Delegate:
     """The refresh target of this process; switches from follower to builder on takeover."""
 
-    def __init__(self, target: Any) -> None:
+    def __init__(self, target: Refreshes) -> None:
         self.target = target
 
     def request(self, trigger: str) -> str:

@@ -19,12 +19,12 @@ from collections.abc import Callable, Sequence
 
 from feedsvc.model import Resource
 from feedsvc.render.entrycache import ENTRIES, FORKED_MAX_BYTES
-from feedsvc.render.feeds import GZIP_LEVEL, as_resource
+from feedsvc.render.feeds import GZIP_LEVEL, ResourceParts, as_resource
 
 log = logging.getLogger("feedsvc")
 
 FORK_FROM = 200  # fewer jobs than this: forking costs more than it saves
-_JOBS: Sequence[Callable[[], tuple]] = ()
+_JOBS: Sequence[Callable[[], ResourceParts]] = ()
 
 
 def fork_is_safe() -> bool:
@@ -37,7 +37,7 @@ def _render_range(start: int, stop: int, gzip_level: int) -> list[Resource]:
     return [as_resource(*_JOBS[i](), gzip_level=gzip_level) for i in range(start, stop)]
 
 
-def render_forked(jobs: Sequence[Callable[[], tuple]], progress: Callable[[int], None] | None = None,
+def render_forked(jobs: Sequence[Callable[[], ResourceParts]], progress: Callable[[int], None] | None = None,
                   gzip_level: int = GZIP_LEVEL) -> list[Resource] | None:
     """`as_resource(*job())` for each job, in order, in forked children; None when that cannot be done."""
     global _JOBS

@@ -13,7 +13,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 from tqdm import tqdm
 
@@ -33,7 +33,7 @@ class BuildProgress:
         self.interactive = _is_terminal(self.stream) if interactive is None else interactive
         self.clock = clock
         self._phase: str | None = None
-        self._bar: tqdm | None = None
+        self._bar: tqdm[NoReturn] | None = None
         self._started = 0.0
         self._last_line = 0.0
         self._done = 0

@@ -48,7 +48,7 @@ from feedsvc.model import (
 )
 from feedsvc.pipeline.parallel import FORK_FROM, fork_is_safe, render_forked
 from feedsvc.pipeline.postcache import Seed
-from feedsvc.render.feeds import EPOCH, GZIP_LEVEL, UNSERVED_GZIP_LEVEL, as_resource, feed_parts
+from feedsvc.render.feeds import EPOCH, GZIP_LEVEL, UNSERVED_GZIP_LEVEL, ResourceParts, as_resource, feed_parts
 from feedsvc.render.pages import page_path, render_index, render_opml, scope_page_parts
 from feedsvc.site.compat import compat_routes
 from feedsvc.site.indexing import build_site, update_site
@@ -129,7 +129,7 @@ class _Memory:
     scan_problems: list[Problem] = field(default_factory=list)
     reported: set[Problem] = field(default_factory=set)
     next_publish_at: datetime | None = None
-    pages: dict[str, tuple[tuple, Resource]] = field(default_factory=dict)
+    pages: dict[str, tuple[tuple[object, ...], Resource]] = field(default_factory=dict)
     liquid_fingerprint: str | None = None  # settings.liquid_fingerprint the parsed posts were made under
     seeded_fingerprint: str | None = None  # settings.fingerprint of posts taken from the post cache (seed)
     pending: dict[str, datetime] = field(default_factory=dict)  # held back until then (see _hold_unsettled)
@@ -220,6 +220,7 @@ class Refresher:
                 log.info("refresh (%s): +%d ~%d -%d posts, %d feeds changed, %.3fs", trigger, len(report.added),
                          len(report.updated), len(report.removed), len(report.feeds_changed), seconds)
                 snapshot = self.store.snapshot
+                assert snapshot is not None  # published: there is one to hand over
                 for listener in list(self.listeners):
                     try:
                         listener(report, snapshot)
@@ -247,8 +248,8 @@ class Refresher:
             memory.inventory = {}
         elif memory.liquid_fingerprint not in (None, settings.liquid_fingerprint):
             # Only posts rendered with Liquid see the rest of _config.yml (`site.*`): read those again.
-            for relpath, result in memory.parsed.items():
-                if isinstance(result, Post) and result.liquid and relpath in memory.inventory:
+            for relpath, known in memory.parsed.items():
+                if isinstance(known, Post) and known.liquid and relpath in memory.inventory:
                     memory.inventory[relpath] = FileSignature(-1, -1, -1, -1)
         memory.liquid_fingerprint = settings.liquid_fingerprint
         changes = diff_inventory(memory.inventory, inventory)
@@ -408,7 +409,7 @@ class Refresher:
         memory = self._memory
         previous = self.store.snapshot.resources if self.store.snapshot is not None else {}
         resources: dict[str, Resource | None] = {}
-        fresh: dict[str, tuple[str, tuple[Post, ...], Callable[[], tuple]]] = {}
+        fresh: dict[str, tuple[str, tuple[Post, ...], Callable[[], ResourceParts]]] = {}
         rendered: dict[str, tuple[str, Resource]] = {}
         every_setting = settings_key(settings)
         total = len(site.scopes) * (len(FeedFormat) + 1) - 1  # the site scope's page is the index
@@ -450,7 +451,7 @@ class Refresher:
             resources[page.path] = self._dated(page, site.posts, previous.get(page.path), now)
         return {path: resource for path, resource in resources.items() if resource is not None}, sorted(changed)
 
-    def _make(self, jobs: list[tuple[str, tuple[Post, ...], Callable[[], tuple]]],
+    def _make(self, jobs: list[tuple[str, tuple[Post, ...], Callable[[], ResourceParts]]],
               progress: Callable[[int], None]) -> list[Resource]:
         """Render, hash and compress each job, in order: on every core for a cold build (parallel.py),
         else here, with hashing and gzip (which release the GIL) on a second thread."""

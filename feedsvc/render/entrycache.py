@@ -18,8 +18,11 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 from feedsvc.model import FeedFormat, Post
+
+Shape = TypeVar("Shape", bound=Hashable)  # what else an entry's bytes depend on; `build` receives it back
 
 # What it may hold in a serving process. An entry is ~5.7 KB (10,000-post corpus: 600 words, one
 # format), so this is ~700 entries: what one edit's refresh re-renders (some 30 feeds of 20 entries)
@@ -57,8 +60,8 @@ class EntryCache:
         self._misses = 0
         self._lock = threading.Lock()
 
-    def get(self, posts: Sequence[Post], fmt: FeedFormat, shape: Hashable,
-            build: Callable[[list[Post], FeedFormat, Hashable], list[bytes]]) -> list[bytes]:
+    def get(self, posts: Sequence[Post], fmt: FeedFormat, shape: Shape,
+            build: Callable[[list[Post], FeedFormat, Shape], list[bytes]]) -> list[bytes]:
         """Each post's entry bytes, in order: held ones where there are, the rest from one
         `build(missing, fmt, shape)` call (building several at once is cheaper), kept for next time."""
         found: list[bytes | None] = []

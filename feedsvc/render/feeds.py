@@ -53,6 +53,10 @@ _JSON_EMPTY_ITEMS = b"[]\n}"
 _JSON_ITEMS_OPEN, _JSON_ITEMS_CLOSE = b'{\n  "items": [\n    ', b"\n  ]\n}"
 
 
+ResourceParts = tuple[str, str, bytes, datetime | None, tuple[tuple[str, str], ...]]
+"""`as_resource`'s positional arguments: what a render job hands to hashing and gzip (which may run elsewhere)."""
+
+
 def as_resource(path: str, content_type: str, body: bytes, last_modified: datetime | None,
                 headers: tuple[tuple[str, str], ...] = (), gzip_level: int = GZIP_LEVEL) -> Resource:
     """Bytes plus what HTTP caching needs: a strong ETag of our own and a gzip variant."""
@@ -115,7 +119,7 @@ class FeedDoc:
     hubs: tuple[str, ...] = ()
 
     @property
-    def cache_key(self) -> tuple:
+    def cache_key(self) -> tuple[object, ...]:
         return (self.path, self.title, self.self_url, self.feed_id, self.links, self.archive, self.next_url,
                 self.headers, self.hubs, tuple(post.fingerprint for post in self.entries))
 
@@ -281,7 +285,8 @@ def _render_xml(doc: FeedDoc, settings: Settings, newest: datetime | None) -> by
 
 def _feed_bytes(fg: FeedGenerator, fmt: FeedFormat) -> bytes:
     if fmt is FeedFormat.ATOM:
-        return fg.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True)
+        atom: bytes = fg.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True)
+        return atom
     return _RSS_TITLE.sub(_profile_escape, fg.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True))
 
 
@@ -365,7 +370,7 @@ def _fill_entry(fe: FeedEntry, post: Post, shape: EntryShape) -> None:
     fe.feedsvc.authors = authors
 
 
-class _FeedExtension(BaseExtension):
+class _FeedExtension(BaseExtension):  # type: ignore[misc]  # feedgen ships no types
     """What feedgen leaves out: WebSub hub links in RSS (it writes only the rel="self" atom:link), and
     RFC 5005's paging and archive links (feedgen accepts only Atom's own link relations)."""
 
@@ -404,7 +409,7 @@ class _FeedExtension(BaseExtension):
         return feed
 
 
-class _EntryExtension(BaseEntryExtension):
+class _EntryExtension(BaseEntryExtension):  # type: ignore[misc]  # feedgen ships no types
     """What feedgen leaves out or gets wrong: one RSS author, dc:creator, media:thumbnail, Atom title types."""
 
     post: Post | None = None

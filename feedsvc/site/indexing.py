@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
 
@@ -83,7 +83,7 @@ def _swapped(posts: tuple[Post, ...], old: Post, new: Post) -> tuple[Post, ...]:
     return posts
 
 
-def _placement(post: Post) -> tuple:
+def _placement(post: Post) -> tuple[object, ...]:
     return (post.published, post.date, post.url, post.categories, post.tags, tuple(a.name for a in post.authors))
 
 
@@ -102,7 +102,8 @@ def _key(name: str) -> str:
     return " ".join(name.casefold().split())
 
 
-def _group(posts: tuple[Post, ...], kind: ScopeKind, names_of) -> dict[Scope, tuple[Post, ...]]:
+def _group(posts: tuple[Post, ...], kind: ScopeKind, names_of: Callable[[Post], tuple[str, ...]]
+           ) -> dict[Scope, tuple[Post, ...]]:
     """Scopes of one kind; names equal but for case and spacing are one scope.
 
     Names that slug alike but differ stay apart: the one used first keeps the plain slug,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, Response, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from feedsvc import __version__
 from feedsvc.config import Settings
@@ -49,7 +49,8 @@ def create_app(settings: Settings, store: SnapshotStore, webhooks: WebhookReceiv
         response.vary.add("Accept-Encoding")
         if resource.content_type.startswith("text/html"):
             response.headers["Content-Security-Policy"] = HTML_CSP
-        return response.make_conditional(request)
+        response.make_conditional(request)  # in place (it returns werkzeug's type, not Flask's)
+        return response
 
     @app.get("/")
     @app.get("/<path:path>")
@@ -129,7 +130,7 @@ def create_app(settings: Settings, store: SnapshotStore, webhooks: WebhookReceiv
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
         response = _plain(f"{error.name.lower()}\n", error.code or 500)
-        if error.code == 405 and getattr(error, "valid_methods", None):
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
             response.headers["Allow"] = ", ".join(error.valid_methods)
         return response
 

@@ -74,7 +74,7 @@ class Target:
 @dataclass(frozen=True, slots=True)
 class _Cached:
     generation: int
-    key: tuple | None  # what the bytes depend on (None: answered by the builder)
+    key: tuple[object, ...] | None  # what the bytes depend on (None: answered by the builder)
     answer: Answer
 
 
@@ -167,7 +167,7 @@ class OnDemandFeeds:
             with self._lock:
                 self._running.pop(target.key).set()
 
-    def _render(self, snapshot: Snapshot, target: Target, doc: FeedDoc, settings: Settings, key: tuple,
+    def _render(self, snapshot: Snapshot, target: Target, doc: FeedDoc, settings: Settings, key: tuple[object, ...],
                 cached: _Cached | None) -> tuple[Answer, str]:
         if not self._renders.acquire(timeout=RENDER_WAIT_SECONDS):
             return Refusal(503, "busy rendering other feeds; try again shortly"), "refused"

@@ -19,11 +19,11 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
 from standardwebhooks.webhooks import Webhook
 
@@ -43,7 +43,17 @@ class Verdict:
     event: str = ""  # X-GitHub-Event, e.g. "push" or "ping"
 
 
-def verify(secret: str, headers: Mapping[str, str], body: bytes, now: datetime) -> Verdict:
+class Headers(Protocol):
+    """The request headers as `verify` reads them: werkzeug's (case-insensitive) Headers, or a dict."""
+
+    @overload
+    def get(self, key: str, /) -> str | None: ...
+
+    @overload
+    def get(self, key: str, default: str, /) -> str: ...
+
+
+def verify(secret: str, headers: Headers, body: bytes, now: datetime) -> Verdict:
     """Check a request's signature in whichever scheme it uses; constant-time comparisons only."""
     if headers.get("webhook-signature") is not None or headers.get("webhook-id") is not None:
         return _verify_standard(secret, headers, body, now)
@@ -52,7 +62,7 @@ def verify(secret: str, headers: Mapping[str, str], body: bytes, now: datetime) 
     return Verdict(False, "", "no signature header (X-Hub-Signature-256 or webhook-signature)")
 
 
-def _verify_hub(secret: str, headers: Mapping[str, str], body: bytes) -> Verdict:
+def _verify_hub(secret: str, headers: Headers, body: bytes) -> Verdict:
     given = headers.get("X-Hub-Signature-256", "").strip()
     delivery = headers.get("X-GitHub-Delivery", "")[:100]
     event = headers.get("X-GitHub-Event", "")[:100]
@@ -62,7 +72,7 @@ def _verify_hub(secret: str, headers: Mapping[str, str], body: bytes) -> Verdict
     return Verdict(True, "github", "", delivery, event)
 
 
-def _verify_standard(secret: str, headers: Mapping[str, str], body: bytes, now: datetime) -> Verdict:
+def _verify_standard(secret: str, headers: Headers, body: bytes, now: datetime) -> Verdict:
     message_id = headers.get("webhook-id", "")
     stamp = headers.get("webhook-timestamp", "")
     if not message_id or not stamp or not headers.get("webhook-signature"):
@@ -167,7 +177,7 @@ class WebhookReceiver:
     def __repr__(self) -> str:
         return "WebhookReceiver(secret=<hidden>)"
 
-    def handle(self, headers: Mapping[str, str], body: bytes, wait: bool, remote: str = "") -> Answer:
+    def handle(self, headers: Headers, body: bytes, wait: bool, remote: str = "") -> Answer:
         now = self.clock()
         verdict = verify(self._secret, headers, body, datetime.fromtimestamp(now, UTC))
         if not verdict.ok:
