@@ -2,8 +2,9 @@
 
 **How a folder is recognised as Hugo.** Without a `_config.yml` (which makes any folder Jekyll),
 it has a Hugo config file at its root (`hugo.toml`, `hugo.yaml`, `hugo.yml`, `hugo.json`,
-`config.toml`, `config.yaml`, `config.yml`, `config.json`), or, without any generator's config
-file, a `content/posts/` folder. In a Hugo site only `content/posts/` is read (`<slug>.md` or the
+`config.toml`, `config.yaml`, `config.yml`, `config.json`) or a `config/_default/` folder (recognised,
+but refused by name until it is read), or, without any generator's config file, a `content/posts/`
+folder. In a Hugo site only `content/posts/` is read (`<slug>.md` or the
 page bundle `<slug>/index.md`; `_index.md` list pages are not posts), so themes, archetypes and
 other pages never become entries.
 
@@ -34,6 +35,7 @@ from feedsvc.content.front_matter import FrontMatterReader, split_toml, split_ya
 
 HUGO_CONFIG_FILES = ("hugo.toml", "hugo.yaml", "hugo.yml", "hugo.json",
                      "config.toml", "config.yaml", "config.yml", "config.json")
+CONFIG_FOLDER = "config/_default"  # Hugo's config directory: recognised, not read yet
 POSTS_FOLDER = "content/posts"
 DEFAULT_PERMALINK = "/posts/:slug/"
 
@@ -116,7 +118,8 @@ class Hugo:
 
     __slots__ = ()
     name = "hugo"
-    looked_for = f"a Hugo site has one of {', '.join(HUGO_CONFIG_FILES)} or a {POSTS_FOLDER} folder"
+    looked_for = f"a Hugo site has one of {', '.join(HUGO_CONFIG_FILES)}, a {CONFIG_FOLDER} folder or a " \
+                 f"{POSTS_FOLDER} folder"
     default_permalink = DEFAULT_PERMALINK
     post_folders = (POSTS_FOLDER,)
     front_matter_readers: tuple[FrontMatterReader, ...] = (split_toml, split_yaml)
@@ -125,10 +128,12 @@ class Hugo:
     renders_liquid = False
 
     def config_file(self, root: Path) -> Path | None:
+        """A config file at the root, else Hugo's config folder (which `load_config` refuses, by name)."""
         for name in HUGO_CONFIG_FILES:
             if (root / name).is_file():
                 return root / name
-        return None
+        folder = root / CONFIG_FOLDER
+        return folder if folder.is_dir() else None
 
     def has_posts_folder(self, root: Path) -> bool:
         return (root / POSTS_FOLDER).is_dir()
@@ -137,6 +142,9 @@ class Hugo:
         path = self.config_file(root)
         if path is None:  # recognised by its content/posts folder alone: Hugo's defaults
             return {"permalink": DEFAULT_PERMALINK}
+        if path.is_dir():
+            raise ConfigFileError(f"{path}: a Hugo config folder, which feedsvc does not read yet; put the "
+                                  f"settings in one config file at the site's root ({HUGO_CONFIG_FILES[0]})")
         try:
             return parse_config(path.read_text(encoding="utf-8-sig"), path.name)
         except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
