@@ -17,8 +17,7 @@ from zoneinfo import ZoneInfo
 
 from feedsvc.config import Settings
 from feedsvc.content.dialects import Dialect, PostPlace, dialect_named
-from feedsvc.content.fields import PostError
-from feedsvc.content.fields import text_field as _text
+from feedsvc.content.fields import PostError, text_field
 from feedsvc.content.front_matter import FrontMatterError, split_front_matter
 from feedsvc.content.markup import absolutize_links, html_to_text, render_markdown, strip_xml_illegal
 from feedsvc.content.templating import has_liquid, render_post_body
@@ -96,7 +95,7 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
     tz = settings.tz
     file_slug, file_date = dialect.file_name(relpath)
 
-    slug = _text(data.get("slug"), "slug") or file_slug
+    slug = text_field(data.get("slug"), "slug") or file_slug
     published = data.get("published", True) is not False and data.get("draft", False) is not True
 
     if data.get("date") is not None:
@@ -116,7 +115,7 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
                 warnings.append(Problem(relpath, note, "warning"))
             break
 
-    title = _text(data.get("title"), "title")
+    title = text_field(data.get("title"), "title")
     if not title:
         title = " ".join(word.capitalize() for word in re.split(r"[-_\s]+", slug) if word) or slug
         warnings.append(Problem(relpath, f"no title; using {title!r} from the file name", "warning"))
@@ -148,7 +147,7 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
     content_html = _html(content_source, url)
     excerpt_field = next((data[key] for key in dialect.summary_keys if key in data), None)
     if excerpt_field is not None:
-        summary_html = _html(_text(excerpt_field, "excerpt"), url)
+        summary_html = _html(text_field(excerpt_field, "excerpt"), url)
     else:
         summary_html = _html(body_parts[0], url)
     summary_text = html_to_text(summary_html)
@@ -199,7 +198,7 @@ def _words(data: Mapping[Any, Any], plural: str, singular: str) -> list[str]:
                 if isinstance(item, (dict, list)):
                     kind = "list" if isinstance(item, list) else "mapping"
                     raise PostError(f"`{key}` must hold names, got a nested {kind}")
-                words.append(_text(item, key))
+                words.append(text_field(item, key))
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             words.append(str(value))
         else:
@@ -226,14 +225,14 @@ def _author(value: Any, field: str) -> Author | None:
     if value is None or value == "":
         return None
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-        name = _text(value, field)
+        name = text_field(value, field)
         return Author(name) if name else None
     if isinstance(value, dict):
-        name = _text(value.get("name"), f"{field}.name")
+        name = text_field(value.get("name"), f"{field}.name")
         if not name:
             raise PostError(f"`{field}` mapping has no `name`")
-        email = _text(value.get("email"), f"{field}.email") or None
-        uri = _text(value.get("uri") or value.get("url"), f"{field}.uri") or None
+        email = text_field(value.get("email"), f"{field}.email") or None
+        uri = text_field(value.get("uri") or value.get("url"), f"{field}.uri") or None
         return Author(name, email, uri)
     raise PostError(f"`{field}` must be a name or a mapping with `name`, `email`, `uri`")
 
@@ -259,10 +258,10 @@ def _image(value: Any, site_url: str) -> Image | None:
         return None
     if isinstance(value, dict):
         src = value.get("path") or value.get("url") or value.get("src")
-        alt = _text(value.get("alt"), "image.alt") or None
+        alt = text_field(value.get("alt"), "image.alt") or None
     else:
         src = value
-    src = _text(src, "image")
+    src = text_field(src, "image")
     if not src:
         return None
     if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", src):
