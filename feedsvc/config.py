@@ -1,7 +1,8 @@
-"""Settings: the site's `_config.yml`, overridden by `FEEDSVC_*` environment variables.
+"""Settings: the site's config (`_config.yml`, or its generator's), overridden by `FEEDSVC_*` variables.
 
 Built in one place and validated all at once, so a site owner sees every mistake in
-one go instead of fixing them one restart at a time.
+one go instead of fixing them one restart at a time. Where the config lives and how it reads
+is the site's dialect's business (content/dialects/).
 """
 
 from __future__ import annotations
@@ -17,24 +18,20 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-
-from feedsvc.content.dialects import hugo
+from feedsvc.content.dialects import (
+    DEFAULT_DIALECT,
+    ConfigFileError,
+    Dialect,
+    SiteKindError,
+    detect,
+)
+from feedsvc.content.dialects.jekyll import DEFAULT_PATTERN, JEKYLL, parse_config
 from feedsvc.model import Author, Problem
 from feedsvc.site.compat import CompatConfig, compat_config
 from feedsvc.urls import escape_path
 
-CONFIG_FILE = "_config.yml"
+CONFIG_FILE = "_config.yml"  # the name settings problems are reported under
 DEFAULT_URL = "http://localhost:8000"
-
-#: Jekyll's built-in permalink styles.
-PERMALINK_STYLES = {
-    "date": "/:categories/:year/:month/:day/:title:output_ext",
-    "pretty": "/:categories/:year/:month/:day/:title/",
-    "ordinal": "/:categories/:year/:y_day/:title:output_ext",
-    "weekdate": "/:categories/:year/W:week/:short_day/:title:output_ext",
-    "none": "/:categories/:title:output_ext",
-}
 
 
 class ConfigError(Exception):
@@ -56,7 +53,7 @@ class Settings:
     author: Author | None = None
     timezone: str = "UTC"
     lang: str | None = None
-    permalink: str = PERMALINK_STYLES["date"]
+    permalink: str = DEFAULT_PATTERN
     future: bool = False
     excerpt_separator: str = "\n\n"
     feed_limit: int = 20
@@ -69,7 +66,7 @@ class Settings:
     site_config: str = field(default="", repr=False)  # all of _config.yml as JSON: Liquid's `site` (templating.py)
     fingerprint: str = field(default="", compare=False)
     liquid_fingerprint: str = field(default="", compare=False)  # fingerprint + all that Liquid's `site` shows
-    generator: str = "jekyll"  # or "hugo": the site's layout and URL rules (hugo.py)
+    dialect: str = DEFAULT_DIALECT  # the site's generator: its layout and URL rules (`dialects.dialect_named`)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -140,22 +137,17 @@ def _author_from(value: Any, errors: list[str], name: str) -> Author | None:
 
 
 def parse_config_yaml(text: str) -> dict[str, Any]:
-    """Read `_config.yml`; raises ConfigError naming the line of a YAML mistake."""
+    """Read the text of a `_config.yml`; raises ConfigError naming the line of a YAML mistake."""
     try:
-        data = yaml.safe_load(text) if text.strip() else {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise ConfigError([f"{CONFIG_FILE}{where}: invalid YAML: {getattr(exc, 'problem', exc)}"]) from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError([f"{CONFIG_FILE}: expected a mapping of settings, got {type(data).__name__}"])
-    return data
+        return parse_config(text)
+    except ConfigFileError as exc:
+        raise ConfigError([str(exc)]) from None
 
 
-def build_settings(environ: Mapping[str, str], config: Mapping[str, Any], content_dir: Path) -> Settings:
-    """Merge `_config.yml` values with `FEEDSVC_*` overrides; raise ConfigError listing every problem."""
+def build_settings(environ: Mapping[str, str], config: Mapping[str, Any], content_dir: Path,
+                   dialect: Dialect = JEKYLL) -> Settings:
+    """Merge the site's config (the common mapping its dialect loads) with `FEEDSVC_*` overrides;
+    raise ConfigError listing every problem."""
     errors: list[str] = []
     warnings: list[str] = []
 
@@ -232,16 +224,11 @@ def build_settings(environ: Mapping[str, str], config: Mapping[str, Any], conten
         errors.append(f"timezone: unknown IANA time zone {timezone!r}")
         timezone = "UTC"
 
-    collections = config.get("collections")
-    posts_collection = collections.get("posts") if isinstance(collections, Mapping) else None
-    collection_permalink = posts_collection.get("permalink") if isinstance(posts_collection, Mapping) else None
-    permalink = env("PERMALINK") or collection_permalink or config.get("permalink") or "date"
+    permalink = env("PERMALINK") or dialect.permalink_setting(config) or dialect.default_permalink
     if not isinstance(permalink, str):
         errors.append(f"permalink: expected a style name or a pattern, got {permalink!r}")
-        permalink = "date"
-    permalink = PERMALINK_STYLES.get(permalink, permalink)
-    if not permalink.startswith("/"):
-        permalink = "/" + permalink
+        permalink = dialect.default_permalink
+    permalink = dialect.permalink_pattern(permalink)
 
     separator = env("EXCERPT_SEPARATOR")
     if separator is None:
@@ -276,6 +263,7 @@ def build_settings(environ: Mapping[str, str], config: Mapping[str, Any], conten
         compat=compat_config(environ, config, errors, warnings),
         warnings=tuple(warnings),
         site_config=_as_json(config),
+        dialect=dialect.name,
     )
     if errors:
         raise ConfigError(errors)
@@ -295,7 +283,7 @@ def _with_fingerprint(settings: Settings) -> Settings:
     relevant = (
         settings.url, settings.baseurl, settings.author, settings.timezone,
         settings.permalink, settings.excerpt_separator,
-    ) + ((settings.generator,) if settings.generator != "jekyll" else ())
+    ) + ((settings.dialect,) if settings.dialect != DEFAULT_DIALECT else ())  # so Jekyll's stay as they were
     digest = hashlib.sha256(repr(relevant).encode()).hexdigest()[:16]
     # Posts with Liquid also see the rest (`site.*`): they alone are re-read when only this changes.
     site = (digest, settings.site_config, settings.title, settings.description)
@@ -308,40 +296,23 @@ def content_dir_from(environ: Mapping[str, str], override: str | os.PathLike[str
 
 
 def load_settings(environ: Mapping[str, str], content_dir: Path | None = None) -> Settings:
-    """Read `_config.yml` from the content folder (the I/O edge of this module)."""
+    """Read the site's config from the content folder (the I/O edge of this module)."""
     root = content_dir or content_dir_from(environ)
-    path = root / CONFIG_FILE
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        if hugo.is_hugo_site(root):  # no _config.yml: a Hugo site (hugo.py) keeps its settings elsewhere
-            return _load_hugo_settings(environ, root)
-        raw = b""
-    except OSError as exc:
-        raise ConfigError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ConfigError([f"{path}: not UTF-8 (byte {exc.start})"]) from None
-    return build_settings(environ, parse_config_yaml(text), root)
-
-
-def _load_hugo_settings(environ: Mapping[str, str], root: Path) -> Settings:
-    path = hugo.hugo_config_file(root)
-    try:
-        config = hugo.hugo_config(path.read_text(encoding="utf-8-sig"), path.name) if path else \
-            {"permalink": hugo.DEFAULT_PERMALINK}
-    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
-        raise ConfigError([f"{path}: {exc}"]) from None
-    return _with_fingerprint(replace(build_settings(environ, config, root), generator="hugo"))
+        dialect = detect(root)
+        config = dialect.load_config(root)
+    except (SiteKindError, ConfigFileError) as exc:
+        raise ConfigError([str(exc)]) from None
+    return build_settings(environ, config, root, dialect)
 
 
 def config_path(root: Path) -> Path:
-    """The file settings come from: `_config.yml`, or a Hugo site's config file."""
-    jekyll = root / CONFIG_FILE
-    if jekyll.exists():
-        return jekyll
-    return (hugo.hugo_config_file(root) if hugo.is_hugo_site(root) else None) or jekyll
+    """The file settings come from: the site's config file (`_config.yml` when it has none, or none yet)."""
+    try:
+        found = detect(root).config_file(root)
+    except SiteKindError:
+        found = None
+    return found or root / CONFIG_FILE
 
 
 def config_problems(settings: Settings) -> tuple[Problem, ...]:

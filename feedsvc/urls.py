@@ -1,18 +1,19 @@
-"""The one URL scheme: where each feed lives, how names become slugs, how permalinks expand."""
+"""The one URL scheme: where each feed lives and how names become its slugs.
+
+A post's own URL is its generator's rule (content/dialects/); the URLs here are feedsvc's own.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import re
 import unicodedata
-from datetime import datetime
 from urllib.parse import quote, unquote
 
 from feedsvc.model import FeedFormat, Scope, ScopeKind
 
 _PATH_SAFE = "/!$&'()*+,;=:@-._~"
 _NOT_ALNUM = re.compile(r"[\W_]+")
-_NOT_PRETTY = re.compile(r"[^\w.~!$&'()+,;=@]+|_+")
 
 
 def slugify(name: str) -> str:
@@ -56,64 +57,3 @@ def escape_path(path: str) -> str:
 def absolute(root: str, path: str) -> str:
     """Join a site root (no trailing slash) and an unescaped path into an absolute URL."""
     return root + escape_path(path if path.startswith("/") else "/" + path)
-
-
-# -- Jekyll permalinks ------------------------------------------------------------------
-
-def _jekyll_slug(value: str, pretty: bool) -> str:
-    if pretty:
-        return _NOT_PRETTY.sub("-", value).strip("-")
-    return _NOT_ALNUM.sub("-", value).strip("-").lower()
-
-
-def permalink_placeholders(slug: str, date: datetime, categories: tuple[str, ...]) -> dict[str, str]:
-    """Jekyll's placeholders for a post, with `date` already in the site's time zone."""
-    iso_year, iso_week, iso_day = date.isocalendar()
-    seen: list[str] = []
-    for category in categories:
-        lowered = category.lower()
-        if lowered not in seen:
-            seen.append(lowered)
-    return {
-        "year": f"{date.year:04d}",
-        "short_year": f"{date.year % 100:02d}",
-        "month": f"{date.month:02d}",
-        "i_month": str(date.month),
-        "short_month": date.strftime("%b"),
-        "long_month": date.strftime("%B"),
-        "day": f"{date.day:02d}",
-        "i_day": str(date.day),
-        "y_day": f"{date.timetuple().tm_yday:03d}",
-        "w_year": str(iso_year),
-        "week": f"{iso_week:02d}",
-        "w_day": str(iso_day),
-        "short_day": date.strftime("%a"),
-        "long_day": date.strftime("%A"),
-        "hour": f"{date.hour:02d}",
-        "minute": f"{date.minute:02d}",
-        "second": f"{date.second:02d}",
-        "title": _jekyll_slug(slug, pretty=True),
-        "slug": _jekyll_slug(slug, pretty=False),
-        "name": _jekyll_slug(slug, pretty=False),
-        "categories": "/".join(seen),
-        "output_ext": ".html",
-    }
-
-
-_PLACEHOLDER = re.compile(r":([a-z_]+)")
-
-
-def expand_permalink(pattern: str, placeholders: dict[str, str]) -> str:
-    """Fill a Jekyll permalink pattern; empty parts collapse as Jekyll collapses them."""
-
-    def fill(match: re.Match[str]) -> str:
-        name = match.group(1)
-        # Longest known placeholder that prefixes the token (":title:output_ext" has two).
-        for end in range(len(name), 0, -1):
-            if name[:end] in placeholders:
-                return placeholders[name[:end]] + name[end:]
-        return match.group(0)
-
-    url = "/" + _PLACEHOLDER.sub(fill, pattern)
-    url = url.replace("..", "/").replace("./", "")
-    return re.sub(r"/{2,}", "/", url)

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from conftest import settings_from
 
-from feedsvc.config import PERMALINK_STYLES, ConfigError, load_settings
+from feedsvc.config import ConfigError, load_settings
+from feedsvc.content.dialects.jekyll import PERMALINK_STYLES
 from feedsvc.model import Author
 
 

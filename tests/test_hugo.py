@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta, timezone
 
-from feedsvc.content.dialects.hugo import is_hugo_site
+from feedsvc.content.dialects import detect
 from feedsvc.model import Post
 
 HUGO_TOML = """\
@@ -129,8 +129,8 @@ def test_which_folders_are_hugo(tmp_path):
     (jekyll / "content" / "posts").mkdir(parents=True)
     (jekyll / "_config.yml").write_text("title: x\n")
     (jekyll / "hugo.toml").write_text('title = "x"\n')
-    assert is_hugo_site(hugo_config) and is_hugo_site(posts_only)
-    assert not is_hugo_site(jekyll)  # a _config.yml makes it Jekyll, whatever else is there
+    assert detect(hugo_config).name == "hugo" and detect(posts_only).name == "hugo"
+    assert detect(jekyll).name == "jekyll"  # a _config.yml makes it Jekyll, whatever else is there
 
 
 def test_a_jekyll_site_with_a_content_posts_folder_keeps_jekyll_rules(site_dir, make_refresher):

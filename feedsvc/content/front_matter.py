@@ -1,20 +1,20 @@
 """A post file's text -> its front matter (a mapping), its body and where each starts.
 
-The only module that knows python-frontmatter and YAML. Jekyll's `---` YAML front matter is read
-without YAML 1.1's surprises and with every failure named by line; Hugo's `+++` TOML front matter
-goes to hugo.py. What the fields mean is parsing.py's business.
+The only module that reads front matter formats (python-frontmatter, YAML, TOML): `---` YAML is
+read without YAML 1.1's surprises, `+++` TOML as TOML, and every failure is named by line. Which
+formats a site may use is its dialect's choice (dialects/); what the fields mean is parsing.py's.
 """
 
 from __future__ import annotations
 
 import re
+import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 from frontmatter.default_handlers import YAMLHandler
-
-from feedsvc.content.dialects import hugo
 
 # A front matter nested deeper than this is refused outright: the pure-Python loader would take
 # seconds only to reach its recursion limit.
@@ -95,19 +95,44 @@ def _flow_nesting_bound(front_text: str) -> int:
 
 
 _HANDLER = YAMLHandler()
+_TOML_FRONT = re.compile(r"\A\+\+\+[ \t]*\n(.*?)^\+\+\+[ \t]*(?:\n|\Z)", re.DOTALL | re.MULTILINE)
+_TOML_LINE = re.compile(r"at line (\d+)")
+
+#: Reads one format of front matter from a post's text: None when the text has none of that kind.
+FrontMatterReader = Callable[[str], FrontMatter | None]
 
 
-def split_front_matter(text: str) -> FrontMatter | None:
-    """The front matter and body of a post's text (newlines already `\\n`); None if it has none.
+def split_front_matter(text: str, readers: tuple[FrontMatterReader, ...]) -> FrontMatter | None:
+    """The front matter of the first format, in the dialect's order, that the text opens with; None if none."""
+    for read in readers:
+        found = read(text)
+        if found is not None:
+            return found
+    return None
+
+
+def split_toml(text: str) -> FrontMatter | None:
+    """`+++`-fenced TOML front matter; raises FrontMatterError, with the file line, when it cannot be read."""
+    if not text.startswith("+++"):
+        return None
+    match = _TOML_FRONT.match(text)
+    if match is None:
+        raise FrontMatterError("front matter opened on line 1 by +++ is never closed by a line of +++", 1)
+    try:
+        data = tomllib.loads(match.group(1))
+    except tomllib.TOMLDecodeError as exc:
+        where = _TOML_LINE.search(str(exc))
+        line = int(where.group(1)) + 1 if where else None  # the opening +++ is line 1
+        raise FrontMatterError(f"front matter is not valid TOML: {exc}", line) from None
+    body = text[match.end():]
+    return FrontMatter(data, body, _first_line(text, body))
+
+
+def split_yaml(text: str) -> FrontMatter | None:
+    """`---`-fenced YAML front matter (newlines already `\\n`); None if the text has none.
 
     Raises FrontMatterError, with the file line where known, for front matter that cannot be read.
     """
-    try:
-        hugo_front = hugo.split_toml(text)  # Hugo's +++ TOML front matter (hugo.py)
-    except hugo.FrontMatterError as exc:
-        raise FrontMatterError(str(exc), exc.line) from None
-    if hugo_front is not None:
-        return FrontMatter(hugo_front[0], hugo_front[1], _first_line(text, hugo_front[1]))
     if not _HANDLER.detect(text):
         return None
     try:

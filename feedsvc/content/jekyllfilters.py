@@ -11,12 +11,12 @@ import email.utils
 import json
 import posixpath
 import re
-import unicodedata
 from collections.abc import Mapping
 from datetime import date, datetime, time
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+from feedsvc.content.dialects.jekyll import slugify
 from feedsvc.content.markup import render_markdown
 from feedsvc.urls import escape_path
 
@@ -118,24 +118,6 @@ def _date_to_string(when: datetime, kind: Any = None, style: Any = None, month: 
     return when.strftime(f"%d {month} %Y")
 
 
-def _slugify(value: Any, mode: Any = "default", cased: Any = False) -> str:
-    """Jekyll's slugify modes: none, raw, default, pretty, ascii, latin."""
-    text = "" if value is None else str(value)
-    mode = mode if isinstance(mode, str) else "default"
-    if mode == "none":
-        return text
-    if mode == "latin":
-        text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-        mode = "default"
-    pattern = {
-        "raw": r"\s+",
-        "pretty": r"[^\w.~!$&'()+,;=@]+",
-        "ascii": r"[^a-zA-Z0-9]+",
-    }.get(mode, r"[\W_]+")
-    slug = re.sub(pattern, "-", text).strip("-")
-    return slug if cased is True else slug.lower()
-
-
 def _xml_escape(value: Any) -> str:
     text = "" if value is None else str(value)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
@@ -202,7 +184,7 @@ FILTERS: dict[str, Any] = {
     "uri_escape": lambda value: quote("" if value is None else str(value), safe="!#$&'()*+,/:;=?@[]~"),
     "jsonify": _jsonify,
     "inspect": _jsonify,
-    "slugify": _slugify,
+    "slugify": slugify,
     "markdownify": lambda value: render_markdown("" if value is None else str(value)),
     "number_of_words": lambda value: len(("" if value is None else str(value)).split()),
     "normalize_whitespace": lambda value: " ".join(("" if value is None else str(value)).split()),

@@ -1,7 +1,8 @@
 """One file's bytes -> a `Post`, or a `Problem` that names the file and what is wrong.
 
-Every front-matter field is normalised explicitly here, with Jekyll's rules, so nothing
-downstream guesses. Reading the front matter itself (YAML, TOML) is front_matter.py's.
+Every front-matter field is normalised explicitly here, so nothing downstream guesses. What differs
+between generators (front matter formats, file names, permalinks, which keys mean what, Liquid) is
+asked of the site's dialect (content/dialects/); reading the front matter itself is front_matter.py's.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from feedsvc.config import Settings
-from feedsvc.content.dialects import hugo
-from feedsvc.content.front_matter import FrontMatterError, split_front_matter, yaml_kind
+from feedsvc.content.dialects import Dialect, PostPlace, dialect_named
+from feedsvc.content.fields import PostError, text_field
+from feedsvc.content.front_matter import FrontMatterError, split_front_matter
 from feedsvc.content.markup import absolutize_links, html_to_text, render_markdown, strip_xml_illegal
 from feedsvc.content.templating import has_liquid, render_post_body
 from feedsvc.model import BODY_LEVEL, Author, Image, Post, Problem, pack_html
-from feedsvc.urls import absolute, expand_permalink, permalink_placeholders
+from feedsvc.urls import absolute
 
 MAX_POST_BYTES = 5 * 1024 * 1024
 # Every category, tag and author is a feed of its own (three, one per format) and every entry lists
@@ -28,7 +30,6 @@ MAX_POST_BYTES = 5 * 1024 * 1024
 # names per field, the rest are dropped with a warning.
 MAX_NAMES_PER_FIELD = 100
 
-_FILENAME = re.compile(r"^(?:(\d{4})-(\d{1,2})-(\d{1,2})-)?(.+?)\.(?:md|markdown)$", re.IGNORECASE)
 _DATE = re.compile(
     r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})"
     r"(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?"
@@ -48,12 +49,6 @@ _IMAGE_TYPES = {
 }
 
 
-class _PostError(Exception):
-    def __init__(self, message: str, line: int | None = None) -> None:
-        super().__init__(message)
-        self.line = line
-
-
 def parse_post(relpath: str, raw: bytes, settings: Settings, body_level: int = BODY_LEVEL) -> Post | Problem:
     """Parse one post file; never raises for bad input, returns a Problem instead.
 
@@ -61,7 +56,7 @@ def parse_post(relpath: str, raw: bytes, settings: Settings, body_level: int = B
     held for long (serving), 0 (stored, no compression work) for a build that exits when done."""
     try:
         return _parse(relpath, raw, settings, body_level)
-    except _PostError as exc:
+    except PostError as exc:
         return Problem(relpath, str(exc), "error", exc.line)
     except RecursionError:
         return Problem(relpath, "front matter is nested too deeply")
@@ -69,52 +64,38 @@ def parse_post(relpath: str, raw: bytes, settings: Settings, body_level: int = B
         return Problem(relpath, f"cannot be used: {exc}")
 
 
-def is_in_posts_folder(relpath: str) -> bool:
-    return "_posts" in relpath.split("/")[:-1]
-
-
 def _parse(relpath: str, raw: bytes, settings: Settings, body_level: int = BODY_LEVEL) -> Post | Problem:
+    dialect = dialect_named(settings.dialect)
     if len(raw) > MAX_POST_BYTES:
-        raise _PostError(f"file is {len(raw):,} bytes, over the {MAX_POST_BYTES:,}-byte limit for a post")
+        raise PostError(f"file is {len(raw):,} bytes, over the {MAX_POST_BYTES:,}-byte limit for a post")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise _PostError(f"not valid UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start}", line) from None
+        raise PostError(f"not valid UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start}", line) from None
     text = strip_xml_illegal(text.replace("\r\n", "\n").replace("\r", "\n"))
     if not text.strip():
-        raise _PostError("empty file")
+        raise PostError("empty file")
     try:
-        front = split_front_matter(text)
+        front = split_front_matter(text, dialect.front_matter_readers)
     except FrontMatterError as exc:
-        raise _PostError(str(exc), exc.line) from None
+        raise PostError(str(exc), exc.line) from None
     if front is None:
-        if not is_in_posts_folder(relpath):
+        if not dialect.requires_front_matter(relpath):
             return Problem(relpath, "no front matter: not a post, skipped", "warning")
-        raise _PostError("no front matter: a post starts with a line of three dashes (---)", 1)
+        raise PostError("no front matter: a post starts with a line of three dashes (---)", 1)
     notes = [Problem(relpath, f"`{key}` is given more than once; the last one is used", "warning", line)
              for key, line in front.duplicates]
-    return _build_post(relpath, raw, front.data, front.body, settings, front.body_line, notes, body_level)
+    return _build_post(dialect, relpath, raw, front.data, front.body, settings, front.body_line, notes, body_level)
 
 
-def _build_post(relpath: str, raw: bytes, data: dict[Any, Any], body: str, settings: Settings,
+def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any], body: str, settings: Settings,
                 body_line: int = 1, notes: Iterable[Problem] = (), body_level: int = BODY_LEVEL) -> Post:
     warnings: list[Problem] = list(notes)
     tz = settings.tz
-    filename = posixpath.basename(relpath)
-    name_match = _FILENAME.match(filename)
-    file_slug = name_match.group(4) if name_match else posixpath.splitext(filename)[0]
-    file_date: date | None = None
-    if name_match and name_match.group(1):
-        try:
-            file_date = date(*(int(name_match.group(i)) for i in (1, 2, 3)))
-        except ValueError:
-            raise _PostError(f"the file name's date {filename[:10]!r} is not a real date") from None
-    is_hugo = settings.generator == "hugo"
-    if is_hugo:  # Hugo (hugo.py): <slug>.md or <slug>/index.md, the date only from front matter
-        file_slug, file_date = hugo.post_slug(relpath), None
+    file_slug, file_date = dialect.file_name(relpath)
 
-    slug = _text(data.get("slug"), "slug") or file_slug
+    slug = text_field(data.get("slug"), "slug") or file_slug
     published = data.get("published", True) is not False and data.get("draft", False) is not True
 
     if data.get("date") is not None:
@@ -124,25 +105,23 @@ def _build_post(relpath: str, raw: bytes, data: dict[Any, Any], body: str, setti
     elif file_date is not None:
         when = datetime.combine(file_date, time(), tz)
     else:
-        raise _PostError("no date: give `date:` in the front matter or name the file YYYY-MM-DD-slug.md")
+        raise PostError("no date: give `date:` in the front matter or name the file YYYY-MM-DD-slug.md")
 
     updated = when
-    for key in ("last_modified_at", "updated") + (("lastmod",) if is_hugo else ()):
+    for key in dialect.updated_keys:
         if data.get(key) is not None:
             updated, note = _parse_date(data[key], tz, key)
             if note:
                 warnings.append(Problem(relpath, note, "warning"))
             break
 
-    title = _text(data.get("title"), "title")
+    title = text_field(data.get("title"), "title")
     if not title:
         title = " ".join(word.capitalize() for word in re.split(r"[-_\s]+", slug) if word) or slug
         warnings.append(Problem(relpath, f"no title; using {title!r} from the file name", "warning"))
 
-    folders = relpath.split("/")[:-1]
-    folder_categories = folders[: folders.index("_posts")] if "_posts" in folders else []
-    categories = _capped(_unique(folder_categories + _words(data, "categories", "category")), "categories",
-                         relpath, warnings)
+    categories = _capped(_unique(dialect.folder_categories(relpath) + _words(data, "categories", "category")),
+                         "categories", relpath, warnings)
     tags = _capped(_unique(_words(data, "tags", "tag")), "tags", relpath, warnings)
 
     authors = tuple(_capped(list(_authors(data)), "authors", relpath, warnings))
@@ -150,16 +129,12 @@ def _build_post(relpath: str, raw: bytes, data: dict[Any, Any], body: str, setti
         authors = (settings.author,)
 
     when, updated = when.astimezone(tz), updated.astimezone(tz)  # shown in the site's zone, as Jekyll does
-    permalink = _text(data.get("permalink"), "permalink") or settings.permalink
-    if is_hugo:
-        path = hugo.post_path(data, slug, file_slug, title, when, settings.permalink)
-    else:
-        path = expand_permalink(permalink, permalink_placeholders(slug, when, tuple(categories)))
+    path = dialect.post_path(PostPlace(data, slug, file_slug, title, when, tuple(categories)), settings.permalink)
     url = absolute(settings.site_url, path)
 
     # -- Liquid (templating.py): Jekyll renders it before Markdown; bodies without {{ or {% skip it --
     references: tuple[tuple[str, int], ...] = ()
-    liquid = not is_hugo and has_liquid(body) and data.get("render_with_liquid") is not False
+    liquid = dialect.renders_liquid and has_liquid(body) and data.get("render_with_liquid") is not False
     if liquid:
         rendered = render_post_body(body, relpath, body_line, data, settings, title=title, when=when, path=path,
                                     slug=slug, categories=categories, tags=tags)
@@ -170,9 +145,9 @@ def _build_post(relpath: str, raw: bytes, data: dict[Any, Any], body: str, setti
     body_parts = body.split(settings.excerpt_separator, 1)
     content_source = body.replace(settings.excerpt_separator, "\n\n") if len(body_parts) > 1 else body
     content_html = _html(content_source, url)
-    excerpt_field = data.get("excerpt") if not is_hugo else data.get("summary", data.get("excerpt"))
+    excerpt_field = next((data[key] for key in dialect.summary_keys if key in data), None)
     if excerpt_field is not None:
-        summary_html = _html(_text(excerpt_field, "excerpt"), url)
+        summary_html = _html(text_field(excerpt_field, "excerpt"), url)
     else:
         summary_html = _html(body_parts[0], url)
     summary_text = html_to_text(summary_html)
@@ -207,17 +182,6 @@ def _html(markdown: str, base_url: str) -> str:
     return strip_xml_illegal(absolutize_links(render_markdown(markdown), base_url)).strip()
 
 
-def _text(value: Any, field: str) -> str:
-    """A scalar front-matter field as clean text; a list or mapping where text belongs is an error."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (str, int, float)):
-        return strip_xml_illegal(str(value)).strip()
-    raise _PostError(f"`{field}` must be text, got a {yaml_kind(value) if not isinstance(value, dict) else 'mapping'}")
-
-
 def _words(data: Mapping[Any, Any], plural: str, singular: str) -> list[str]:
     """Jekyll's rule: a list, or a string split on white space; both keys may be present."""
     words: list[str] = []
@@ -233,12 +197,12 @@ def _words(data: Mapping[Any, Any], plural: str, singular: str) -> list[str]:
                     continue
                 if isinstance(item, (dict, list)):
                     kind = "list" if isinstance(item, list) else "mapping"
-                    raise _PostError(f"`{key}` must hold names, got a nested {kind}")
-                words.append(_text(item, key))
+                    raise PostError(f"`{key}` must hold names, got a nested {kind}")
+                words.append(text_field(item, key))
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             words.append(str(value))
         else:
-            raise _PostError(f"`{key}` must be a list or a space-separated string")
+            raise PostError(f"`{key}` must be a list or a space-separated string")
     return [word for word in words if word]
 
 
@@ -261,16 +225,16 @@ def _author(value: Any, field: str) -> Author | None:
     if value is None or value == "":
         return None
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-        name = _text(value, field)
+        name = text_field(value, field)
         return Author(name) if name else None
     if isinstance(value, dict):
-        name = _text(value.get("name"), f"{field}.name")
+        name = text_field(value.get("name"), f"{field}.name")
         if not name:
-            raise _PostError(f"`{field}` mapping has no `name`")
-        email = _text(value.get("email"), f"{field}.email") or None
-        uri = _text(value.get("uri") or value.get("url"), f"{field}.uri") or None
+            raise PostError(f"`{field}` mapping has no `name`")
+        email = text_field(value.get("email"), f"{field}.email") or None
+        uri = text_field(value.get("uri") or value.get("url"), f"{field}.uri") or None
         return Author(name, email, uri)
-    raise _PostError(f"`{field}` must be a name or a mapping with `name`, `email`, `uri`")
+    raise PostError(f"`{field}` must be a name or a mapping with `name`, `email`, `uri`")
 
 
 def _authors(data: Mapping[Any, Any]) -> tuple[Author, ...]:
@@ -294,10 +258,10 @@ def _image(value: Any, site_url: str) -> Image | None:
         return None
     if isinstance(value, dict):
         src = value.get("path") or value.get("url") or value.get("src")
-        alt = _text(value.get("alt"), "image.alt") or None
+        alt = text_field(value.get("alt"), "image.alt") or None
     else:
         src = value
-    src = _text(src, "image")
+    src = text_field(src, "image")
     if not src:
         return None
     if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", src):
@@ -321,13 +285,13 @@ def _parse_date(value: Any, tz: ZoneInfo, field: str) -> tuple[datetime, str | N
         _check_range(when, tz, field, value)
         return when, None
     if not isinstance(value, str):
-        raise _PostError(f"`{field}` must be a date such as 2016-10-06 11:10:38 -0700, got {value!r}")
+        raise PostError(f"`{field}` must be a date such as 2016-10-06 11:10:38 -0700, got {value!r}")
     match = _DATE.match(value)
     note = None
     if not match:
         lenient = _LENIENT_DATE.match(value)
         if not lenient:
-            raise _PostError(f"`{field}` is not a date Jekyll understands: {value!r} (try 2016-10-06 11:10:38 -0700)")
+            raise PostError(f"`{field}` is not a date Jekyll understands: {value!r} (try 2016-10-06 11:10:38 -0700)")
         y, mo, d, h, mi, s, zone = lenient.groups()
         frac = None
         note = f"`{field}` {value!r} has extra text; read as {y}-{mo}-{d} {h}:{mi}:{s or '00'} {zone or ''}".rstrip()
@@ -338,7 +302,7 @@ def _parse_date(value: Any, tz: ZoneInfo, field: str) -> tuple[datetime, str | N
         when = datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(s or 0), micro,
                         tzinfo=_zone(zone, tz, field, value))
     except ValueError as exc:
-        raise _PostError(f"`{field}` {value!r} is not a real date: {exc}") from None
+        raise PostError(f"`{field}` {value!r} is not a real date: {exc}") from None
     _check_range(when, tz, field, value)
     return when, note
 
@@ -349,7 +313,7 @@ def _check_range(when: datetime, tz: ZoneInfo, field: str, value: Any) -> None:
         when.astimezone(UTC)
         when.astimezone(tz)
     except (OverflowError, ValueError):
-        raise _PostError(f"`{field}` {value!r} is out of range: dates must fall within the years 1 to 9999 "
+        raise PostError(f"`{field}` {value!r} is out of range: dates must fall within the years 1 to 9999 "
                          "in every time zone") from None
 
 
@@ -361,6 +325,6 @@ def _zone(zone: str | None, tz: ZoneInfo, field: str, value: str) -> timezone | 
     digits = zone[1:].replace(":", "")
     hours, minutes = int(digits[:2]), int(digits[2:4] or 0)
     if hours > 23 or minutes > 59:
-        raise _PostError(f"`{field}` {value!r} has an impossible zone offset {zone}")
+        raise PostError(f"`{field}` {value!r} has an impossible zone offset {zone}")
     offset = timedelta(hours=hours, minutes=minutes)
     return timezone(-offset if zone[0] == "-" else offset)

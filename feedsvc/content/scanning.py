@@ -1,6 +1,7 @@
 """The disk edge: which post files exist and what their stat says, and what changed since last time.
 
-A rescan costs one `stat` per file; only files whose signature changed are read again.
+A rescan costs one `stat` per file; only files whose signature changed are read again. Which
+folders hold posts and which files are posts is the site's dialect's rule (content/dialects/).
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
 
-from feedsvc.content.dialects.hugo import POSTS_FOLDER, is_hugo_site
+from feedsvc.content.dialects import Dialect, SiteKindError, detect
 from feedsvc.model import Problem
 
-POST_SUFFIXES = (".md", ".markdown")
 # A file changed less than this long ago may still be being written (an editor's save, a `git checkout`,
 # a copy): the refresher keeps serving its previous version and reads it once it has been still this long.
 SETTLE_SECONDS = 2.0
@@ -50,15 +50,6 @@ class Changes:
 
 def signature_of(stat: os.stat_result) -> FileSignature:
     return FileSignature(stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
-
-
-def is_post_name(name: str) -> bool:
-    return not name.startswith(".") and name.lower().endswith(POST_SUFFIXES)
-
-
-def is_content_folder(name: str) -> bool:
-    """Jekyll's rule: hidden folders and `_folders` are not content, except `_posts`."""
-    return not name.startswith(".") and (not name.startswith("_") or name == "_posts")
 
 
 def changed_at(signature: FileSignature) -> datetime:
@@ -97,11 +88,12 @@ def removal_settles_at(root: Path, relpath: str, now: datetime,
         return settles_at(signature_of(folder), now, settle_seconds)
 
 
-def take_inventory(root: Path, folder_mtimes: list[int] | None = None, unreadable: list[str] | None = None
-                   ) -> tuple[dict[str, FileSignature], list[Problem]]:
+def take_inventory(root: Path, folder_mtimes: list[int] | None = None, unreadable: list[str] | None = None,
+                   *, dialect: Dialect | None = None) -> tuple[dict[str, FileSignature], list[Problem]]:
     """Every post file under `root` with its signature; symlinks are followed only inside `root`.
 
-    `folder_mtimes`, when given, collects the mtime of every folder walked: a deletion or
+    `dialect` says which folders and files are posts (the site's, from its settings; detected when
+    not given). `folder_mtimes`, when given, collects the mtime of every folder walked: a deletion or
     rename leaves no file behind, but it does touch its folder. `unreadable`, when given,
     collects the folders (with a trailing slash) and files that exist but could not be
     listed or stat'ed: what was in them is unknown, not gone.
@@ -120,20 +112,21 @@ def take_inventory(root: Path, folder_mtimes: list[int] | None = None, unreadabl
         os.listdir(real_root)
     except OSError as exc:
         raise ScanError(f"content folder {root} cannot be read: {exc.strerror or exc}") from exc
-    if is_hugo_site(real_root):  # Hugo (hugo.py): only content/posts/ holds posts, and _index.md is a list page
-        posts = real_root / POSTS_FOLDER
-        if posts.is_dir():
-            _walk(posts, POSTS_FOLDER + "/", real_root, {str(real_root), str(posts)}, inventory, problems,
-                  folder_mtimes, [] if unreadable is None else unreadable)
-        for relpath in [p for p in inventory if p.rsplit("/", 1)[-1].lower().startswith("_index.")]:
-            del inventory[relpath]
-        return inventory, problems
-    _walk(real_root, "", real_root, {str(real_root)}, inventory, problems, folder_mtimes,
-          [] if unreadable is None else unreadable)
+    if dialect is None:
+        try:
+            dialect = detect(real_root)
+        except SiteKindError as exc:
+            raise ScanError(str(exc)) from exc
+    for folder in dialect.post_folders:
+        posts = real_root / folder if folder else real_root
+        if folder and not posts.is_dir():
+            continue
+        _walk(dialect, posts, folder + "/" if folder else "", real_root, {str(real_root), str(posts)}, inventory,
+              problems, folder_mtimes, [] if unreadable is None else unreadable)
     return inventory, problems
 
 
-def _walk(folder: Path, prefix: str, real_root: Path, visited: set[str],
+def _walk(dialect: Dialect, folder: Path, prefix: str, real_root: Path, visited: set[str],
           inventory: dict[str, FileSignature], problems: list[Problem], folder_mtimes: list[int] | None,
           unreadable: list[str]) -> None:
     try:
@@ -147,12 +140,12 @@ def _walk(folder: Path, prefix: str, real_root: Path, visited: set[str],
     for entry in entries:
         relpath = prefix + entry.name
         if not _is_utf8(entry.name):
-            if is_post_name(entry.name) or is_content_folder(entry.name):
+            if dialect.is_post_file(entry.name) or dialect.walks_folder(entry.name):
                 shown = relpath.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
                 problems.append(Problem(shown, "name is not valid UTF-8; skipped (rename it)", "warning"))
             continue
         if entry.is_file(follow_symlinks=False):  # the common case first: a plain regular file is one stat
-            if is_post_name(entry.name):
+            if dialect.is_post_file(entry.name):
                 _add_post_file(entry, relpath, inventory, problems, unreadable)
             continue
         try:
@@ -170,15 +163,15 @@ def _walk(folder: Path, prefix: str, real_root: Path, visited: set[str],
             problems.append(Problem(relpath, message, "warning"))
             continue
         if is_dir:
-            if not is_content_folder(entry.name):
+            if not dialect.walks_folder(entry.name):
                 continue
             real = os.path.realpath(entry.path)
             if real in visited:
                 problems.append(Problem(relpath, "symlink loop; not followed", "warning"))
                 continue
-            _walk(Path(entry.path), relpath + "/", real_root, visited | {real}, inventory, problems,
+            _walk(dialect, Path(entry.path), relpath + "/", real_root, visited | {real}, inventory, problems,
                   folder_mtimes, unreadable)
-        elif is_post_name(entry.name):
+        elif dialect.is_post_file(entry.name):
             _add_post_file(entry, relpath, inventory, problems, unreadable)
 
 

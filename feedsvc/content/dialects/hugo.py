@@ -1,11 +1,12 @@
-"""Hugo sites: TOML (`+++`) front matter, the `content/posts/` layout, and Hugo's URL rules.
+"""Hugo sites: a Hugo config file, TOML (`+++`) front matter, `content/posts/` and Hugo's URL rules.
 
-**How a folder is recognised as Hugo.** A content folder without `_config.yml` that has a Hugo
-config file at its root (`hugo.toml`, `hugo.yaml`, `hugo.yml`, `hugo.json`, `config.toml`,
-`config.yaml`, `config.yml`, `config.json`) or a `content/posts/` folder. Any folder with a
-`_config.yml` is a Jekyll site, exactly as before. In a Hugo site only `content/posts/` is read
-(`<slug>.md` or the page bundle `<slug>/index.md`; `_index.md` list pages are not posts), so
-themes, archetypes and other pages never become entries.
+**How a folder is recognised as Hugo.** Without a `_config.yml` (which makes any folder Jekyll),
+it has a Hugo config file at its root (`hugo.toml`, `hugo.yaml`, `hugo.yml`, `hugo.json`,
+`config.toml`, `config.yaml`, `config.yml`, `config.json`) or a `config/_default/` folder (recognised,
+but refused by name until it is read), or, without any generator's config file, a `content/posts/`
+folder. In a Hugo site only `content/posts/` is read (`<slug>.md` or the
+page bundle `<slug>/index.md`; `_index.md` list pages are not posts), so themes, archetypes and
+other pages never become entries.
 
 Settings come from the Hugo config: `baseURL` (its path is the baseurl), `title`,
 `params.description` (or `description`), `languageCode`, `timeZone`, `params.author` (or
@@ -13,10 +14,7 @@ Settings come from the Hugo config: `baseURL` (its path is the baseurl), `title`
 carries none), `lastmod` is its updated time, `draft = true` hides it, `summary` is its excerpt;
 its URL is `url` when given, else the posts permalink (default `/posts/:slug/`), where `:slug` is
 the `slug` front matter or else the file (or bundle folder) name, lower-cased as Hugo does.
-Hugo shortcodes (`{{< … >}}`) are not expanded.
-
-The file-system functions here (`is_hugo_site`, `hugo_config`) are used only at the edges
-(scanning and config loading); the rest is pure.
+Bodies are not Liquid, and Hugo shortcodes (`{{< … >}}`) are not expanded.
 """
 
 from __future__ import annotations
@@ -26,47 +24,27 @@ import posixpath
 import re
 import tomllib
 from collections.abc import Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
 
+from feedsvc.content.dialects.base import ConfigFileError, FileName, PostPlace
+from feedsvc.content.front_matter import FrontMatterReader, split_toml, split_yaml
+
 HUGO_CONFIG_FILES = ("hugo.toml", "hugo.yaml", "hugo.yml", "hugo.json",
                      "config.toml", "config.yaml", "config.yml", "config.json")
+CONFIG_FOLDER = "config/_default"  # Hugo's config directory: recognised, not read yet
 POSTS_FOLDER = "content/posts"
 DEFAULT_PERMALINK = "/posts/:slug/"
 
-_TOML_FRONT = re.compile(r"\A\+\+\+[ \t]*\n(.*?)^\+\+\+[ \t]*(?:\n|\Z)", re.DOTALL | re.MULTILINE)
-_TOML_LINE = re.compile(r"at line (\d+)")
+_POST_SUFFIXES = (".md", ".markdown")
 _URLIZE = re.compile(r"[^\w.~/-]+")
 _TOKEN = re.compile(r":([a-z]+)")
 
 
-class FrontMatterError(ValueError):
-    """TOML front matter that cannot be read; `line` is the file line where known."""
-
-    def __init__(self, message: str, line: int | None) -> None:
-        super().__init__(message)
-        self.line = line
-
-
-def is_hugo_site(root: Path) -> bool:
-    """The rule in the module docstring; a few `stat`s, so it can run on every rescan."""
-    if (root / "_config.yml").exists():
-        return False
-    return hugo_config_file(root) is not None or (root / POSTS_FOLDER).is_dir()
-
-
-def hugo_config_file(root: Path) -> Path | None:
-    for name in HUGO_CONFIG_FILES:
-        if (root / name).is_file():
-            return root / name
-    return None
-
-
-def hugo_config(text: str, name: str) -> dict[str, Any]:
+def parse_config(text: str, name: str) -> dict[str, Any]:
     """A Hugo config file -> the `_config.yml` keys feedsvc reads (raises ValueError for a broken file)."""
     if name.endswith(".toml"):
         try:
@@ -104,22 +82,6 @@ def hugo_config(text: str, name: str) -> dict[str, Any]:
     return config
 
 
-def split_toml(text: str) -> tuple[dict[str, Any], str] | None:
-    """`+++`-fenced TOML front matter -> (fields, body); None when the text has none."""
-    if not text.startswith("+++"):
-        return None
-    match = _TOML_FRONT.match(text)
-    if match is None:
-        raise FrontMatterError("front matter opened on line 1 by +++ is never closed by a line of +++", 1)
-    try:
-        data = tomllib.loads(match.group(1))
-    except tomllib.TOMLDecodeError as exc:
-        where = _TOML_LINE.search(str(exc))
-        line = int(where.group(1)) + 1 if where else None  # the opening +++ is line 1
-        raise FrontMatterError(f"front matter is not valid TOML: {exc}", line) from None
-    return data, text[match.end():]
-
-
 def post_slug(relpath: str) -> str:
     """`content/posts/<slug>.md` or `content/posts/<slug>/index.md` -> `<slug>`."""
     folder, filename = posixpath.split(relpath)
@@ -132,19 +94,89 @@ def urlize(text: str) -> str:
     return _URLIZE.sub("-", text.strip()).strip("-").lower()
 
 
-def post_path(data: Mapping[Any, Any], slug: str, file_slug: str, title: str, when: datetime, pattern: str) -> str:
+def post_path(place: PostPlace, pattern: str) -> str:
     """The URL path Hugo gives a post: `url` front matter, else the posts permalink pattern."""
-    url = data.get("url")
+    url = place.front.get("url")
     if isinstance(url, str) and url.strip():
         path = url.strip()
         return path if path.startswith("/") else "/" + path
+    when, slug, file_slug = place.date, place.slug, place.file_slug
     tokens = {
         "year": f"{when.year:04d}", "month": f"{when.month:02d}", "monthname": when.strftime("%B").lower(),
         "day": f"{when.day:02d}", "weekday": str(when.isoweekday() % 7), "weekdayname": when.strftime("%A").lower(),
         "yearday": str(when.timetuple().tm_yday), "section": "posts", "sections": "posts",
-        "title": urlize(title), "slug": urlize(slug), "filename": urlize(file_slug),
+        "title": urlize(place.title), "slug": urlize(slug), "filename": urlize(file_slug),
         "contentbasename": urlize(file_slug), "slugorfilename": urlize(slug), "slugorcontentbasename": urlize(slug),
     }
     pattern = pattern if pattern.startswith("/") else "/" + pattern
     path = _TOKEN.sub(lambda m: tokens.get(m.group(1), m.group(0)), pattern)
     return re.sub(r"/{2,}", "/", path)
+
+
+class Hugo:
+    """The Hugo dialect (a module-level singleton, `HUGO`)."""
+
+    __slots__ = ()
+    name = "hugo"
+    looked_for = f"a Hugo site has one of {', '.join(HUGO_CONFIG_FILES)}, a {CONFIG_FOLDER} folder or a " \
+                 f"{POSTS_FOLDER} folder"
+    default_permalink = DEFAULT_PERMALINK
+    post_folders = (POSTS_FOLDER,)
+    front_matter_readers: tuple[FrontMatterReader, ...] = (split_toml, split_yaml)
+    updated_keys = ("last_modified_at", "updated", "lastmod")
+    summary_keys = ("summary", "excerpt")
+    renders_liquid = False
+
+    def config_file(self, root: Path) -> Path | None:
+        """A config file at the root, else Hugo's config folder (which `load_config` refuses, by name)."""
+        for name in HUGO_CONFIG_FILES:
+            if (root / name).is_file():
+                return root / name
+        folder = root / CONFIG_FOLDER
+        return folder if folder.is_dir() else None
+
+    def has_posts_folder(self, root: Path) -> bool:
+        return (root / POSTS_FOLDER).is_dir()
+
+    def load_config(self, root: Path) -> dict[str, Any]:
+        path = self.config_file(root)
+        if path is None:  # recognised by its content/posts folder alone: Hugo's defaults
+            return {"permalink": DEFAULT_PERMALINK}
+        if path.is_dir():
+            raise ConfigFileError(f"{path}: a Hugo config folder, which feedsvc does not read yet; put the "
+                                  f"settings in one config file at the site's root ({HUGO_CONFIG_FILES[0]})")
+        try:
+            return parse_config(path.read_text(encoding="utf-8-sig"), path.name)
+        except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+            raise ConfigFileError(f"{path}: {exc}") from None
+
+    def permalink_setting(self, config: Mapping[str, Any]) -> Any:
+        return config.get("permalink")
+
+    def permalink_pattern(self, permalink: str) -> str:
+        return permalink if permalink.startswith("/") else "/" + permalink
+
+    def walks_folder(self, name: str) -> bool:
+        """Hidden and `_` folders are skipped, as in every site feedsvc reads."""
+        return not name.startswith((".", "_"))
+
+    def is_post_file(self, name: str) -> bool:
+        """Markdown, not hidden, and not an `_index.md` list page."""
+        lowered = name.lower()
+        return not name.startswith(".") and lowered.endswith(_POST_SUFFIXES) and not lowered.startswith("_index.")
+
+    def requires_front_matter(self, relpath: str) -> bool:
+        return False
+
+    def file_name(self, relpath: str) -> FileName:
+        """`<slug>.md` or `<slug>/index.md`; the date comes only from front matter."""
+        return FileName(post_slug(relpath), None)
+
+    def folder_categories(self, relpath: str) -> list[str]:
+        return []
+
+    def post_path(self, place: PostPlace, pattern: str) -> str:
+        return post_path(place, pattern)
+
+
+HUGO = Hugo()

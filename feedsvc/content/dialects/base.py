@@ -1,0 +1,122 @@
+"""What one static-site generator's rules look like to the rest of feedsvc: the `Dialect` protocol.
+
+Everything that differs between Jekyll and Hugo (and any later generator) is asked of the site's
+dialect, so no other module asks which generator it is. The members that look at the folder
+(`config_file`, `has_posts_folder`, `load_config`) are for the edges only (detection, config
+loading); the rest take values and return values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, NamedTuple, Protocol
+
+from feedsvc.content.front_matter import FrontMatterReader
+
+
+class SiteKindError(ValueError):
+    """Which generator a folder belongs to cannot be told; the message names what was looked for."""
+
+
+class ConfigFileError(ValueError):
+    """A generator's config file that cannot be read; the message names the file (and line, where known)."""
+
+
+class FileName(NamedTuple):
+    """What a post's file name says: its slug, and its date when the name carries one."""
+
+    slug: str
+    date: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class PostPlace:
+    """What a post's URL is made from, once its front matter and file name are read."""
+
+    front: Mapping[Any, Any]
+    slug: str  # front matter `slug`, else the file name's
+    file_slug: str  # the file name's
+    title: str
+    date: datetime  # in the site's zone
+    categories: tuple[str, ...]
+
+
+class Dialect(Protocol):
+    """One generator's rules: how its folder is recognised and configured, which files are posts, and
+    how a post's front matter, file name and permalink become its fields."""
+
+    @property
+    def name(self) -> str:
+        """The key `Settings.dialect` holds (`dialects.dialect_named` turns it back into the dialect)."""
+
+    @property
+    def looked_for(self) -> str:
+        """What recognises such a folder, in words, for the error that names what was looked for."""
+
+    # -- the folder (edges only) --
+
+    def config_file(self, root: Path) -> Path | None:
+        """The config file of this generator in `root`, if there is one."""
+
+    def has_posts_folder(self, root: Path) -> bool:
+        """Whether `root` has the folder this generator keeps posts in (a hint, weaker than a config file)."""
+
+    def load_config(self, root: Path) -> dict[str, Any]:
+        """The site's config as the common mapping `config.build_settings` validates; raises ConfigFileError."""
+
+    # -- settings --
+
+    @property
+    def default_permalink(self) -> str:
+        """The permalink (a style name or a pattern) of a site that sets none."""
+
+    def permalink_setting(self, config: Mapping[str, Any]) -> Any:
+        """The permalink the config sets for posts, as written (None when it sets none)."""
+
+    def permalink_pattern(self, permalink: str) -> str:
+        """A configured permalink (a style name or a pattern) as the pattern `post_path` fills."""
+
+    # -- which files are posts --
+
+    @property
+    def post_folders(self) -> tuple[str, ...]:
+        """The folders, relative to the root ("" for the root itself), walked for posts."""
+
+    def walks_folder(self, name: str) -> bool:
+        """Whether a folder with this name, inside a posts folder, is walked."""
+
+    def is_post_file(self, name: str) -> bool:
+        """Whether a file with this name, inside a walked folder, is read as a post."""
+
+    # -- one post --
+
+    @property
+    def front_matter_readers(self) -> tuple[FrontMatterReader, ...]:
+        """The front matter formats a post may open with, tried in order."""
+
+    def requires_front_matter(self, relpath: str) -> bool:
+        """Whether a file without front matter is an error (True) or only not a post (False)."""
+
+    def file_name(self, relpath: str) -> FileName:
+        """The slug and date a post's path gives it; raises fields.PostError for a name that cannot be."""
+
+    def folder_categories(self, relpath: str) -> list[str]:
+        """The categories a post's folders give it."""
+
+    @property
+    def updated_keys(self) -> tuple[str, ...]:
+        """Front matter keys for when a post was last updated; the first one given wins."""
+
+    @property
+    def summary_keys(self) -> tuple[str, ...]:
+        """Front matter keys for a post's summary; the first one present wins."""
+
+    @property
+    def renders_liquid(self) -> bool:
+        """Whether post bodies are Liquid templates, rendered before Markdown."""
+
+    def post_path(self, place: PostPlace, pattern: str) -> str:
+        """The post's URL path (unescaped), from its front matter and the site's permalink pattern."""

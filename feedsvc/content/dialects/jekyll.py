@@ -1,0 +1,211 @@
+"""Jekyll sites: `_config.yml`, `_posts` folders, `YYYY-MM-DD-slug.md` names and Jekyll's permalinks.
+
+**How a folder is recognised as Jekyll.** It has a `_config.yml` (which decides, whatever else is
+there), or, without any generator's config file, a `_posts` folder at its root. Every Markdown file
+outside hidden and `_` folders (except `_posts`) is read; one in a `_posts` folder must have front
+matter, any other without it is simply not a post. Folders above `_posts` are categories.
+
+Slugs follow Jekyll's `Utils.slugify` (one implementation, for the permalink placeholders and the
+Liquid `slugify` filter alike).
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import unicodedata
+from collections.abc import Mapping
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from feedsvc.content.dialects.base import ConfigFileError, FileName, PostPlace
+from feedsvc.content.fields import PostError, text_field
+from feedsvc.content.front_matter import FrontMatterReader, split_toml, split_yaml
+
+CONFIG_FILE = "_config.yml"
+POSTS_FOLDER = "_posts"
+
+#: Jekyll's built-in permalink styles.
+PERMALINK_STYLES = {
+    "date": "/:categories/:year/:month/:day/:title:output_ext",
+    "pretty": "/:categories/:year/:month/:day/:title/",
+    "ordinal": "/:categories/:year/:y_day/:title:output_ext",
+    "weekdate": "/:categories/:year/W:week/:short_day/:title:output_ext",
+    "none": "/:categories/:title:output_ext",
+}
+DEFAULT_PATTERN = PERMALINK_STYLES["date"]
+
+_FILENAME = re.compile(r"^(?:(\d{4})-(\d{1,2})-(\d{1,2})-)?(.+?)\.(?:md|markdown)$", re.IGNORECASE)
+_POST_SUFFIXES = (".md", ".markdown")
+_SLUG_PATTERNS = {"raw": r"\s+", "pretty": r"[^\w.~!$&'()+,;=@]+", "ascii": r"[^a-zA-Z0-9]+"}
+_DEFAULT_SLUG = r"[\W_]+"
+_UNDERSCORES = re.compile(r"_+")
+_PLACEHOLDER = re.compile(r":([a-z_]+)")
+
+
+def slugify(value: Any, mode: Any = "default", cased: Any = False) -> str:
+    """Jekyll's `Utils.slugify`, with its modes: none, raw, default, pretty, ascii, latin."""
+    text = "" if value is None else str(value)
+    mode = mode if isinstance(mode, str) else "default"
+    if mode == "none":
+        return text
+    if mode == "latin":
+        text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+        mode = "default"
+    slug = re.sub(_SLUG_PATTERNS.get(mode, _DEFAULT_SLUG), "-", text).strip("-")
+    return slug if cased is True else slug.lower()
+
+
+def title_slug(slug: str) -> str:
+    """The permalink `:title`: the pretty, cased slug, and (unlike Jekyll 4.3, which keeps them) with
+    runs of underscores turned into hyphens, as feedsvc's URLs have always had it."""
+    return _UNDERSCORES.sub("-", slugify(slug, "pretty", cased=True)).strip("-")
+
+
+def permalink_placeholders(slug: str, when: datetime, categories: tuple[str, ...]) -> dict[str, str]:
+    """Jekyll's placeholders for a post, with `when` already in the site's time zone."""
+    iso_year, iso_week, iso_day = when.isocalendar()
+    seen: list[str] = []
+    for category in categories:
+        lowered = category.lower()
+        if lowered not in seen:
+            seen.append(lowered)
+    return {
+        "year": f"{when.year:04d}",
+        "short_year": f"{when.year % 100:02d}",
+        "month": f"{when.month:02d}",
+        "i_month": str(when.month),
+        "short_month": when.strftime("%b"),
+        "long_month": when.strftime("%B"),
+        "day": f"{when.day:02d}",
+        "i_day": str(when.day),
+        "y_day": f"{when.timetuple().tm_yday:03d}",
+        "w_year": str(iso_year),
+        "week": f"{iso_week:02d}",
+        "w_day": str(iso_day),
+        "short_day": when.strftime("%a"),
+        "long_day": when.strftime("%A"),
+        "hour": f"{when.hour:02d}",
+        "minute": f"{when.minute:02d}",
+        "second": f"{when.second:02d}",
+        "title": title_slug(slug),
+        "slug": slugify(slug),
+        "name": slugify(slug),
+        "categories": "/".join(seen),
+        "output_ext": ".html",
+    }
+
+
+def expand_permalink(pattern: str, placeholders: Mapping[str, str]) -> str:
+    """Fill a Jekyll permalink pattern; empty parts collapse as Jekyll collapses them."""
+
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        # Longest known placeholder that prefixes the token (":title:output_ext" has two).
+        for end in range(len(name), 0, -1):
+            if name[:end] in placeholders:
+                return placeholders[name[:end]] + name[end:]
+        return match.group(0)
+
+    url = "/" + _PLACEHOLDER.sub(fill, pattern)
+    url = url.replace("..", "/").replace("./", "")
+    return re.sub(r"/{2,}", "/", url)
+
+
+def parse_config(text: str) -> dict[str, Any]:
+    """The text of `_config.yml` as a mapping; raises ConfigFileError naming the line of a YAML mistake."""
+    try:
+        data = yaml.safe_load(text) if text.strip() else {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ConfigFileError(f"{CONFIG_FILE}{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigFileError(f"{CONFIG_FILE}: expected a mapping of settings, got {type(data).__name__}")
+    return data
+
+
+class Jekyll:
+    """The Jekyll dialect (a module-level singleton, `JEKYLL`)."""
+
+    __slots__ = ()
+    name = "jekyll"
+    looked_for = f"a Jekyll site has {CONFIG_FILE} or a {POSTS_FOLDER} folder"
+    default_permalink = "date"
+    post_folders = ("",)
+    # TOML too, as feedsvc has always read it in every site (Jekyll itself reads only YAML).
+    front_matter_readers: tuple[FrontMatterReader, ...] = (split_toml, split_yaml)
+    updated_keys = ("last_modified_at", "updated")
+    summary_keys = ("excerpt",)
+    renders_liquid = True
+
+    def config_file(self, root: Path) -> Path | None:
+        path = root / CONFIG_FILE
+        return path if path.exists() else None
+
+    def has_posts_folder(self, root: Path) -> bool:
+        return (root / POSTS_FOLDER).is_dir()
+
+    def load_config(self, root: Path) -> dict[str, Any]:
+        path = root / CONFIG_FILE
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:  # recognised by its _posts folder alone: Jekyll's defaults
+            return {}
+        except OSError as exc:
+            raise ConfigFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ConfigFileError(f"{path}: not UTF-8 (byte {exc.start})") from None
+        return parse_config(text)
+
+    def permalink_setting(self, config: Mapping[str, Any]) -> Any:
+        collections = config.get("collections")
+        posts = collections.get("posts") if isinstance(collections, Mapping) else None
+        collection_permalink = posts.get("permalink") if isinstance(posts, Mapping) else None
+        return collection_permalink or config.get("permalink")
+
+    def permalink_pattern(self, permalink: str) -> str:
+        pattern = PERMALINK_STYLES.get(permalink, permalink)
+        return pattern if pattern.startswith("/") else "/" + pattern
+
+    def walks_folder(self, name: str) -> bool:
+        """Hidden folders and `_folders` are not content, except `_posts`."""
+        return not name.startswith(".") and (not name.startswith("_") or name == POSTS_FOLDER)
+
+    def is_post_file(self, name: str) -> bool:
+        return not name.startswith(".") and name.lower().endswith(_POST_SUFFIXES)
+
+    def requires_front_matter(self, relpath: str) -> bool:
+        return POSTS_FOLDER in relpath.split("/")[:-1]
+
+    def file_name(self, relpath: str) -> FileName:
+        """`YYYY-MM-DD-slug.md`: the date is optional (front matter may give it)."""
+        filename = posixpath.basename(relpath)
+        match = _FILENAME.match(filename)
+        if match is None:
+            return FileName(posixpath.splitext(filename)[0], None)
+        if not match.group(1):
+            return FileName(match.group(4), None)
+        try:
+            return FileName(match.group(4), date(*(int(match.group(i)) for i in (1, 2, 3))))
+        except ValueError:
+            raise PostError(f"the file name's date {filename[:10]!r} is not a real date") from None
+
+    def folder_categories(self, relpath: str) -> list[str]:
+        folders = relpath.split("/")[:-1]
+        return folders[: folders.index(POSTS_FOLDER)] if POSTS_FOLDER in folders else []
+
+    def post_path(self, place: PostPlace, pattern: str) -> str:
+        """The `permalink` front matter, else the site's pattern, filled with Jekyll's placeholders."""
+        permalink = text_field(place.front.get("permalink"), "permalink") or pattern
+        return expand_permalink(permalink, permalink_placeholders(place.slug, place.date, place.categories))
+
+
+JEKYLL = Jekyll()
