@@ -18,7 +18,6 @@ import hashlib
 import json
 import logging
 import os
-import threading
 import time
 import uuid
 from collections.abc import Mapping
@@ -28,6 +27,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from feedsvc.atomicfile import write_atomically
 from feedsvc.model import Resource, ScanStatus, Snapshot
 from feedsvc.web.ondemand import Answer, Refusal
 
@@ -36,15 +36,8 @@ log = logging.getLogger("feedsvc")
 MANIFEST_FORMAT = 2
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    with open(temporary, "wb") as handle:
-        handle.write(data)
-    os.replace(temporary, path)
-
-
 def read_json(path: Path) -> dict[str, Any] | None:
-    """A JSON object written by `_write_atomically`, or None if absent or unreadable."""
+    """A JSON object written by `write_atomically`, or None if absent or unreadable."""
     try:
         data = json.loads(path.read_bytes())
     except (OSError, ValueError):

@@ -33,6 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from feedsvc.atomicfile import write_atomically
 from feedsvc.config import settings_key
 from feedsvc.deploy.statefolder import (
     StateFolder,
@@ -42,7 +43,6 @@ from feedsvc.deploy.statefolder import (
     await_result,
     read_json,
     signature,
-    write_atomically,
 )
 from feedsvc.model import Snapshot
 from feedsvc.pipeline.refresh import RefreshReport, SnapshotStore

@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from feedsvc import __version__
+from feedsvc.atomicfile import write_atomically
 from feedsvc.content.scanning import FileSignature
-from feedsvc.deploy.statefolder import write_atomically
 from feedsvc.model import Post, Problem
 
 log = logging.getLogger("feedsvc")
