@@ -2,7 +2,7 @@
 
 content (file -> Post) < site (Posts -> Site) < render (Site -> bytes) are pure; pipeline, web and deploy
 are the edges, and the pipeline (the refresh) reaches neither HTTP nor the deployment. The shared
-vocabulary at the top (model, urls) and small helpers beside it (atomicfile) import no layer at all.
+vocabulary at the top (model, snapshot, urls) and small helpers beside it (atomicfile) import no layer at all.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "pipeline": ("web", "deploy"),
     "model": ("content", "site", "render", *EDGES),
     "urls": ("content", "site", "render", *EDGES),
+    "snapshot": ("content", "site", "render", *EDGES),
     "atomicfile": ("content", "site", "render", *EDGES),
 }
 

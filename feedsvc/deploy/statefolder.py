@@ -28,7 +28,8 @@ from types import MappingProxyType
 from typing import Any
 
 from feedsvc.atomicfile import write_atomically
-from feedsvc.model import Resource, ScanStatus, Snapshot
+from feedsvc.model import Resource, ScanStatus
+from feedsvc.snapshot import Served
 from feedsvc.web.ondemand import Answer, Refusal
 
 log = logging.getLogger("feedsvc")
@@ -64,7 +65,7 @@ class StateFolder:
 
     # -- the builder's side ----------------------------------------------------------
 
-    def write_snapshot(self, snapshot: Snapshot, key: str = "") -> None:
+    def write_snapshot(self, snapshot: Served, key: str = "") -> None:
         """Write the blobs this snapshot needs, then the manifest; drop blobs no manifest names any more."""
         entries: dict[str, dict[str, Any]] = {}
         for path, resource in snapshot.resources.items():
@@ -92,7 +93,7 @@ class StateFolder:
         write_atomically(self.manifest, json.dumps(manifest).encode())
         self._collect_garbage({entry["etag"] for entry in entries.values()}, sweep=first)
 
-    def adopt(self, snapshot: Snapshot, key: str) -> bool:
+    def adopt(self, snapshot: Served, key: str) -> bool:
         """Take over what our parent process (`feedsvc serve`, before it started the server) wrote for
         this very snapshot, instead of writing it all again; False if the folder holds anything else."""
         manifest = read_json(self.manifest)
@@ -135,7 +136,7 @@ class StateFolder:
 
     # -- a follower's side -------------------------------------------------------------
 
-    def read_snapshot(self, current: Snapshot | None, key: str | None = None) -> Snapshot | None:
+    def read_snapshot(self, current: Served | None, key: str | None = None) -> Served | None:
         """The published snapshot, reusing `current`'s bytes where the ETag is unchanged; None if unusable.
 
         With `key`, only a snapshot written under those settings (see `config.settings_key`) will do.
@@ -165,9 +166,9 @@ class StateFolder:
             resources[path] = resource
         aliases = {alias: resources[target] for alias, target in manifest.get("aliases", {}).items()
                    if target in resources}
-        return Snapshot(site=None, resources=MappingProxyType(resources), generation=manifest["generation"],
-                        stats=MappingProxyType(manifest.get("stats", {})), aliases=MappingProxyType(aliases),
-                        redirects=MappingProxyType(manifest.get("redirects", {})))
+        return Served(resources=MappingProxyType(resources), generation=manifest["generation"],
+                      stats=MappingProxyType(manifest.get("stats", {})), aliases=MappingProxyType(aliases),
+                      redirects=MappingProxyType(manifest.get("redirects", {})))
 
     def _load_blob(self, path: str, entry: Mapping[str, Any], modified: datetime | None) -> Resource | None:
         try:

@@ -44,10 +44,10 @@ from feedsvc.deploy.statefolder import (
     read_json,
     signature,
 )
-from feedsvc.model import Snapshot
-from feedsvc.pipeline.refresh import RefreshReport, SnapshotStore
+from feedsvc.pipeline.refresh import RefreshReport
 from feedsvc.pipeline.triggers import RefreshQueue, summarize
 from feedsvc.site.filters import FilterError
+from feedsvc.snapshot import Built, SnapshotStore
 from feedsvc.web.ondemand import Answer, OnDemandFeeds, Refusal, Target
 
 log = logging.getLogger("feedsvc")
@@ -161,14 +161,14 @@ class Deployment:
 
     def _lead_in_background(self) -> None:
         snapshot = self.store.snapshot
-        if snapshot is not None and snapshot.site is not None:
+        if isinstance(snapshot, Built):  # built here (or by our parent), not loaded from the folder
             if not self.state.adopt(snapshot, self._key()):
                 self.state.write_snapshot(snapshot, self._key())
             self.state.write_status(self._builder_details(), self.store.status)
         self._start_builder()
         self._inbox()
 
-    def _publish(self, report: RefreshReport, snapshot: Snapshot) -> None:
+    def _publish(self, report: RefreshReport, snapshot: Built) -> None:
         self.state.write_snapshot(snapshot, self._key())
 
     def _key(self) -> str:

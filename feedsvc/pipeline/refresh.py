@@ -44,7 +44,6 @@ from feedsvc.model import (
     ScanStatus,
     ScopeKind,
     Site,
-    Snapshot,
 )
 from feedsvc.pipeline.parallel import FORK_FROM, fork_is_safe, render_forked
 from feedsvc.pipeline.postcache import Seed
@@ -52,6 +51,7 @@ from feedsvc.render.feeds import EPOCH, GZIP_LEVEL, UNSERVED_GZIP_LEVEL, as_reso
 from feedsvc.render.pages import page_path, render_index, render_opml, scope_page_parts
 from feedsvc.site.compat import compat_routes
 from feedsvc.site.indexing import build_site, update_site
+from feedsvc.snapshot import Built, SnapshotStore
 from feedsvc.urls import feed_path
 
 log = logging.getLogger("feedsvc")
@@ -103,16 +103,6 @@ def site_stats(site: Site, resources: Mapping[str, Resource], files: int) -> dic
     }
 
 
-class SnapshotStore:
-    """The one place the web layer reads from; swapping the reference is atomic."""
-
-    def __init__(self) -> None:
-        self.snapshot: Snapshot | None = None
-        self.status = ScanStatus()
-        # More for /status (scheduler, last refresh, WebSub, role), supplied by whoever runs this process.
-        self.details: Callable[[], Mapping[str, object]] = dict
-
-
 @dataclass
 class _Memory:
     """What the refresher carries between runs (never shared with request threads)."""
@@ -148,7 +138,7 @@ class Refresher:
         self.content_dir = content_dir
         self.environ = dict(os.environ if environ is None else environ)
         self.clock = clock
-        self.listeners: list[Callable[[RefreshReport, Snapshot], None]] = []
+        self.listeners: list[Callable[[RefreshReport, Built], None]] = []
         # Called with a moment to refresh again when files were still being written (set by the scheduler).
         self.follow_up: Callable[[datetime], None] | None = None
         self._lock = threading.Lock()
@@ -220,6 +210,7 @@ class Refresher:
                 log.info("refresh (%s): +%d ~%d -%d posts, %d feeds changed, %.3fs", trigger, len(report.added),
                          len(report.updated), len(report.removed), len(report.feeds_changed), seconds)
                 snapshot = self.store.snapshot
+                assert isinstance(snapshot, Built)  # just published by `_refresh`
                 for listener in list(self.listeners):
                     try:
                         listener(report, snapshot)
@@ -288,7 +279,7 @@ class Refresher:
         problems.extend(config_problems(settings))
         problems.extend(memory.config_errors)
         site = None
-        previous_site = self.store.snapshot.site if self.store.snapshot is not None else None
+        previous_site = self.store.snapshot.site if isinstance(self.store.snapshot, Built) else None
         if previous_site is not None and changes.modified and not (changes.added or changes.removed or gone) \
                 and not settings_changed and not due and not memory.retry:
             replaced = {relpath: memory.parsed.get(relpath) for relpath in changes.modified}
@@ -302,7 +293,7 @@ class Refresher:
         memory.retry = False
         aliases, redirects = compat_routes(resources, site.scopes, settings.compat, settings.public_url)
         self._generation += 1
-        self.store.snapshot = Snapshot(
+        self.store.snapshot = Built(
             site=site,
             resources=MappingProxyType(resources),
             generation=self._generation,
