@@ -10,6 +10,7 @@ from conftest import post_text
 
 import feedsvc.pipeline.postcache as postcache
 import feedsvc.pipeline.refresh as refresh_module
+import feedsvc.pipeline.rendercache as rendercache_module
 from feedsvc.deploy.statefolder import StateFolder
 from feedsvc.pipeline.postcache import PostCache
 from feedsvc.pipeline.refresh import Refresher
@@ -26,7 +27,7 @@ def _post(n: int, title: str | None = None) -> tuple[str, str]:
 def counting(monkeypatch):
     """How many files the refresher reads and how many feeds it renders."""
     seen = {"read": 0, "rendered": 0}
-    real_read, real_parts = refresh_module.read_posts, refresh_module.feed_parts
+    real_read, real_parts = refresh_module.read_posts, rendercache_module.feed_parts
 
     def read_posts(root, files, settings, **options):
         seen["read"] += len(files)
@@ -37,7 +38,7 @@ def counting(monkeypatch):
         return real_parts(*args, **kwargs)
 
     monkeypatch.setattr(refresh_module, "read_posts", read_posts)
-    monkeypatch.setattr(refresh_module, "feed_parts", feed_parts)
+    monkeypatch.setattr(rendercache_module, "feed_parts", feed_parts)
     return seen
 
 
