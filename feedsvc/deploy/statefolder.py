@@ -1,13 +1,37 @@
 """The state folder: the files through which the worker processes of one deployment share their work.
 
-Its layout (see workers.py for who writes and reads what, and when):
-- `blobs/<etag>.gz`: feed and page bytes, gzip as served, written once (content addressed);
-- `manifest.json`: the published snapshot (paths, types, ETags, blob hashes, validators, headers,
-  aliases, redirects), replaced by an atomic rename after its blobs exist;
-- `requests/<id>.json` and `results/<id>.json`: followers' requests to the builder (refreshes,
-  on-demand renders) and its answers;
-- `status.json`: what `/status` shows about the builder; `builder.lock`: the election;
-- `posts/`: the builder's post cache (postcache.py); `metrics/`: prometheus-client's files.
+This is the one description of its layout; the modules named here point back to it. The folder
+is FEEDSVC_STATE_DIR, else `<temp dir>/feedsvc-<uid>-<hash of the content folder and FEEDSVC_*>`
+(`config.state_dir_from`). The election and the protocol (who writes what, and when) are in
+workers.py. "Builder" is the elected worker, or the process that builds before it forks its
+workers (`Service.publish_state`).
+
+- `builder.lock`: empty; the builder holds an exclusive `flock` on it (workers.py).
+- `manifest.json`: the published snapshot, written by the builder (`StateFolder.write_snapshot`):
+  `format`, `key` (the `config.settings_key` it was built under), `generation`, `writer` (pid),
+  `stats` (what /status shows), `resources` (URL path -> `type`, `etag`, `gzip_sha256`, `size`,
+  `modified`, `headers`), `aliases` (old path -> path) and `redirects` (old path -> URL). Replaced
+  by an atomic rename once every blob it names exists.
+- `blobs/<etag>.gz`: one resource's bytes, gzip as served, written once (content addressed) by the
+  builder. Kept while the newest manifest or the one before names it; a blob whose SHA-256 differs
+  from the manifest's `gzip_sha256` is never served.
+- `status.json`: the builder's `details` (scheduler, last refresh, WebSub) and its last `scan`.
+- `requests/<id>.json`: a follower's request, `{"trigger": ...}` (a refresh) or `{"render": key}`
+  (an archive page or filtered feed, web/ondemand.py); the builder deletes it as it takes it.
+- `results/<id>.json`: the builder's answer, a refresh summary (pipeline/triggers.py `summarize`) or
+  a rendered resource (`answer_to_json`); the asker deletes a render's, the builder any after 120 s.
+- `posts/`: the builder's post cache (pipeline/postcache.py). `posts/index.json` names, per post
+  file, its signature and the pickle of what it parsed to, the pickles of last good versions of
+  files now in error, and per rendered path its render key and ETag, under an identity (cache
+  format, feedsvc and Python versions, `Post`'s shape) and the settings fingerprints. Each
+  `posts/<hash>.pickle` (one `Post` or `Problem`) is written once; the index is replaced last.
+- `webhook-ids/<sha256 of a delivery id>`: empty files, one per webhook delivery any worker took
+  (web/webhooks.py `SeenInFolder`), so a replay is refused; pruned after twice the signature tolerance.
+- `metrics/`: prometheus-client's multiprocess files (web/metrics.py), emptied as a serving `Service` starts.
+- `.<name>.<pid>.<thread id>.tmp`: a write in progress (atomicfile.py), beside the file it replaces;
+  a newly elected builder removes leftovers from the top folder, `blobs/`, `requests/` and `results/`.
+
+Folders are created with mode 0700; the files with the process's umask.
 """
 
 from __future__ import annotations
