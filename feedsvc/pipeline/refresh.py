@@ -32,11 +32,11 @@ from feedsvc.content.scanning import (
     take_inventory,
 )
 from feedsvc.model import BODY_LEVEL, UNSERVED_BODY_LEVEL, Post, Problem, Resource, ScanStatus, Site
-from feedsvc.pipeline.lastmodified import EPOCH, LastModified, from_ns
+from feedsvc.pipeline.lastmodified import LastModified, from_ns
 from feedsvc.pipeline.postcache import Seed
 from feedsvc.pipeline.rendercache import RenderCache
 from feedsvc.pipeline.settle import Settling
-from feedsvc.render.feeds import GZIP_LEVEL, UNSERVED_GZIP_LEVEL
+from feedsvc.render.feeds import EPOCH, GZIP_LEVEL, UNSERVED_GZIP_LEVEL
 from feedsvc.site.compat import compat_routes
 from feedsvc.site.indexing import build_site, update_site
 from feedsvc.snapshot import Built, SnapshotStore

@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from functools import partial
-from typing import Any
 
 from feedsvc.config import Settings, settings_key
 from feedsvc.model import FeedFormat, Post, Resource, Scope, ScopeKind, Site
@@ -25,8 +25,9 @@ from feedsvc.urls import feed_path
 _HASH_THREADS = 2
 _FEED_FILES = tuple(fmt.filename for fmt in FeedFormat)
 
-Parts = Callable[[], tuple[Any, ...]]
-"""Renders one resource up to `as_resource`'s arguments (render/feeds.py's `feed_parts`)."""
+_Headers = tuple[tuple[str, str], ...]
+Parts = Callable[[], tuple[str, str, bytes, datetime | None] | tuple[str, str, bytes, datetime | None, _Headers]]
+"""Renders one resource up to `as_resource`'s arguments (`feed_parts`, `scope_page_parts`)."""
 
 
 def render_key(every_setting: str, scope: Scope, posts: tuple[Post, ...], feed_limit: int) -> str:
@@ -111,7 +112,8 @@ class RenderCache:
             if made is not None:
                 return made
         with ThreadPoolExecutor(max_workers=_HASH_THREADS, thread_name_prefix="feedsvc-gzip") as pool:
-            futures = [pool.submit(as_resource, *render(), gzip_level=self.gzip_level) for render in renders]
+            finish = partial(as_resource, gzip_level=self.gzip_level)  # hash and gzip: on the pool's thread
+            futures = [pool.submit(finish, *render()) for render in renders]
             progress(len(futures))
             return [future.result() for future in futures]
 
