@@ -206,6 +206,7 @@ class Refresher:
     # -- the sequence ------------------------------------------------------------------
 
     def _refresh(self, trigger: str, now: datetime) -> RefreshReport:
+        """Settings, inventory, diff; then, unless nothing changed: read, index, render, publish."""
         memory = self._memory
         self._settling.start()
         settings, settings_changed = self._current_settings()
