@@ -12,7 +12,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from feedsvc.pipeline.refresh import Refresher, RefreshReport, SnapshotStore
+from feedsvc.pipeline.refresh import Refresher, RefreshReport
+from feedsvc.snapshot import SnapshotStore
 
 CASES = ("unchanged", "one edit", "one add", "one delete")
 

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 
 from feedsvc.config import ConfigError, Settings
 from feedsvc.deploy.service import Service, configure_logging
-from feedsvc.model import Snapshot
 from feedsvc.pipeline.progress import BuildProgress
 from feedsvc.render.pages import INDEX_PATH, render_index
+from feedsvc.snapshot import Built, Served
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -59,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _check(service: Service) -> int:
     snapshot = service.store.snapshot
-    assert snapshot is not None and snapshot.site is not None
+    assert isinstance(snapshot, Built)  # built in this process: `check` never starts warm
     problems = snapshot.site.problems
     for problem in problems:
         print(problem)
@@ -69,7 +69,7 @@ def _check(service: Service) -> int:
     return 1 if errors else 0
 
 
-def output_files(snapshot: Snapshot, settings: Settings | None = None) -> dict[str, bytes]:
+def output_files(snapshot: Served, settings: Settings | None = None) -> dict[str, bytes]:
     """Relative output path -> bytes: the same tree the HTTP server serves.
 
     With `settings`, for a static host: the index then offers no filtered feeds or archive pages,
@@ -81,7 +81,7 @@ def output_files(snapshot: Snapshot, settings: Settings | None = None) -> dict[s
         if path.endswith("/"):  # an HTML page: the index, or a category's, tag's or author's
             relative += "index.html"
         files[relative] = resource.body
-    if settings is not None and snapshot.site is not None and INDEX_PATH in snapshot.resources:
+    if settings is not None and isinstance(snapshot, Built) and INDEX_PATH in snapshot.resources:
         files["index.html"] = render_index(snapshot.site, settings, custom_feeds=False).body
     return files
 
@@ -92,7 +92,7 @@ def _build(service: Service, out: Path, progress: BuildProgress | None = None) -
     On any failure (disk full, permissions) the previous tree is left as it was, or put back.
     """
     snapshot = service.store.snapshot
-    assert snapshot is not None and snapshot.site is not None
+    assert isinstance(snapshot, Built)  # built in this process: `build` never starts warm
     out = out.resolve()
     parent = out.parent
     try:

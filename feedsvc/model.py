@@ -1,4 +1,4 @@
-"""The values that flow through feedsvc: file -> Post -> Site -> Resource -> Snapshot.
+"""The values that flow through feedsvc: file -> Post -> Site -> Resource (-> snapshot.py's Served).
 
 Everything here is frozen so a published snapshot can be read by any number of
 request threads while a rebuild prepares the next one.
@@ -9,9 +9,8 @@ from __future__ import annotations
 import enum
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
-from types import MappingProxyType
 
 
 class FeedFormat(enum.Enum):
@@ -171,17 +170,3 @@ class ScanStatus:
     trigger: str = ""
     error: str | None = None  # the folder as a whole could not be scanned; last good feeds stay up
 
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """What the web layer serves; replaced whole by each refresh, never mutated."""
-
-    site: Site | None  # None in a worker that serves another process's build (see workers.py)
-    resources: Mapping[str, Resource]
-    generation: int
-    stats: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))  # what /status shows
-    aliases: Mapping[str, Resource] = field(default_factory=lambda: MappingProxyType({}))  # old feed URLs
-    redirects: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # old path -> absolute URL
-    # The newest change seen anywhere in the content (files, folders, _config.yml): the Last-Modified
-    # of what is rendered on demand (ondemand.py), which must move whenever its bytes may have.
-    modified: datetime | None = None

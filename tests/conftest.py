@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from feedsvc.config import Settings, build_settings, parse_config_yaml
-from feedsvc.pipeline.refresh import Refresher, SnapshotStore
+from feedsvc.pipeline.refresh import Refresher
+from feedsvc.snapshot import SnapshotStore
 from feedsvc.web.app import create_app
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -134,14 +134,14 @@ def test_rendering_in_forked_processes_gives_the_same_resources_in_order(site_di
 
 
 def test_a_cold_build_that_forks_serves_what_the_serial_build_serves(site_dir, make_refresher, monkeypatch, caplog):
-    import feedsvc.pipeline.refresh as refresh_module
+    import feedsvc.pipeline.rendercache as rendercache_module
 
     rng = random.Random(13)
     root = site_dir(dict(_post(rng, n, rng.randint(1, 28)) for n in range(40)))
     serial = make_refresher(root)
     serial.refresh()
-    monkeypatch.setattr(refresh_module, "FORK_FROM", 1)
-    monkeypatch.setattr(refresh_module, "fork_is_safe", lambda: True)
+    monkeypatch.setattr(rendercache_module, "FORK_FROM", 1)
+    monkeypatch.setattr(rendercache_module, "fork_is_safe", lambda: True)
     forked = make_refresher(root)
     forked.refresh()
     assert {p: r.body for p, r in forked.store.snapshot.resources.items()} == \

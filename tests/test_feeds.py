@@ -14,7 +14,8 @@ from conftest import JEKYLL_NEWS, SAMPLE_CONTENT, post_text
 from lxml import etree
 
 from feedsvc.model import SITE_SCOPE, FeedFormat, ScopeKind
-from feedsvc.pipeline.refresh import Refresher, SnapshotStore
+from feedsvc.pipeline.refresh import Refresher
+from feedsvc.snapshot import SnapshotStore
 from feedsvc.urls import scope_dir
 
 FIXED_NOW = datetime(2026, 11, 1, tzinfo=UTC)

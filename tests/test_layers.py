@@ -1,7 +1,8 @@
 """The package's layers import downwards only, so the pure core never reaches I/O.
 
 content (file -> Post) < site (Posts -> Site) < render (Site -> bytes) are pure; pipeline, web and deploy
-are the edges. The shared vocabulary at the top (model, urls) imports no layer at all.
+are the edges, and the pipeline (the refresh) reaches neither HTTP nor the deployment. The shared
+vocabulary at the top (model, snapshot, urls) and small helpers beside it (atomicfile) import no layer at all.
 """
 
 from __future__ import annotations
@@ -18,8 +19,11 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "content": ("site", "render", *EDGES),
     "site": ("render", *EDGES),
     "render": EDGES,
+    "pipeline": ("web", "deploy"),
     "model": ("content", "site", "render", *EDGES),
     "urls": ("content", "site", "render", *EDGES),
+    "snapshot": ("content", "site", "render", *EDGES),
+    "atomicfile": ("content", "site", "render", *EDGES),
 }
 
 
@@ -81,6 +85,9 @@ def test_every_layer_folder_exists() -> None:
         ("from ..render.feeds import x", "feedsvc.site.indexing", ["feedsvc.render.feeds"]),
         ("from feedsvc.content import parsing", "feedsvc.site.indexing", []),
         ("from feedsvc.web.app import create_app", "feedsvc.deploy.service", []),
+        ("from feedsvc.deploy.statefolder import x", "feedsvc.pipeline.postcache", ["feedsvc.deploy.statefolder"]),
+        ("from feedsvc.web import app", "feedsvc.pipeline.triggers", ["feedsvc.web.app"]),
+        ("from feedsvc.render.feeds import x", "feedsvc.pipeline.refresh", []),
     ],
 )
 def test_the_check_sees_upward_imports_in_every_form(source: str, module: str, expected: list[str]) -> None:

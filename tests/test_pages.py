@@ -6,7 +6,7 @@ import lxml.html
 import pytest
 from conftest import post_text
 
-import feedsvc.pipeline.refresh
+import feedsvc.pipeline.rendercache
 from feedsvc.cli import main
 from feedsvc.web.app import create_app
 
@@ -151,14 +151,14 @@ def test_pages_run_no_script_and_load_nothing_from_elsewhere(served):
 def test_an_edit_re_renders_only_the_pages_of_the_scopes_that_show_the_post(served, monkeypatch):
     root, refresher, client = served()
     rendered: list[str] = []
-    real = feedsvc.pipeline.refresh.scope_page_parts
+    real = feedsvc.pipeline.rendercache.scope_page_parts
 
     def counting(scope, shown, settings):
         parts = real(scope, shown, settings)
         rendered.append(parts[0])
         return parts
 
-    monkeypatch.setattr(feedsvc.pipeline.refresh, "scope_page_parts", counting)
+    monkeypatch.setattr(feedsvc.pipeline.rendercache, "scope_page_parts", counting)
     before = dict(refresher.store.snapshot.resources)
     (root / "_posts/2026-02-15-beta.md").write_text(
         POSTS["_posts/2026-02-15-beta.md"].replace("Beta Post", "Beta Renamed"), encoding="utf-8")
@@ -179,8 +179,8 @@ def test_an_edit_re_renders_only_the_pages_of_the_scopes_that_show_the_post(serv
 def test_an_entry_beyond_a_pages_limit_does_not_re_render_it(served, monkeypatch):
     root, refresher, _ = served(environ={"FEEDSVC_FEED_LIMIT": "1"})
     rendered: list[str] = []
-    real = feedsvc.pipeline.refresh.scope_page_parts
-    monkeypatch.setattr(feedsvc.pipeline.refresh, "scope_page_parts",
+    real = feedsvc.pipeline.rendercache.scope_page_parts
+    monkeypatch.setattr(feedsvc.pipeline.rendercache, "scope_page_parts",
                         lambda scope, shown, settings: rendered.append(scope.slug) or real(scope, shown, settings))
     (root / "_posts/2026-01-10-alpha.md").write_text(
         POSTS["_posts/2026-01-10-alpha.md"].replace("Alpha summary", "Older summary"), encoding="utf-8")

@@ -10,9 +10,11 @@ from conftest import post_text
 
 import feedsvc.pipeline.postcache as postcache
 import feedsvc.pipeline.refresh as refresh_module
+import feedsvc.pipeline.rendercache as rendercache_module
 from feedsvc.deploy.statefolder import StateFolder
 from feedsvc.pipeline.postcache import PostCache
-from feedsvc.pipeline.refresh import Refresher, SnapshotStore
+from feedsvc.pipeline.refresh import Refresher
+from feedsvc.snapshot import Built, SnapshotStore
 
 
 def _post(n: int, title: str | None = None) -> tuple[str, str]:
@@ -25,7 +27,7 @@ def _post(n: int, title: str | None = None) -> tuple[str, str]:
 def counting(monkeypatch):
     """How many files the refresher reads and how many feeds it renders."""
     seen = {"read": 0, "rendered": 0}
-    real_read, real_parts = refresh_module.read_posts, refresh_module.feed_parts
+    real_read, real_parts = refresh_module.read_posts, rendercache_module.feed_parts
 
     def read_posts(root, files, settings, **options):
         seen["read"] += len(files)
@@ -36,7 +38,7 @@ def counting(monkeypatch):
         return real_parts(*args, **kwargs)
 
     monkeypatch.setattr(refresh_module, "read_posts", read_posts)
-    monkeypatch.setattr(refresh_module, "feed_parts", feed_parts)
+    monkeypatch.setattr(rendercache_module, "feed_parts", feed_parts)
     return seen
 
 
@@ -48,7 +50,7 @@ def _restarted(root, first: Refresher, tmp_path, clock, environ=None) -> Refresh
     state.write_snapshot(first.store.snapshot)
     store = SnapshotStore()
     store.snapshot = state.read_snapshot(None)
-    assert store.snapshot.site is None
+    assert not isinstance(store.snapshot, Built)  # served from the state folder, not built here
     second = Refresher(store, root, environ or {}, clock=clock)
     second.seed(PostCache(tmp_path / "posts").load(), store.snapshot.resources)
     return second

@@ -22,7 +22,8 @@ from jsonschema import Draft7Validator
 from jsonschema.validators import validator_for
 
 from feedsvc.model import FeedFormat
-from feedsvc.pipeline.refresh import Refresher, SnapshotStore
+from feedsvc.pipeline.refresh import Refresher
+from feedsvc.snapshot import SnapshotStore
 from feedsvc.urls import escape_path, feed_path
 
 FIXED_NOW = datetime(2026, 11, 1, tzinfo=UTC)

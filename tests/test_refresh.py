@@ -210,7 +210,8 @@ def test_an_unexpected_failure_keeps_the_last_snapshot_and_is_reported(site_dir,
 
 
 def test_post_bodies_are_held_compressed_when_serving_and_the_html_is_the_same_either_way(site_dir, clock):
-    from feedsvc.pipeline.refresh import Refresher, SnapshotStore
+    from feedsvc.pipeline.refresh import Refresher
+    from feedsvc.snapshot import SnapshotStore
 
     body = "".join(f"Paragraph {n} with *some* words that repeat, words that repeat.\n\n" for n in range(40))
     root = site_dir({"_posts/2026-01-05-long.md": post_text("title: Long", body)})

@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 from conftest import post_text
 
 from feedsvc.content.scanning import SETTLE_SECONDS
-from feedsvc.pipeline.refresh import Refresher, SnapshotStore
+from feedsvc.pipeline.refresh import Refresher
 from feedsvc.pipeline.scheduling import PUBLISH_JOB, RESCAN_JOB, RefreshScheduler
 from feedsvc.pipeline.triggers import RefreshQueue
+from feedsvc.snapshot import SnapshotStore
 
 
 def _wait_for(condition, seconds: float) -> bool:

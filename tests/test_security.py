@@ -14,7 +14,7 @@ from conftest import post_text
 from test_server import GUNICORN_ARGV, Server, free_port, start  # noqa: F401  (start: a fixture)
 
 from feedsvc import cli
-from feedsvc.pipeline.refresh import SnapshotStore
+from feedsvc.snapshot import SnapshotStore
 from feedsvc.web.app import create_app
 
 POSTS = {

@@ -244,7 +244,8 @@ needs_corpus = pytest.mark.skipif(not (JEKYLL_NEWS / "_posts").is_dir(),
 
 @pytest.fixture(scope="module")
 def news_site():
-    from feedsvc.pipeline.refresh import Refresher, SnapshotStore
+    from feedsvc.pipeline.refresh import Refresher
+    from feedsvc.snapshot import SnapshotStore
 
     refresher = Refresher(SnapshotStore(), JEKYLL_NEWS, {})
     assert refresher.refresh("test").error is None

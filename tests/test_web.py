@@ -232,7 +232,7 @@ def test_healthz_answers_ok(client):
 def test_before_the_first_refresh_feeds_and_health_say_503(site_dir, make_refresher):
     refresher = make_refresher(site_dir(POSTS))
     refresher.refresh()
-    from feedsvc.pipeline.refresh import SnapshotStore
+    from feedsvc.snapshot import SnapshotStore
 
     client = create_app(refresher.settings, SnapshotStore()).test_client()
     assert client.get("/healthz").status_code == 503

@@ -15,9 +15,10 @@ from conftest import post_text
 
 import feedsvc.content.reading as reading_module
 from feedsvc.content.scanning import SETTLE_SECONDS, changed_at, signature_of
-from feedsvc.pipeline.refresh import Refresher, SnapshotStore
+from feedsvc.pipeline.refresh import Refresher
 from feedsvc.pipeline.scheduling import RefreshScheduler
 from feedsvc.pipeline.triggers import RefreshQueue
+from feedsvc.snapshot import SnapshotStore
 
 POSTS = {
     "_posts/2026-01-01-one.md": post_text("title: One\ntags: [a]", "One body, complete.\n"),

@@ -19,9 +19,10 @@ from feedsvc.deploy.statefolder import StateFolder
 from feedsvc.deploy.websub import HubPinger
 from feedsvc.deploy.workers import Delegate, Deployment
 from feedsvc.pipeline.postcache import CacheWriter, PostCache
-from feedsvc.pipeline.refresh import Progress, Refresher, SnapshotStore
+from feedsvc.pipeline.refresh import Progress, Refresher
 from feedsvc.pipeline.scheduling import RefreshScheduler
 from feedsvc.pipeline.triggers import RefreshQueue
+from feedsvc.snapshot import Built, SnapshotStore
 from feedsvc.web.app import create_app
 from feedsvc.web.metrics import Metrics, enable_multiprocess
 from feedsvc.web.ondemand import OnDemandFeeds
@@ -91,7 +92,7 @@ class Service:
         """Write a fresh build to the state folder before serving, so the next start is warm even if
         this one is stopped at once; the elected builder adopts it instead of writing it again."""
         snapshot = self.store.snapshot
-        if snapshot is not None and snapshot.site is not None:
+        if isinstance(snapshot, Built):  # not one loaded by a warm start: that is on disk already
             started = time.perf_counter()
             StateFolder(self.state_dir).write_snapshot(snapshot, settings_key(self.settings))
             log.info("wrote %d files to %s in %.2fs", len(snapshot.resources), self.state_dir,

@@ -1,13 +1,37 @@
 """The state folder: the files through which the worker processes of one deployment share their work.
 
-Its layout (see workers.py for who writes and reads what, and when):
-- `blobs/<etag>.gz`: feed and page bytes, gzip as served, written once (content addressed);
-- `manifest.json`: the published snapshot (paths, types, ETags, blob hashes, validators, headers,
-  aliases, redirects), replaced by an atomic rename after its blobs exist;
-- `requests/<id>.json` and `results/<id>.json`: followers' requests to the builder (refreshes,
-  on-demand renders) and its answers;
-- `status.json`: what `/status` shows about the builder; `builder.lock`: the election;
-- `posts/`: the builder's post cache (postcache.py); `metrics/`: prometheus-client's files.
+This is the one description of its layout; the modules named here point back to it. The folder
+is FEEDSVC_STATE_DIR, else `<temp dir>/feedsvc-<uid>-<hash of the content folder and FEEDSVC_*>`
+(`config.state_dir_from`). The election and the protocol (who writes what, and when) are in
+workers.py. "Builder" is the elected worker, or the process that builds before it forks its
+workers (`Service.publish_state`).
+
+- `builder.lock`: empty; the builder holds an exclusive `flock` on it (workers.py).
+- `manifest.json`: the published snapshot, written by the builder (`StateFolder.write_snapshot`):
+  `format`, `key` (the `config.settings_key` it was built under), `generation`, `writer` (pid),
+  `stats` (what /status shows), `resources` (URL path -> `type`, `etag`, `gzip_sha256`, `size`,
+  `modified`, `headers`), `aliases` (old path -> path) and `redirects` (old path -> URL). Replaced
+  by an atomic rename once every blob it names exists.
+- `blobs/<etag>.gz`: one resource's bytes, gzip as served, written once (content addressed) by the
+  builder. Kept while the newest manifest or the one before names it; a blob whose SHA-256 differs
+  from the manifest's `gzip_sha256` is never served.
+- `status.json`: the builder's `details` (scheduler, last refresh, WebSub) and its last `scan`.
+- `requests/<id>.json`: a follower's request, `{"trigger": ...}` (a refresh) or `{"render": key}`
+  (an archive page or filtered feed, web/ondemand.py); the builder deletes it as it takes it.
+- `results/<id>.json`: the builder's answer, a refresh summary (pipeline/triggers.py `summarize`) or
+  a rendered resource (`answer_to_json`); the asker deletes a render's, the builder any after 120 s.
+- `posts/`: the builder's post cache (pipeline/postcache.py). `posts/index.json` names, per post
+  file, its signature and the pickle of what it parsed to, the pickles of last good versions of
+  files now in error, and per rendered path its render key and ETag, under an identity (cache
+  format, feedsvc and Python versions, `Post`'s shape) and the settings fingerprints. Each
+  `posts/<hash>.pickle` (one `Post` or `Problem`) is written once; the index is replaced last.
+- `webhook-ids/<sha256 of a delivery id>`: empty files, one per webhook delivery any worker took
+  (web/webhooks.py `SeenInFolder`), so a replay is refused; pruned after twice the signature tolerance.
+- `metrics/`: prometheus-client's multiprocess files (web/metrics.py), emptied as a serving `Service` starts.
+- `.<name>.<pid>.<thread id>.tmp`: a write in progress (atomicfile.py), beside the file it replaces;
+  a newly elected builder removes leftovers from the top folder, `blobs/`, `requests/` and `results/`.
+
+Folders are created with mode 0700; the files with the process's umask.
 """
 
 from __future__ import annotations
@@ -18,7 +42,6 @@ import hashlib
 import json
 import logging
 import os
-import threading
 import time
 import uuid
 from collections.abc import Mapping
@@ -28,7 +51,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from feedsvc.model import Resource, ScanStatus, Snapshot
+from feedsvc.atomicfile import write_atomically
+from feedsvc.model import Resource, ScanStatus
+from feedsvc.snapshot import Served
 from feedsvc.web.ondemand import Answer, Refusal
 
 log = logging.getLogger("feedsvc")
@@ -36,15 +61,8 @@ log = logging.getLogger("feedsvc")
 MANIFEST_FORMAT = 2
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    with open(temporary, "wb") as handle:
-        handle.write(data)
-    os.replace(temporary, path)
-
-
 def read_json(path: Path) -> dict[str, Any] | None:
-    """A JSON object written by `_write_atomically`, or None if absent or unreadable."""
+    """A JSON object written by `write_atomically`, or None if absent or unreadable."""
     try:
         data = json.loads(path.read_bytes())
     except (OSError, ValueError):
@@ -71,7 +89,7 @@ class StateFolder:
 
     # -- the builder's side ----------------------------------------------------------
 
-    def write_snapshot(self, snapshot: Snapshot, key: str = "") -> None:
+    def write_snapshot(self, snapshot: Served, key: str = "") -> None:
         """Write the blobs this snapshot needs, then the manifest; drop blobs no manifest names any more."""
         entries: dict[str, dict[str, Any]] = {}
         for path, resource in snapshot.resources.items():
@@ -99,7 +117,7 @@ class StateFolder:
         write_atomically(self.manifest, json.dumps(manifest).encode())
         self._collect_garbage({entry["etag"] for entry in entries.values()}, sweep=first)
 
-    def adopt(self, snapshot: Snapshot, key: str) -> bool:
+    def adopt(self, snapshot: Served, key: str) -> bool:
         """Take over what our parent process (`feedsvc serve`, before it started the server) wrote for
         this very snapshot, instead of writing it all again; False if the folder holds anything else."""
         manifest = read_json(self.manifest)
@@ -142,7 +160,7 @@ class StateFolder:
 
     # -- a follower's side -------------------------------------------------------------
 
-    def read_snapshot(self, current: Snapshot | None, key: str | None = None) -> Snapshot | None:
+    def read_snapshot(self, current: Served | None, key: str | None = None) -> Served | None:
         """The published snapshot, reusing `current`'s bytes where the ETag is unchanged; None if unusable.
 
         With `key`, only a snapshot written under those settings (see `config.settings_key`) will do.
@@ -172,9 +190,9 @@ class StateFolder:
             resources[path] = resource
         aliases = {alias: resources[target] for alias, target in manifest.get("aliases", {}).items()
                    if target in resources}
-        return Snapshot(site=None, resources=MappingProxyType(resources), generation=manifest["generation"],
-                        stats=MappingProxyType(manifest.get("stats", {})), aliases=MappingProxyType(aliases),
-                        redirects=MappingProxyType(manifest.get("redirects", {})))
+        return Served(resources=MappingProxyType(resources), generation=manifest["generation"],
+                      stats=MappingProxyType(manifest.get("stats", {})), aliases=MappingProxyType(aliases),
+                      redirects=MappingProxyType(manifest.get("redirects", {})))
 
     def _load_blob(self, path: str, entry: Mapping[str, Any], modified: datetime | None) -> Resource | None:
         try:

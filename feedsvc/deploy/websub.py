@@ -24,8 +24,8 @@ from urllib.request import HTTPRedirectHandler, OpenerDirector, Request, build_o
 
 from feedsvc import __version__
 from feedsvc.config import Settings
-from feedsvc.model import Snapshot
 from feedsvc.pipeline.refresh import RefreshReport
+from feedsvc.snapshot import Built
 from feedsvc.urls import absolute
 
 log = logging.getLogger("feedsvc")
@@ -217,7 +217,7 @@ class HubPinger:
         self._queues: dict[str, _HubQueue] = {}
         self._started = False
 
-    def __call__(self, report: RefreshReport, snapshot: Snapshot) -> None:
+    def __call__(self, report: RefreshReport, snapshot: Built) -> None:
         """Queue a ping for every changed feed still served (a removed feed has nothing to fetch)."""
         settings = self._settings()
         if settings is None or not settings.websub_hubs:

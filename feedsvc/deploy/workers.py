@@ -1,23 +1,22 @@
 """One builder per deployment: how the worker processes of one feedsvc share the work.
 
 gunicorn may run several worker processes. Exactly one of them rebuilds; all of them serve
-the newest feeds. They meet in a state folder (FEEDSVC_STATE_DIR, see `config.state_dir_from`):
+the newest feeds. They meet in a state folder, whose files statefolder.py describes:
 
 - **Election.** Each worker tries an exclusive `flock` on `builder.lock`. The holder is the
   builder: it runs the scheduler and the refresh queue and writes every published snapshot to
   the folder. The others follow, and wait for the lock in a thread: when the builder dies, the
   kernel drops its lock and one follower takes over. No pid files, nothing to clean up.
-- **Publishing** (the files: statefolder.py). Feed bytes (gzip, as served) go to
-  `blobs/<etag>.gz`, written once (content addressed), then `manifest.json` is replaced by a
+- **Publishing.** The builder writes each new snapshot's blobs, then replaces the manifest by a
   rename, which is atomic: a reader sees the old manifest or the new one, and every blob either
   names exists. Followers `stat` the manifest ten times a second and swap in a new snapshot,
-  reusing the bytes they already hold. A blob whose hash does not match its name is never served.
-- **Requests.** A follower that receives a webhook drops `requests/<id>.json`; the builder takes
-  it within 10-50 ms into its refresh queue (so bursts coalesce across workers too) and writes
-  `results/<id>.json` when that refresh is done, which the follower reads for `?wait=1`.
-  A follower asked for an archive page or a filtered feed (ondemand.py) asks the same way: the
-  builder renders it from its `Site` and answers with the bytes in the result.
-- `status.json` carries what `/status` shows about the builder (last scan, scheduler, WebSub).
+  reusing the bytes they already hold. A blob whose hash does not match the manifest is never served.
+- **Requests.** A follower that receives a webhook drops a request; the builder takes it within
+  10-50 ms into its refresh queue (so bursts coalesce across workers too) and writes the result
+  when that refresh is done, which the follower reads for `?wait=1`. A follower asked for an
+  archive page or a filtered feed (ondemand.py) asks the same way: the builder renders it from
+  its `Site` (only a `Built` snapshot holds one) and answers with the bytes in the result.
+- **Status.** The builder writes what `/status` shows about it after each refresh; followers read it.
 """
 
 from __future__ import annotations
@@ -33,6 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from feedsvc.atomicfile import write_atomically
 from feedsvc.config import settings_key
 from feedsvc.deploy.statefolder import (
     StateFolder,
@@ -42,12 +42,11 @@ from feedsvc.deploy.statefolder import (
     await_result,
     read_json,
     signature,
-    write_atomically,
 )
-from feedsvc.model import Snapshot
-from feedsvc.pipeline.refresh import RefreshReport, SnapshotStore
+from feedsvc.pipeline.refresh import RefreshReport
 from feedsvc.pipeline.triggers import RefreshQueue, summarize
 from feedsvc.site.filters import FilterError
+from feedsvc.snapshot import Built, SnapshotStore
 from feedsvc.web.ondemand import Answer, OnDemandFeeds, Refusal, Target
 from feedsvc.web.webhooks import Refreshes
 
@@ -162,14 +161,14 @@ class Deployment:
 
     def _lead_in_background(self) -> None:
         snapshot = self.store.snapshot
-        if snapshot is not None and snapshot.site is not None:
+        if isinstance(snapshot, Built):  # built here (or by our parent), not loaded from the folder
             if not self.state.adopt(snapshot, self._key()):
                 self.state.write_snapshot(snapshot, self._key())
             self.state.write_status(self._builder_details(), self.store.status)
         self._start_builder()
         self._inbox()
 
-    def _publish(self, report: RefreshReport, snapshot: Snapshot) -> None:
+    def _publish(self, report: RefreshReport, snapshot: Built) -> None:
         self.state.write_snapshot(snapshot, self._key())
 
     def _key(self) -> str:

@@ -6,13 +6,11 @@ renders every feed again (10,000 posts: 10-20 s of both cores, during which webh
 archive pages answer 503). With it, the first refresh after a restart reads only the files that
 changed while feedsvc was down and renders only the feeds they touch.
 
-Layout: `posts/index.json` (what each post file's signature was and which pickle holds its
-parsed value, plus each rendered path's key and ETag) and `posts/<name>.pickle`, one per parsed
-file, written once and never changed (the name hashes the path, signature and settings), so a
-refresh writes only what it newly parsed. The index is replaced atomically, last. The state
-folder is private to this service (mode 0700) and only its builder writes here; anything that
-does not match this version of feedsvc, of Python and of the `Post` model is ignored, and a
-pickle that cannot be read is simply parsed again.
+Its files, under the state folder's `posts/`, are described with the rest of that folder in
+deploy/statefolder.py. Each parsed file's value is written once and never changed, so a refresh
+writes only what it newly parsed. Only the builder writes here; anything that does not match
+this version of feedsvc, of Python and of the `Post` model is ignored, and an entry that cannot
+be read is simply parsed again.
 """
 
 from __future__ import annotations
@@ -31,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from feedsvc import __version__
+from feedsvc.atomicfile import write_atomically
 from feedsvc.content.scanning import FileSignature
-from feedsvc.deploy.statefolder import write_atomically
 from feedsvc.model import Post, Problem
 
 log = logging.getLogger("feedsvc")

@@ -1,63 +1,47 @@
-"""Orchestrates one refresh: inventory -> diff -> read changed -> parse -> index -> render changed -> publish.
+"""One refresh: inventory -> diff -> read -> index -> render -> publish (`Refresher._refresh`).
 
-The only stateful piece of the pipeline. It remembers what it parsed and rendered so a
-rescan that finds nothing new costs one `stat` per file, and an edit re-renders only the
-feeds that show the edited post. Requests never wait: they read `SnapshotStore.current`,
-which is replaced whole by `publish`.
+The stateful piece of the pipeline. It remembers what it parsed (here), what it rendered
+(rendercache.py) and what it held back while being written (settle.py), so a rescan that finds
+nothing new costs one `stat` per file and an edit re-renders only the feeds that show the edited
+post; lastmodified.py says when validators move. Requests never wait: they read
+`SnapshotStore.snapshot` (snapshot.py), which `_publish` replaces whole.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from types import MappingProxyType
 
-from feedsvc.config import CONFIG_FILE, ConfigError, Settings, config_path, config_problems, load_settings, settings_key
+from feedsvc.config import CONFIG_FILE, ConfigError, Settings, config_path, config_problems, load_settings
 from feedsvc.content.reading import read_posts
 from feedsvc.content.scanning import (
-    SETTLE_SECONDS,
     Changes,
     FileSignature,
     ScanError,
     diff_inventory,
     removal_settles_at,
-    settles_at,
     signature_of,
     take_inventory,
 )
-from feedsvc.model import (
-    BODY_LEVEL,
-    UNSERVED_BODY_LEVEL,
-    FeedFormat,
-    Post,
-    Problem,
-    Resource,
-    ScanStatus,
-    ScopeKind,
-    Site,
-    Snapshot,
-)
-from feedsvc.pipeline.parallel import FORK_FROM, fork_is_safe, render_forked
+from feedsvc.model import BODY_LEVEL, UNSERVED_BODY_LEVEL, Post, Problem, Resource, ScanStatus, Site
+from feedsvc.pipeline.lastmodified import LastModified, from_ns
 from feedsvc.pipeline.postcache import Seed
-from feedsvc.render.feeds import EPOCH, GZIP_LEVEL, UNSERVED_GZIP_LEVEL, ResourceParts, as_resource, feed_parts
-from feedsvc.render.pages import page_path, render_index, render_opml, scope_page_parts
+from feedsvc.pipeline.rendercache import RenderCache
+from feedsvc.pipeline.settle import Settling
+from feedsvc.render.feeds import EPOCH, GZIP_LEVEL, UNSERVED_GZIP_LEVEL
 from feedsvc.site.compat import compat_routes
 from feedsvc.site.indexing import build_site, update_site
-from feedsvc.urls import feed_path
+from feedsvc.snapshot import Built, SnapshotStore
 
 log = logging.getLogger("feedsvc")
-
-_HASH_THREADS = 2
-_FEED_FILES = tuple(fmt.filename for fmt in FeedFormat)
 
 Progress = Callable[[str, int, int], None]
 """`progress(phase, done, total)`: called with done=0 as a phase starts, then as it advances; done == total ends it."""
@@ -65,10 +49,6 @@ Progress = Callable[[str, int, int], None]
 
 def _no_progress(phase: str, done: int, total: int) -> None:
     pass
-
-
-def _from_ns(ns: int) -> datetime:
-    return datetime.fromtimestamp(ns / 1e9, UTC)
 
 
 def utc_now() -> datetime:
@@ -103,36 +83,32 @@ def site_stats(site: Site, resources: Mapping[str, Resource], files: int) -> dic
     }
 
 
-class SnapshotStore:
-    """The one place the web layer reads from; swapping the reference is atomic."""
+@dataclass(frozen=True, slots=True)
+class _Scan:
+    """What one look at the folder found; `inventory` is edited in place for the files held back."""
 
-    def __init__(self) -> None:
-        self.snapshot: Snapshot | None = None
-        self.status = ScanStatus()
-        # More for /status (scheduler, last refresh, WebSub, role), supplied by whoever runs this process.
-        self.details: Callable[[], Mapping[str, object]] = dict
+    inventory: dict[str, FileSignature]
+    problems: list[Problem]
+    unreadable: list[str]  # folders ("…/") and files that could not be read
 
 
 @dataclass
 class _Memory:
-    """What the refresher carries between runs (never shared with request threads)."""
+    """What the refresher carries between runs about settings and posts (never shared with request threads)."""
 
     settings: Settings | None = None
     config_signature: FileSignature | None = None
     config_errors: tuple[Problem, ...] = ()
     retry: bool = False  # the last refresh failed half-way: the next one must publish even if nothing changed
-    content_mtime: datetime = datetime(1970, 1, 1, tzinfo=UTC)  # newest folder or config change
+    content_mtime: datetime = EPOCH  # newest folder or config change
     inventory: dict[str, FileSignature] = field(default_factory=dict)
     parsed: dict[str, Post | Problem] = field(default_factory=dict)
     last_good: dict[str, Post] = field(default_factory=dict)
-    rendered: dict[str, tuple[str, Resource]] = field(default_factory=dict)  # path -> (render key, bytes)
     scan_problems: list[Problem] = field(default_factory=list)
     reported: set[Problem] = field(default_factory=set)
     next_publish_at: datetime | None = None
-    pages: dict[str, tuple[tuple[object, ...], Resource]] = field(default_factory=dict)
     liquid_fingerprint: str | None = None  # settings.liquid_fingerprint the parsed posts were made under
     seeded_fingerprint: str | None = None  # settings.fingerprint of posts taken from the post cache (seed)
-    pending: dict[str, datetime] = field(default_factory=dict)  # held back until then (see _hold_unsettled)
 
 
 class Refresher:
@@ -142,17 +118,18 @@ class Refresher:
         """`for_build`: for `feedsvc build` or `check`, which serve nothing and exit when done: gzip
         and post bodies are then compressed for speed, not size (render/feeds.py, model.py)."""
         self.store = store
-        self.gzip_level = UNSERVED_GZIP_LEVEL if for_build else GZIP_LEVEL
         self.body_level = UNSERVED_BODY_LEVEL if for_build else BODY_LEVEL
         self.progress = progress or _no_progress
         self.content_dir = content_dir
         self.environ = dict(os.environ if environ is None else environ)
         self.clock = clock
-        self.listeners: list[Callable[[RefreshReport, Snapshot], None]] = []
+        self.listeners: list[Callable[[RefreshReport, Built], None]] = []
         # Called with a moment to refresh again when files were still being written (set by the scheduler).
         self.follow_up: Callable[[datetime], None] | None = None
         self._lock = threading.Lock()
         self._memory = _Memory()
+        self._renders = RenderCache(UNSERVED_GZIP_LEVEL if for_build else GZIP_LEVEL)
+        self._settling = Settling()
         self._generation = 0
 
     def continue_generations(self, generation: int) -> None:
@@ -180,8 +157,7 @@ class Refresher:
             memory.parsed = dict(seed.parsed)
             memory.last_good = {**seed.last_good,
                                 **{path: post for path, post in seed.parsed.items() if isinstance(post, Post)}}
-            memory.rendered = {path: (key, served[path]) for path, (key, etag) in seed.rendered.items()
-                               if path in served and served[path].etag == etag}
+            self._renders.adopt(seed.rendered, served)
 
     def export(self) -> Seed | None:
         """What `seed` takes, as of the last refresh; call it from a refresh listener (it does not lock)."""
@@ -193,8 +169,7 @@ class Refresher:
                      if isinstance(value, Problem) and path in memory.last_good}
         return Seed(memory.settings.fingerprint, memory.settings.liquid_fingerprint,
                     {path: signature for path, signature in memory.inventory.items() if path in parsed},
-                    dict(parsed), {path: (key, resource.etag) for path, (key, resource) in memory.rendered.items()},
-                    last_good)
+                    dict(parsed), self._renders.keys(), last_good)
 
     def refresh(self, trigger: str = "manual") -> RefreshReport:
         """Bring the served snapshot up to date with the folder; safe to call from any thread."""
@@ -214,13 +189,13 @@ class Refresher:
                 report = RefreshReport(trigger, error=f"refresh failed: {type(exc).__name__}: {exc}")
             seconds = time.perf_counter() - started
             self.store.status = ScanStatus(now, seconds, trigger, report.error)
-            report = replace(report, seconds=seconds, pending=tuple(sorted(self._memory.pending)))
+            report = replace(report, seconds=seconds, pending=tuple(sorted(self._settling.pending)))
             self._plan_follow_up(trigger)
             if report.published:
                 log.info("refresh (%s): +%d ~%d -%d posts, %d feeds changed, %.3fs", trigger, len(report.added),
                          len(report.updated), len(report.removed), len(report.feeds_changed), seconds)
                 snapshot = self.store.snapshot
-                assert snapshot is not None  # published: there is one to hand over
+                assert isinstance(snapshot, Built)  # just published by `_publish`
                 for listener in list(self.listeners):
                     try:
                         listener(report, snapshot)
@@ -228,20 +203,34 @@ class Refresher:
                         log.exception("refresh listener failed")
             return report
 
-    # -- the steps -------------------------------------------------------------------
+    # -- the sequence ------------------------------------------------------------------
 
     def _refresh(self, trigger: str, now: datetime) -> RefreshReport:
+        """Settings, inventory, diff; then, unless nothing changed: read, index, render, publish."""
+        memory = self._memory
+        self._settling.start()
+        settings, settings_changed = self._current_settings()
+        scan = self._take_inventory()
+        changes = self._diff(scan, trigger, now)
+        due = memory.next_publish_at is not None and now >= memory.next_publish_at
+        rebuild = settings_changed or due or memory.retry  # index everything again, and publish
+        if not (changes or rebuild or scan.problems != memory.scan_problems or self.store.snapshot is None):
+            return RefreshReport(trigger)
+        gone = self._read(changes, scan, settings, now)
+        site = self._index(changes, gone, settings, rebuild, now)
+        resources, feeds_changed = self._render(site, settings, now)
+        self._publish(site, resources, settings)
+        return RefreshReport(trigger, added=tuple(p for p in changes.added if p not in gone),
+                             updated=changes.modified, removed=changes.removed, feeds_changed=tuple(feeds_changed),
+                             problems=site.problems, published=True)
+
+    def _current_settings(self) -> tuple[Settings, bool]:
+        """The settings to refresh under, and whether they changed; posts they shaped are forgotten."""
         memory = self._memory
         previous_fingerprint = memory.settings.fingerprint if memory.settings else memory.seeded_fingerprint
-        settings_changed = self._load_settings()
+        changed = self._load_settings()
         settings = memory.settings
         assert settings is not None
-        folder_mtimes: list[int] = []
-        unreadable: list[str] = []
-        memory.pending = {}
-        inventory, scan_problems = take_inventory(self.content_dir, folder_mtimes, unreadable)
-        config_mtime = memory.config_signature.mtime_ns if memory.config_signature else 0
-        memory.content_mtime = _from_ns(max(folder_mtimes + [config_mtime]))
         if settings.fingerprint != previous_fingerprint:  # posts themselves depend on these settings
             memory.parsed.clear()
             memory.last_good.clear()
@@ -252,70 +241,97 @@ class Refresher:
                 if isinstance(known, Post) and known.liquid and relpath in memory.inventory:
                     memory.inventory[relpath] = FileSignature(-1, -1, -1, -1)
         memory.liquid_fingerprint = settings.liquid_fingerprint
-        changes = diff_inventory(memory.inventory, inventory)
+        return settings, changed
+
+    def _take_inventory(self) -> _Scan:
+        """Every post file's signature, with the newest change of any folder or of `_config.yml`."""
+        folder_mtimes: list[int] = []
+        unreadable: list[str] = []
+        inventory, problems = take_inventory(self.content_dir, folder_mtimes, unreadable)
+        config_mtime = self._memory.config_signature.mtime_ns if self._memory.config_signature else 0
+        self._memory.content_mtime = from_ns(max(folder_mtimes + [config_mtime]))
+        return _Scan(inventory, problems, unreadable)
+
+    def _diff(self, scan: _Scan, trigger: str, now: datetime) -> Changes:
+        """What changed since the last refresh, less what is still being written (settle.py)."""
+        known = self._memory.inventory
+        changes = diff_inventory(known, scan.inventory)
         # Not at startup, nor after a settings change; nor when a webhook said the writer is done.
-        if self.store.snapshot is not None and memory.inventory and "webhook" not in trigger:
-            changes = self._hold_unsettled(changes, inventory, unreadable, now)
-        due = memory.next_publish_at is not None and now >= memory.next_publish_at
-        if not changes and not settings_changed and not due and not memory.retry \
-                and scan_problems == memory.scan_problems and self.store.snapshot is not None:
-            return RefreshReport(trigger)
+        if self.store.snapshot is not None and known and "webhook" not in trigger:
+            changes = self._settling.hold_unsettled(changes, known, scan.inventory, scan.unreadable, now,
+                                                    partial(removal_settles_at, self.content_dir))
+        return changes
+
+    def _read(self, changes: Changes, scan: _Scan, settings: Settings, now: datetime) -> list[str]:
+        """Parse the added and modified files; forget the removed. Returns the files gone before they were read."""
+        memory = self._memory
         for relpath in changes.removed:
             memory.parsed.pop(relpath, None)
             memory.last_good.pop(relpath, None)
         gone: list[str] = []
-        to_read = [(relpath, inventory[relpath]) for relpath in changes.added + changes.modified]
+        to_read = [(relpath, scan.inventory[relpath]) for relpath in changes.added + changes.modified]
         self.progress("reading", 0, len(to_read))
         read = read_posts(self.content_dir, to_read, settings, body_level=self.body_level,
                           progress=lambda done: self.progress("reading", done, len(to_read)))
         for (relpath, _), result in zip(to_read, read, strict=True):
             if result is None:  # vanished, or changed, between listing and reading: look again shortly
                 gone.append(relpath)
-                memory.pending[relpath] = now + timedelta(seconds=SETTLE_SECONDS)
+                self._settling.hold_vanished(relpath, memory.inventory, scan.inventory, now)
                 continue
             memory.parsed[relpath] = result
             if isinstance(result, Post):
                 memory.last_good[relpath] = result
-        for relpath in gone:  # what was served before (if anything) stays until the next look
-            if relpath in memory.inventory:
-                inventory[relpath] = memory.inventory[relpath]
-            else:
-                inventory.pop(relpath, None)
-        memory.inventory = inventory
-        memory.scan_problems = scan_problems
+        memory.inventory = scan.inventory
+        memory.scan_problems = scan.problems
+        return gone
 
+    def _index(self, changes: Changes, gone: list[str], settings: Settings, rebuild: bool, now: datetime) -> Site:
+        """The site from every current post: patched when posts were only edited, else built anew."""
+        memory = self._memory
         posts, problems = self._current_posts()
-        problems.extend(scan_problems)
+        problems.extend(memory.scan_problems)
         problems.extend(config_problems(settings))
         problems.extend(memory.config_errors)
         site = None
-        previous_site = self.store.snapshot.site if self.store.snapshot is not None else None
-        if previous_site is not None and changes.modified and not (changes.added or changes.removed or gone) \
-                and not settings_changed and not due and not memory.retry:
+        previous = self.store.snapshot
+        if isinstance(previous, Built) and changes.modified and not (changes.added or changes.removed or gone) \
+                and not rebuild:
             replaced = {relpath: memory.parsed.get(relpath) for relpath in changes.modified}
             if all(isinstance(post, Post) for post in replaced.values()):
-                site = update_site(previous_site, replaced, problems)  # type: ignore[arg-type]
+                site = update_site(previous.site, replaced, problems)  # type: ignore[arg-type]
         if site is None:
             site = build_site(posts, problems, settings, now)
         memory.next_publish_at = site.next_publish_at
-        resources, changed = self._render(site, settings, now)
+        return site
+
+    def _render(self, site: Site, settings: Settings, now: datetime) -> tuple[dict[str, Resource], list[str]]:
+        """Every resource to serve (only what changed is rendered again, rendercache.py), and the feeds
+        that changed for readers."""
+        memory = self._memory
+        previous = self.store.snapshot.resources if self.store.snapshot is not None else {}
+        dating = LastModified(now, memory.content_mtime, memory.inventory)
+        return self._renders.render(site, settings, previous, dating,
+                                    lambda done, total: self.progress("rendering", done, total))
+
+    def _publish(self, site: Site, resources: dict[str, Resource], settings: Settings) -> None:
+        """Swap in the new snapshot: one reference, so a request sees the old one or the new one whole."""
+        memory = self._memory
         self._report_new_problems(site.problems)
         memory.retry = False
         aliases, redirects = compat_routes(resources, site.scopes, settings.compat, settings.public_url)
         self._generation += 1
-        self.store.snapshot = Snapshot(
+        self.store.snapshot = Built(
             site=site,
             resources=MappingProxyType(resources),
             generation=self._generation,
-            stats=MappingProxyType(site_stats(site, resources, len(inventory))),
+            stats=MappingProxyType(site_stats(site, resources, len(memory.inventory))),
             aliases=MappingProxyType(aliases),
             redirects=MappingProxyType(redirects),
-            modified=max(memory.content_mtime, _from_ns(max(
-                (max(sig.mtime_ns, sig.ctime_ns) for sig in inventory.values()), default=0))),
+            modified=max(memory.content_mtime, from_ns(max(
+                (max(sig.mtime_ns, sig.ctime_ns) for sig in memory.inventory.values()), default=0))),
         )
-        added = tuple(p for p in changes.added if p not in gone)
-        return RefreshReport(trigger, added=added, updated=changes.modified, removed=changes.removed,
-                             feeds_changed=tuple(changed), problems=site.problems, published=True)
+
+    # -- helpers of the steps ------------------------------------------------------------
 
     def _load_settings(self) -> bool:
         """Reload settings when `_config.yml` changed; a broken config keeps the last good one."""
@@ -342,40 +358,11 @@ class Refresher:
         memory.config_errors = ()
         return changed
 
-    def _hold_unsettled(self, changes: Changes, inventory: dict[str, FileSignature], unreadable: list[str],
-                        now: datetime) -> Changes:
-        """Keep serving what was there while files are still being written, so no reader sees half a post.
-
-        A file changed within the settle window keeps its previous version (or stays unseen if
-        new); a file found missing stays while its folder changed within the window (editors
-        save by rename, `git checkout` deletes and rewrites); a file under a folder that cannot
-        be read stays as long as that lasts. Held files keep their old signature here, so the
-        next refresh sees them as changed and looks again.
-        """
-        memory = self._memory
-        for relpath in changes.added + changes.modified:
-            when = settles_at(inventory[relpath], now)
-            if when is not None:
-                memory.pending[relpath] = when
-                if relpath in memory.inventory:
-                    inventory[relpath] = memory.inventory[relpath]
-                else:
-                    del inventory[relpath]
-        for relpath in changes.removed:
-            if any(relpath == entry or (entry.endswith("/") and relpath.startswith(entry)) for entry in unreadable):
-                inventory[relpath] = memory.inventory[relpath]  # unknown, not gone
-                continue
-            when = removal_settles_at(self.content_dir, relpath, now)
-            if when is not None:
-                memory.pending[relpath] = when
-                inventory[relpath] = memory.inventory[relpath]
-        return diff_inventory(memory.inventory, inventory)
-
     def _plan_follow_up(self, trigger: str) -> None:
-        pending = self._memory.pending
-        if not pending:
+        pending = self._settling.pending
+        when = self._settling.follow_up_at(self.clock())
+        if when is None:
             return
-        when = max(min(pending.values()), self.clock())
         log.info("refresh (%s): %d files still changing (%s); looking again at %s", trigger, len(pending),
                  ", ".join(sorted(pending)[:3]) + (", ..." if len(pending) > 3 else ""), when.isoformat())
         if self.follow_up is not None:
@@ -401,105 +388,6 @@ class Refresher:
                 problems.append(Problem(relpath, "serving the last good version until this is fixed", "warning"))
         return posts, problems
 
-    def _render(self, site: Site, settings: Settings, now: datetime) -> tuple[dict[str, Resource], list[str]]:
-        """Render every feed and scope page whose inputs changed; reuse the bytes (and validators) of the others.
-
-        How the work is spread over the cores is `_make`'s business; the output never depends on it.
-        """
-        memory = self._memory
-        previous = self.store.snapshot.resources if self.store.snapshot is not None else {}
-        resources: dict[str, Resource | None] = {}
-        fresh: dict[str, tuple[str, tuple[Post, ...], Callable[[], ResourceParts]]] = {}
-        rendered: dict[str, tuple[str, Resource]] = {}
-        every_setting = settings_key(settings)
-        total = len(site.scopes) * (len(FeedFormat) + 1) - 1  # the site scope's page is the index
-        for scope, posts in site.scopes.items():
-            shown = posts[: settings.feed_limit]
-            # The archive count names the newest archive page in the feeds' `Link` header (archives.py).
-            # A string, so the post cache can keep it across restarts (postcache.py).
-            key = hashlib.sha256(repr((every_setting, scope.label, len(posts) // settings.feed_limit,
-                                       [p.fingerprint for p in shown])).encode("utf-8", "surrogatepass")).hexdigest()
-            # A scope's page shows what its feeds show: it is keyed, and re-rendered, with them.
-            parts = {feed_path(scope, fmt): partial(feed_parts, site, scope, fmt, settings) for fmt in FeedFormat}
-            if scope.kind is not ScopeKind.SITE:
-                parts[page_path(scope)] = partial(scope_page_parts, scope, shown, settings)
-            for path, render in parts.items():
-                cached = memory.rendered.get(path)
-                if cached is not None and cached[0] == key:
-                    rendered[path] = cached
-                    resources[path] = cached[1]
-                else:
-                    fresh[path] = (key, shown, render)
-                    resources[path] = None  # keeps the order
-        reused = total - len(fresh)
-        self.progress("rendering", reused, total)
-        made = self._make(list(fresh.values()), lambda done: self.progress("rendering", reused + done, total))
-        pages = self._pages(site, settings)
-        changed: list[str] = []
-        for (path, (key, shown, _)), made_resource in zip(fresh.items(), made, strict=True):
-            served = previous.get(path)
-            resource = self._dated(made_resource, shown, served, now)
-            if path.endswith(_FEED_FILES) and (served is None or served.etag != resource.etag):
-                changed.append(path)  # a feed that changed for readers, not just for us
-            rendered[path] = (key, resource)
-            resources[path] = resource
-        feed_types = {fmt.content_type for fmt in FeedFormat}
-        known = memory.rendered.keys() or {p for p, r in previous.items() if r.content_type in feed_types}
-        changed.extend(path for path in known if path not in rendered and path.endswith(_FEED_FILES))  # gone
-        memory.rendered = rendered
-        for page in pages:
-            resources[page.path] = self._dated(page, site.posts, previous.get(page.path), now)
-        return {path: resource for path, resource in resources.items() if resource is not None}, sorted(changed)
-
-    def _make(self, jobs: list[tuple[str, tuple[Post, ...], Callable[[], ResourceParts]]],
-              progress: Callable[[int], None]) -> list[Resource]:
-        """Render, hash and compress each job, in order: on every core for a cold build (parallel.py),
-        else here, with hashing and gzip (which release the GIL) on a second thread."""
-        renders = [render for _, _, render in jobs]
-        if len(renders) >= FORK_FROM and fork_is_safe():
-            made = render_forked(renders, progress, self.gzip_level)
-            if made is not None:
-                return made
-        with ThreadPoolExecutor(max_workers=_HASH_THREADS, thread_name_prefix="feedsvc-gzip") as pool:
-            futures = [pool.submit(as_resource, *render(), gzip_level=self.gzip_level) for render in renders]
-            progress(len(futures))
-            return [future.result() for future in futures]
-
-    def _pages(self, site: Site, settings: Settings) -> list[Resource]:
-        """The OPML lists scopes and counts, the index those and the site's newest entries: most edits
-        leave both as they were."""
-        newest = max((p.updated for p in site.posts), default=EPOCH)
-        key = (settings, tuple((scope, len(posts)) for scope, posts in site.scopes.items()), newest)
-        shown = tuple(p.fingerprint for p in site.posts[: settings.feed_limit])
-        keys = {"index": (key, shown), "opml": key}
-        renderers = {"index": render_index, "opml": render_opml}
-        for name, page_key in keys.items():
-            cached = self._memory.pages.get(name)
-            if cached is None or cached[0] != page_key:
-                self._memory.pages[name] = (page_key, renderers[name](site, settings))
-        return [self._memory.pages[name][1] for name in keys]
-
-    def _dated(self, resource: Resource, posts: tuple[Post, ...], previous: Resource | None,
-               now: datetime) -> Resource:
-        """Give Last-Modified a value that moves forward whenever the bytes change.
-
-        The newest entry's date alone would not: a retitled or deleted post changes the
-        feed without a newer date, and a reader sending only If-Modified-Since would get
-        a stale 304. So the entries' file mtimes count, and so do the folders' and
-        `_config.yml`'s (deletions, renames, settings: also across a restart); a change seen
-        while running counts as now.
-        """
-        if previous is not None and previous.etag == resource.etag:
-            # Same bytes, same validators; only a `Link` header (a new archive page) may have moved.
-            return previous if previous.headers == resource.headers else replace(previous, headers=resource.headers)
-        candidates = [resource.last_modified or EPOCH, self._memory.content_mtime]
-        inventory = self._memory.inventory
-        candidates.extend(_from_ns(inventory[p.source].mtime_ns) for p in posts if p.source in inventory)
-        last_modified = max(candidates)
-        if previous is not None:
-            last_modified = max(last_modified, now, (previous.last_modified or EPOCH) + timedelta(seconds=1))
-        return replace(resource, last_modified=last_modified.replace(microsecond=0))
-
     def _report_new_problems(self, problems: tuple[Problem, ...]) -> None:
         memory = self._memory
         current = set(problems)
@@ -507,4 +395,3 @@ class Refresher:
             if problem not in memory.reported:
                 (log.error if problem.severity == "error" else log.warning)("%s", problem)
         memory.reported = current
-

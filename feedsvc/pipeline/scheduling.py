@@ -13,8 +13,8 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from feedsvc.model import Snapshot
 from feedsvc.pipeline.refresh import Refresher, RefreshReport
+from feedsvc.snapshot import Built
 
 log = logging.getLogger("feedsvc")
 
@@ -41,7 +41,7 @@ class RefreshScheduler:
         self.refresher.listeners.append(self._plan_publish)
         self.refresher.follow_up = self._plan_settle
         snapshot = self.refresher.store.snapshot
-        if snapshot is not None and snapshot.site is not None:
+        if isinstance(snapshot, Built):  # after a warm start the first refresh plans it
             self._plan_publish(None, snapshot)
         self.scheduler.start()
         log.info("scheduler started: rescan every %gs", self.interval_seconds)
@@ -68,10 +68,8 @@ class RefreshScheduler:
         return {"interval_seconds": self.interval_seconds, "next_rescan": next_run(RESCAN_JOB),
                 "next_scheduled_publish": next_run(PUBLISH_JOB)}
 
-    def _plan_publish(self, report: RefreshReport | None, snapshot: Snapshot) -> None:
+    def _plan_publish(self, report: RefreshReport | None, snapshot: Built) -> None:
         """Make a future post appear at its moment, without waiting for the next rescan."""
-        if snapshot.site is None:
-            return
         when = snapshot.site.next_publish_at
         if when is None:
             if self.scheduler.get_job(PUBLISH_JOB):

@@ -8,7 +8,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from feedsvc import __version__
 from feedsvc.config import Settings
 from feedsvc.model import Resource
-from feedsvc.pipeline.refresh import SnapshotStore
+from feedsvc.snapshot import SnapshotStore
 from feedsvc.urls import absolute
 from feedsvc.web.fastpath import HTML_CSP, SECURITY_HEADERS, FastPath
 from feedsvc.web.metrics import Metrics

@@ -18,9 +18,9 @@ from datetime import datetime
 from email.utils import formatdate, parsedate_to_datetime
 from typing import Any
 
-from feedsvc.model import Resource, Snapshot
-from feedsvc.pipeline.refresh import SnapshotStore
+from feedsvc.model import Resource
 from feedsvc.site.filters import mentions_filter
+from feedsvc.snapshot import Served, SnapshotStore
 from feedsvc.web.metrics import Metrics
 
 HTML_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; form-action 'none'; " \
@@ -74,7 +74,7 @@ class FastPath:
         self.app = app
         self.max_age = max_age
         self.metrics = metrics
-        self._for: Snapshot | None = None
+        self._for: Served | None = None
         self._prepared: dict[str, _Prepared] = {}
         self._counters: dict[tuple[str, str], Any] = {}
         self._date = (0, "")
@@ -123,7 +123,7 @@ class FastPath:
         answer = [*headers, ("Content-Length", str(len(body))), date, *SECURITY_HEADERS]
         return "200 OK", answer, b"" if method == "HEAD" else body, prepared.route
 
-    def _prepare(self, snapshot: Snapshot, path: str) -> _Prepared | None:
+    def _prepare(self, snapshot: Served, path: str) -> _Prepared | None:
         if snapshot is not self._for:  # a new snapshot: headers are built again as paths are asked for
             self._for, self._prepared = snapshot, {}
         prepared = self._prepared.get(path)

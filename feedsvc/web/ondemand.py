@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from feedsvc.config import Settings
-from feedsvc.model import FeedFormat, Resource, Scope, Site, Snapshot
+from feedsvc.model import FeedFormat, Resource, Scope, Site
 from feedsvc.render.feeds import FeedDoc, archive_doc, as_resource, doc_parts, feed_title
 from feedsvc.site.archives import parse_archive_path
 from feedsvc.site.filters import (
@@ -30,6 +30,7 @@ from feedsvc.site.filters import (
     parse_filter,
     select,
 )
+from feedsvc.snapshot import Built, Served
 from feedsvc.urls import absolute, feed_path
 
 log = logging.getLogger("feedsvc")
@@ -131,17 +132,17 @@ class OnDemandFeeds:
         self._running: dict[str, threading.Event] = {}
         self._index: _Index | None = None
 
-    def answer(self, snapshot: Snapshot, target: Target) -> Answer:
+    def answer(self, snapshot: Served, target: Target) -> Answer:
         answer, outcome = self._answer(snapshot, target)
         kind = "filter" if target.filter is not None else "archive"
         self.observe(kind, "refused" if isinstance(answer, Refusal) else outcome)
         return answer
 
-    def _answer(self, snapshot: Snapshot, target: Target) -> tuple[Answer, str]:
+    def _answer(self, snapshot: Served, target: Target) -> tuple[Answer, str]:
         cached = self._get(target.key)
         if cached is not None and cached.generation == snapshot.generation:
             return cached.answer, "cached"
-        if snapshot.site is None:
+        if not isinstance(snapshot, Built):  # a follower: only the builder holds the posts
             return self._ask_builder(snapshot, target, cached), "from_builder"
         settings = self.settings()
         index = self._index
@@ -167,7 +168,7 @@ class OnDemandFeeds:
             with self._lock:
                 self._running.pop(target.key).set()
 
-    def _render(self, snapshot: Snapshot, target: Target, doc: FeedDoc, settings: Settings, key: tuple[object, ...],
+    def _render(self, snapshot: Served, target: Target, doc: FeedDoc, settings: Settings, key: tuple[object, ...],
                 cached: _Cached | None) -> tuple[Answer, str]:
         if not self._renders.acquire(timeout=RENDER_WAIT_SECONDS):
             return Refusal(503, "busy rendering other feeds; try again shortly"), "refused"
@@ -181,7 +182,7 @@ class OnDemandFeeds:
                   len(doc.entries))
         return resource, "rendered"
 
-    def _ask_builder(self, snapshot: Snapshot, target: Target, cached: _Cached | None) -> Answer:
+    def _ask_builder(self, snapshot: Served, target: Target, cached: _Cached | None) -> Answer:
         if self.remote is None:
             return Refusal(503, "feeds are being rebuilt; try again shortly")
         if not self._renders.acquire(timeout=RENDER_WAIT_SECONDS):
@@ -197,7 +198,7 @@ class OnDemandFeeds:
         return answer
 
     @staticmethod
-    def _last_modified(snapshot: Snapshot, newest: datetime | None, cached: _Cached | None) -> datetime | None:
+    def _last_modified(snapshot: Served, newest: datetime | None, cached: _Cached | None) -> datetime | None:
         """New bytes are at least as new as the newest change in the content, and newer than what we served."""
         moments = [moment for moment in (newest, snapshot.modified) if moment is not None]
         if cached is not None and isinstance(cached.answer, Resource) and cached.answer.last_modified:

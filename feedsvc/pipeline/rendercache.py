@@ -1,0 +1,130 @@
+"""The render cache: each feed and page is rendered again only when what it shows has changed.
+
+A feed's render key hashes every setting, its scope, how many archive pages precede it and the
+fingerprints of the entries it shows; a scope's page is keyed (and re-rendered) with its feeds.
+An edit then re-renders only the feeds that show the edited post, and a rescan that finds
+nothing renders nothing. The keys are strings so the post cache can keep them across restarts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+
+from feedsvc.config import Settings, settings_key
+from feedsvc.model import FeedFormat, Post, Resource, Scope, ScopeKind, Site
+from feedsvc.pipeline.lastmodified import LastModified
+from feedsvc.pipeline.parallel import FORK_FROM, fork_is_safe, render_forked
+from feedsvc.render.feeds import EPOCH, ResourceParts, as_resource, feed_parts
+from feedsvc.render.pages import page_path, render_index, render_opml, scope_page_parts
+from feedsvc.urls import feed_path
+
+_HASH_THREADS = 2
+_FEED_FILES = tuple(fmt.filename for fmt in FeedFormat)
+
+Parts = Callable[[], ResourceParts]
+"""Renders one resource up to `as_resource`'s arguments (`feed_parts`, `scope_page_parts`)."""
+
+
+def render_key(every_setting: str, scope: Scope, posts: tuple[Post, ...], feed_limit: int) -> str:
+    """What a scope's feeds and page are made from: if this is unchanged, so are their bytes."""
+    shown = posts[:feed_limit]
+    # The archive count names the newest archive page in the feeds' `Link` header (archives.py).
+    return hashlib.sha256(repr((every_setting, scope.label, len(posts) // feed_limit,
+                                [p.fingerprint for p in shown])).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class RenderCache:
+    """What each path was last rendered under (its key) and the bytes made so; one per refresher."""
+
+    def __init__(self, gzip_level: int) -> None:
+        self.gzip_level = gzip_level
+        self._rendered: dict[str, tuple[str, Resource]] = {}  # path -> (render key, bytes)
+        self._pages: dict[str, tuple[object, Resource]] = {}  # "index" | "opml" -> (key, bytes)
+
+    def keys(self) -> dict[str, tuple[str, str]]:
+        """Path -> (render key, ETag of the bytes made under it): what the post cache saves."""
+        return {path: (key, resource.etag) for path, (key, resource) in self._rendered.items()}
+
+    def adopt(self, keys: Mapping[str, tuple[str, str]], served: Mapping[str, Resource]) -> None:
+        """Carry on from an earlier builder's keys; each counts only where `served` still holds the
+        very bytes made under it."""
+        self._rendered = {path: (key, served[path]) for path, (key, etag) in keys.items()
+                          if path in served and served[path].etag == etag}
+
+    def render(self, site: Site, settings: Settings, previous: Mapping[str, Resource], dating: LastModified,
+                progress: Callable[[int, int], None]) -> tuple[dict[str, Resource], list[str]]:
+        """Render every feed and scope page whose inputs changed; reuse the bytes (and validators) of the others.
+
+        Returns what to serve and the feeds that changed for readers (for WebSub). How the work
+        is spread over the cores is `_make`'s business; the output never depends on it.
+        """
+        resources: dict[str, Resource | None] = {}
+        fresh: dict[str, tuple[str, tuple[Post, ...], Parts]] = {}
+        rendered: dict[str, tuple[str, Resource]] = {}
+        every_setting = settings_key(settings)
+        total = len(site.scopes) * (len(FeedFormat) + 1) - 1  # the site scope's page is the index
+        for scope, posts in site.scopes.items():
+            shown = posts[: settings.feed_limit]
+            key = render_key(every_setting, scope, posts, settings.feed_limit)
+            # A scope's page shows what its feeds show: it is keyed, and re-rendered, with them.
+            parts: dict[str, Parts] = {
+                feed_path(scope, fmt): partial(feed_parts, site, scope, fmt, settings) for fmt in FeedFormat}
+            if scope.kind is not ScopeKind.SITE:
+                parts[page_path(scope)] = partial(scope_page_parts, scope, shown, settings)
+            for path, render in parts.items():
+                cached = self._rendered.get(path)
+                if cached is not None and cached[0] == key:
+                    rendered[path] = cached
+                    resources[path] = cached[1]
+                else:
+                    fresh[path] = (key, shown, render)
+                    resources[path] = None  # keeps the order
+        reused = total - len(fresh)
+        progress(reused, total)
+        made = self._make([render for _, _, render in fresh.values()], lambda done: progress(reused + done, total))
+        pages = self._site_pages(site, settings)
+        changed: list[str] = []
+        for (path, (key, shown, _)), made_resource in zip(fresh.items(), made, strict=True):
+            served = previous.get(path)
+            resource = dating.date(made_resource, shown, served)
+            if path.endswith(_FEED_FILES) and (served is None or served.etag != resource.etag):
+                changed.append(path)  # a feed that changed for readers, not just for us
+            rendered[path] = (key, resource)
+            resources[path] = resource
+        feed_types = {fmt.content_type for fmt in FeedFormat}
+        known = self._rendered.keys() or {p for p, r in previous.items() if r.content_type in feed_types}
+        changed.extend(path for path in known if path not in rendered and path.endswith(_FEED_FILES))  # gone
+        self._rendered = rendered
+        for page in pages:
+            resources[page.path] = dating.date(page, site.posts, previous.get(page.path))
+        return {path: resource for path, resource in resources.items() if resource is not None}, sorted(changed)
+
+    def _make(self, renders: list[Parts], progress: Callable[[int], None]) -> list[Resource]:
+        """Render, hash and compress each job, in order: on every core for a cold build (parallel.py),
+        else here, with hashing and gzip (which release the GIL) on a second thread."""
+        if len(renders) >= FORK_FROM and fork_is_safe():
+            made = render_forked(renders, progress, self.gzip_level)
+            if made is not None:
+                return made
+        with ThreadPoolExecutor(max_workers=_HASH_THREADS, thread_name_prefix="feedsvc-gzip") as pool:
+            finish = partial(as_resource, gzip_level=self.gzip_level)  # hash and gzip: on the pool's thread
+            futures = [pool.submit(finish, *render()) for render in renders]
+            progress(len(futures))
+            return [future.result() for future in futures]
+
+    def _site_pages(self, site: Site, settings: Settings) -> list[Resource]:
+        """The OPML lists scopes and counts, the index those and the site's newest entries: most edits
+        leave both as they were."""
+        newest = max((p.updated for p in site.posts), default=EPOCH)
+        key = (settings, tuple((scope, len(posts)) for scope, posts in site.scopes.items()), newest)
+        shown = tuple(p.fingerprint for p in site.posts[: settings.feed_limit])
+        keys: dict[str, object] = {"index": (key, shown), "opml": key}
+        renderers = {"index": render_index, "opml": render_opml}
+        for name, page_key in keys.items():
+            cached = self._pages.get(name)
+            if cached is None or cached[0] != page_key:
+                self._pages[name] = (page_key, renderers[name](site, settings))
+        return [self._pages[name][1] for name in keys]

@@ -1,0 +1,55 @@
+"""The state folder's one description (deploy/statefolder.py's docstring) names every file feedsvc writes there."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from pathlib import Path
+
+import feedsvc.deploy.statefolder as statefolder
+from feedsvc.deploy.statefolder import StateFolder, ask
+from feedsvc.pipeline.postcache import PostCache
+from feedsvc.snapshot import SnapshotStore
+from feedsvc.web.webhooks import SeenInFolder
+
+
+def _described() -> list[str]:
+    """The names the docstring lists, as glob patterns: `blobs/<etag>.gz` -> `blobs/*.gz`."""
+    doc = statefolder.__doc__ or ""
+    names = re.findall(r"^- `([^`]+)`", doc, flags=re.M) + re.findall(r"Each\s+`([^`]+)`", doc)
+    names += re.findall(r"`(posts/[^`]+)`", doc)
+    return [re.sub(r"<[^>]+>", "*", name) for name in names]
+
+
+def _matches(name: str, pattern: str) -> bool:
+    if pattern.endswith("/"):
+        return name.startswith(pattern)
+    return fnmatch.fnmatch(name, pattern) or fnmatch.fnmatch(name.rsplit("/", 1)[-1], pattern)
+
+
+def test_every_file_a_deployment_writes_is_in_the_one_description(site_dir, make_refresher, tmp_path: Path) -> None:
+    refresher = make_refresher(site_dir({"_posts/2026-01-01-a.md": "---\ntitle: A\n---\nHello\n"}))
+    refresher.refresh()
+    root = tmp_path / "state"
+    state = StateFolder(root)
+    store: SnapshotStore = refresher.store
+    assert store.snapshot is not None
+    state.write_snapshot(store.snapshot, "key")
+    state.write_status({"worker": {"role": "builder"}}, store.status)
+    (root / "builder.lock").touch()
+    ask(state, {"trigger": "test"})
+    (state.results / "abc.json").write_text("{}")
+    seed = refresher.export()
+    assert seed is not None
+    PostCache(root / "posts").save(seed)
+    assert SeenInFolder(root / "webhook-ids").first_time("delivery-1", 0.0)
+    (root / "metrics").mkdir()
+    (root / ".manifest.json.1.2.tmp").touch()  # a write in progress
+
+    patterns = _described()
+    written = sorted(str(path.relative_to(root)) for path in root.rglob("*") if path.is_file())
+    assert written and len(patterns) >= 10
+    undescribed = [name for name in written if not any(_matches(name, pattern) for pattern in patterns)]
+    assert undescribed == []
+    for folder in ("blobs", "requests", "results", "posts", "webhook-ids", "metrics"):
+        assert any(p.startswith(folder + "/") for p in patterns), folder
