@@ -1,7 +1,7 @@
 """The package's layers import downwards only, so the pure core never reaches I/O.
 
 content (file -> Post) < site (Posts -> Site) < render (Site -> bytes) are pure; pipeline, web and deploy
-are the edges. The shared vocabulary at the top (model, urls) imports no layer at all.
+are the edges. The shared vocabulary at the top (model, urls) and the LRU (lru) import no layer at all.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "render": EDGES,
     "model": ("content", "site", "render", *EDGES),
     "urls": ("content", "site", "render", *EDGES),
+    "lru": ("content", "site", "render", *EDGES),
 }
 
 
