@@ -14,7 +14,6 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -22,7 +21,6 @@ from pathlib import Path
 from types import MappingProxyType
 
 from feedsvc.config import CONFIG_FILE, ConfigError, Settings, config_path, config_problems, load_settings, settings_key
-from feedsvc.content.reading import read_posts
 from feedsvc.content.scanning import (
     SETTLE_SECONDS,
     Changes,
@@ -42,13 +40,15 @@ from feedsvc.model import (
     Problem,
     Resource,
     ScanStatus,
+    Scope,
     ScopeKind,
     Site,
     Snapshot,
 )
-from feedsvc.pipeline.parallel import FORK_FROM, fork_is_safe, render_forked
+from feedsvc.pipeline.parallel import RenderJob, read_posts, render_all
 from feedsvc.pipeline.postcache import Seed
-from feedsvc.render.feeds import EPOCH, GZIP_LEVEL, UNSERVED_GZIP_LEVEL, as_resource, feed_parts
+from feedsvc.render.entrycache import EntryCache
+from feedsvc.render.feeds import EPOCH, GZIP_LEVEL, UNSERVED_GZIP_LEVEL, Parts, feed_parts
 from feedsvc.render.pages import page_path, render_index, render_opml, scope_page_parts
 from feedsvc.site.compat import compat_routes
 from feedsvc.site.indexing import build_site, update_site
@@ -56,7 +56,6 @@ from feedsvc.urls import feed_path
 
 log = logging.getLogger("feedsvc")
 
-_HASH_THREADS = 2
 _FEED_FILES = tuple(fmt.filename for fmt in FeedFormat)
 
 Progress = Callable[[str, int, int], None]
@@ -138,10 +137,12 @@ class _Memory:
 class Refresher:
     def __init__(self, store: SnapshotStore, content_dir: Path, environ: Mapping[str, str] | None = None,
                  clock: Callable[[], datetime] = utc_now, progress: Progress | None = None,
-                 for_build: bool = False) -> None:
+                 for_build: bool = False, entries: EntryCache | None = None) -> None:
         """`for_build`: for `feedsvc build` or `check`, which serve nothing and exit when done: gzip
-        and post bodies are then compressed for speed, not size (render/feeds.py, model.py)."""
+        and post bodies are then compressed for speed, not size (render/feeds.py, model.py).
+        `entries`: the entry cache its renders use (render/entrycache.py); by default one of its own."""
         self.store = store
+        self.entries = entries if entries is not None else EntryCache()
         self.gzip_level = UNSERVED_GZIP_LEVEL if for_build else GZIP_LEVEL
         self.body_level = UNSERVED_BODY_LEVEL if for_build else BODY_LEVEL
         self.progress = progress or _no_progress
@@ -408,7 +409,7 @@ class Refresher:
         memory = self._memory
         previous = self.store.snapshot.resources if self.store.snapshot is not None else {}
         resources: dict[str, Resource | None] = {}
-        fresh: dict[str, tuple[str, tuple[Post, ...], Callable[[], tuple]]] = {}
+        fresh: dict[str, tuple[str, tuple[Post, ...], RenderJob]] = {}
         rendered: dict[str, tuple[str, Resource]] = {}
         every_setting = settings_key(settings)
         total = len(site.scopes) * (len(FeedFormat) + 1) - 1  # the site scope's page is the index
@@ -419,9 +420,10 @@ class Refresher:
             key = hashlib.sha256(repr((every_setting, scope.label, len(posts) // settings.feed_limit,
                                        [p.fingerprint for p in shown])).encode("utf-8", "surrogatepass")).hexdigest()
             # A scope's page shows what its feeds show: it is keyed, and re-rendered, with them.
-            parts = {feed_path(scope, fmt): partial(feed_parts, site, scope, fmt, settings) for fmt in FeedFormat}
+            parts: dict[str, RenderJob] = {
+                feed_path(scope, fmt): partial(feed_parts, site, scope, fmt, settings) for fmt in FeedFormat}
             if scope.kind is not ScopeKind.SITE:
-                parts[page_path(scope)] = partial(scope_page_parts, scope, shown, settings)
+                parts[page_path(scope)] = partial(_scope_page, scope, shown, settings)
             for path, render in parts.items():
                 cached = memory.rendered.get(path)
                 if cached is not None and cached[0] == key:
@@ -450,19 +452,11 @@ class Refresher:
             resources[page.path] = self._dated(page, site.posts, previous.get(page.path), now)
         return {path: resource for path, resource in resources.items() if resource is not None}, sorted(changed)
 
-    def _make(self, jobs: list[tuple[str, tuple[Post, ...], Callable[[], tuple]]],
+    def _make(self, jobs: list[tuple[str, tuple[Post, ...], RenderJob]],
               progress: Callable[[int], None]) -> list[Resource]:
-        """Render, hash and compress each job, in order: on every core for a cold build (parallel.py),
-        else here, with hashing and gzip (which release the GIL) on a second thread."""
-        renders = [render for _, _, render in jobs]
-        if len(renders) >= FORK_FROM and fork_is_safe():
-            made = render_forked(renders, progress, self.gzip_level)
-            if made is not None:
-                return made
-        with ThreadPoolExecutor(max_workers=_HASH_THREADS, thread_name_prefix="feedsvc-gzip") as pool:
-            futures = [pool.submit(as_resource, *render(), gzip_level=self.gzip_level) for render in renders]
-            progress(len(futures))
-            return [future.result() for future in futures]
+        """Render, hash and compress each job, in order: on every core for a cold build, else here
+        with this refresher's entry cache (parallel.py)."""
+        return render_all([render for _, _, render in jobs], self.entries, progress, self.gzip_level)
 
     def _pages(self, site: Site, settings: Settings) -> list[Resource]:
         """The OPML lists scopes and counts, the index those and the site's newest entries: most edits
@@ -507,3 +501,7 @@ class Refresher:
                 (log.error if problem.severity == "error" else log.warning)("%s", problem)
         memory.reported = current
 
+
+def _scope_page(scope: Scope, shown: tuple[Post, ...], settings: Settings, entries: EntryCache | None) -> Parts:
+    """A scope page as a render job: it shows no feed entries, so the entry cache goes unused."""
+    return scope_page_parts(scope, shown, settings)

@@ -19,7 +19,7 @@ from feedsvc import __version__
 from feedsvc.config import Settings
 from feedsvc.content.markup import plain_title
 from feedsvc.model import SITE_SCOPE, FeedFormat, Post, Resource, Scope, ScopeKind, Site
-from feedsvc.render.feeds import EPOCH, as_resource, feed_title, feed_url
+from feedsvc.render.feeds import EPOCH, Parts, as_resource, feed_title, feed_url
 from feedsvc.site.archives import archive_count, archive_path
 from feedsvc.urls import absolute, scope_dir
 
@@ -109,8 +109,7 @@ def _custom_feed_examples(site: Site, settings: Settings) -> list[tuple[str, str
     return examples
 
 
-def scope_page_parts(scope: Scope, shown: tuple[Post, ...], settings: Settings
-                     ) -> tuple[str, str, bytes, datetime | None]:
+def scope_page_parts(scope: Scope, shown: tuple[Post, ...], settings: Settings) -> Parts:
     """One category's, tag's or author's page, up to `as_resource`'s arguments (hashing and gzip
     can then run on another thread, as for the feeds). `shown`: the entries its feeds show."""
     body = _ENV.get_template("scope.html").render(
@@ -120,7 +119,7 @@ def scope_page_parts(scope: Scope, shown: tuple[Post, ...], settings: Settings
         entries=[_entry(post) for post in shown],
     )
     newest = max((p.updated for p in shown), default=None)
-    return page_path(scope), HTML_TYPE, body.encode("utf-8"), newest
+    return page_path(scope), HTML_TYPE, body.encode("utf-8"), newest, ()
 
 
 def render_scope_page(scope: Scope, shown: tuple[Post, ...], settings: Settings) -> Resource:
