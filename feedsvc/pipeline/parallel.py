@@ -102,7 +102,7 @@ def _in_children(items: Sequence[T], start_worker: Callable[[], Work[T, R]], met
     size = max(1, -(-len(items) // (processes * _CHUNKS_PER_PROCESS)))
     size = min(size, max_chunk) if max_chunk else size
     chunks = [items[start:start + size] for start in range(0, len(items), size)]
-    context = multiprocessing.get_context(method)
+    context = multiprocessing.get_context("fork") if method == "fork" else multiprocessing.get_context("spawn")
     made: list[list[R] | None] = [None] * len(chunks)
     started: list[multiprocessing.process.BaseProcess] = []
     children: dict[Connection, tuple[multiprocessing.process.BaseProcess, int]] = {}  # -> (child, chunks to come)
@@ -110,12 +110,12 @@ def _in_children(items: Sequence[T], start_worker: Callable[[], Work[T, R]], met
         for number in range(min(processes, len(chunks))):
             share = list(range(number, len(chunks), processes))  # dealt in turn: neighbours go to different cores
             receive, send = context.Pipe(duplex=False)
-            child = context.Process(target=_child, args=(start_worker, [(i, chunks[i]) for i in share], send),
-                                    name=f"feedsvc-batch-{number}", daemon=True)
-            child.start()
-            started.append(child)
+            process = context.Process(target=_child, args=(start_worker, [(i, chunks[i]) for i in share], send),
+                                      name=f"feedsvc-batch-{number}", daemon=True)
+            process.start()
+            started.append(process)
             send.close()  # the child holds the only writing end: its exit is our end of file
-            children[receive] = (child, len(share))
+            children[receive] = (process, len(share))
         done = 0
         while children:
             for ready in multiprocessing.connection.wait(list(children)):
@@ -137,11 +137,11 @@ def _in_children(items: Sequence[T], start_worker: Callable[[], Work[T, R]], met
                 else:
                     children[ready] = (child, expected - 1)
     finally:
-        for receive, (child, _) in children.items():  # what is left after a failure
+        for receive, (left, _) in children.items():  # what is left after a failure
             receive.close()
-            child.terminate()
-        for child in started:
-            child.join(5)
+            left.terminate()
+        for each in started:
+            each.join(5)
     return [result for chunk in made for result in chunk or ()]
 
 
