@@ -160,7 +160,7 @@ def test_archive_pages_keep_their_bytes_as_posts_are_added(site_dir, make_refres
     site, settings = refresher.store.snapshot.site, refresher.settings
 
     def pages(site):
-        return {n: doc_parts(archive_doc(site, SITE_SCOPE, FeedFormat.ATOM, n, settings), settings)[2]
+        return {n: doc_parts(archive_doc(site, SITE_SCOPE, FeedFormat.ATOM, n, settings), settings, None)[2]
                 for n in range(1, archive_count(len(site.posts), LIMIT) + 1)}
 
     before = pages(site)
@@ -226,7 +226,7 @@ def test_archive_pages_render_once_and_are_reused_while_their_entries_stay(site_
     client = create_app(refresher.settings, refresher.store).test_client()
     calls: list[str] = []
     real = ondemand.doc_parts
-    monkeypatch.setattr(ondemand, "doc_parts", lambda doc, settings: calls.append(doc.path) or real(doc, settings))
+    monkeypatch.setattr(ondemand, "doc_parts", lambda doc, *rest: calls.append(doc.path) or real(doc, *rest))
     for _ in range(3):
         assert client.get("/archive/1/rss.xml").status_code == 200
     assert calls == ["/archive/1/rss.xml"]

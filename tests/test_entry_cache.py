@@ -1,4 +1,6 @@
-"""Entries built once and reused (entrycache.py) give exactly the bytes feedgen gives for whole documents."""
+"""Entries built once and reused (entrycache.py) give exactly the bytes feedgen gives for whole documents.
+
+The cache is whoever renders's own, passed in: None renders without one (the reference path)."""
 
 from __future__ import annotations
 
@@ -6,17 +8,18 @@ import multiprocessing
 import random
 import threading
 from dataclasses import replace
+from functools import partial
 
 import pytest
 from conftest import SAMPLE_CONTENT, post_text
 
-from feedsvc.model import FeedFormat
-from feedsvc.render.entrycache import ENTRIES, EntryCache
-from feedsvc.render.feeds import EntryShape, archive_doc, doc_parts, subscription_doc
+from feedsvc.model import FeedFormat, Resource
+from feedsvc.render.entrycache import EntryCache
+from feedsvc.render.feeds import EntryShape, archive_doc, as_resource, doc_parts, feed_parts, subscription_doc
 from feedsvc.site.archives import archive_count
 from feedsvc.site.filters import parse_filter
 from feedsvc.urls import feed_path
-from feedsvc.web.ondemand import OnDemandFeeds, Target
+from feedsvc.web.ondemand import OnDemandFeeds, Target, _Index, plan
 
 TAGS = ["python", "web", "Rust", "go", "data", "C++", "日本語", "a & b", "<script>"]
 CATEGORIES = ["News", "Releases", "Notes", "Field Trips"]
@@ -63,8 +66,8 @@ def _documents(site, settings) -> list:
     return docs
 
 
-def _bodies(docs, settings) -> dict[str, bytes]:
-    return {doc.path: doc_parts(doc, settings)[2] for doc in docs}
+def _bodies(docs, settings, entries: EntryCache | None) -> dict[str, bytes]:
+    return {doc.path: doc_parts(doc, settings, entries)[2] for doc in docs}
 
 
 def _generated(site_dir, make_refresher, environ: dict[str, str], config: str | None = None):
@@ -90,12 +93,11 @@ def test_every_document_has_the_bytes_feedgen_gives_without_the_cache(site_dir, 
     site, settings = refresher.store.snapshot.site, refresher.settings
     docs = _documents(site, settings)
     assert sum(doc.archive for doc in docs) > 20  # archive pages are covered too
-    with ENTRIES.disabled():
-        plain = _bodies(docs, settings)
-    ENTRIES.clear()
-    cold = _bodies(docs, settings)
-    reused = ENTRIES.stats()
-    warm = _bodies(docs, settings)
+    plain = _bodies(docs, settings, None)
+    entries = EntryCache()
+    cold = _bodies(docs, settings, entries)
+    reused = entries.stats()
+    warm = _bodies(docs, settings, entries)
     assert cold == plain
     assert warm == plain
     # Each (post, format) was built once, then reused by every other document that shows it.
@@ -109,9 +111,9 @@ def test_the_sample_content_renders_the_same_bytes_with_and_without_the_cache(ma
     refresher.refresh()
     site, settings = refresher.store.snapshot.site, refresher.settings
     docs = _documents(site, settings)
-    with ENTRIES.disabled():
-        plain = _bodies(docs, settings)
-    assert _bodies(docs, settings) == plain == _bodies(docs, settings)
+    plain = _bodies(docs, settings, None)
+    entries = EntryCache()
+    assert _bodies(docs, settings, entries) == plain == _bodies(docs, settings, entries)
 
 
 def test_filtered_feeds_have_the_same_bytes_with_and_without_the_cache(site_dir, make_refresher):
@@ -120,11 +122,11 @@ def test_filtered_feeds_have_the_same_bytes_with_and_without_the_cache(site_dir,
     targets = [Target(feed_path(scope, fmt), parse_filter(query))
                for scope in list(snapshot.site.scopes)[:6] for fmt in FeedFormat
                for query in ("tags=python,web", "categories=news&authors=ada-quill", "tags=go")]
-    with ENTRIES.disabled():
-        plain = [OnDemandFeeds(lambda: settings).answer(snapshot, target) for target in targets]
-    cached = [OnDemandFeeds(lambda: settings).answer(snapshot, target) for target in targets]
-    assert [a.body for a in cached] == [a.body for a in plain]
-    assert sum(b"<item>" in a.body or b"<entry>" in a.body for a in plain) > 10  # the filters select entries
+    index = _Index(snapshot.site)
+    plain = [doc_parts(plan(index, settings, target), settings, None)[2] for target in targets]
+    ondemand = OnDemandFeeds(lambda: settings)
+    assert [ondemand.answer(snapshot, target).body for target in targets] == plain
+    assert sum(b"<item>" in body or b"<entry>" in body for body in plain) > 10  # the filters select entries
 
 
 def test_an_edited_post_never_serves_its_old_entry(site_dir, make_refresher):
@@ -142,9 +144,8 @@ def test_an_edited_post_never_serves_its_old_entry(site_dir, make_refresher):
         assert b"Old title" not in after[path] and b"Old body" not in after[path], path
     site, settings = refresher.store.snapshot.site, refresher.settings
     subscriptions = [subscription_doc(site, scope, fmt, settings) for scope in site.scopes for fmt in FeedFormat]
-    with ENTRIES.disabled():
-        assert {doc.path: doc_parts(doc, settings)[2] for doc in subscriptions} == \
-            {doc.path: after[doc.path] for doc in subscriptions}
+    assert {doc.path: doc_parts(doc, settings, None)[2] for doc in subscriptions} == \
+        {doc.path: after[doc.path] for doc in subscriptions}
 
 
 def test_posts_that_share_a_fingerprint_never_share_an_entry(make_refresher):
@@ -155,38 +156,39 @@ def test_posts_that_share_a_fingerprint_never_share_an_entry(make_refresher):
     twin = replace(post, title="A hand-made twin").with_content("<p>Twin body</p>")
     assert twin.fingerprint == post.fingerprint
     scope = next(iter(site.scopes))
+    entries = EntryCache()
     for fmt in FeedFormat:
-        original = doc_parts(replace(subscription_doc(site, scope, fmt, settings), entries=(post,)), settings)[2]
-        changed = doc_parts(replace(subscription_doc(site, scope, fmt, settings), entries=(twin,)), settings)[2]
+        original = doc_parts(replace(subscription_doc(site, scope, fmt, settings), entries=(post,)), settings,
+                             entries)[2]
+        changed = doc_parts(replace(subscription_doc(site, scope, fmt, settings), entries=(twin,)), settings,
+                            entries)[2]
         assert b"Twin body" in changed and b"hand-made twin" in changed and b"Twin body" not in original
 
 
 def test_entries_are_kept_per_shape_of_the_settings(site_dir, make_refresher):
     """Settings that shape entries (excerpt only, the fallback author) never see another's entries."""
     results = {}
+    entries = EntryCache()  # one cache through every settings
     for name, environ in {"full": {}, "excerpt": {"FEEDSVC_EXCERPT_ONLY": "1"},
                           "other author": {"FEEDSVC_AUTHOR": "Someone Else"}}.items():
         refresher = _generated(site_dir, make_refresher, {"FEEDSVC_FEED_LIMIT": "5", **environ}, NO_SITE_AUTHOR)
         site, settings = refresher.store.snapshot.site, refresher.settings
         docs = _documents(site, settings)
-        with ENTRIES.disabled():
-            plain = _bodies(docs, settings)
-        assert _bodies(docs, settings) == plain, name  # the cache holds the other settings' entries now
+        plain = _bodies(docs, settings, None)
+        assert _bodies(docs, settings, entries) == plain, name  # the cache holds the other settings' entries now
         results[name] = plain
     assert results["full"]["/atom.xml"] != results["excerpt"]["/atom.xml"] != results["other author"]["/atom.xml"]
     assert EntryShape.of(refresher.settings) != EntryShape.of(replace(refresher.settings, excerpt_only=True))
 
 
-def test_a_bounded_cache_shared_by_threads_still_gives_the_same_bytes(site_dir, make_refresher, monkeypatch):
+def test_a_bounded_cache_shared_by_threads_still_gives_the_same_bytes(site_dir, make_refresher):
     refresher = _generated(site_dir, make_refresher, {"FEEDSVC_FEED_LIMIT": "3"})
     site, settings = refresher.store.snapshot.site, refresher.settings
     docs = _documents(site, settings)
-    with ENTRIES.disabled():
-        plain = _bodies(docs, settings)
+    plain = _bodies(docs, settings, None)
     small = EntryCache(max_bytes=40_000)  # a few dozen entries: constant eviction
-    monkeypatch.setattr("feedsvc.render.feeds.ENTRIES", small)
     results: list[dict[str, bytes]] = []
-    threads = [threading.Thread(target=lambda order=order: results.append(_bodies(order, settings)))
+    threads = [threading.Thread(target=lambda order=order: results.append(_bodies(order, settings, small)))
                for order in (docs, docs[::-1], docs[1::2] + docs[::2], docs)]
     for thread in threads:
         thread.start()
@@ -198,27 +200,24 @@ def test_a_bounded_cache_shared_by_threads_still_gives_the_same_bytes(site_dir, 
     assert 0 < stats.bytes <= small.max_bytes and stats.hits and stats.misses > stats.entries  # some were evicted
 
 
-def _render_in_child(connection, docs, settings) -> None:
-    connection.send(_bodies(docs, settings))
+def test_a_forked_renderer_makes_its_own_cache_even_if_the_parents_was_locked_at_fork(site_dir, make_refresher,
+                                                                                     monkeypatch):
+    """A cold build's forked children never touch the refresher's cache: a lock held at fork cannot hang them."""
+    import feedsvc.pipeline.parallel as parallel
 
-
-def test_a_forked_child_renders_even_if_the_cache_was_locked_at_fork(site_dir, make_refresher):
     if "fork" not in multiprocessing.get_all_start_methods():
         pytest.skip("no fork on this platform")
     refresher = _generated(site_dir, make_refresher, {"FEEDSVC_FEED_LIMIT": "5"})
     site, settings = refresher.store.snapshot.site, refresher.settings
-    docs = _documents(site, settings)[:12]
-    with ENTRIES.disabled():
-        plain = _bodies(docs, settings)
-    context = multiprocessing.get_context("fork")
-    receive, send = context.Pipe(duplex=False)
-    with ENTRIES._lock:  # as if another thread was inside the cache when the process forked
-        child = context.Process(target=_render_in_child, args=(send, docs, settings))
-        child.start()
-    try:
-        assert receive.poll(30), "the forked child hung on the cache's lock"
-        assert receive.recv() == plain
-    finally:
-        child.join(10)
-        if child.is_alive():
-            child.kill()
+    jobs = [partial(feed_parts, site, scope, fmt, settings) for scope in site.scopes for fmt in FeedFormat]
+    plain = [as_resource(*job(None)) for job in jobs]
+    monkeypatch.setattr(parallel, "FORK_FROM", 1)
+    monkeypatch.setattr(parallel, "fork_is_safe", lambda: True)
+    made: list[list[Resource]] = []
+    with refresher.entries._lock, refresher.entries._entries._lock:  # as if another thread was inside it
+        renderer = threading.Thread(target=lambda: made.append(parallel.render_all(jobs, refresher.entries)),
+                                    daemon=True)
+        renderer.start()
+        renderer.join(60)
+    assert not renderer.is_alive(), "a forked child hung on the parent's cache"
+    assert made == [plain]

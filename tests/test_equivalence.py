@@ -79,11 +79,11 @@ def test_every_served_feed_equals_a_plain_serial_render(site_dir, make_refresher
 
 
 def test_reading_in_worker_processes_gives_the_same_posts_and_problems_in_order(site_dir, make_refresher):
-    from feedsvc.content.reading import PARALLEL_FROM, read_posts
     from feedsvc.content.scanning import take_inventory
+    from feedsvc.pipeline.parallel import READ_IN_PROCESSES_FROM, read_posts
 
     rng = random.Random(11)
-    files = dict(_post(rng, n, rng.randint(1, 28)) for n in range(PARALLEL_FROM + 20))
+    files = dict(_post(rng, n, rng.randint(1, 28)) for n in range(READ_IN_PROCESSES_FROM + 20))
     files["_posts/2026-01-05-broken.md"] = "---\ntitle: [unclosed\n---\nbody\n"
     root = site_dir(files)
     refresher = make_refresher(root)
@@ -98,28 +98,32 @@ def test_reading_in_worker_processes_gives_the_same_posts_and_problems_in_order(
 
 
 def test_when_worker_processes_cannot_start_posts_are_read_here(site_dir, make_refresher, monkeypatch, caplog):
-    import feedsvc.content.reading as reading
+    from multiprocessing.context import SpawnProcess
+
+    import feedsvc.pipeline.parallel as parallel
     from feedsvc.content.scanning import take_inventory
 
-    class Broken:
-        def __init__(self, *args, **kwargs):
-            raise OSError("no more processes")
+    def broken(self):
+        raise OSError("no more processes")
 
     rng = random.Random(3)
-    root = site_dir(dict(_post(rng, n, 1 + n % 28) for n in range(reading.PARALLEL_FROM + 5)))
+    root = site_dir(dict(_post(rng, n, 1 + n % 28) for n in range(parallel.READ_IN_PROCESSES_FROM + 5)))
     refresher = make_refresher(root)
     refresher.refresh()
     items = sorted(take_inventory(root)[0].items())
-    serial = reading.read_posts(root, items, refresher.settings, processes=1)
-    monkeypatch.setattr(reading, "ProcessPoolExecutor", Broken)
-    assert reading.read_posts(root, items, refresher.settings, processes=2) == serial
-    assert "reading them here instead" in caplog.text
+    serial = parallel.read_posts(root, items, refresher.settings, processes=1)
+    monkeypatch.setattr(SpawnProcess, "start", broken)
+    assert parallel.read_posts(root, items, refresher.settings, processes=2) == serial
+    assert "reading 405 posts in worker processes failed (no more processes); reading them here instead" \
+        in caplog.text
 
 
-def test_rendering_in_forked_processes_gives_the_same_resources_in_order(site_dir, make_refresher):
+def test_rendering_in_forked_processes_gives_the_same_resources_in_order(site_dir, make_refresher, monkeypatch,
+                                                                         caplog):
     from functools import partial
 
-    from feedsvc.pipeline.parallel import render_forked
+    import feedsvc.pipeline.parallel as parallel
+    from feedsvc.render.entrycache import EntryCache
     from feedsvc.render.feeds import as_resource, feed_parts
 
     rng = random.Random(9)
@@ -127,21 +131,24 @@ def test_rendering_in_forked_processes_gives_the_same_resources_in_order(site_di
     refresher.refresh()
     site, settings = refresher.store.snapshot.site, refresher.settings
     jobs = [partial(feed_parts, site, scope, fmt, settings) for scope in site.scopes for fmt in FeedFormat]
+    monkeypatch.setattr(parallel, "FORK_FROM", 1)
+    monkeypatch.setattr(parallel, "fork_is_safe", lambda: True)
     seen: list[int] = []
-    forked = render_forked(jobs, seen.append)
-    assert forked == [as_resource(*job()) for job in jobs]
-    assert seen and seen[-1] == len(jobs)
+    forked = parallel.render_all(jobs, EntryCache(), seen.append)
+    assert "rendering them here" not in caplog.text  # it really rendered in forked processes
+    assert forked == [as_resource(*job(None)) for job in jobs]
+    assert len(seen) >= 2 and seen == sorted(seen) and seen[-1] == len(jobs)
 
 
 def test_a_cold_build_that_forks_serves_what_the_serial_build_serves(site_dir, make_refresher, monkeypatch, caplog):
-    import feedsvc.pipeline.rendercache as rendercache_module
+    import feedsvc.pipeline.parallel as parallel
 
     rng = random.Random(13)
     root = site_dir(dict(_post(rng, n, rng.randint(1, 28)) for n in range(40)))
     serial = make_refresher(root)
     serial.refresh()
-    monkeypatch.setattr(rendercache_module, "FORK_FROM", 1)
-    monkeypatch.setattr(rendercache_module, "fork_is_safe", lambda: True)
+    monkeypatch.setattr(parallel, "FORK_FROM", 1)
+    monkeypatch.setattr(parallel, "fork_is_safe", lambda: True)
     forked = make_refresher(root)
     forked.refresh()
     assert {p: r.body for p, r in forked.store.snapshot.resources.items()} == \

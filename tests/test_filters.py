@@ -232,10 +232,10 @@ def test_when_every_render_slot_is_taken_a_new_filtered_feed_gets_503_and_plain_
     started = threading.Semaphore(0)
     real = ondemand.doc_parts
 
-    def slow(doc, settings):
+    def slow(doc, *rest):
         started.release()
         release.wait(10)
-        return real(doc, settings)
+        return real(doc, *rest)
 
     monkeypatch.setattr(ondemand, "doc_parts", slow)
     monkeypatch.setattr(ondemand, "RENDER_WAIT_SECONDS", 0.2)

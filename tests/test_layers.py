@@ -2,7 +2,7 @@
 
 content (file -> Post) < site (Posts -> Site) < render (Site -> bytes) are pure; pipeline, web and deploy
 are the edges, and the pipeline (the refresh) reaches neither HTTP nor the deployment. The shared
-vocabulary at the top (model, snapshot, urls) and small helpers beside it (atomicfile) import no layer at all.
+vocabulary at the top (model, snapshot, urls) and small helpers beside it (atomicfile, lru) import no layer at all.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "urls": ("content", "site", "render", *EDGES),
     "snapshot": ("content", "site", "render", *EDGES),
     "atomicfile": ("content", "site", "render", *EDGES),
+    "lru": ("content", "site", "render", *EDGES),
 }
 
 

@@ -13,8 +13,8 @@ import time
 
 from conftest import ROOT, post_text
 
-from feedsvc.content.reading import PARALLEL_FROM, read_posts
 from feedsvc.content.scanning import take_inventory
+from feedsvc.pipeline.parallel import READ_IN_PROCESSES_FROM, read_posts
 from feedsvc.pipeline.progress import BuildProgress
 
 POSTS = {f"_posts/2026-01-{day:02d}-post-{day}.md": post_text(f"title: Post {day}\ntags: [t{day % 3}]\nauthor: Ann")
@@ -51,7 +51,8 @@ def test_the_refresher_reports_each_phase_from_zero_to_its_total(site_dir, make_
 
 
 def test_reading_in_worker_processes_reports_progress_as_chunks_arrive(site_dir, make_refresher):
-    root = site_dir({f"_posts/2026-01-01-p{n}.md": post_text(f"title: P{n}") for n in range(PARALLEL_FROM + 10)})
+    root = site_dir({f"_posts/2026-01-01-p{n}.md": post_text(f"title: P{n}")
+                     for n in range(READ_IN_PROCESSES_FROM + 10)})
     refresher = make_refresher(root)
     refresher.refresh()
     items = sorted(take_inventory(root)[0].items())

@@ -64,7 +64,10 @@ class Service:
         secret = webhook_secret(environ)
         self.webhooks = WebhookReceiver(secret, self.refreshes, SeenInFolder(self.state_dir / "webhook-ids")) \
             if secret else None
-        self.ondemand = OnDemandFeeds(lambda: self.refresher.settings or self.settings)
+        # One entry cache for the refresher and the feeds rendered on request: archive pages and filtered
+        # feeds show the entries the subscription feeds built (render/entrycache.py).
+        self.ondemand = OnDemandFeeds(lambda: self.refresher.settings or self.settings,
+                                      entries=self.refresher.entries)
         self.app: Flask = create_app(self.settings, self.store, self.webhooks, self.metrics, self.ondemand)
         self.scheduler: RefreshScheduler | None = None
         self.deployment: Deployment | None = None

@@ -1,30 +1,67 @@
-"""Rendering a cold build's feeds on every core.
+"""Batches of pure jobs on every core, with one fallback policy: a cold build's reading and rendering.
 
-A cold build renders every feed of every scope (1,600 and more at 10,000 posts), mostly in
-feedgen's pure Python: threads would queue on the GIL. Forked children inherit the site, so
-nothing but each job's index goes in and only the finished (gzip) resources come back. Fork is
-used only where it is safe: with no other thread in the process (a forked copy of a lock held by
-another thread would hang the child), which is the case for `feedsvc build`, `check`, and the
-first build of `serve` before the server starts. Anywhere else, and if anything goes wrong,
-the caller renders in-process instead. The output is the same objects either way (tested).
+Both are pure Python for the most part (YAML and front-matter rules; feedgen), so threads would
+queue on the GIL: `run_batch` deals chunks of a batch to one child process per core instead and
+puts the results back in order. The start method is the caller's choice, for a reason each:
+
+- **fork** (rendering): the children inherit the site, so nothing goes in but their share of the
+  jobs, and only the finished (gzip) resources come back. Fork is safe only with no other thread in
+  the process (a forked copy of a lock another thread holds would hang the child): `feedsvc build`,
+  `check`, and the first build of `serve` before the server starts. Each child renders with an
+  entry cache it makes for itself (`_start_renderer`), never one inherited from the parent.
+- **spawn** (reading): fresh interpreters, safe from any process, threaded workers included (a
+  settings change re-reads every post from a serving process's refresh thread); what they need
+  (paths, signatures, settings) is small to pickle.
+
+The policy, the same for both: in this process when the batch is small (starting processes costs
+more than it saves), when there is one core, or when fork is asked for and unsafe; in children
+otherwise; and if the children fail (cannot start, die, raise), here after all, with a warning.
+The results are the same objects in the same order either way (tested).
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Literal, TypeVar
 
-from feedsvc.model import Resource
-from feedsvc.render.entrycache import ENTRIES, FORKED_MAX_BYTES
+from feedsvc.config import Settings
+from feedsvc.content import reading
+from feedsvc.content.reading import Result
+from feedsvc.content.scanning import FileSignature
+from feedsvc.model import BODY_LEVEL, Resource
+from feedsvc.render.entrycache import FORKED_MAX_BYTES, EntryCache
 from feedsvc.render.feeds import GZIP_LEVEL, ResourceParts, as_resource
 
 log = logging.getLogger("feedsvc")
 
-FORK_FROM = 200  # fewer jobs than this: forking costs more than it saves
-_JOBS: Sequence[Callable[[], ResourceParts]] = ()
+T = TypeVar("T")
+R = TypeVar("R")
+Work = Callable[[Sequence[T]], list[R]]
+"""What a child does with each chunk of the batch dealt to it."""
+Here = Callable[[Sequence[T], Callable[[int], None]], list[R]]
+"""The whole batch in this process, telling progress."""
+StartMethod = Literal["fork", "spawn"]
+RenderJob = Callable[[EntryCache | None], ResourceParts]
+"""One feed or page to render, with the entry cache of the process that renders it."""
+
+FORK_FROM = 200  # fewer render jobs than this: forking costs more than it saves
+READ_IN_PROCESSES_FROM = 400  # fewer files than this: starting interpreters costs more than it saves
+_CHUNKS_PER_PROCESS = 8  # small enough to even out the children's shares and to show progress
+_READ_CHUNK = 250
+_HASH_THREADS = 2
+
+
+class ChildFailed(Exception):
+    """A child process could not finish its share of a batch."""
 
 
 def fork_is_safe() -> bool:
@@ -32,30 +69,131 @@ def fork_is_safe() -> bool:
         and "fork" in multiprocessing.get_all_start_methods()
 
 
-def _render_range(start: int, stop: int, gzip_level: int) -> list[Resource]:
-    ENTRIES.max_bytes = FORKED_MAX_BYTES  # a child lives for one build: entries shared by its feeds may stay
-    return [as_resource(*_JOBS[i](), gzip_level=gzip_level) for i in range(start, stop)]
+def run_batch(items: Sequence[T], start_worker: Callable[[], Work[T, R]], *, method: StartMethod, min_items: int,
+              doing: str, here: Here[T, R] | None = None, progress: Callable[[int], None] | None = None,
+              processes: int | None = None, max_chunk: int | None = None) -> list[R]:
+    """The results of every item, in order: `start_worker()` is called once in each child and the
+    work it returns is given that child's chunks; `here(items, progress)` (by default the same work
+    on every item) runs them in this process when children would not pay or cannot be used.
+    `progress(done)` hears how many items are done, ending with all of them; `doing` names the
+    batch in log lines ("reading posts")."""
+    tell = progress or _ignore
+    processes = processes if processes is not None else (os.cpu_count() or 1)
+    if processes > 1 and len(items) >= min_items and (method != "fork" or fork_is_safe()):
+        try:
+            return _in_children(items, start_worker, method, processes, tell, max_chunk)
+        except Exception as exc:  # no more processes, a child that died, no importable __main__ for spawn
+            verb, _, noun = doing.partition(" ")
+            log.warning("%s %d %s in worker processes failed (%s); %s them here instead", verb, len(items), noun,
+                        exc, verb)
+    if here is not None:
+        return here(items, tell)
+    done = start_worker()(items)
+    tell(len(done))
+    return done
 
 
-def render_forked(jobs: Sequence[Callable[[], ResourceParts]], progress: Callable[[int], None] | None = None,
-                  gzip_level: int = GZIP_LEVEL) -> list[Resource] | None:
-    """`as_resource(*job())` for each job, in order, in forked children; None when that cannot be done."""
-    global _JOBS
-    processes = os.cpu_count() or 1
-    step = max(1, len(jobs) // (processes * 8))
-    ranges = [(start, min(start + step, len(jobs))) for start in range(0, len(jobs), step)]
-    _JOBS = jobs
+def _ignore(done: int) -> None:
+    pass
+
+
+def _in_children(items: Sequence[T], start_worker: Callable[[], Work[T, R]], method: StartMethod, processes: int,
+                 tell: Callable[[int], None], max_chunk: int | None) -> list[R]:
+    size = max(1, -(-len(items) // (processes * _CHUNKS_PER_PROCESS)))
+    size = min(size, max_chunk) if max_chunk else size
+    chunks = [items[start:start + size] for start in range(0, len(items), size)]
+    context = multiprocessing.get_context("fork") if method == "fork" else multiprocessing.get_context("spawn")
+    made: list[list[R] | None] = [None] * len(chunks)
+    started: list[multiprocessing.process.BaseProcess] = []
+    children: dict[Connection, tuple[multiprocessing.process.BaseProcess, int]] = {}  # -> (child, chunks to come)
     try:
-        with multiprocessing.get_context("fork").Pool(processes) as pool:
-            made: list[Resource] = []
-            for result in [pool.apply_async(_render_range, (*bounds, gzip_level)) for bounds in ranges]:
-                made.extend(result.get())
-                if progress is not None:
-                    progress(len(made))
-            return made
-    except Exception as exc:  # a child that died, no more processes: render here instead
-        log.warning("rendering %d files in forked processes failed (%s); rendering them here", len(jobs), exc)
-        return None
+        for number in range(min(processes, len(chunks))):
+            share = list(range(number, len(chunks), processes))  # dealt in turn: neighbours go to different cores
+            receive, send = context.Pipe(duplex=False)
+            process = context.Process(target=_child, args=(start_worker, [(i, chunks[i]) for i in share], send),
+                                      name=f"feedsvc-batch-{number}", daemon=True)
+            process.start()
+            started.append(process)
+            send.close()  # the child holds the only writing end: its exit is our end of file
+            children[receive] = (process, len(share))
+        done = 0
+        while children:
+            for ready in multiprocessing.connection.wait(list(children)):
+                assert isinstance(ready, Connection)
+                child, expected = children[ready]
+                try:
+                    index, result = ready.recv()
+                except EOFError:
+                    child.join(5)
+                    raise ChildFailed(f"{child.name} exited with code {child.exitcode}") from None
+                if index < 0:
+                    raise ChildFailed(f"{child.name}: {result}")
+                made[index] = result
+                done += len(result)
+                tell(done)
+                if expected == 1:
+                    del children[ready]
+                    ready.close()
+                else:
+                    children[ready] = (child, expected - 1)
     finally:
-        _JOBS = ()
+        for receive, (left, _) in children.items():  # what is left after a failure
+            receive.close()
+            left.terminate()
+        for each in started:
+            each.join(5)
+    return [result for chunk in made for result in chunk or ()]
 
+
+def _child(start_worker: Callable[[], Work[T, R]], share: list[tuple[int, Sequence[T]]], send: Connection) -> None:
+    """A child's life: make its worker, send each chunk's results as they are done, or why it could not."""
+    try:
+        work = start_worker()
+        for index, chunk in share:
+            send.send((index, work(chunk)))
+    except BaseException as exc:  # told to the parent as text: the exception itself may not pickle
+        send.send((-1, f"{type(exc).__name__}: {exc}"))
+    finally:
+        send.close()
+
+
+# -- the two batches ------------------------------------------------------------------------------
+
+def read_posts(root: Path, items: Sequence[tuple[str, FileSignature]], settings: Settings,
+               processes: int | None = None, progress: Callable[[int], None] | None = None,
+               body_level: int = BODY_LEVEL) -> list[Result]:
+    """`content.reading.read_posts` on every core when there are many files: the same results, in order."""
+    return run_batch(items, partial(_start_reader, root, settings, body_level), method="spawn",
+                     min_items=READ_IN_PROCESSES_FROM, doing="reading posts", processes=processes,
+                     progress=progress, max_chunk=_READ_CHUNK,
+                     here=lambda batch, tell: reading.read_posts(root, batch, settings, body_level, tell))
+
+
+def _start_reader(root: Path, settings: Settings, body_level: int) -> Work[tuple[str, FileSignature], Result]:
+    return partial(reading.read_posts, root, settings=settings, body_level=body_level)
+
+
+def render_all(jobs: Sequence[RenderJob], entries: EntryCache | None, progress: Callable[[int], None] | None = None,
+               gzip_level: int = GZIP_LEVEL) -> list[Resource]:
+    """`as_resource(*job(entries))` for each job, in order: in forked children for a big batch (each
+    with an entry cache of its own), else here with `entries`, hashing and gzip (which release the GIL)
+    on other threads."""
+    return run_batch(jobs, partial(_start_renderer, gzip_level), method="fork", min_items=FORK_FROM,
+                     doing="rendering files", progress=progress, here=partial(_render_here, entries, gzip_level))
+
+
+def _start_renderer(gzip_level: int) -> Work[RenderJob, Resource]:
+    # The child lives for one build: entries shared by its feeds may stay, so the cache is a big one.
+    return partial(_render, EntryCache(FORKED_MAX_BYTES), gzip_level)
+
+
+def _render(entries: EntryCache | None, gzip_level: int, jobs: Sequence[RenderJob]) -> list[Resource]:
+    return [as_resource(*job(entries), gzip_level=gzip_level) for job in jobs]
+
+
+def _render_here(entries: EntryCache | None, gzip_level: int, jobs: Sequence[RenderJob],
+                 progress: Callable[[int], None]) -> list[Resource]:
+    with ThreadPoolExecutor(max_workers=_HASH_THREADS, thread_name_prefix="feedsvc-gzip") as pool:
+        futures = [pool.submit(as_resource, *job(entries), gzip_level=gzip_level) for job in jobs]
+        progress(len(futures))
+        return [future.result() for future in futures]

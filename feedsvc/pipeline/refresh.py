@@ -21,7 +21,6 @@ from pathlib import Path
 from types import MappingProxyType
 
 from feedsvc.config import CONFIG_FILE, ConfigError, Settings, config_path, config_problems, load_settings
-from feedsvc.content.reading import read_posts
 from feedsvc.content.scanning import (
     Changes,
     FileSignature,
@@ -33,9 +32,11 @@ from feedsvc.content.scanning import (
 )
 from feedsvc.model import BODY_LEVEL, UNSERVED_BODY_LEVEL, Post, Problem, Resource, ScanStatus, Site
 from feedsvc.pipeline.lastmodified import LastModified, from_ns
+from feedsvc.pipeline.parallel import read_posts
 from feedsvc.pipeline.postcache import Seed
 from feedsvc.pipeline.rendercache import RenderCache
 from feedsvc.pipeline.settle import Settling
+from feedsvc.render.entrycache import EntryCache
 from feedsvc.render.feeds import EPOCH, GZIP_LEVEL, UNSERVED_GZIP_LEVEL
 from feedsvc.site.compat import compat_routes
 from feedsvc.site.indexing import build_site, update_site
@@ -114,9 +115,10 @@ class _Memory:
 class Refresher:
     def __init__(self, store: SnapshotStore, content_dir: Path, environ: Mapping[str, str] | None = None,
                  clock: Callable[[], datetime] = utc_now, progress: Progress | None = None,
-                 for_build: bool = False) -> None:
+                 for_build: bool = False, entries: EntryCache | None = None) -> None:
         """`for_build`: for `feedsvc build` or `check`, which serve nothing and exit when done: gzip
-        and post bodies are then compressed for speed, not size (render/feeds.py, model.py)."""
+        and post bodies are then compressed for speed, not size (render/feeds.py, model.py).
+        `entries`: the entry cache its renders use (render/entrycache.py); by default one of its own."""
         self.store = store
         self.body_level = UNSERVED_BODY_LEVEL if for_build else BODY_LEVEL
         self.progress = progress or _no_progress
@@ -128,7 +130,8 @@ class Refresher:
         self.follow_up: Callable[[datetime], None] | None = None
         self._lock = threading.Lock()
         self._memory = _Memory()
-        self._renders = RenderCache(UNSERVED_GZIP_LEVEL if for_build else GZIP_LEVEL)
+        self.entries = entries if entries is not None else EntryCache()
+        self._renders = RenderCache(UNSERVED_GZIP_LEVEL if for_build else GZIP_LEVEL, self.entries)
         self._settling = Settling()
         self._generation = 0
 

@@ -10,22 +10,19 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 from feedsvc.config import Settings, settings_key
 from feedsvc.model import FeedFormat, Post, Resource, Scope, ScopeKind, Site
 from feedsvc.pipeline.lastmodified import LastModified
-from feedsvc.pipeline.parallel import FORK_FROM, fork_is_safe, render_forked
-from feedsvc.render.feeds import EPOCH, ResourceParts, as_resource, feed_parts
+from feedsvc.pipeline.parallel import RenderJob, render_all
+from feedsvc.render.entrycache import EntryCache
+from feedsvc.render.feeds import EPOCH, ResourceParts, feed_parts
 from feedsvc.render.pages import page_path, render_index, render_opml, scope_page_parts
 from feedsvc.urls import feed_path
 
-_HASH_THREADS = 2
 _FEED_FILES = tuple(fmt.filename for fmt in FeedFormat)
 
-Parts = Callable[[], ResourceParts]
-"""Renders one resource up to `as_resource`'s arguments (`feed_parts`, `scope_page_parts`)."""
 
 
 def render_key(every_setting: str, scope: Scope, posts: tuple[Post, ...], feed_limit: int) -> str:
@@ -39,8 +36,10 @@ def render_key(every_setting: str, scope: Scope, posts: tuple[Post, ...], feed_l
 class RenderCache:
     """What each path was last rendered under (its key) and the bytes made so; one per refresher."""
 
-    def __init__(self, gzip_level: int) -> None:
+    def __init__(self, gzip_level: int, entries: EntryCache | None) -> None:
+        """`entries`: the entry cache renders in this process use (render/entrycache.py); None builds every entry."""
         self.gzip_level = gzip_level
+        self.entries = entries
         self._rendered: dict[str, tuple[str, Resource]] = {}  # path -> (render key, bytes)
         self._pages: dict[str, tuple[object, Resource]] = {}  # "index" | "opml" -> (key, bytes)
 
@@ -62,7 +61,7 @@ class RenderCache:
         is spread over the cores is `_make`'s business; the output never depends on it.
         """
         resources: dict[str, Resource | None] = {}
-        fresh: dict[str, tuple[str, tuple[Post, ...], Parts]] = {}
+        fresh: dict[str, tuple[str, tuple[Post, ...], RenderJob]] = {}
         rendered: dict[str, tuple[str, Resource]] = {}
         every_setting = settings_key(settings)
         total = len(site.scopes) * (len(FeedFormat) + 1) - 1  # the site scope's page is the index
@@ -70,10 +69,10 @@ class RenderCache:
             shown = posts[: settings.feed_limit]
             key = render_key(every_setting, scope, posts, settings.feed_limit)
             # A scope's page shows what its feeds show: it is keyed, and re-rendered, with them.
-            parts: dict[str, Parts] = {
+            parts: dict[str, RenderJob] = {
                 feed_path(scope, fmt): partial(feed_parts, site, scope, fmt, settings) for fmt in FeedFormat}
             if scope.kind is not ScopeKind.SITE:
-                parts[page_path(scope)] = partial(scope_page_parts, scope, shown, settings)
+                parts[page_path(scope)] = partial(_scope_page, scope, shown, settings)
             for path, render in parts.items():
                 cached = self._rendered.get(path)
                 if cached is not None and cached[0] == key:
@@ -102,18 +101,10 @@ class RenderCache:
             resources[page.path] = dating.date(page, site.posts, previous.get(page.path))
         return {path: resource for path, resource in resources.items() if resource is not None}, sorted(changed)
 
-    def _make(self, renders: list[Parts], progress: Callable[[int], None]) -> list[Resource]:
-        """Render, hash and compress each job, in order: on every core for a cold build (parallel.py),
-        else here, with hashing and gzip (which release the GIL) on a second thread."""
-        if len(renders) >= FORK_FROM and fork_is_safe():
-            made = render_forked(renders, progress, self.gzip_level)
-            if made is not None:
-                return made
-        with ThreadPoolExecutor(max_workers=_HASH_THREADS, thread_name_prefix="feedsvc-gzip") as pool:
-            finish = partial(as_resource, gzip_level=self.gzip_level)  # hash and gzip: on the pool's thread
-            futures = [pool.submit(finish, *render()) for render in renders]
-            progress(len(futures))
-            return [future.result() for future in futures]
+    def _make(self, renders: list[RenderJob], progress: Callable[[int], None]) -> list[Resource]:
+        """Render, hash and compress each job, in order: on every core for a cold build, else here
+        with this cache's entry cache (parallel.py)."""
+        return render_all(renders, self.entries, progress, self.gzip_level)
 
     def _site_pages(self, site: Site, settings: Settings) -> list[Resource]:
         """The OPML lists scopes and counts, the index those and the site's newest entries: most edits
@@ -128,3 +119,8 @@ class RenderCache:
             if cached is None or cached[0] != page_key:
                 self._pages[name] = (page_key, renderers[name](site, settings))
         return [self._pages[name][1] for name in keys]
+
+
+def _scope_page(scope: Scope, shown: tuple[Post, ...], settings: Settings, entries: EntryCache | None) -> ResourceParts:
+    """A scope page as a render job: it shows no feed entries, so the entry cache goes unused."""
+    return scope_page_parts(scope, shown, settings)

@@ -3,7 +3,8 @@
 Output depends on the posts and settings only (never the clock), so the same content
 gives the same bytes and ETag on every worker, machine and restart. Each entry's bytes are
 made once per (post, format, EntryShape) and reused by every document that shows the entry
-(entrycache.py); with the cache disabled, feedgen builds whole documents, and the bytes are the same.
+(entrycache.py): the caller passes its cache in. Without one (None), feedgen builds whole documents,
+and the bytes are the same.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import MappingProxyType
 
 from feedgen.entry import FeedEntry
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
@@ -26,7 +28,7 @@ from feedsvc import __version__
 from feedsvc.config import Settings
 from feedsvc.content.markup import plain_title, title_has_markup
 from feedsvc.model import Author, FeedFormat, Post, Resource, Scope, ScopeKind, Site
-from feedsvc.render.entrycache import ENTRIES
+from feedsvc.render.entrycache import EntryCache
 from feedsvc.site.archives import archive_count, archive_links, archive_path, archive_range, subscription_links
 from feedsvc.urls import absolute, feed_path
 
@@ -43,15 +45,14 @@ GZIP_LEVEL = 5  # measured on 10k-post feeds: 2.5x the speed of level 6 for 7% m
 # Where the gzip bytes are never served (`feedsvc build` writes plain files, `check` writes nothing):
 # 2.8x the speed of level 5; gzip was over half of a cold build's rendering time.
 UNSERVED_GZIP_LEVEL = 1
-_KIND_LABEL = {ScopeKind.CATEGORY: "category", ScopeKind.TAG: "tag"}
+_KIND_LABEL = MappingProxyType({ScopeKind.CATEGORY: "category", ScopeKind.TAG: "tag"})
 # How a document ends after its entries; the entries go right before.
-_CLOSING = {FeedFormat.ATOM: b"</feed>\n", FeedFormat.RSS: b"  </channel>\n</rss>\n"}
-_ENTRY_NS = {"dc": _DC, "media": _MEDIA}  # what _FeedExtension declares on every root, for the entries
-_OPENING = {FeedFormat.ATOM: b">\n", FeedFormat.RSS: b"<channel>\n"}  # what precedes the first entry
-_ENTRY_END = {FeedFormat.ATOM: b"  </entry>\n", FeedFormat.RSS: b"    </item>\n"}
+_CLOSING = MappingProxyType({FeedFormat.ATOM: b"</feed>\n", FeedFormat.RSS: b"  </channel>\n</rss>\n"})
+_ENTRY_NS = MappingProxyType({"dc": _DC, "media": _MEDIA})  # what _FeedExtension declares on every root
+_OPENING = MappingProxyType({FeedFormat.ATOM: b">\n", FeedFormat.RSS: b"<channel>\n"})  # before the first entry
+_ENTRY_END = MappingProxyType({FeedFormat.ATOM: b"  </entry>\n", FeedFormat.RSS: b"    </item>\n"})
 _JSON_EMPTY_ITEMS = b"[]\n}"
 _JSON_ITEMS_OPEN, _JSON_ITEMS_CLOSE = b'{\n  "items": [\n    ', b"\n  ]\n}"
-
 
 ResourceParts = tuple[str, str, bytes, datetime | None, tuple[tuple[str, str], ...]]
 """`as_resource`'s positional arguments: what a render job hands to hashing and gzip (which may run elsewhere)."""
@@ -124,9 +125,10 @@ class FeedDoc:
                 self.headers, self.hubs, tuple(post.fingerprint for post in self.entries))
 
 
-def render_feed(site: Site, scope: Scope, fmt: FeedFormat, settings: Settings) -> Resource:
+def render_feed(site: Site, scope: Scope, fmt: FeedFormat, settings: Settings,
+                entries: EntryCache | None = None) -> Resource:
     """Render one scope's feed; entries are the `feed_limit` newest of that scope."""
-    return as_resource(*feed_parts(site, scope, fmt, settings))
+    return as_resource(*feed_parts(site, scope, fmt, settings, entries))
 
 
 def subscription_doc(site: Site, scope: Scope, fmt: FeedFormat, settings: Settings) -> FeedDoc:
@@ -155,24 +157,24 @@ def archive_doc(site: Site, scope: Scope, fmt: FeedFormat, number: int, settings
                    next_url=absolute(settings.public_url, previous) if previous else None)
 
 
-def feed_parts(site: Site, scope: Scope, fmt: FeedFormat, settings: Settings
-               ) -> tuple[str, str, bytes, datetime | None, tuple[tuple[str, str], ...]]:
+def feed_parts(site: Site, scope: Scope, fmt: FeedFormat, settings: Settings,
+               entries: EntryCache | None) -> ResourceParts:
     """`render_feed` up to `as_resource`'s arguments: the part that needs the GIL (hashing and
     gzip do not, so a caller can run `as_resource` on another core)."""
-    return doc_parts(subscription_doc(site, scope, fmt, settings), settings)
+    return doc_parts(subscription_doc(site, scope, fmt, settings), settings, entries)
 
 
-def doc_parts(doc: FeedDoc, settings: Settings
-              ) -> tuple[str, str, bytes, datetime | None, tuple[tuple[str, str], ...]]:
+def doc_parts(doc: FeedDoc, settings: Settings, entries: EntryCache | None) -> ResourceParts:
+    """One document's bytes and headers; `entries`: the caller's entry cache, or None to build every entry."""
     newest = max((p.updated for p in doc.entries), default=None)
     if doc.fmt is FeedFormat.JSON:
-        body = _render_json(doc, settings)
+        body = _render_json(doc, settings, entries)
     else:
-        body = _render_xml(doc, settings, newest)
+        body = _render_xml(doc, settings, newest, entries)
     return doc.path, doc.fmt.content_type, body, newest, doc.headers
 
 
-def _render_json(doc: FeedDoc, settings: Settings) -> bytes:
+def _render_json(doc: FeedDoc, settings: Settings, entries: EntryCache | None) -> bytes:
     feed: dict[str, object] = {
         "version": JSON_FEED_VERSION,
         "title": doc.title,
@@ -190,7 +192,7 @@ def _render_json(doc: FeedDoc, settings: Settings) -> bytes:
     if doc.hubs:
         feed["hubs"] = [{"type": "WebSub", "url": hub} for hub in doc.hubs]
     shape = EntryShape.of(settings)
-    if not ENTRIES.enabled:
+    if entries is None:
         feed["items"] = [_json_item(post, shape) for post in doc.entries]
         return json.dumps(feed, ensure_ascii=False, indent=2).encode("utf-8") + b"\n"
     feed["items"] = []
@@ -198,7 +200,7 @@ def _render_json(doc: FeedDoc, settings: Settings) -> bytes:
     if not doc.entries:
         return head + b"\n"
     # "items" is the last key: `"items": []\n}` becomes the items, each indented as json.dumps would.
-    items = b",\n    ".join(ENTRIES.get(doc.entries, FeedFormat.JSON, shape, _json_entries))
+    items = b",\n    ".join(entries.get(doc.entries, FeedFormat.JSON, shape, _json_entries))
     return head[: -len(_JSON_EMPTY_ITEMS)] + b"[\n    " + items + b"\n  ]\n}\n"
 
 
@@ -247,7 +249,7 @@ def _terms(post: Post) -> list[str]:
     return list(dict.fromkeys(post.categories + post.tags))
 
 
-def _render_xml(doc: FeedDoc, settings: Settings, newest: datetime | None) -> bytes:
+def _render_xml(doc: FeedDoc, settings: Settings, newest: datetime | None, entries: EntryCache | None) -> bytes:
     fmt = doc.fmt
     fg = FeedGenerator()
     fg.register_extension("feedsvc", _FeedExtension, _EntryExtension)
@@ -269,7 +271,7 @@ def _render_xml(doc: FeedDoc, settings: Settings, newest: datetime | None) -> by
     fg.docs("https://www.rssboard.org/rss-specification")
     fg.updated(newest or EPOCH)
     shape = EntryShape.of(settings)
-    if not ENTRIES.enabled:  # feedgen builds the whole document, entries included
+    if entries is None:  # feedgen builds the whole document, entries included
         for post in doc.entries:
             _fill_entry(fg.add_entry(order="append"), post, shape)
         return _feed_bytes(fg, fmt)
@@ -280,7 +282,7 @@ def _render_xml(doc: FeedDoc, settings: Settings, newest: datetime | None) -> by
     if not head.endswith(closing):
         raise ValueError(f"{doc.path}: the {fmt.label} document does not end as expected: {head[-40:]!r}")
     split = len(head) - len(closing)
-    return b"".join([head[:split], *ENTRIES.get(doc.entries, fmt, shape, _xml_entries), head[split:]])
+    return b"".join([head[:split], *entries.get(doc.entries, fmt, shape, _xml_entries), head[split:]])
 
 
 def _feed_bytes(fg: FeedGenerator, fmt: FeedFormat) -> bytes:

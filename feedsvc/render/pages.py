@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from email.utils import format_datetime
+from types import MappingProxyType
 from urllib.parse import quote
 
 import jinja2
@@ -27,12 +28,14 @@ INDEX_PATH = "/"
 OPML_PATH = "/feeds.opml"
 HTML_TYPE = "text/html; charset=utf-8"
 SUMMARY_CHARS = 280
-_HEADINGS = {
+_HEADINGS = MappingProxyType({
     ScopeKind.SITE: "Whole site",
     ScopeKind.CATEGORY: "Categories",
     ScopeKind.TAG: "Tags",
     ScopeKind.AUTHOR: "Authors",
-}
+})
+# The one module-level object of render/: the templates that ship with the package, compiled once on
+# first use and never changed after (no auto-reload); it holds nothing from any render.
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("feedsvc.render", "templates"),
     autoescape=True,
@@ -126,11 +129,11 @@ def render_scope_page(scope: Scope, shown: tuple[Post, ...], settings: Settings)
     return as_resource(*scope_page_parts(scope, shown, settings))
 
 
-_SCOPE_TITLES = {
+_SCOPE_TITLES = MappingProxyType({
     ScopeKind.CATEGORY: "Category: {}",
     ScopeKind.TAG: "Tag: {}",
     ScopeKind.AUTHOR: "Posts by {}",
-}
+})
 
 
 def _common(settings: Settings, scope: Scope) -> dict[str, object]:

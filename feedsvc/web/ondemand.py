@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from feedsvc.config import Settings
+from feedsvc.lru import LRUCache
 from feedsvc.model import FeedFormat, Resource, Scope, Site
+from feedsvc.render.entrycache import EntryCache
 from feedsvc.render.feeds import FeedDoc, archive_doc, as_resource, doc_parts, feed_title
 from feedsvc.site.archives import parse_archive_path
 from feedsvc.site.filters import (
@@ -116,18 +117,21 @@ def plan(index: _Index, settings: Settings, target: Target) -> FeedDoc | Refusal
 
 
 class OnDemandFeeds:
-    """Answers targets for one process: renders from the snapshot's site, or asks `remote` (a follower)."""
+    """Answers targets for one process: renders from the snapshot's site, or asks `remote` (a follower).
+
+    `entries`: the entry cache its renders use (a builder shares the refresher's: archive pages and
+    filtered feeds show entries the subscription feeds built); by default one of its own."""
 
     def __init__(self, settings: Callable[[], Settings], max_items: int = MAX_ITEMS,
-                 max_bytes: int = MAX_BYTES) -> None:
+                 max_bytes: int = MAX_BYTES, entries: EntryCache | None = None) -> None:
         self.settings = settings
+        self.entries = entries if entries is not None else EntryCache()
         self.remote: Callable[[str], Answer] | None = None  # set while this process is a follower
         self.observe: Callable[[str, str], None] = lambda kind, outcome: None  # (archive|filter, outcome): metrics
         self.max_items = max_items
         self.max_bytes = max_bytes
-        self._cache: OrderedDict[str, _Cached] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
+        self._cache: LRUCache[str, _Cached] = LRUCache(max_bytes, _size, max_items)
+        self._lock = threading.Lock()  # for `_running`
         self._renders = threading.BoundedSemaphore(RENDERS_AT_ONCE)
         self._running: dict[str, threading.Event] = {}
         self._index: _Index | None = None
@@ -173,7 +177,7 @@ class OnDemandFeeds:
         if not self._renders.acquire(timeout=RENDER_WAIT_SECONDS):
             return Refusal(503, "busy rendering other feeds; try again shortly"), "refused"
         try:
-            path, content_type, body, newest, headers = doc_parts(doc, settings)
+            path, content_type, body, newest, headers = doc_parts(doc, settings, self.entries)
         finally:
             self._renders.release()
         resource = as_resource(path, content_type, body, self._last_modified(snapshot, newest, cached), headers)
@@ -206,26 +210,14 @@ class OnDemandFeeds:
         return max(moments).replace(microsecond=0) if moments else None
 
     def _get(self, key: str) -> _Cached | None:
-        with self._lock:
-            found = self._cache.get(key)
-            if found is not None:
-                self._cache.move_to_end(key)
-            return found
+        return self._cache.get(key)
 
     def _put(self, key: str, entry: _Cached) -> None:
-        with self._lock:
-            old = self._cache.pop(key, None)
-            if old is not None:
-                self._bytes -= _size(old)
-            self._cache[key] = entry
-            self._bytes += _size(entry)
-            while self._cache and (len(self._cache) > self.max_items or self._bytes > self.max_bytes):
-                _, evicted = self._cache.popitem(last=False)
-                self._bytes -= _size(evicted)
+        self._cache.put(key, entry)
 
     def stats(self) -> Mapping[str, int]:
-        with self._lock:
-            return {"items": len(self._cache), "bytes": self._bytes}
+        items, held = self._cache.usage()
+        return {"items": items, "bytes": held}
 
 
 def _size(entry: _Cached) -> int:

@@ -1,0 +1,111 @@
+"""One policy for batches on every core (pipeline/parallel.py): children when it pays and is safe,
+here otherwise or when children fail, and the same results in the same order either way."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from collections.abc import Sequence
+from functools import partial
+
+import pytest
+
+import feedsvc.pipeline.parallel as parallel
+from feedsvc.pipeline.parallel import run_batch
+
+ITEMS = list(range(100))
+
+
+def _start_tagging() -> parallel.Work[int, tuple[int, int]]:
+    """Each item with the process that did it."""
+    return _tag
+
+
+def _tag(chunk: Sequence[int]) -> list[tuple[int, int]]:
+    return [(item, os.getpid()) for item in chunk]
+
+
+def _start_dying(parent: int) -> parallel.Work[int, tuple[int, int]]:
+    def work(chunk: Sequence[int]) -> list[tuple[int, int]]:
+        if os.getpid() != parent:
+            os._exit(3)  # a child killed half-way, as by the OOM killer
+        return _tag(chunk)
+    return work
+
+
+def _start_failing() -> parallel.Work[int, tuple[int, int]]:
+    raise RuntimeError("cannot start this worker")
+
+
+def _items(results: list[tuple[int, int]]) -> list[int]:
+    return [item for item, _ in results]
+
+
+def _pids(results: list[tuple[int, int]]) -> set[int]:
+    return {pid for _, pid in results}
+
+
+@pytest.fixture
+def forkable(monkeypatch):
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    monkeypatch.setattr(parallel, "fork_is_safe", lambda: True)  # pytest may run threads of its own
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_a_big_batch_runs_in_child_processes_and_keeps_its_order(method, monkeypatch, caplog):
+    if method == "fork" and "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    monkeypatch.setattr(parallel, "fork_is_safe", lambda: True)
+    dones: list[int] = []
+    results = run_batch(ITEMS, _start_tagging, method=method, min_items=10, doing="tagging items",
+                        processes=2, progress=dones.append)
+    assert _items(results) == ITEMS
+    assert len(_pids(results)) == 2 and os.getpid() not in _pids(results)
+    assert len(dones) >= 2 and dones == sorted(dones) and dones[-1] == len(ITEMS)
+    assert "failed" not in caplog.text
+
+
+def test_a_small_batch_one_core_or_an_unsafe_fork_runs_here(monkeypatch):
+    assert _pids(run_batch(ITEMS, _start_tagging, method="spawn", min_items=101, doing="tagging items",
+                           processes=2)) == {os.getpid()}
+    assert _pids(run_batch(ITEMS, _start_tagging, method="spawn", min_items=1, doing="tagging items",
+                           processes=1)) == {os.getpid()}
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)  # another thread: fork would copy its locks
+    other.start()
+    try:
+        assert not parallel.fork_is_safe()
+        assert _pids(run_batch(ITEMS, _start_tagging, method="fork", min_items=1, doing="tagging items",
+                               processes=2)) == {os.getpid()}
+    finally:
+        release.set()
+        other.join()
+
+
+def test_here_is_the_callers_own_way_when_it_has_one():
+    calls: list[int] = []
+
+    def here(items, progress):
+        calls.append(len(items))
+        progress(len(items))
+        return [(item, -1) for item in items]
+
+    results = run_batch(ITEMS, _start_tagging, method="fork", min_items=1000, doing="tagging items", here=here)
+    assert calls == [len(ITEMS)] and _items(results) == ITEMS and _pids(results) == {-1}
+
+
+def test_a_child_that_dies_leaves_the_batch_to_this_process(forkable, caplog):
+    results = run_batch(ITEMS, partial(_start_dying, os.getpid()), method="fork", min_items=1,
+                        doing="tagging items", processes=2)
+    assert _items(results) == ITEMS and _pids(results) == {os.getpid()}
+    assert "tagging 100 items in worker processes failed (feedsvc-batch-" in caplog.text
+    assert "exited with code 3); tagging them here instead" in caplog.text
+    assert not [child for child in multiprocessing.active_children() if child.name.startswith("feedsvc-batch")]
+
+
+def test_a_child_whose_work_raises_says_why(forkable, caplog):
+    with pytest.raises(RuntimeError, match="cannot start this worker"):  # here, it raises as well
+        run_batch(ITEMS, _start_failing, method="fork", min_items=1, doing="tagging items", processes=2)
+    assert "(feedsvc-batch-0: RuntimeError: cannot start this worker)" in caplog.text
