@@ -13,6 +13,7 @@ from feedsvc.model import SITE_SCOPE, Post, Resource
 from feedsvc.pipeline.lastmodified import EPOCH, LastModified
 from feedsvc.pipeline.rendercache import RenderCache, render_key
 from feedsvc.pipeline.settle import Settling
+from feedsvc.render.entrycache import EntryCache
 from feedsvc.render.feeds import as_resource
 from feedsvc.site.indexing import build_site
 
@@ -143,7 +144,7 @@ def test_the_render_cache_renders_again_only_what_changed_and_keeps_keys_only_fo
     settings = settings_from()
     posts = [_post("_posts/2026-01-01-a.md", "title: A\ntags: [x]"), _post("_posts/2026-01-02-b.md", "title: B")]
     site = build_site(posts, [], settings, NOW)
-    cache = RenderCache(gzip_level=1)
+    cache = RenderCache(gzip_level=1, entries=EntryCache())
     dating = LastModified(NOW, NOW, {})
     first, changed = cache.render(site, settings, {}, dating, lambda done, total: None)
     assert "/rss.xml" in first and "/tags/x/rss.xml" in changed
@@ -154,7 +155,7 @@ def test_the_render_cache_renders_again_only_what_changed_and_keeps_keys_only_fo
     assert "/tags/x/rss.xml" not in changed and "/rss.xml" in changed  # B has no tag x
     assert second["/tags/x/rss.xml"] is first["/tags/x/rss.xml"]
     assert steps[-1][0] == steps[-1][1]  # the progress ends where it says
-    restarted = RenderCache(gzip_level=1)
+    restarted = RenderCache(gzip_level=1, entries=EntryCache())
     served = dict(second)
     served["/atom.xml"] = first["/atom.xml"]  # bytes older than the key saved for them
     restarted.adopt(cache.keys(), served)
