@@ -78,20 +78,30 @@ def test_every_served_feed_equals_a_plain_serial_render(site_dir, make_refresher
                (plain.body, plain.gzip_body, plain.etag, plain.headers), path
 
 
-def test_reading_in_worker_processes_gives_the_same_posts_and_problems_in_order(site_dir, make_refresher):
-    from feedsvc.content.reading import PARALLEL_FROM, read_posts
+def test_reading_in_worker_processes_gives_the_same_posts_and_problems_in_order(site_dir, make_refresher,
+                                                                               monkeypatch):
+    import feedsvc.content.reading as reading
     from feedsvc.content.scanning import take_inventory
 
+    pools = []
+
+    class CountedPool(reading.ProcessPoolExecutor):
+        def __init__(self, *args, **kwargs):
+            pools.append(self)
+            super().__init__(*args, **kwargs)
+
     rng = random.Random(11)
-    files = dict(_post(rng, n, rng.randint(1, 28)) for n in range(PARALLEL_FROM + 20))
+    files = dict(_post(rng, n, rng.randint(1, 28)) for n in range(40))
     files["_posts/2026-01-05-broken.md"] = "---\ntitle: [unclosed\n---\nbody\n"
     root = site_dir(files)
     refresher = make_refresher(root)
     refresher.refresh()
     inventory, _ = take_inventory(root)
     items = sorted(inventory.items())
-    serial = read_posts(root, items, refresher.settings, processes=1)
-    parallel = read_posts(root, items, refresher.settings, processes=2)
+    serial = reading.read_posts(root, items, refresher.settings, processes=1)
+    monkeypatch.setattr(reading, "ProcessPoolExecutor", CountedPool)
+    parallel = reading.read_posts(root, items, refresher.settings, processes=2, parallel_from=10, chunk=7)
+    assert len(pools) == 1  # read in worker processes: 6 chunks of 7 over 2 processes, not here
     assert len(parallel) == len(items)
     assert parallel == serial
     assert any(not hasattr(result, "title") for result in parallel)  # the broken one is a Problem, in place
@@ -106,13 +116,13 @@ def test_when_worker_processes_cannot_start_posts_are_read_here(site_dir, make_r
             raise OSError("no more processes")
 
     rng = random.Random(3)
-    root = site_dir(dict(_post(rng, n, 1 + n % 28) for n in range(reading.PARALLEL_FROM + 5)))
+    root = site_dir(dict(_post(rng, n, 1 + n % 28) for n in range(25)))
     refresher = make_refresher(root)
     refresher.refresh()
     items = sorted(take_inventory(root)[0].items())
     serial = reading.read_posts(root, items, refresher.settings, processes=1)
     monkeypatch.setattr(reading, "ProcessPoolExecutor", Broken)
-    assert reading.read_posts(root, items, refresher.settings, processes=2) == serial
+    assert reading.read_posts(root, items, refresher.settings, processes=2, parallel_from=10, chunk=7) == serial
     assert "reading them here instead" in caplog.text
 
 

@@ -13,7 +13,7 @@ import time
 
 from conftest import ROOT, post_text
 
-from feedsvc.content.reading import PARALLEL_FROM, read_posts
+from feedsvc.content.reading import read_posts
 from feedsvc.content.scanning import take_inventory
 from feedsvc.pipeline.progress import BuildProgress
 
@@ -51,14 +51,15 @@ def test_the_refresher_reports_each_phase_from_zero_to_its_total(site_dir, make_
 
 
 def test_reading_in_worker_processes_reports_progress_as_chunks_arrive(site_dir, make_refresher):
-    root = site_dir({f"_posts/2026-01-01-p{n}.md": post_text(f"title: P{n}") for n in range(PARALLEL_FROM + 10)})
+    root = site_dir({f"_posts/2026-01-01-p{n}.md": post_text(f"title: P{n}") for n in range(25)})
     refresher = make_refresher(root)
     refresher.refresh()
     items = sorted(take_inventory(root)[0].items())
     dones: list[int] = []
-    results = read_posts(root, items, refresher.settings, processes=2, progress=dones.append)
+    results = read_posts(root, items, refresher.settings, processes=2, progress=dones.append, parallel_from=10,
+                         chunk=10)
     assert len(results) == len(items)
-    assert len(dones) >= 2 and dones == sorted(dones) and dones[-1] == len(items)
+    assert dones == [10, 20, 25]  # one report per chunk as it arrives, not one per post as a serial read gives
 
 
 def test_without_a_terminal_each_phase_is_plain_lines(caplog):

@@ -60,14 +60,16 @@ def _read_chunk(root: Path, items: Sequence[tuple[str, FileSignature]], settings
 
 def read_posts(root: Path, items: Sequence[tuple[str, FileSignature]], settings: Settings,
                processes: int | None = None, progress: Callable[[int], None] | None = None,
-               body_level: int = BODY_LEVEL) -> list[Result]:
+               body_level: int = BODY_LEVEL, parallel_from: int = PARALLEL_FROM, chunk: int = _CHUNK
+               ) -> list[Result]:
     """`read_post` for each item, in order; in worker processes when there are many and cores to use.
 
-    `progress(done)` hears how many items are read so far, ending with all of them."""
+    `progress(done)` hears how many items are read so far, ending with all of them. `parallel_from` and
+    `chunk` let tests take the worker-process path with a few posts."""
     processes = processes if processes is not None else (os.cpu_count() or 1)
-    if processes < 2 or len(items) < PARALLEL_FROM:
+    if processes < 2 or len(items) < parallel_from:
         return _read_chunk(root, items, settings, body_level, progress)
-    chunks = [items[i:i + _CHUNK] for i in range(0, len(items), _CHUNK)]
+    chunks = [items[i:i + chunk] for i in range(0, len(items), chunk)]
     try:
         with ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn")) as pool:
             read: list[Result] = []
