@@ -173,6 +173,7 @@ def test_many_connections_are_answered_correctly_while_content_and_webhooks_chur
             time.sleep(0.2)
 
     workers = [pid for pid in _children(server.process.pid)]
+    assert len(workers) == 2, workers  # else the memory check below would check nothing
     warmed = {pid: _rss_kb(pid) for pid in workers}
     threads = [threading.Thread(target=reader, args=(i,)) for i in range(CONNECTIONS)]
     threads += [threading.Thread(target=webhooks), threading.Thread(target=editor)]
