@@ -78,23 +78,35 @@ def test_every_served_feed_equals_a_plain_serial_render(site_dir, make_refresher
                (plain.body, plain.gzip_body, plain.etag, plain.headers), path
 
 
-def test_reading_in_worker_processes_gives_the_same_posts_and_problems_in_order(site_dir, make_refresher):
+def test_reading_in_worker_processes_gives_the_same_posts_and_problems_in_order(site_dir, make_refresher,
+                                                                               monkeypatch):
+    import feedsvc.pipeline.parallel as parallel
     from feedsvc.content.scanning import take_inventory
-    from feedsvc.pipeline.parallel import READ_IN_PROCESSES_FROM, read_posts
+
+    batches: list[tuple[int, str]] = []
+    real = parallel._in_children
+
+    def counted(items, start_worker, method, *args, **kwargs):
+        batches.append((len(items), method))
+        return real(items, start_worker, method, *args, **kwargs)
 
     rng = random.Random(11)
-    files = dict(_post(rng, n, rng.randint(1, 28)) for n in range(READ_IN_PROCESSES_FROM + 20))
+    files = dict(_post(rng, n, rng.randint(1, 28)) for n in range(40))
     files["_posts/2026-01-05-broken.md"] = "---\ntitle: [unclosed\n---\nbody\n"
     root = site_dir(files)
     refresher = make_refresher(root)
     refresher.refresh()
     inventory, _ = take_inventory(root)
     items = sorted(inventory.items())
-    serial = read_posts(root, items, refresher.settings, processes=1)
-    parallel = read_posts(root, items, refresher.settings, processes=2)
-    assert len(parallel) == len(items)
-    assert parallel == serial
-    assert any(not hasattr(result, "title") for result in parallel)  # the broken one is a Problem, in place
+    serial = parallel.read_posts(root, items, refresher.settings, processes=1)
+    monkeypatch.setattr(parallel, "READ_IN_PROCESSES_FROM", 10)  # the worker-process path with a few posts
+    monkeypatch.setattr(parallel, "_READ_CHUNK", 7)
+    monkeypatch.setattr(parallel, "_in_children", counted)
+    in_children = parallel.read_posts(root, items, refresher.settings, processes=2)
+    assert batches == [(len(items), "spawn")]  # read in worker processes, not here
+    assert len(in_children) == len(items)
+    assert in_children == serial
+    assert any(not hasattr(result, "title") for result in in_children)  # the broken one is a Problem, in place
 
 
 def test_when_worker_processes_cannot_start_posts_are_read_here(site_dir, make_refresher, monkeypatch, caplog):
@@ -107,14 +119,15 @@ def test_when_worker_processes_cannot_start_posts_are_read_here(site_dir, make_r
         raise OSError("no more processes")
 
     rng = random.Random(3)
-    root = site_dir(dict(_post(rng, n, 1 + n % 28) for n in range(parallel.READ_IN_PROCESSES_FROM + 5)))
+    root = site_dir(dict(_post(rng, n, 1 + n % 28) for n in range(25)))
     refresher = make_refresher(root)
     refresher.refresh()
     items = sorted(take_inventory(root)[0].items())
     serial = parallel.read_posts(root, items, refresher.settings, processes=1)
+    monkeypatch.setattr(parallel, "READ_IN_PROCESSES_FROM", 10)
     monkeypatch.setattr(SpawnProcess, "start", broken)
     assert parallel.read_posts(root, items, refresher.settings, processes=2) == serial
-    assert "reading 405 posts in worker processes failed (no more processes); reading them here instead" \
+    assert "reading 25 posts in worker processes failed (no more processes); reading them here instead" \
         in caplog.text
 
 
@@ -149,11 +162,21 @@ def test_a_cold_build_that_forks_serves_what_the_serial_build_serves(site_dir, m
     serial.refresh()
     monkeypatch.setattr(parallel, "FORK_FROM", 1)
     monkeypatch.setattr(parallel, "fork_is_safe", lambda: True)
+    made: list[tuple[str, int]] = []
+    real = parallel._in_children
+
+    def counted(items, start_worker, method, *args, **kwargs):
+        result = real(items, start_worker, method, *args, **kwargs)
+        made.append((method, len(result)))
+        return result
+
+    monkeypatch.setattr(parallel, "_in_children", counted)
     forked = make_refresher(root)
     forked.refresh()
     assert {p: r.body for p, r in forked.store.snapshot.resources.items()} == \
            {p: r.body for p, r in serial.store.snapshot.resources.items()}
-    assert "rendering them here" not in caplog.text  # it really rendered in forked processes
+    assert [method for method, _ in made] == ["fork"] and made[0][1] > 0  # it really rendered in forked processes
+    assert "rendering them here" not in caplog.text
 
 
 def test_a_retitle_skips_the_re_index_and_a_moved_post_does_not(site_dir, make_refresher, monkeypatch):

@@ -14,7 +14,7 @@ import time
 from conftest import ROOT, post_text
 
 from feedsvc.content.scanning import take_inventory
-from feedsvc.pipeline.parallel import READ_IN_PROCESSES_FROM, read_posts
+from feedsvc.pipeline.parallel import read_posts
 from feedsvc.pipeline.progress import BuildProgress
 
 POSTS = {f"_posts/2026-01-{day:02d}-post-{day}.md": post_text(f"title: Post {day}\ntags: [t{day % 3}]\nauthor: Ann")
@@ -50,16 +50,20 @@ def test_the_refresher_reports_each_phase_from_zero_to_its_total(site_dir, make_
     assert [(d, t) for p, d, t in calls if p == "reading"] == [(0, 1), (1, 1)]
 
 
-def test_reading_in_worker_processes_reports_progress_as_chunks_arrive(site_dir, make_refresher):
-    root = site_dir({f"_posts/2026-01-01-p{n}.md": post_text(f"title: P{n}")
-                     for n in range(READ_IN_PROCESSES_FROM + 10)})
+def test_reading_in_worker_processes_reports_progress_as_chunks_arrive(site_dir, make_refresher, monkeypatch):
+    import feedsvc.pipeline.parallel as parallel
+
+    root = site_dir({f"_posts/2026-01-01-p{n}.md": post_text(f"title: P{n}") for n in range(25)})
     refresher = make_refresher(root)
     refresher.refresh()
     items = sorted(take_inventory(root)[0].items())
+    monkeypatch.setattr(parallel, "READ_IN_PROCESSES_FROM", 10)  # the worker-process path with a few posts
+    monkeypatch.setattr(parallel, "_READ_CHUNK", 10)
     dones: list[int] = []
     results = read_posts(root, items, refresher.settings, processes=2, progress=dones.append)
     assert len(results) == len(items)
-    assert len(dones) >= 2 and dones == sorted(dones) and dones[-1] == len(items)
+    # one report per chunk as it arrives, not one per post as a serial read gives
+    assert 1 < len(dones) < len(items) and dones == sorted(dones) and dones[-1] == len(items)
 
 
 def test_without_a_terminal_each_phase_is_plain_lines(caplog):
