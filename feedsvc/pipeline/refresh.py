@@ -133,6 +133,8 @@ class _Memory:
     liquid_fingerprint: str | None = None  # settings.liquid_fingerprint the parsed posts were made under
     seeded_fingerprint: str | None = None  # settings.fingerprint of posts taken from the post cache (seed)
     pending: dict[str, datetime] = field(default_factory=dict)  # held back until then (see _hold_unsettled)
+    moved: bool = False  # the folder was replaced whole since the last scan (see `Refresher.moved`)
+    moved_changes: frozenset[str] | None = None  # ...and only these files differ (None: unknown)
 
 
 class Refresher:
@@ -163,6 +165,16 @@ class Refresher:
     @property
     def settings(self) -> Settings | None:
         return self._memory.settings
+
+    def moved(self, changed: frozenset[str] | None) -> None:
+        """The content folder was replaced whole by a complete copy (a git checkout) in which only
+        `changed` differ (None: unknown). Every file there has a new inode, so without this the next
+        refresh would re-read them all; with it, only those. Nothing is held back as still being written."""
+        with self._lock:
+            memory = self._memory
+            known = memory.moved_changes if memory.moved else frozenset()
+            memory.moved = True
+            memory.moved_changes = None if changed is None or known is None else known | changed
 
     def seed(self, seed: Seed, served: Mapping[str, Resource]) -> None:
         """Carry on from what an earlier builder parsed and rendered (postcache.py), before the first refresh.
@@ -252,8 +264,13 @@ class Refresher:
                     memory.inventory[relpath] = FileSignature(-1, -1, -1, -1)
         memory.liquid_fingerprint = settings.liquid_fingerprint
         changes = diff_inventory(memory.inventory, inventory)
+        moved, memory.moved = memory.moved, False
+        if moved and memory.moved_changes is not None:
+            forced = FileSignature(-1, -1, -1, -1)  # marked for a re-read above
+            changes = replace(changes, modified=tuple(p for p in changes.modified
+                                                      if p in memory.moved_changes or memory.inventory[p] == forced))
         # Not at startup, nor after a settings change; nor when a webhook said the writer is done.
-        if self.store.snapshot is not None and memory.inventory and "webhook" not in trigger:
+        if self.store.snapshot is not None and memory.inventory and "webhook" not in trigger and not moved:
             changes = self._hold_unsettled(changes, inventory, unreadable, now)
         due = memory.next_publish_at is not None and now >= memory.next_publish_at
         if not changes and not settings_changed and not due and not memory.retry \
