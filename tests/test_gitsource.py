@@ -187,3 +187,42 @@ def test_a_checkout_over_git_daemon(forge: Forge, tmp_path: Path) -> None:
         shallow = subprocess.run(["git", "--git-dir", str(source.repo), "rev-parse", "--is-shallow-repository"],
                                  capture_output=True, text=True, check=True).stdout.strip()
         assert shallow == "true"
+
+
+def test_a_service_serves_the_repository_and_the_interval_job_fetches(forge: Forge, tmp_path: Path) -> None:
+    from feedsvc.deploy.service import Service
+
+    environ = {"FEEDSVC_GIT_URL": str(forge.remote), "FEEDSVC_STATE_DIR": str(tmp_path / "state")}
+    service = Service(environ)
+    client = service.app.test_client()
+    assert b"<title>Second</title>" in client.get("/rss.xml").data
+    status = client.get("/status").get_json()
+    assert status["git"]["commit"] == git("rev-parse", "HEAD", cwd=forge.work).strip()
+    head = forge.commit("third", {"_posts/2026-01-04-third.md": post_text("title: Third\ndate: 2026-01-04")})
+    service.queue.start()
+    try:
+        outcome = service.queue.outcome(service.queue.request("interval"), 30)  # what the scheduler asks
+    finally:
+        service.queue.stop()
+    assert outcome is not None and outcome["added"] == ["_posts/2026-01-04-third.md"] and outcome["updated"] == []
+    assert b"<title>Third</title>" in client.get("/rss.xml").data
+    assert client.get("/status").get_json()["git"]["commit"] == head
+
+
+def test_service_settings_problems_name_the_variable(tmp_path: Path) -> None:
+    from feedsvc.config import ConfigError
+    from feedsvc.deploy.service import Service
+
+    with pytest.raises(ConfigError) as raised:
+        Service({"FEEDSVC_GIT_URL": str(tmp_path / "nothing-here"), "FEEDSVC_STATE_DIR": str(tmp_path / "s")})
+    assert "FEEDSVC_GIT_URL" in str(raised.value)
+
+
+def test_the_state_folder_of_a_deployment_does_not_depend_on_the_token(tmp_path: Path) -> None:
+    from feedsvc.config import state_dir_from
+
+    def state(url: str) -> Path:
+        return state_dir_from({"FEEDSVC_GIT_URL": url}, tmp_path)
+
+    assert state("https://x-token:old@example.org/site.git") == state("https://x-token:new@example.org/site.git")
+    assert state("https://example.org/site.git") != state("https://example.org/other.git")

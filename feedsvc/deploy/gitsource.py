@@ -22,6 +22,8 @@ through `GIT_CONFIG_*` environment variables. Everything shown or logged goes th
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -30,7 +32,7 @@ import shutil
 import subprocess
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -210,7 +212,7 @@ class GitSource:
 
         A failure keeps the last good checkout served and is recorded (redacted) for /status and the log.
         """
-        with self._lock:
+        with self._lock, self._folder_lock():
             wanted, self._wanted = self._wanted, None
             try:
                 update = self._update(wanted)
@@ -225,9 +227,19 @@ class GitSource:
                          "changed files unknown" if update.changed is None else f"{len(update.changed)} files changed")
             return update
 
-    def _update(self, wanted: str | None) -> Update:
+    @contextlib.contextmanager
+    def _folder_lock(self) -> Iterator[None]:
+        """Worker processes started without a common parent each start a source: one updates at a time."""
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(self.folder, 0o700)
+        fd = os.open(self.folder / ".lock", os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def _update(self, wanted: str | None) -> Update:
         if not (self.repo / "HEAD").exists():
             shutil.rmtree(self.repo, ignore_errors=True)
             self._git("init", "--quiet", "--bare", str(self.repo), bare=False)
