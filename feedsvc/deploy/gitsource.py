@@ -155,6 +155,11 @@ class GitSource:
         return f"GitSource({self.config!r}, {self.folder})"
 
     @property
+    def branch(self) -> str:
+        """The branch served: configured, else the remote's default one (known once fetched)."""
+        return self._branch or str(self.status().get("branch") or "")
+
+    @property
     def content_dir(self) -> Path:
         """The site folder as the refresher sees it: stable across updates (through `current`)."""
         return self.current / self.config.subdir if self.config.subdir else self.current

@@ -77,8 +77,8 @@ class Service:
             self.queue.before_run.append(self._fetch)
         self.refreshes = Delegate(self.queue)
         secret = webhook_secret(environ)
-        self.webhooks = WebhookReceiver(secret, self.refreshes, SeenInFolder(self.state_dir / "webhook-ids")) \
-            if secret else None
+        self.webhooks = WebhookReceiver(secret, self.refreshes, SeenInFolder(self.state_dir / "webhook-ids"),
+                                        source=self.git) if secret else None
         self.ondemand = OnDemandFeeds(lambda: self.refresher.settings or self.settings)
         self.app: Flask = create_app(self.settings, self.store, self.webhooks, self.metrics, self.ondemand)
         self.scheduler: RefreshScheduler | None = None
