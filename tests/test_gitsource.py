@@ -226,3 +226,21 @@ def test_the_state_folder_of_a_deployment_does_not_depend_on_the_token(tmp_path:
 
     assert state("https://x-token:old@example.org/site.git") == state("https://x-token:new@example.org/site.git")
     assert state("https://example.org/site.git") != state("https://example.org/other.git")
+
+
+def test_a_failed_fetch_shows_in_status_and_the_feeds_stay(forge: Forge, tmp_path: Path) -> None:
+    from feedsvc.deploy.service import Service
+
+    url = f"file://{forge.remote}"
+    service = Service({"FEEDSVC_GIT_URL": url, "FEEDSVC_STATE_DIR": str(tmp_path / "state")})
+    client = service.app.test_client()
+    served = client.get("/status").get_json()["git"]["commit"]
+    forge.remote.rename(forge.remote.with_name("moved.git"))
+    service.queue.start()
+    try:
+        assert service.queue.outcome(service.queue.request("interval"), 30) is not None
+    finally:
+        service.queue.stop()
+    git_status = client.get("/status").get_json()["git"]
+    assert git_status["commit"] == served and git_status["last_error"] and git_status["last_error_at"]
+    assert b"<title>Second</title>" in client.get("/rss.xml").data

@@ -70,8 +70,6 @@ def read_push(headers: Mapping[str, str], body: bytes) -> tuple[Push, ...] | Not
             return NotAPush(sender, event)
         return (_github_like(sender, _object(body)),)
     if sender == "bitbucket":
-        if event == "diagnostics:ping":
-            return NotAPush(sender, event, ping=True)
         if event != "repo:push":
             return NotAPush(sender, event)
         return _bitbucket(_object(body))
