@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -340,6 +341,12 @@ def state_dir_from(environ: Mapping[str, str], content_dir: Path) -> Path:
     explicit = environ.get("FEEDSVC_STATE_DIR")
     if explicit:
         return Path(explicit)
-    identity = [str(content_dir.resolve())] + sorted(f"{k}={v}" for k, v in environ.items() if k.startswith("FEEDSVC_"))
+    identity = [str(content_dir.resolve())] + sorted(f"{k}={_without_credentials(k, v)}" for k, v in environ.items()
+                                                      if k.startswith("FEEDSVC_"))
     key = hashlib.sha256("\0".join(identity).encode()).hexdigest()[:16]
     return Path(tempfile.gettempdir()) / f"feedsvc-{os.getuid()}-{key}"
+
+
+def _without_credentials(name: str, value: str) -> str:
+    """A repository URL's `user:token@` is no part of a deployment's identity (nor may it end up in a name)."""
+    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/@]*@", r"\1", value) if name == "FEEDSVC_GIT_URL" else value

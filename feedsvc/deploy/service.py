@@ -14,7 +14,16 @@ from typing import Any
 
 from flask import Flask
 
-from feedsvc.config import Settings, content_dir_from, load_settings, settings_key, state_dir_from, webhook_secret
+from feedsvc.config import (
+    ConfigError,
+    Settings,
+    content_dir_from,
+    load_settings,
+    settings_key,
+    state_dir_from,
+    webhook_secret,
+)
+from feedsvc.deploy.gitsource import GitError, GitSource, git_config_from
 from feedsvc.deploy.statefolder import StateFolder
 from feedsvc.deploy.websub import HubPinger
 from feedsvc.deploy.workers import Delegate, Deployment
@@ -42,11 +51,16 @@ class Service:
         environ = dict(os.environ if environ is None else environ)
         root = content_dir_from(environ, content_dir)
         self.state_dir = state_dir_from(environ, root)
+        self.git, moved_at_start = _git_source(environ, self.state_dir)
+        if self.git is not None:
+            root = self.git.content_dir
         if serving:
             enable_multiprocess(self.state_dir / "metrics")
         self.metrics = Metrics()
         self.store = SnapshotStore()
         self.refresher = Refresher(self.store, root, environ, progress=progress, for_build=for_build)
+        if moved_at_start:  # posts a warm start remembers were read from an older checkout: compare them all
+            self.refresher.moved(None)
         warm = self._warm_start(environ, root) if serving else None
         if warm is not None:
             self.settings: Settings = warm
@@ -60,10 +74,12 @@ class Service:
         self.queue.on_report.append(
             lambda report: self.metrics.refreshed(report, self.store.snapshot.stats if self.store.snapshot else None))
         self.queue.on_report.append(lambda report: release_memory() if len(report.added) > 100 else None)
+        if self.git is not None:
+            self.queue.before_run.append(self._fetch)
         self.refreshes = Delegate(self.queue)
         secret = webhook_secret(environ)
-        self.webhooks = WebhookReceiver(secret, self.refreshes, SeenInFolder(self.state_dir / "webhook-ids")) \
-            if secret else None
+        self.webhooks = WebhookReceiver(secret, self.refreshes, SeenInFolder(self.state_dir / "webhook-ids"),
+                                        source=self.git) if secret else None
         # One entry cache for the refresher and the feeds rendered on request: archive pages and filtered
         # feeds show the entries the subscription feeds built (render/entrycache.py).
         self.ondemand = OnDemandFeeds(lambda: self.refresher.settings or self.settings,
@@ -72,6 +88,7 @@ class Service:
         self.scheduler: RefreshScheduler | None = None
         self.deployment: Deployment | None = None
         self.cache_writer: CacheWriter | None = None
+        self.store.details = self._details  # the deployment (workers.py) adds its own once it starts
         self.pinger = HubPinger(lambda: self.refresher.settings or self.settings,
                                 on_outcome=lambda outcome: self.metrics.websub_pings.labels(outcome).inc())
 
@@ -154,12 +171,39 @@ class Service:
         if self.pinger in self.refresher.listeners:
             self.refresher.listeners.remove(self.pinger)
 
+    def _fetch(self, trigger: str) -> None:
+        """Before each refresh, in the queue's thread: move the checkout to the branch's head (gitsource.py)."""
+        assert self.git is not None
+        update = self.git.update()
+        if update is not None and update.moved:
+            self.refresher.moved(update.changed)
+
     def _details(self) -> dict[str, Any]:
-        return {
+        details = {
             "scheduler": self.scheduler.describe() if self.scheduler is not None else None,
             "last_refresh": self.queue.last,
             "websub": self.pinger.status(),
         }
+        if self.git is not None:
+            details["git"] = self.git.status()
+        return details
+
+
+def _git_source(environ: Mapping[str, str], state_dir: Path) -> tuple[GitSource | None, bool]:
+    """With FEEDSVC_GIT_URL: the repository, fetched and checked out (or its last checkout, offline),
+    and whether the checkout moved since the last run."""
+    try:
+        config = git_config_from(environ)
+    except ValueError as exc:
+        raise ConfigError(str(exc).split("; ")) from None
+    if config is None:
+        return None, False
+    source = GitSource(config, state_dir / "git", environ)
+    try:
+        update = source.start()
+    except GitError as exc:
+        raise ConfigError([f"FEEDSVC_GIT_URL {config.shown_url}: {exc}"]) from None
+    return source, update is not None and update.moved and update.previous is not None
 
 
 PRELOADED: Service | None = None  # set by `feedsvc serve` before granian forks its workers

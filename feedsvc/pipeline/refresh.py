@@ -110,6 +110,8 @@ class _Memory:
     next_publish_at: datetime | None = None
     liquid_fingerprint: str | None = None  # settings.liquid_fingerprint the parsed posts were made under
     seeded_fingerprint: str | None = None  # settings.fingerprint of posts taken from the post cache (seed)
+    moved: bool = False  # the folder was replaced whole since the last scan (see `Refresher.moved`)
+    moved_changes: frozenset[str] | None = None  # ...and only these files differ (None: unknown)
 
 
 class Refresher:
@@ -143,6 +145,16 @@ class Refresher:
     @property
     def settings(self) -> Settings | None:
         return self._memory.settings
+
+    def moved(self, changed: frozenset[str] | None) -> None:
+        """The content folder was replaced whole by a complete copy (a git checkout) in which only
+        `changed` differ (None: unknown). Every file there has a new inode, so without this the next
+        refresh would re-read them all; with it, only those. Nothing is held back as still being written."""
+        with self._lock:
+            memory = self._memory
+            known = memory.moved_changes if memory.moved else frozenset()
+            memory.moved = True
+            memory.moved_changes = None if changed is None or known is None else known | changed
 
     def seed(self, seed: Seed, served: Mapping[str, Resource]) -> None:
         """Carry on from what an earlier builder parsed and rendered (postcache.py), before the first refresh.
@@ -257,10 +269,17 @@ class Refresher:
 
     def _diff(self, scan: _Scan, trigger: str, now: datetime) -> Changes:
         """What changed since the last refresh, less what is still being written (settle.py)."""
-        known = self._memory.inventory
+        memory = self._memory
+        known = memory.inventory
         changes = diff_inventory(known, scan.inventory)
-        # Not at startup, nor after a settings change; nor when a webhook said the writer is done.
-        if self.store.snapshot is not None and known and "webhook" not in trigger:
+        moved, memory.moved = memory.moved, False
+        if moved and memory.moved_changes is not None:  # a new checkout: only the files its diff names
+            forced = FileSignature(-1, -1, -1, -1)  # marked for a re-read by a settings change
+            changes = replace(changes, modified=tuple(p for p in changes.modified
+                                                      if p in memory.moved_changes or known[p] == forced))
+        # Not at startup, nor after a settings change, nor after a checkout; nor when a webhook said the
+        # writer is done.
+        if self.store.snapshot is not None and known and "webhook" not in trigger and not moved:
             changes = self._settling.hold_unsettled(changes, known, scan.inventory, scan.unreadable, now,
                                                     partial(removal_settles_at, self.content_dir))
         return changes

@@ -24,6 +24,8 @@ class RefreshQueue:
     def __init__(self, refresher: Refresher) -> None:
         self.refresher = refresher
         self.on_report: list[Callable[[RefreshReport], None]] = []  # after every run, published or not
+        # Before every run, in the queue's thread: e.g. move a git checkout (gitsource.py) while nothing scans it.
+        self.before_run: list[Callable[[str], None]] = []
         self._condition = threading.Condition()
         self._queued: list[str] | None = None  # the triggers waiting for the next run
         self._started = 0
@@ -88,6 +90,11 @@ class RefreshQueue:
                 triggers, self._queued = self._queued or [], None
                 self._started += 1
                 run = self._started
+            for prepare in list(self.before_run):
+                try:
+                    prepare(_describe(triggers))
+                except Exception:  # a failed preparation leaves the content as it was: refresh that
+                    log.exception("preparing a refresh failed")
             try:
                 report = self.refresher.refresh(_describe(triggers))
             except Exception as exc:  # an unusable config with no last good one (a warm start): keep serving

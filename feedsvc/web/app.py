@@ -13,7 +13,7 @@ from feedsvc.urls import absolute
 from feedsvc.web.fastpath import HTML_CSP, SECURITY_HEADERS, FastPath
 from feedsvc.web.metrics import Metrics
 from feedsvc.web.ondemand import OnDemandFeeds, Refusal, target_for
-from feedsvc.web.webhooks import MAX_BODY_BYTES, WebhookReceiver
+from feedsvc.web.webhooks import MAX_BODY_BYTES, WebhookReceiver, has_signature
 
 HOOK_PATH = "/hooks/refresh"
 
@@ -105,6 +105,9 @@ def create_app(settings: Settings, store: SnapshotStore, webhooks: WebhookReceiv
         receiver: WebhookReceiver | None = app.extensions.get("feedsvc.web.webhooks")
         if receiver is None:
             return _plain("not found\n", 404)  # no secret configured: the hook does not exist
+        if not has_signature(request.headers):  # refused before a byte of the body is read
+            metrics.webhooks.labels("unauthorized").inc()
+            return _plain("signature missing\n", 401, {"Cache-Control": "no-store"})
         body = request.get_data(cache=False)  # over MAX_CONTENT_LENGTH: 413 before any work
         answer = receiver.handle(request.headers, body, wait=request.args.get("wait") in ("1", "true"),
                                  remote=request.remote_addr or "")

@@ -1,7 +1,9 @@
-"""Who may trigger a refresh: signed webhook requests, in both conventions that senders use.
+"""Who may trigger a refresh: signed webhook requests, in the conventions that senders use.
 
-- GitHub, Gitea, Forgejo and GitLab-compatible senders: `X-Hub-Signature-256: sha256=<hex>`,
-  the HMAC-SHA256 of the raw body with the shared secret as key.
+- GitHub and compatible senders: `X-Hub-Signature-256: sha256=<hex>`, the HMAC-SHA256 of the raw
+  body with the shared secret as key. Gitea and Forgejo: the same HMAC in `X-Gitea-Signature` /
+  `X-Forgejo-Signature`, as bare hex. Bitbucket Cloud: `X-Hub-Signature: sha256=<hex>`.
+  GitLab: `X-Gitlab-Token`, the secret itself, compared in constant time.
 - Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64>` over
   `id.timestamp.body`, verified by the `standardwebhooks` package. A secret written as
   `whsec_<base64>` is used as those decoded bytes (that scheme's convention), any other as its UTF-8.
@@ -26,6 +28,8 @@ from pathlib import Path
 from typing import Any, Protocol, overload
 
 from standardwebhooks.webhooks import Webhook
+
+from feedsvc.web.forges import NotAPush, Push, push_to, read_push
 
 log = logging.getLogger("feedsvc")
 
@@ -53,13 +57,60 @@ class Headers(Protocol):
     def get(self, key: str, default: str, /) -> str: ...
 
 
+SIGNATURE_HEADERS = ("webhook-signature", "webhook-id", "X-Gitlab-Token", "X-Forgejo-Signature",
+                     "X-Gitea-Signature", "X-Hub-Signature-256", "X-Hub-Signature")
+
+
+def has_signature(headers: Headers) -> bool:
+    """Whether the request claims any scheme at all: one that does not is refused before its body is read."""
+    return any(headers.get(name) is not None for name in SIGNATURE_HEADERS)
+
+
 def verify(secret: str, headers: Headers, body: bytes, now: datetime) -> Verdict:
     """Check a request's signature in whichever scheme it uses; constant-time comparisons only."""
     if headers.get("webhook-signature") is not None or headers.get("webhook-id") is not None:
         return _verify_standard(secret, headers, body, now)
+    if headers.get("X-Gitlab-Token") is not None:
+        return _verify_gitlab(secret, headers)
+    for header, scheme in (("X-Forgejo-Signature", "forgejo"), ("X-Gitea-Signature", "gitea")):
+        if headers.get(header) is not None:
+            return _verify_plain_hex(secret, headers, body, header, scheme)
     if headers.get("X-Hub-Signature-256") is not None:
         return _verify_hub(secret, headers, body)
-    return Verdict(False, "", "no signature header (X-Hub-Signature-256 or webhook-signature)")
+    if headers.get("X-Hub-Signature") is not None:
+        return _verify_bitbucket(secret, headers, body)
+    return Verdict(False, "", "no signature header (" + ", ".join(SIGNATURE_HEADERS[2:]) + " or webhook-signature)")
+
+
+def _hmac_hex(secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _verify_plain_hex(secret: str, headers: Headers, body: bytes, header: str, scheme: str) -> Verdict:
+    """Gitea and Forgejo: the HMAC-SHA256 of the body in hex, without a `sha256=` prefix."""
+    given = headers.get(header, "").strip().lower()
+    delivery = (headers.get("X-Forgejo-Delivery") or headers.get("X-Gitea-Delivery") or "")[:100]
+    if not hmac.compare_digest(_hmac_hex(secret, body).encode(), given.encode("utf-8", "replace")):
+        return Verdict(False, scheme, f"{header} does not match the body", delivery)
+    return Verdict(True, scheme, "", delivery)
+
+
+def _verify_gitlab(secret: str, headers: Headers) -> Verdict:
+    """GitLab sends the secret itself (no signature over the body): compare it in constant time."""
+    given = headers.get("X-Gitlab-Token", "")
+    delivery = (headers.get("X-Gitlab-Event-UUID") or headers.get("X-Gitlab-Webhook-UUID") or "")[:100]
+    if not hmac.compare_digest(secret.encode(), given.encode("utf-8", "replace")):
+        return Verdict(False, "gitlab", "X-Gitlab-Token is not the secret", delivery)
+    return Verdict(True, "gitlab", "", delivery)
+
+
+def _verify_bitbucket(secret: str, headers: Headers, body: bytes) -> Verdict:
+    """Bitbucket Cloud: `X-Hub-Signature: sha256=<hex>` (the SHA-1 form of older senders is not accepted)."""
+    given = headers.get("X-Hub-Signature", "").strip().lower()
+    delivery = headers.get("X-Request-UUID", "")[:100]
+    if not hmac.compare_digest(("sha256=" + _hmac_hex(secret, body)).encode(), given.encode("utf-8", "replace")):
+        return Verdict(False, "bitbucket", "X-Hub-Signature is not sha256=<HMAC of the body>", delivery)
+    return Verdict(True, "bitbucket", "", delivery)
 
 
 def _verify_hub(secret: str, headers: Headers, body: bytes) -> Verdict:
@@ -147,6 +198,17 @@ class SeenInFolder:
                 pass  # another worker pruned it first
 
 
+class PushTarget(Protocol):
+    """The git source (deploy/gitsource.py), as a push webhook sees it."""
+
+    @property
+    def branch(self) -> str: ...
+
+    def want(self, commit: str) -> None: ...
+
+    def served_commit(self) -> str | None: ...
+
+
 class Refreshes(Protocol):
     """Asks for a refresh and reads its outcome; in this process or in the deployment's builder."""
 
@@ -166,10 +228,13 @@ class WebhookReceiver:
     """Turns a verified request into at most one refresh request; everything else changes nothing."""
 
     def __init__(self, secret: str, refreshes: Refreshes, seen: SeenIds,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, source: PushTarget | None = None) -> None:
+        """With a git `source`, only a forge's push to its branch publishes (forges.py); without one,
+        any verified request rescans the folder."""
         if not secret:
             raise ValueError("a webhook receiver needs a secret")
         self._secret = secret
+        self.source = source
         self.refreshes = refreshes
         self.seen = seen
         self.clock = clock
@@ -188,13 +253,51 @@ class WebhookReceiver:
             return Answer(200, {"status": "duplicate", "id": verdict.delivery}, "duplicate")
         if verdict.event == "ping":
             return Answer(200, {"status": "pong"}, "ping")
+        push: Push | None = None
+        if self.source is not None and verdict.scheme != "standard":
+            decided = self._push(headers, body, remote)
+            if isinstance(decided, Answer):
+                return decided
+            push = decided
         refresh_id = self.refreshes.request("webhook")
         log.info("webhook (%s%s) from %s: refresh %s requested", verdict.scheme,
                  f" {verdict.event}" if verdict.event else "", remote or "?", refresh_id)
         if not wait:
-            return Answer(202, {"status": "queued", "refresh": refresh_id}, "accepted")
+            return Answer(202, {"status": "queued", "refresh": refresh_id,
+                                **({"pushed": push.commit} if push is not None else {})}, "accepted")
         outcome = self.refreshes.outcome(refresh_id, WAIT_SECONDS)
         if outcome is None:
             return Answer(202, {"status": "queued", "refresh": refresh_id,
                                 "note": f"not finished within {WAIT_SECONDS:g}s"}, "accepted")
-        return Answer(200, {"status": "done", **outcome}, "done")
+        served = {"commit": self.source.served_commit()} if self.source is not None else {}
+        if push is not None:
+            served["pushed"] = push.commit
+        return Answer(200, {"status": "done", **outcome, **served}, "done")
+
+    def _push(self, headers: Headers, body: bytes, remote: str) -> Push | Answer:
+        """The push to publish, or the answer for a request that publishes nothing."""
+        assert self.source is not None
+        try:
+            reported = read_push(headers, body)
+        except ValueError as exc:
+            log.warning("webhook from %s: not a push payload: %s", remote or "?", exc)
+            return Answer(400, {"error": f"not a push payload: {exc}"}, "invalid")
+        if isinstance(reported, NotAPush):
+            if reported.ping:
+                return Answer(200, {"status": "pong"}, "ping")
+            what = f"{reported.sender} event {reported.event!r}" if reported.sender \
+                else "a request naming no forge event"
+            return Answer(200, {"status": "ignored", "reason": f"{what} is not a push"}, "ignored")
+        branch = self.source.branch
+        push = push_to(reported, branch)
+        if push is None:
+            refs = ", ".join(p.ref for p in reported)
+            return Answer(200, {"status": "ignored", "reason": f"a push to {refs}, not to branch {branch}"},
+                          "ignored")
+        if push.commit is None:
+            return Answer(200, {"status": "ignored", "reason": f"branch {branch} was deleted; still serving "
+                                                              f"{self.source.served_commit()}"}, "ignored")
+        self.source.want(push.commit)
+        log.info("webhook: %s push to %s: %s%s", push.sender, branch, push.commit[:12],
+                 " (forced)" if push.forced else "")
+        return push
