@@ -22,6 +22,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from feedsvc.config import CONFIG_FILE, ConfigError, Settings, config_path, config_problems, load_settings, settings_key
+from feedsvc.content.dialects import dialect_for
 from feedsvc.content.reading import read_posts
 from feedsvc.content.scanning import (
     SETTLE_SECONDS,
@@ -239,7 +240,8 @@ class Refresher:
         folder_mtimes: list[int] = []
         unreadable: list[str] = []
         memory.pending = {}
-        inventory, scan_problems = take_inventory(self.content_dir, folder_mtimes, unreadable)
+        inventory, scan_problems = take_inventory(self.content_dir, folder_mtimes, unreadable,
+                                                  dialect=dialect_for(settings.dialect, settings.dialect_rules))
         config_mtime = memory.config_signature.mtime_ns if memory.config_signature else 0
         memory.content_mtime = _from_ns(max(folder_mtimes + [config_mtime]))
         if settings.fingerprint != previous_fingerprint:  # posts themselves depend on these settings
