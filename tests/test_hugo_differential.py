@@ -65,6 +65,7 @@ def _stack_demo(root: Path) -> None:
 #: name -> (source folder, the adjustment made to a copy before both builds, or None)
 SITES: dict[str, tuple[Path, Callable[[Path], None] | None]] = {
     "blog": (FIXTURES / "blog", None),
+    "config-dir": (FIXTURES / "config-dir", None),
     "stack-demo": (STACK_DEMO, _stack_demo),
 }
 

@@ -145,7 +145,7 @@ class Hugo:
                          place.title, place.date, self.rules, self.rules.other_languages)
 
     def sections_of(self, relpath: str) -> list[str]:
-        return sections(content_path(relpath, self.rules.content_dir))
+        return sections(content_path(relpath, self.rules.content_dir), self.rules.nested_sections)
 
 
 @lru_cache(maxsize=8)  # one site per process, give or take a config edit

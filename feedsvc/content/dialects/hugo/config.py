@@ -155,6 +155,7 @@ def rules_of(config: Mapping[str, Any], root: Path) -> HugoRules:
         content_dir=content_dir,
         main_sections=sections,
         permalinks=patterns,
+        nested_sections=_nested_sections(root / content_dir),
         ugly_urls=config.get("uglyurls") is True,
         summary_length=length if isinstance(length, int) and not isinstance(length, bool) and length >= 0
         else DEFAULT_SUMMARY_LENGTH,
@@ -178,3 +179,14 @@ def _biggest_section(content: Path) -> tuple[str, ...]:
         counts[section.name] = count
     best = max(counts.values(), default=0)
     return tuple(name for name, count in counts.items() if count == best)[:1] if best else ()
+
+
+def _nested_sections(content: Path) -> tuple[str, ...]:
+    """Folders below the top level with an `_index` page: Hugo's nested sections (`:sections` lists them)."""
+    found: list[str] = []
+    for folder, dirs, files in os.walk(content):
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
+        relative = Path(folder).relative_to(content).as_posix()
+        if "/" in relative and any(f.startswith("_index.") for f in files):
+            found.append(relative)
+    return tuple(found)

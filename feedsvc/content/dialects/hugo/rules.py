@@ -21,6 +21,7 @@ class HugoRules:
     content_dir: str = "content"
     main_sections: tuple[str, ...] = ("posts",)
     permalinks: tuple[tuple[str, str], ...] = ()  # (section, pattern), as [permalinks] gives them
+    nested_sections: tuple[str, ...] = ()  # folders below the top level that are sections: they have an _index
     ugly_urls: bool = False
     summary_length: int = DEFAULT_SUMMARY_LENGTH
     default_language: str = "en"

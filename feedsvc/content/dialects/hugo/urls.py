@@ -55,12 +55,16 @@ def base_name(source: str, languages: tuple[str, ...]) -> str:
     return posixpath.basename(folder) if stem == "index" and folder else stem
 
 
-def sections(path: str) -> list[str]:
-    """The folders of a page's content path that are sections (a leaf bundle's own folder is not)."""
+def sections(path: str, nested: tuple[str, ...] = ()) -> list[str]:
+    """The sections a page at this content path is in: its top-level folder, then each folder below it that
+    is a section of its own (`nested`: those with an `_index` page), as far down as they go unbroken."""
     folders = path.split("/")[:-1]
-    if posixpath.splitext(posixpath.basename(path))[0].split(".")[0] == "index":
-        folders = folders[:-1]
-    return folders
+    found = folders[:1]
+    for depth in range(2, len(folders) + 1):
+        if "/".join(folders[:depth]) not in nested:
+            break
+        found = folders[:depth]
+    return found
 
 
 def page_path(source: str, front_url: str, slug: str, title: str, when: datetime, rules: HugoRules,
@@ -69,11 +73,14 @@ def page_path(source: str, front_url: str, slug: str, title: str, when: datetime
     if front_url:
         return front_url if front_url.startswith("/") else "/" + front_url
     path = content_path(source, rules.content_dir)
-    folders = sections(path)
+    folders = sections(path, rules.nested_sections)
     filename = base_name(path, languages)
     pattern = rules.permalink(folders[0]) if folders else None
-    if pattern is None:
-        link = "/".join([*folders, slug or filename])
+    if pattern is None:  # the page's own path, its bundle folder or file name replaced by its slug
+        within = path.split("/")[:-1]
+        if posixpath.splitext(posixpath.basename(path))[0].split(".")[0] == "index":
+            within = within[:-1]
+        link = "/".join([*within, slug or filename])
         return _finish("/" + urlize(link), rules.ugly_urls)
     tokens = {
         "year": f"{when.year:04d}", "month": f"{when.month:02d}", "monthname": when.strftime("%B").lower(),
