@@ -68,6 +68,7 @@ class Settings:
     fingerprint: str = field(default="", compare=False)
     liquid_fingerprint: str = field(default="", compare=False)  # fingerprint + all that Liquid's `site` shows
     dialect: str = DEFAULT_DIALECT  # the site's generator: its layout and URL rules (`dialects.dialect_named`)
+    dialect_rules: str = ""  # what the site's own config decides under that generator's rules (`dialects.dialect_for`)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -265,6 +266,7 @@ def build_settings(environ: Mapping[str, str], config: Mapping[str, Any], conten
         warnings=tuple(warnings),
         site_config=_as_json(config),
         dialect=dialect.name,
+        dialect_rules=dialect.site_rules(config),
     )
     if errors:
         raise ConfigError(errors)
@@ -284,7 +286,7 @@ def _with_fingerprint(settings: Settings) -> Settings:
     relevant = (
         settings.url, settings.baseurl, settings.author, settings.timezone,
         settings.permalink, settings.excerpt_separator,
-    ) + ((settings.dialect,) if settings.dialect != DEFAULT_DIALECT else ())  # so Jekyll's stay as they were
+    ) + ((settings.dialect, settings.dialect_rules) if settings.dialect != DEFAULT_DIALECT else ())  # so Jekyll's stay
     digest = hashlib.sha256(repr(relevant).encode()).hexdigest()[:16]
     # Posts with Liquid also see the rest (`site.*`): they alone are re-read when only this changes.
     site = (digest, settings.site_config, settings.title, settings.description)

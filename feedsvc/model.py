@@ -105,6 +105,9 @@ class Post:
     # at index time, where every post is known (references.resolve_references).
     references: tuple[tuple[str, int], ...] = ()
     liquid: bool = False  # its body went through Liquid, so it depends on all of _config.yml
+    # When it is published, if not at `date` (Hugo's publishDate), and when it stops being (expiryDate).
+    publish_at: datetime | None = None
+    expire_at: datetime | None = None
 
     @property
     def content_html(self) -> str:
@@ -130,7 +133,7 @@ class Site:
     posts: tuple[Post, ...]  # visible, newest first
     scopes: Mapping[Scope, tuple[Post, ...]]  # every scope, feed entries newest first
     problems: tuple[Problem, ...]
-    next_publish_at: datetime | None  # when the next future post becomes visible
+    next_publish_at: datetime | None  # when the next future post becomes visible, or an expiring one goes
     hidden: frozenset[str] = frozenset()  # sources of drafts and future posts (their warnings wait)
     own_problems: tuple[Problem, ...] = ()  # what indexing itself found: duplicate links, dangling references
 

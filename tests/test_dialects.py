@@ -11,7 +11,7 @@ import pytest
 
 from feedsvc.config import ConfigError, load_settings
 from feedsvc.content.dialects import DIALECTS, PostPlace, SiteKindError, detect, dialect_named
-from feedsvc.content.dialects.hugo import HUGO
+from feedsvc.content.dialects.hugo import HUGO, HugoRules
 from feedsvc.content.dialects.jekyll import JEKYLL, PERMALINK_STYLES, slugify
 from feedsvc.content.fields import PostError
 from feedsvc.content.scanning import ScanError, take_inventory
@@ -78,10 +78,11 @@ def test_a_missing_folder_or_a_file_is_named(tmp_path):
         detect(tmp_path / "file")
 
 
-def test_a_hugo_config_folder_is_recognised_and_refused_by_name(tmp_path):
+def test_a_hugo_config_folder_is_read(tmp_path):
     root = _folder(tmp_path / "site", "config/_default/hugo.toml", "content/post/a.md")
-    with pytest.raises(ConfigError, match=r"config/_default: a Hugo config folder, which feedsvc does not read yet"):
-        load_settings({}, root)
+    (root / "config/_default/hugo.toml").write_text('baseURL = "https://example.org/"\ntitle = "From the folder"\n')
+    settings = load_settings({}, root)
+    assert (settings.dialect, settings.title, settings.url) == ("hugo", "From the folder", "https://example.org")
 
 
 def test_settings_carry_the_dialect_by_name_and_pickle(tmp_path):
@@ -158,14 +159,16 @@ def _hugo_path(relpath: str, pattern: str, front: dict[str, object] | None = Non
     file_slug = HUGO.file_name(relpath).slug
     front = front or {}
     slug = str(front.get("slug") or file_slug)
-    place = PostPlace(front, slug, file_slug, title, datetime(2026, 1, 3, 9, 0, tzinfo=BERLIN), ())
-    return HUGO.post_path(place, HUGO.permalink_pattern(pattern))
+    place = PostPlace(front, slug, file_slug, title, datetime(2026, 1, 3, 9, 0, tzinfo=BERLIN), (), relpath)
+    rules = HugoRules(permalinks=(("posts", pattern),)) if pattern else HugoRules()
+    return HUGO.configured(rules.to_json()).post_path(place, HUGO.permalink_pattern(pattern or "/"))
 
 
 def test_hugo_slugs_and_permalinks_through_the_dialect():
     assert HUGO.file_name("content/posts/bundle/index.md") == ("bundle", None)
     assert HUGO.file_name("content/posts/2026-01-03-x.md") == ("2026-01-03-x", None)  # no date in Hugo's names
-    assert _hugo_path("content/posts/My Post.md", "/posts/:slug/") == "/posts/my-post/"
+    assert _hugo_path("content/posts/My Post.md", "") == "/posts/my-post/"  # no pattern: the file's path
+    assert _hugo_path("content/posts/b/index.md", "/:slug/") == "/a-title/"  # no slug: the title, urlized
     assert _hugo_path("content/posts/b/index.md", ":year/:month/:title/", {"slug": "Custom Slug"}) == \
         "/2026/01/a-title/"
     assert _hugo_path("content/posts/b/index.md", "/:slug/:filename/", {"slug": "Custom Slug"}) == \
@@ -179,5 +182,5 @@ def test_hugo_files_and_keys():
     assert not HUGO.walks_folder("_drafts") and HUGO.walks_folder("bundle")
     assert HUGO.folder_categories("content/posts/news/a.md") == []
     assert not HUGO.requires_front_matter("content/posts/a.md")
-    assert not HUGO.renders_liquid and HUGO.summary_keys == ("summary", "excerpt")
+    assert not HUGO.renders_liquid and HUGO.summary_keys == ("summary",)
     assert "lastmod" in HUGO.updated_keys and "lastmod" not in JEKYLL.updated_keys

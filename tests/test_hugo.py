@@ -139,3 +139,25 @@ def test_a_jekyll_site_with_a_content_posts_folder_keeps_jekyll_rules(site_dir, 
     refresher.refresh()
     posts = _posts(refresher)
     assert posts["content/posts/page.md"].url == "https://example.org/2026/01/02/page/"  # BASIC_CONFIG: pretty
+
+
+def test_a_bundles_images_hang_from_its_link_and_publish_and_expiry_dates_are_kept(site_dir, make_refresher, clock):
+    files = {
+        "content/posts/2024-06_02/index.md": toml_post('title = "Out of my cave: lots of updates!"\ndate = 2024-06-11',
+                                                       "![A photo](photo.jpg)\n"),
+        "content/posts/later.md": toml_post('title = "Later"\ndate = 2026-01-01\npublishDate = 2026-07-01'),
+        "content/posts/going.md": toml_post('title = "Going"\ndate = 2026-01-01\nexpiryDate = 2026-06-15'),
+        "content/posts/gone.md": toml_post('title = "Gone"\ndate = 2026-01-01\nexpiryDate = 2026-05-01'),
+    }
+    refresher = make_refresher(_hugo_site(site_dir, files))
+    refresher.refresh()
+    posts = _posts(refresher)
+    bundle = posts["content/posts/2024-06_02/index.md"]
+    assert bundle.url == "https://example.org/blog/posts/2024-06_02/"  # no [permalinks]: the folder's path
+    assert 'src="https://example.org/blog/posts/2024-06_02/photo.jpg"' in bundle.content_html
+    assert sorted(posts) == ["content/posts/2024-06_02/index.md", "content/posts/going.md"]
+    site = refresher.store.snapshot.site
+    assert site.next_publish_at == datetime(2026, 6, 15, tzinfo=timezone(timedelta(hours=2)))  # "going" goes first
+    clock.now = datetime(2026, 7, 2, tzinfo=UTC)
+    refresher.refresh()
+    assert sorted(_posts(refresher)) == ["content/posts/2024-06_02/index.md", "content/posts/later.md"]

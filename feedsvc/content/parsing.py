@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from feedsvc.config import Settings
-from feedsvc.content.dialects import Dialect, PostPlace, dialect_named
+from feedsvc.content.dialects import Dialect, PostPlace, dialect_for
 from feedsvc.content.fields import PostError, text_field
 from feedsvc.content.front_matter import FrontMatterError, split_front_matter
 from feedsvc.content.markup import absolutize_links, html_to_text, render_markdown, strip_xml_illegal
@@ -65,7 +65,7 @@ def parse_post(relpath: str, raw: bytes, settings: Settings, body_level: int = B
 
 
 def _parse(relpath: str, raw: bytes, settings: Settings, body_level: int = BODY_LEVEL) -> Post | Problem:
-    dialect = dialect_named(settings.dialect)
+    dialect = dialect_for(settings.dialect, settings.dialect_rules)
     if len(raw) > MAX_POST_BYTES:
         raise PostError(f"file is {len(raw):,} bytes, over the {MAX_POST_BYTES:,}-byte limit for a post")
     try:
@@ -96,7 +96,8 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
     file_slug, file_date = dialect.file_name(relpath)
 
     slug = text_field(data.get("slug"), "slug") or file_slug
-    published = data.get("published", True) is not False and data.get("draft", False) is not True
+    published = data.get("published", True) is not False and data.get("draft", False) is not True \
+        and dialect.listed(data)
 
     if data.get("date") is not None:
         when, note = _parse_date(data["date"], tz, "date")
@@ -115,6 +116,9 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
                 warnings.append(Problem(relpath, note, "warning"))
             break
 
+    publish_at, expire_at = (_first_date(data, keys, tz, relpath, warnings)
+                             for keys in (dialect.publish_keys, dialect.expiry_keys))
+
     title = text_field(data.get("title"), "title")
     if not title:
         title = " ".join(word.capitalize() for word in re.split(r"[-_\s]+", slug) if word) or slug
@@ -129,7 +133,8 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
         authors = (settings.author,)
 
     when, updated = when.astimezone(tz), updated.astimezone(tz)  # shown in the site's zone, as Jekyll does
-    path = dialect.post_path(PostPlace(data, slug, file_slug, title, when, tuple(categories)), settings.permalink)
+    place = PostPlace(data, slug, file_slug, title, when, tuple(categories), relpath)
+    path = dialect.post_path(place, settings.permalink)
     url = absolute(settings.site_url, path)
 
     # -- Liquid (templating.py): Jekyll renders it before Markdown; bodies without {{ or {% skip it --
@@ -146,8 +151,11 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
     content_source = body.replace(settings.excerpt_separator, "\n\n") if len(body_parts) > 1 else body
     content_html = _html(content_source, url)
     excerpt_field = next((data[key] for key in dialect.summary_keys if key in data), None)
+    auto_summary = dialect.auto_summary(content_html) if excerpt_field is None and len(body_parts) == 1 else None
     if excerpt_field is not None:
         summary_html = _html(text_field(excerpt_field, "excerpt"), url)
+    elif auto_summary is not None:
+        summary_html = auto_summary
     else:
         summary_html = _html(body_parts[0], url)
     summary_text = html_to_text(summary_html)
@@ -175,7 +183,21 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
         warnings=tuple(warnings),
         references=references,
         liquid=liquid,
+        publish_at=publish_at,
+        expire_at=expire_at,
     )
+
+
+def _first_date(data: Mapping[Any, Any], keys: tuple[str, ...], tz: ZoneInfo, relpath: str,
+                warnings: list[Problem]) -> datetime | None:
+    """The first of `keys` the front matter gives, as a date in the site's zone."""
+    for key in keys:
+        if data.get(key) is not None:
+            when, note = _parse_date(data[key], tz, key)
+            if note:
+                warnings.append(Problem(relpath, note, "warning"))
+            return when.astimezone(tz)
+    return None
 
 
 def _html(markdown: str, base_url: str) -> str:

@@ -23,10 +23,16 @@ def build_site(posts: Iterable[Post], problems: Iterable[Problem], settings: Set
     found: list[Problem] = []
     by_url: dict[str, Post] = {}
     for post in candidates:
-        if post.date > now and not settings.future:
-            upcoming.append(post.date)
+        publish_at = post.publish_at or post.date
+        if publish_at > now and not settings.future:
+            upcoming.append(publish_at)
             hidden.add(post.source)
             continue
+        if post.expire_at is not None and post.expire_at <= now:
+            hidden.add(post.source)
+            continue
+        if post.expire_at is not None:
+            upcoming.append(post.expire_at)
         first = by_url.get(post.url)
         if first is not None:
             found.append(Problem(post.source, f"has the same link as {first.source} ({post.url}); skipped"))
@@ -44,7 +50,7 @@ def build_site(posts: Iterable[Post], problems: Iterable[Problem], settings: Set
         posts=ordered,
         scopes=scopes,
         problems=_all_problems(problems, own, hidden),
-        next_publish_at=min(upcoming, default=None),
+        next_publish_at=min(upcoming, default=None),  # a post to show, or one to take down
         hidden=frozenset(hidden),
         own_problems=tuple(own),
     )
@@ -84,7 +90,8 @@ def _swapped(posts: tuple[Post, ...], old: Post, new: Post) -> tuple[Post, ...]:
 
 
 def _placement(post: Post) -> tuple[object, ...]:
-    return (post.published, post.date, post.url, post.categories, post.tags, tuple(a.name for a in post.authors))
+    return (post.published, post.date, post.publish_at, post.expire_at, post.url, post.categories, post.tags,
+            tuple(a.name for a in post.authors))
 
 
 def _all_problems(given: Iterable[Problem], own: Iterable[Problem], hidden: set[str] | frozenset[str]

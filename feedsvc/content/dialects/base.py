@@ -42,6 +42,7 @@ class PostPlace:
     title: str
     date: datetime  # in the site's zone
     categories: tuple[str, ...]
+    source: str = ""  # the file's path in the site folder
 
 
 class Dialect(Protocol):
@@ -55,6 +56,12 @@ class Dialect(Protocol):
     @property
     def looked_for(self) -> str:
         """What recognises such a folder, in words, for the error that names what was looked for."""
+
+    def configured(self, rules: str) -> Dialect:
+        """This dialect with one site's own rules (`Settings.dialect_rules`, as `site_rules` gave them)."""
+
+    def site_rules(self, config: Mapping[str, Any]) -> str:
+        """The site's own rules, from the mapping `load_config` returned, as text ("" for none)."""
 
     # -- the folder (edges only) --
 
@@ -113,6 +120,21 @@ class Dialect(Protocol):
     @property
     def summary_keys(self) -> tuple[str, ...]:
         """Front matter keys for a post's summary; the first one present wins."""
+
+    @property
+    def publish_keys(self) -> tuple[str, ...]:
+        """Front matter keys for when a post is published, if not at its date; the first one given wins."""
+
+    @property
+    def expiry_keys(self) -> tuple[str, ...]:
+        """Front matter keys for when a post stops being published; the first one given wins."""
+
+    def listed(self, front: Mapping[Any, Any]) -> bool:
+        """Whether front matter that is not a draft's still keeps the post out of the feeds (False)."""
+
+    def auto_summary(self, content_html: str) -> str | None:
+        """The summary of a post without a summary field or excerpt separator; None: the part before the
+        separator (the whole post when there is none)."""
 
     @property
     def renders_liquid(self) -> bool:

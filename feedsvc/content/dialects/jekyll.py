@@ -207,5 +207,21 @@ class Jekyll:
         permalink = text_field(place.front.get("permalink"), "permalink") or pattern
         return expand_permalink(permalink, permalink_placeholders(place.slug, place.date, place.categories))
 
+    # -- what Hugo needs of the seam, which Jekyll does not have --
+    publish_keys: tuple[str, ...] = ()
+    expiry_keys: tuple[str, ...] = ()
+
+    def configured(self, rules: str) -> Jekyll:
+        return self
+
+    def site_rules(self, config: Mapping[str, Any]) -> str:
+        return ""
+
+    def listed(self, front: Mapping[Any, Any]) -> bool:
+        return True
+
+    def auto_summary(self, content_html: str) -> str | None:
+        return None
+
 
 JEKYLL = Jekyll()

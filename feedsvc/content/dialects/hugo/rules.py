@@ -1,0 +1,49 @@
+"""What one Hugo site's config decides about its posts, as a value: `HugoRules`.
+
+Read from the config at the edge (config.py), carried in `Settings.dialect_rules` as canonical JSON (it
+pickles, compares and fingerprints like the rest of the settings), and turned back into the configured
+dialect by `Hugo.configured`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+DEFAULT_SUMMARY_LENGTH = 70  # Hugo's `summaryLength`
+
+
+@dataclass(frozen=True, slots=True)
+class HugoRules:
+    """The parts of a Hugo config that decide which files are posts and what their links and summaries are."""
+
+    content_dir: str = "content"
+    main_sections: tuple[str, ...] = ("posts",)
+    permalinks: tuple[tuple[str, str], ...] = ()  # (section, pattern), as [permalinks] gives them
+    nested_sections: tuple[str, ...] = ()  # folders below the top level that are sections: they have an _index
+    ugly_urls: bool = False
+    summary_length: int = DEFAULT_SUMMARY_LENGTH
+    default_language: str = "en"
+    other_languages: tuple[str, ...] = ()  # configured languages besides the default one
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> HugoRules:
+        """The rules `to_json` wrote; the defaults for "" (a site recognised by its content/posts folder)."""
+        if not text:
+            return cls()
+        data: dict[str, Any] = json.loads(text)
+        values: dict[str, Any] = {}
+        for field in fields(cls):
+            if field.name in data:
+                value = data[field.name]
+                values[field.name] = tuple(tuple(v) if isinstance(v, list) else v for v in value) \
+                    if isinstance(value, list) else value
+        return cls(**values)
+
+    def permalink(self, section: str) -> str | None:
+        """The [permalinks] pattern of a top-level section, if the config gives one."""
+        return dict(self.permalinks).get(section)
