@@ -63,14 +63,23 @@ def _mistune() -> Renderer:
                                                           "abbr", "task_lists"])
 
 
-def _feedsvc() -> Renderer:
+def _feedsvc_gfm() -> Renderer:
     from feedsvc.content.markup import render_markdown
 
     return render_markdown
 
 
+def _feedsvc() -> Renderer:
+    from feedsvc.content.kramdown import KramdownOptions
+    from feedsvc.content.markup import render_markdown
+
+    options = KramdownOptions()
+    return lambda text: render_markdown(text, options)
+
+
 CANDIDATES: dict[str, Callable[[], Renderer]] = {
-    "feedsvc (render_markdown)": _feedsvc,
+    "feedsvc before (cmarkgfm, GFM)": _feedsvc_gfm,
+    "feedsvc kramdown (cmarkgfm + passes)": _feedsvc,
     "cmarkgfm (footnotes, smart)": _cmarkgfm,
     "markdown-it-py + mdit-py-plugins": _markdown_it,
     "Python-Markdown (extra, smarty, toc)": _python_markdown,
@@ -85,6 +94,8 @@ def fidelity(render: Renderer, documents: dict[str, str], expected: dict[str, st
 
 def speed(render: Renderer, bodies: list[str]) -> float:
     timings = []
+    for body in bodies:  # warm up
+        render(body)
     for _ in range(RUNS):
         start = time.perf_counter()
         for body in bodies:

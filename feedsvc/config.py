@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from feedsvc.content.dialects import hugo
+from feedsvc.content.kramdown import KramdownOptions, kramdown_options
 from feedsvc.model import Author, Problem
 from feedsvc.site.compat import CompatConfig, compat_config
 from feedsvc.urls import escape_path
@@ -70,6 +71,7 @@ class Settings:
     fingerprint: str = field(default="", compare=False)
     liquid_fingerprint: str = field(default="", compare=False)  # fingerprint + all that Liquid's `site` shows
     generator: str = "jekyll"  # or "hugo": the site's layout and URL rules (hugo.py)
+    kramdown: KramdownOptions | None = KramdownOptions()  # Jekyll's Markdown and its settings; None: plain GFM
 
     @property
     def tz(self) -> ZoneInfo:
@@ -276,6 +278,7 @@ def build_settings(environ: Mapping[str, str], config: Mapping[str, Any], conten
         compat=compat_config(environ, config, errors, warnings),
         warnings=tuple(warnings),
         site_config=_as_json(config),
+        kramdown=kramdown_options(config.get("kramdown"), errors),
     )
     if errors:
         raise ConfigError(errors)
@@ -294,7 +297,7 @@ def _with_fingerprint(settings: Settings) -> Settings:
     """Posts parsed under one fingerprint are reusable under another only if it is equal."""
     relevant = (
         settings.url, settings.baseurl, settings.author, settings.timezone,
-        settings.permalink, settings.excerpt_separator,
+        settings.permalink, settings.excerpt_separator, settings.kramdown,
     ) + ((settings.generator,) if settings.generator != "jekyll" else ())
     digest = hashlib.sha256(repr(relevant).encode()).hexdigest()[:16]
     # Posts with Liquid also see the rest (`site.*`): they alone are re-read when only this changes.
@@ -333,7 +336,7 @@ def _load_hugo_settings(environ: Mapping[str, str], root: Path) -> Settings:
             {"permalink": hugo.DEFAULT_PERMALINK}
     except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
         raise ConfigError([f"{path}: {exc}"]) from None
-    return _with_fingerprint(replace(build_settings(environ, config, root), generator="hugo"))
+    return _with_fingerprint(replace(build_settings(environ, config, root), generator="hugo", kramdown=None))
 
 
 def config_path(root: Path) -> Path:

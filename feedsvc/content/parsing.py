@@ -169,12 +169,12 @@ def _build_post(relpath: str, raw: bytes, data: dict[Any, Any], body: str, setti
 
     body_parts = body.split(settings.excerpt_separator, 1)
     content_source = body.replace(settings.excerpt_separator, "\n\n") if len(body_parts) > 1 else body
-    content_html = _html(content_source, url)
+    content_html = _html(content_source, url, settings)
     excerpt_field = data.get("excerpt") if not is_hugo else data.get("summary", data.get("excerpt"))
     if excerpt_field is not None:
-        summary_html = _html(_text(excerpt_field, "excerpt"), url)
+        summary_html = _html(_text(excerpt_field, "excerpt"), url, settings)
     else:
-        summary_html = _html(body_parts[0], url)
+        summary_html = _html(body_parts[0], url, settings)
     summary_text = html_to_text(summary_html)
 
     image = _image(data.get("image"), settings.site_url)
@@ -203,8 +203,9 @@ def _build_post(relpath: str, raw: bytes, data: dict[Any, Any], body: str, setti
     )
 
 
-def _html(markdown: str, base_url: str) -> str:
-    return strip_xml_illegal(absolutize_links(render_markdown(markdown), base_url)).strip()
+def _html(markdown: str, base_url: str, settings: Settings) -> str:
+    rendered = render_markdown(markdown, settings.kramdown)  # the dialect's Markdown: kramdown's, or Hugo's GFM
+    return strip_xml_illegal(absolutize_links(rendered, base_url)).strip()
 
 
 def _text(value: Any, field: str) -> str:
