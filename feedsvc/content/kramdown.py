@@ -15,7 +15,8 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote as _quote
+from urllib.parse import unquote
 
 import lxml.etree
 import lxml.html
@@ -63,7 +64,7 @@ def kramdown_options(config: Any, errors: list[str]) -> KramdownOptions:
         auto_id_prefix=str(config.get("auto_id_prefix") or ""),
         smart_quotes=quotes,
         footnote_backlink=html.unescape(re.sub(r"&(\d+);", r"&#\1;", str(backlink))) if backlink else "",
-        highlighter=highlighter not in (None, False, "", "nil", "none"),
+        highlighter=highlighter not in (False, "none"),  # Jekyll puts rouge where it is empty
     )
 
 
@@ -97,6 +98,11 @@ _MARKDOWN_BLOCK = re.compile(
 _DEFINITION = re.compile(r"^:[ \t]+(.*)$")
 _LINK_DEFINITION = re.compile(r"^ {0,3}\[(?!\^)[^\]]+\]:[ \t]*\S.*$", re.MULTILINE)
 _NON_WORD = re.compile(r"[^\w\- ]")
+
+
+def quote(text: str) -> str:
+    """Text that cannot end or break the HTML comment a placeholder is (no `-`, `>` or spaces)."""
+    return _quote(text, safe="").replace("-", "%2D")
 
 
 def prepare(text: str, options: KramdownOptions, render: Callable[[str], str]) -> _Prepared:
@@ -268,10 +274,16 @@ _FOOTNOTE_REF = re.compile(
 _FOOTNOTE_ITEM = re.compile(r'<li id="fn-([^"]+)">')
 _FOOTNOTE_BACK = re.compile(r'\s*<a href="#fnref-([^"]+)" class="footnote-backref"[^>]*>.*?</a>')
 _ALIGN = re.compile(r'<(th|td) align="(left|right|center)">')
-_TASK = re.compile(r'<li><input type="checkbox" disabled=""( checked="")? /> ?')
+_TASK = re.compile(r'<li><input type="checkbox"(?: disabled="")?( checked="")?(?: disabled="")? /> ?')
 # kramdown's typographic symbols cmark lacks: << and >> (with a space: a no-break space) outside code.
 _GUILLEMETS = re.compile(r"(<(?:code|pre)\b.*?</(?:code|pre)>)|&lt;&lt; |&lt;&lt;| &gt;&gt;|&gt;&gt;", re.DOTALL)
 _GUILLEMET_CHARS = {"&lt;&lt; ": "«\u00a0", "&lt;&lt;": "«", " &gt;&gt;": "\u00a0»", "&gt;&gt;": "»"}
+
+
+def _task_item(match: re.Match[str]) -> str:
+    checked = ' checked="checked"' if match.group(1) else ""
+    return ('<li class="task-list-item"><input type="checkbox" class="task-list-item-checkbox" '
+            f'disabled="disabled"{checked} />')
 
 
 def _guillemet(match: re.Match[str]) -> str:
@@ -294,8 +306,7 @@ def finish(rendered: str, prepared: _Prepared, options: KramdownOptions) -> str:
     if " align=\"" in rendered:
         rendered = _ALIGN.sub(r'<\1 style="text-align: \2">', rendered)
     if 'type="checkbox"' in rendered:
-        rendered = _TASK.sub(r'<li class="task-list-item"><input type="checkbox" class="task-list-item-checkbox" '
-                             r'disabled="disabled"\1 />', rendered).replace(
+        rendered = _TASK.sub(_task_item, rendered).replace(
             '<ul>\n<li class="task-list-item">', '<ul class="task-list">\n<li class="task-list-item">')
     if "&lt;&lt;" in rendered or "&gt;&gt;" in rendered:
         rendered = _GUILLEMETS.sub(_guillemet, rendered)
