@@ -149,15 +149,15 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
 
     body_parts = body.split(settings.excerpt_separator, 1)
     content_source = body.replace(settings.excerpt_separator, "\n\n") if len(body_parts) > 1 else body
-    content_html = _html(content_source, url)
+    content_html = _html(content_source, url, settings)
     excerpt_field = next((data[key] for key in dialect.summary_keys if key in data), None)
     auto_summary = dialect.auto_summary(content_html) if excerpt_field is None and len(body_parts) == 1 else None
     if excerpt_field is not None:
-        summary_html = _html(text_field(excerpt_field, "excerpt"), url)
+        summary_html = _html(text_field(excerpt_field, "excerpt"), url, settings)
     elif auto_summary is not None:
         summary_html = auto_summary
     else:
-        summary_html = _html(body_parts[0], url)
+        summary_html = _html(body_parts[0], url, settings)
     summary_text = html_to_text(summary_html)
 
     image = _image(data.get("image"), settings.site_url)
@@ -200,8 +200,9 @@ def _first_date(data: Mapping[Any, Any], keys: tuple[str, ...], tz: ZoneInfo, re
     return None
 
 
-def _html(markdown: str, base_url: str) -> str:
-    return strip_xml_illegal(absolutize_links(render_markdown(markdown), base_url)).strip()
+def _html(markdown: str, base_url: str, settings: Settings) -> str:
+    rendered = render_markdown(markdown, settings.kramdown)  # the dialect's Markdown: kramdown's, or Hugo's GFM
+    return strip_xml_illegal(absolutize_links(rendered, base_url)).strip()
 
 
 def _words(data: Mapping[Any, Any], plural: str, singular: str) -> list[str]:

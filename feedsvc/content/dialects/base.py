@@ -137,6 +137,11 @@ class Dialect(Protocol):
         separator (the whole post when there is none)."""
 
     @property
+    def renders_kramdown(self) -> bool:
+        """Whether Markdown is rendered as Jekyll's kramdown (with the site's `kramdown:` settings), else plain GFM."""
+        ...
+
+    @property
     def renders_liquid(self) -> bool:
         """Whether post bodies are Liquid templates, rendered before Markdown."""
 

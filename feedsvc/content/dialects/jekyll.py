@@ -143,6 +143,7 @@ class Jekyll:
     updated_keys = ("last_modified_at", "updated")
     summary_keys = ("excerpt",)
     renders_liquid = True
+    renders_kramdown = True
 
     def config_file(self, root: Path) -> Path | None:
         path = root / CONFIG_FILE

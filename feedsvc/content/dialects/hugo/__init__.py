@@ -58,6 +58,7 @@ class Hugo:
     publish_keys = ("publishDate", "publishdate", "pubDate", "pubdate")
     expiry_keys = ("expiryDate", "expirydate", "unpublishdate")
     renders_liquid = False
+    renders_kramdown = False
 
     def __init__(self, rules: HugoRules | None = None) -> None:
         self.rules = rules or HugoRules()
