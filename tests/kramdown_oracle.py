@@ -37,6 +37,7 @@ def snippets() -> dict[str, str]:
 
 def corpus_bodies() -> dict[str, str]:
     """The bodies (front matter removed) of the shared Jekyll corpora's Markdown posts."""
+    from feedsvc.content.dialects.jekyll import JEKYLL
     from feedsvc.content.front_matter import FrontMatterError, split_front_matter
 
     bodies: dict[str, str] = {}
@@ -48,7 +49,7 @@ def corpus_bodies() -> dict[str, str]:
                 continue
             text = path.read_text(encoding="utf-8").replace("\r\n", "\n")
             try:
-                front = split_front_matter(text)
+                front = split_front_matter(text, JEKYLL.front_matter_readers)
             except FrontMatterError:  # the test site holds broken posts on purpose
                 continue
             if front is not None:
