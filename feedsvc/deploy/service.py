@@ -15,6 +15,7 @@ from typing import Any
 from flask import Flask
 
 from feedsvc.config import Settings, content_dir_from, load_settings, settings_key, state_dir_from, webhook_secret
+from feedsvc.deploy.privatefolder import claim_folder, subfolder
 from feedsvc.deploy.statefolder import StateFolder
 from feedsvc.deploy.websub import HubPinger
 from feedsvc.deploy.workers import Delegate, Deployment
@@ -42,6 +43,8 @@ class Service:
         environ = dict(os.environ if environ is None else environ)
         root = content_dir_from(environ, content_dir)
         self.state_dir = state_dir_from(environ, root)
+        if not for_build:  # `build` and `check` keep no state; a server refuses a folder others could write
+            self.state_dir = claim_folder(self.state_dir)
         if serving:
             enable_multiprocess(self.state_dir / "metrics")
         self.metrics = Metrics()
@@ -62,8 +65,8 @@ class Service:
         self.queue.on_report.append(lambda report: release_memory() if len(report.added) > 100 else None)
         self.refreshes = Delegate(self.queue)
         secret = webhook_secret(environ)
-        self.webhooks = WebhookReceiver(secret, self.refreshes, SeenInFolder(self.state_dir / "webhook-ids")) \
-            if secret else None
+        seen = SeenInFolder(subfolder(self.state_dir, "webhook-ids")) if secret else None
+        self.webhooks = WebhookReceiver(secret, self.refreshes, seen) if secret and seen else None
         # One entry cache for the refresher and the feeds rendered on request: archive pages and filtered
         # feeds show the entries the subscription feeds built (render/entrycache.py).
         self.ondemand = OnDemandFeeds(lambda: self.refresher.settings or self.settings,
@@ -116,7 +119,7 @@ class Service:
     def _start_builder(self) -> None:
         self.refresher.listeners.append(self.pinger)  # after the startup build: a restart pings only real changes
         self.pinger.start()
-        cache = PostCache(self.state_dir / "posts")
+        cache = PostCache(subfolder(self.state_dir, "posts"))
         if self.refresher.settings is None and self.store.snapshot is not None:  # a warm start, or a takeover
             started = time.perf_counter()
             seed = cache.load()

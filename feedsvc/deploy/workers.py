@@ -123,7 +123,7 @@ class Deployment:
         self._pending: dict[str, int] = {}  # request id -> refresh run (builder)
 
     def start(self) -> None:
-        self._lock_fd = os.open(self.state.lock, os.O_RDWR | os.O_CREAT, 0o600)
+        self._lock_fd = os.open(self.state.lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
