@@ -28,6 +28,7 @@ import logging
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,10 @@ INBOX_BUSY_SECONDS = 0.01  # for a while after a request: followers wait on on-d
 INBOX_BUSY_FOR = 10.0
 RESULT_KEEP_SECONDS = 120.0
 RENDER_TIMEOUT_SECONDS = 10.0
+# A request older than this has no one waiting for it any more (webhooks wait at most 10 s, renders
+# RENDER_TIMEOUT_SECONDS): a builder that comes back after a stall skips it instead of working the backlog.
+REQUEST_STALE_SECONDS = 10.0
+ASKED_KEEP = 1024
 
 
 class RemoteRefreshes:
@@ -90,16 +95,31 @@ class RemoteRenders:
 
 
 class Delegate:
-    """The refresh target of this process; switches from follower to builder on takeover."""
+    """The refresh target of this process; switches from follower to builder on takeover.
+
+    An outcome is asked of whoever took the request: a follower that becomes the builder while a
+    `?wait=1` webhook waits still reads the answer to the request it dropped (its own inbox now
+    takes that request), instead of asking its queue about an id the queue never issued.
+    """
 
     def __init__(self, target: Refreshes) -> None:
         self.target = target
+        self._asked: OrderedDict[str, Refreshes] = OrderedDict()  # refresh id -> who took the request
+        self._lock = threading.Lock()
 
     def request(self, trigger: str) -> str:
-        return self.target.request(trigger)
+        target = self.target  # read once: a takeover may switch it at any moment
+        refresh_id = target.request(trigger)
+        with self._lock:
+            self._asked[refresh_id] = target
+            while len(self._asked) > ASKED_KEEP:
+                self._asked.popitem(last=False)
+        return refresh_id
 
     def outcome(self, refresh_id: str, timeout: float) -> dict[str, Any] | None:
-        return self.target.outcome(refresh_id, timeout)
+        with self._lock:
+            target = self._asked.get(refresh_id, self.target)
+        return target.outcome(refresh_id, timeout)
 
 
 class Deployment:
@@ -193,20 +213,34 @@ class Deployment:
                 log.exception("state folder: handling refresh requests failed")
 
     def _take_requests(self) -> bool:
-        """True if there were any."""
+        """True if there were any. Stale ones are dropped: a render no one awaits is not made, and stale
+        refreshes become one (the folder is rescanned once for all of them)."""
         taken = False
+        stale = {"render": 0, "refresh": 0}
+        horizon = time.time() - REQUEST_STALE_SECONDS
         for entry in os.scandir(self.state.requests):
             if entry.name.startswith(".") or not entry.name.endswith(".json"):
                 continue
             request = read_json(Path(entry.path)) or {}
-            with contextlib.suppress(OSError):
+            try:
+                old = entry.stat(follow_symlinks=False).st_mtime < horizon
                 os.unlink(entry.path)
+            except OSError:
+                continue  # gone already
             taken = True
-            if "render" in request:
+            kind = "render" if "render" in request else "refresh"
+            if old:
+                stale[kind] += 1
+            elif kind == "render":
                 self._render(entry.name.removesuffix(".json"), str(request["render"]))
-                continue
-            trigger = str(request.get("trigger", "worker"))[:40]
-            self._pending[entry.name.removesuffix(".json")] = self.queue.enqueue(trigger)
+            else:
+                trigger = str(request.get("trigger", "worker"))[:40]
+                self._pending[entry.name.removesuffix(".json")] = self.queue.enqueue(trigger)
+        if stale["refresh"]:
+            self.queue.enqueue("worker")
+        if stale["render"] or stale["refresh"]:
+            log.warning("state folder: skipped %d render and %d refresh requests older than %.0fs (no one awaits "
+                        "them; the refreshes became one)", stale["render"], stale["refresh"], REQUEST_STALE_SECONDS)
         return taken
 
     def _render(self, request_id: str, key: str) -> None:
