@@ -200,7 +200,7 @@ def configure_logging(environ: Mapping[str, str] | None = None) -> None:
     """One line per event, to stderr, at FEEDSVC_LOG_LEVEL (default INFO)."""
     environ = os.environ if environ is None else environ
     logger = logging.getLogger("feedsvc")
-    if logger.handlers:
+    if any(type(handler) is logging.StreamHandler for handler in logger.handlers):
         return
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s feedsvc[%(process)d]: %(message)s"))

@@ -10,10 +10,12 @@ Useful expressions: the 304 ratio is
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from feedsvc.pipeline.refresh import RefreshReport
 
@@ -34,6 +36,26 @@ def worker_gone(pid: int) -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(pid)
+
+
+class _ExceptionCounter(logging.Handler):
+    """Counts every exception logged with its traceback anywhere in feedsvc (`log.exception`)."""
+
+    def __init__(self, counter: Any) -> None:
+        super().__init__(logging.ERROR)
+        self.counter = counter
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info:
+            self.counter.labels(record.module).inc()
+
+
+def count_logged_exceptions(counter: Any) -> None:
+    """One counting handler per process on the `feedsvc` logger (Flask's app logger is a child of it)."""
+    logger = logging.getLogger("feedsvc")
+    for handler in [h for h in logger.handlers if isinstance(h, _ExceptionCounter)]:
+        logger.removeHandler(handler)
+    logger.addHandler(_ExceptionCounter(counter))
 
 
 def trigger_kind(trigger: str) -> str:
@@ -63,6 +85,9 @@ class Metrics:
         self.ondemand = Counter("feedsvc_ondemand", "Archive pages and filtered feeds asked for, by kind and "
                                 "outcome (rendered, cached, from_builder, refused)", ["kind", "outcome"],
                                 registry=registry)
+        self.exceptions = Counter("feedsvc_exceptions", "Exceptions caught, logged with their traceback and "
+                                  "survived, by the module that caught them", ["module"], registry=registry)
+        count_logged_exceptions(self.exceptions)
         self.websub_pings = Counter("feedsvc_websub_pings", "WebSub publish pings, by outcome", ["outcome"],
                                     registry=registry)
 
