@@ -16,7 +16,7 @@ from flask import Flask
 
 from feedsvc.config import Settings, content_dir_from, load_settings, settings_key, state_dir_from, webhook_secret
 from feedsvc.deploy.privatefolder import claim_folder, subfolder
-from feedsvc.deploy.statefolder import StateFolder
+from feedsvc.deploy.statefolder import STATE_FOLDER, StateFolder, cannot_write
 from feedsvc.deploy.websub import HubPinger
 from feedsvc.deploy.workers import Delegate, Deployment
 from feedsvc.pipeline.postcache import CacheWriter, PostCache
@@ -25,7 +25,7 @@ from feedsvc.pipeline.scheduling import RefreshScheduler
 from feedsvc.pipeline.triggers import RefreshQueue
 from feedsvc.snapshot import Built, SnapshotStore
 from feedsvc.web.app import create_app
-from feedsvc.web.metrics import Metrics, enable_multiprocess
+from feedsvc.web.metrics import Metrics, enable_multiprocess, reserve_space
 from feedsvc.web.ondemand import OnDemandFeeds
 from feedsvc.web.webhooks import SeenInFolder, WebhookReceiver
 
@@ -45,10 +45,10 @@ class Service:
         self.state_dir = state_dir_from(environ, root)
         if not for_build:  # `build` and `check` keep no state; a server refuses a folder others could write
             self.state_dir = claim_folder(self.state_dir)
-        if serving:
-            enable_multiprocess(self.state_dir / "metrics")
-        self.metrics = Metrics()
         self.store = SnapshotStore()
+        if serving:
+            self.store.trouble("metrics", enable_multiprocess(self.state_dir / "metrics"))
+        self.metrics = Metrics()
         self.refresher = Refresher(self.store, root, environ, progress=progress, for_build=for_build)
         warm = self._warm_start(environ, root) if serving else None
         if warm is not None:
@@ -100,13 +100,23 @@ class Service:
         snapshot = self.store.snapshot
         if isinstance(snapshot, Built):  # not one loaded by a warm start: that is on disk already
             started = time.perf_counter()
-            StateFolder(self.state_dir).write_snapshot(snapshot, settings_key(self.settings))
+            try:
+                StateFolder(self.state_dir).write_snapshot(snapshot, settings_key(self.settings))
+            except OSError as exc:  # a full disk: serve from memory; the builder writes it once it can
+                log.error("cannot write the feeds to %s (%s); serving them from memory", self.state_dir, exc)
+                self.store.trouble(STATE_FOLDER, cannot_write(exc))
+                return
             log.info("wrote %d files to %s in %.2fs", len(snapshot.resources), self.state_dir,
                      time.perf_counter() - started)
 
     def start_background(self) -> None:
         """Elect this process builder or follower and start its threads; call once per process, after any fork."""
         if self.deployment is None:
+            trouble = reserve_space()  # this process's own metric files (a forked worker has a new pid)
+            if trouble is not None:
+                log.error("%s; this worker counts alone", trouble)
+                self.metrics.count_alone()
+                self.store.trouble("metrics", trouble)
             self.deployment = Deployment(StateFolder(self.state_dir), self.store, self.queue, self.refreshes,
                                          self._start_builder, self._stop_builder, self._details, self.ondemand)
             self.deployment.start()
@@ -127,7 +137,8 @@ class Service:
                 self.refresher.seed(seed, self.store.snapshot.resources)
                 log.info("post cache: %d parsed posts and %d render keys from %s in %.2fs", len(seed.parsed),
                          len(seed.rendered), cache.folder, time.perf_counter() - started)
-        self.cache_writer = CacheWriter(cache)
+        self.cache_writer = CacheWriter(cache, lambda error: self.store.trouble(
+            "post cache", None if error is None else cannot_write(error)))
         self.refresher.listeners.append(self._save_posts)
         if self.refresher.settings is not None:  # built in this process (or its parent) before serving
             self._save_posts()

@@ -71,6 +71,14 @@ MAX_JSON_BYTES = 256 * 1024 * 1024  # a manifest of 100,000 feeds is ~40 MB
 _ETAG = re.compile(r"[0-9a-f]{16,64}")  # names a blob file: never a path
 
 
+STATE_FOLDER = "state folder"  # the area its troubles are reported under (SnapshotStore.trouble)
+
+
+def cannot_write(exc: OSError) -> str:
+    """A trouble's reason, without the folder's path (/healthz is public)."""
+    return f"cannot write ({exc.strerror or exc}); serving the last feeds from memory"
+
+
 def read_json(path: Path) -> dict[str, Any] | None:
     """A JSON object written by `write_atomically`, or None if absent, unreadable or reached through a link."""
     try:

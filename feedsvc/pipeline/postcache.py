@@ -25,6 +25,7 @@ import os
 import re
 import threading
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ INDEX = "index.json"
 SUFFIX = ".json.z"
 _NAME = re.compile(r"[0-9a-f]{32}" + re.escape(SUFFIX))  # a file name in this folder, never a path
 MAX_FILE_BYTES = 64 * 1024 * 1024
+RETRY_SECONDS = 5.0  # after a failed save (a full disk), unless a newer seed comes first
 
 
 def _model_shape() -> str:
@@ -198,8 +200,10 @@ class PostCache:
 class CacheWriter:
     """Saves the newest seed on a thread of its own, so no refresh waits for the disk."""
 
-    def __init__(self, cache: PostCache) -> None:
+    def __init__(self, cache: PostCache, on_outcome: Callable[[OSError | None], None] = lambda error: None) -> None:
+        """`on_outcome`: told of each save's disk error (a full disk), or None once a save succeeds."""
         self.cache = cache
+        self.on_outcome = on_outcome
         self._latest: Seed | None = None
         self._wake = threading.Condition()
         self._stopping = False
@@ -228,5 +232,15 @@ class CacheWriter:
                     return
             try:
                 self.cache.save(seed)
+            except OSError as exc:  # a full disk: the cache only saves time; try again in a while
+                log.error("saving the post cache to %s failed: %s", self.cache.folder, exc)
+                self.on_outcome(exc)
+                with self._wake:
+                    self._wake.wait_for(lambda: self._latest is not None or self._stopping, RETRY_SECONDS)
+                    if self._latest is None and not self._stopping:
+                        self._latest = seed
+                continue
             except Exception:  # the cache only saves time: serving and refreshing go on without it
                 log.exception("saving the post cache to %s failed", self.cache.folder)
+                continue
+            self.on_outcome(None)
