@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pwd
 import re
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -337,19 +337,38 @@ def webhook_secret(environ: Mapping[str, str]) -> str:
     return environ.get("FEEDSVC_WEBHOOK_SECRET", "").strip()
 
 
+# Never part of the state folder's name: anyone who can list its parent could test guesses against it.
+_SECRET_WORDS = ("SECRET", "TOKEN", "PASSWORD", "PASSPHRASE", "CREDENTIAL", "KEY")
+
+
+def default_state_home(environ: Mapping[str, str]) -> Path:
+    """Where the service keeps its state unless told: systemd's `StateDirectory=` ($STATE_DIRECTORY), else
+    `$XDG_STATE_HOME/feedsvc`, else `~/.local/state/feedsvc`: a place of the service's user, never the temp dir."""
+    systemd = environ.get("STATE_DIRECTORY", "").split(":")[0]
+    if systemd and os.path.isabs(systemd):
+        return Path(systemd)
+    xdg = environ.get("XDG_STATE_HOME", "")
+    if xdg and os.path.isabs(xdg):  # the XDG spec: a relative path is to be ignored
+        return Path(xdg) / "feedsvc"
+    home = environ.get("HOME") or pwd.getpwuid(os.getuid()).pw_dir
+    return Path(home) / ".local" / "state" / "feedsvc"
+
+
 def state_dir_from(environ: Mapping[str, str], content_dir: Path) -> Path:
-    """Where the worker processes of one deployment meet: FEEDSVC_STATE_DIR, else a folder per deployment.
+    """Where the worker processes of one deployment meet: FEEDSVC_STATE_DIR, else a folder per deployment
+    under `default_state_home`. deploy/privatefolder.py checks it is ours before anything in it is used.
 
     A deployment is a content folder with its FEEDSVC_* settings: two services over the same folder with
-    different settings (say another base URL) must never serve each other's bytes.
+    different settings (say another base URL) must never serve each other's bytes. Secrets are left out.
     """
     explicit = environ.get("FEEDSVC_STATE_DIR")
     if explicit:
         return Path(explicit)
-    identity = [str(content_dir.resolve())] + sorted(f"{k}={_without_credentials(k, v)}" for k, v in environ.items()
-                                                      if k.startswith("FEEDSVC_"))
+    settings = sorted(f"{k}={_without_credentials(k, v)}" for k, v in environ.items()
+                      if k.startswith("FEEDSVC_") and not any(word in k for word in _SECRET_WORDS))
+    identity = [str(content_dir.resolve()), *settings]
     key = hashlib.sha256("\0".join(identity).encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / f"feedsvc-{os.getuid()}-{key}"
+    return default_state_home(environ) / key
 
 
 def _without_credentials(name: str, value: str) -> str:

@@ -84,7 +84,8 @@ def create_app(settings: Settings, store: SnapshotStore, webhooks: WebhookReceiv
         body: dict[str, object] = {
             "version": __version__,
             "ready": snapshot is not None,
-            "degraded": scan.error is not None,
+            "degraded": scan.error is not None or bool(store.troubles),
+            "degraded_reasons": _degraded_reasons(store),
             "last_scan": {
                 "at": scan.at.isoformat() if scan.at else None,
                 "seconds": round(scan.seconds, 4),
@@ -127,8 +128,10 @@ def create_app(settings: Settings, store: SnapshotStore, webhooks: WebhookReceiv
         snapshot = store.snapshot
         if snapshot is None:
             return _plain("starting\n", 503)
-        state = "degraded" if store.status.error else "ok"
-        return _plain(f"{state} generation={snapshot.generation}\n", 200, {"Cache-Control": "no-store"})
+        reasons = _degraded_reasons(store)
+        state = "degraded" if reasons else "ok"
+        because = "".join(f"\n{reason}" for reason in reasons)
+        return _plain(f"{state} generation={snapshot.generation}{because}\n", 200, {"Cache-Control": "no-store"})
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
@@ -151,6 +154,12 @@ def create_app(settings: Settings, store: SnapshotStore, webhooks: WebhookReceiv
 
     app.wsgi_app = FastPath(store, app.wsgi_app, cache_control_max_age, metrics)  # type: ignore[method-assign]
     return app
+
+
+def _degraded_reasons(store: SnapshotStore) -> list[str]:
+    """Why this process is not working normally (it still serves its last feeds): scan error, full disk..."""
+    reasons = [f"{area}: {reason}" for area, reason in sorted(store.troubles.items())]
+    return [f"content: {store.status.error}", *reasons] if store.status.error else reasons
 
 
 def _route(endpoint: str | None, response: Response) -> str:

@@ -11,6 +11,7 @@ Flask app unchanged. Tests send the same requests both ways and require identica
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -28,6 +29,8 @@ HTML_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-
 SECURITY_HEADERS = (("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer"))
 _ETAG = re.compile(r'\s*(?:W/)?"([^"]*)"\s*')
 _ENTITY_HEADERS = {"content-type", "content-length", "content-encoding", "last-modified"}  # not on a 304
+
+log = logging.getLogger("feedsvc")
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -74,15 +77,18 @@ class FastPath:
         self.app = app
         self.max_age = max_age
         self.metrics = metrics
-        self._for: Served | None = None
-        self._prepared: dict[str, _Prepared] = {}
+        # The snapshot and the answers prepared from it, swapped as one reference: a request thread
+        # never pairs a new snapshot with the previous one's bytes and ETags.
+        self._prepared: tuple[Served | None, dict[str, _Prepared]] = (None, {})
         self._counters: dict[tuple[str, str], Any] = {}
         self._date = (0, "")
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         try:
             answer = self._answer(environ)
-        except Exception:  # whatever went wrong, Flask's error handling answers (a bare 500, logged)
+        except Exception:  # Flask answers instead (the same bytes, or its own error); we must hear of it
+            log.exception("fast path failed on %s %r; Flask answers instead", environ.get("REQUEST_METHOD"),
+                          environ.get("PATH_INFO", "")[:200])
             answer = None
         if answer is None:
             return self.app(environ, start_response)
@@ -124,14 +130,16 @@ class FastPath:
         return "200 OK", answer, b"" if method == "HEAD" else body, prepared.route
 
     def _prepare(self, snapshot: Served, path: str) -> _Prepared | None:
-        if snapshot is not self._for:  # a new snapshot: headers are built again as paths are asked for
-            self._for, self._prepared = snapshot, {}
-        prepared = self._prepared.get(path)
+        held, answers = self._prepared
+        if held is not snapshot:  # a new snapshot: headers are built again as paths are asked for
+            answers = {}
+            self._prepared = (snapshot, answers)
+        prepared = answers.get(path)
         if prepared is None:
             resource = snapshot.resources.get(path) or snapshot.aliases.get(path)
             if resource is None:
                 return None
-            prepared = self._prepared[path] = _Prepared(resource, self.max_age)
+            prepared = answers[path] = _Prepared(resource, self.max_age)
         return prepared
 
     @staticmethod

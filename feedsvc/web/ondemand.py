@@ -187,12 +187,13 @@ class OnDemandFeeds:
         return resource, "rendered"
 
     def _ask_builder(self, snapshot: Served, target: Target, cached: _Cached | None) -> Answer:
-        if self.remote is None:
+        remote = self.remote  # read once: a takeover sets it to None at any moment
+        if remote is None:
             return Refusal(503, "feeds are being rebuilt; try again shortly")
         if not self._renders.acquire(timeout=RENDER_WAIT_SECONDS):
             return Refusal(503, "busy rendering other feeds; try again shortly")
         try:
-            answer = self.remote(target.key)
+            answer = remote(target.key)
         finally:
             self._renders.release()
         if isinstance(answer, Resource):
