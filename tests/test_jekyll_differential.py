@@ -59,6 +59,18 @@ KNOWN_DIFFERENCES: dict[tuple[str, str], str] = {
     ("image", "jekyll-news"): "`defaults:` front matter (the site-wide image) is not applied",
     ("posts", "jekyll-test-source"): "posts with other extensions (.Rmd, .text, .mkdn), YAML ending in `...`",
     ("link", "jekyll-test-source"): "a slug with trailing dots keeps them (`trailing-dots...`)",
+    ("posts", "rules"): "`.html` posts; dates in forms Ruby's Time.parse reads (`September 8, 2014`)",
+    ("id", "rules"): "feedsvc writes the link as the id; jekyll-feed the post's `id` (folder + slug)",
+    ("link", "rules"): "`defaults:` permalink; `:title` keeps `_`; a singular `category:` is one category",
+    ("title", "rules"): "entities in a title are escaped again",
+    ("published", "rules"): "zone abbreviations (PST) read as the site's zone",
+    ("updated", "rules"): "zone abbreviations (PST) read as the site's zone",
+    ("authors", "rules"): "`defaults:` author; `_data/authors.yml` references",
+    ("categories", "rules"): "a singular `category:` is split on spaces",
+    ("summary", "rules"): "site.data; plugin tags; `description:` first; blank `excerpt:`; link definitions",
+    ("content", "rules"): "site.data is empty; plugin tags left as text",
+    ("image", "rules"): "`defaults:` image",
+    ("language", "rules"): "`lang:` front matter",
 }
 
 
