@@ -106,6 +106,9 @@ class Post:
     # at index time, where every post is known (references.resolve_references).
     references: tuple[tuple[str, int], ...] = ()
     liquid: bool = False  # its body went through Liquid, so it depends on all of _config.yml
+    # The Atom entry id, where the generator's own feeds used another than the link (jekyll-feed: the
+    # post's folder + slug): subscribers see no entry as new when a site switches to feedsvc.
+    entry_id: str = ""
 
     @property
     def content_html(self) -> str:

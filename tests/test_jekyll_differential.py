@@ -46,8 +46,6 @@ for _site in sorted(SITES.iterdir()) if SITES.is_dir() else ():
 
 #: (field, fixture) -> why feedsvc differs from Jekyll there today. Shrinks as rules land.
 KNOWN_DIFFERENCES: dict[tuple[str, str], str] = {
-    ("id", "jekyll-news"): "feedsvc writes the link as the id; jekyll-feed the post's `id` (folder + slug)",
-    ("id", "jekyll-test-source"): "feedsvc writes the link as the id; jekyll-feed the post's `id` (folder + slug)",
     ("title", "jekyll-news"): "jekyll-feed smartifies titles (typographic quotes); feedsvc keeps them as written",
     ("title", "jekyll-test-source"): "jekyll-feed smartifies titles (--- to an em dash); feedsvc keeps them as written",
     ("summary", "jekyll-news"): "kramdown typography; `description:` is not read first",
@@ -58,9 +56,8 @@ KNOWN_DIFFERENCES: dict[tuple[str, str], str] = {
     ("markup", "jekyll-test-source"): "kramdown's header ids; includes not expanded",
     ("image", "jekyll-news"): "`defaults:` front matter (the site-wide image) is not applied",
     ("posts", "jekyll-test-source"): "posts with other extensions (.Rmd, .text, .mkdn), YAML ending in `...`",
-    ("link", "jekyll-test-source"): "a slug with trailing dots keeps them (`trailing-dots...`)",
     ("posts", "rules"): "`.html` posts; dates in forms Ruby's Time.parse reads (`September 8, 2014`)",
-    ("id", "rules"): "feedsvc writes the link as the id; jekyll-feed the post's `id` (folder + slug)",
+    ("id", "rules"): "`defaults:` permalink; a singular `category:` is one category (the id's folder)",
     ("link", "rules"): "`defaults:` permalink; `:title` keeps `_`; a singular `category:` is one category",
     ("title", "rules"): "entities in a title are escaped again",
     ("published", "rules"): "zone abbreviations (PST) read as the site's zone",

@@ -129,7 +129,8 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
         authors = (settings.author,)
 
     when, updated = when.astimezone(tz), updated.astimezone(tz)  # shown in the site's zone, as Jekyll does
-    path = dialect.post_path(PostPlace(data, slug, file_slug, title, when, tuple(categories)), settings.permalink)
+    place = PostPlace(data, slug, file_slug, title, when, tuple(categories))
+    path = dialect.post_path(place, settings.permalink)
     url = absolute(settings.site_url, path)
 
     # -- Liquid (templating.py): Jekyll renders it before Markdown; bodies without {{ or {% skip it --
@@ -175,6 +176,7 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
         warnings=tuple(warnings),
         references=references,
         liquid=liquid,
+        entry_id=dialect.entry_id(place, path, settings.site_url),
     )
 
 

@@ -120,3 +120,6 @@ class Dialect(Protocol):
 
     def post_path(self, place: PostPlace, pattern: str) -> str:
         """The post's URL path (unescaped), from its front matter and the site's permalink pattern."""
+
+    def entry_id(self, place: PostPlace, path: str, site_url: str) -> str:
+        """The Atom entry id the generator's own feeds give the post whose URL path is `path`."""

@@ -32,6 +32,7 @@ import yaml
 
 from feedsvc.content.dialects.base import ConfigFileError, FileName, PostPlace
 from feedsvc.content.front_matter import FrontMatterReader, split_toml, split_yaml
+from feedsvc.urls import absolute
 
 HUGO_CONFIG_FILES = ("hugo.toml", "hugo.yaml", "hugo.yml", "hugo.json",
                      "config.toml", "config.yaml", "config.yml", "config.json")
@@ -155,6 +156,10 @@ class Hugo:
 
     def permalink_pattern(self, permalink: str) -> str:
         return permalink if permalink.startswith("/") else "/" + permalink
+
+    def entry_id(self, place: PostPlace, path: str, site_url: str) -> str:
+        """Hugo's feeds identify an entry by its link."""
+        return absolute(site_url, path)
 
     def walks_folder(self, name: str) -> bool:
         """Hidden and `_` folders are skipped, as in every site feedsvc reads."""

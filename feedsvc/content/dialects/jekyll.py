@@ -24,6 +24,7 @@ import yaml
 from feedsvc.content.dialects.base import ConfigFileError, FileName, PostPlace
 from feedsvc.content.fields import PostError, text_field
 from feedsvc.content.front_matter import FrontMatterReader, split_toml, split_yaml
+from feedsvc.urls import absolute
 
 CONFIG_FILE = "_config.yml"
 POSTS_FOLDER = "_posts"
@@ -191,10 +192,11 @@ class Jekyll:
         match = _FILENAME.match(filename)
         if match is None:
             return FileName(posixpath.splitext(filename)[0], None)
+        slug = match.group(4).rstrip(".")  # Jekyll: "slugs shouldn't end with a period"
         if not match.group(1):
-            return FileName(match.group(4), None)
+            return FileName(slug, None)
         try:
-            return FileName(match.group(4), date(*(int(match.group(i)) for i in (1, 2, 3))))
+            return FileName(slug, date(*(int(match.group(i)) for i in (1, 2, 3))))
         except ValueError:
             raise PostError(f"the file name's date {filename[:10]!r} is not a real date") from None
 
@@ -206,6 +208,13 @@ class Jekyll:
         """The `permalink` front matter, else the site's pattern, filled with Jekyll's placeholders."""
         permalink = text_field(place.front.get("permalink"), "permalink") or pattern
         return expand_permalink(permalink, permalink_placeholders(place.slug, place.date, place.categories))
+
+    def entry_id(self, place: PostPlace, path: str, site_url: str) -> str:
+        """jekyll-feed's entry id, `post.id | absolute_url`: the URL's folder joined with the slug (Ruby's
+        `File.join(File.dirname(url), slug)`), so no trailing `/` and no `.html`. A `#` in the slug stays
+        as written (Addressable reads it as a fragment, and so does every reader that compares ids)."""
+        folder = posixpath.dirname(path.rstrip("/") or "/")
+        return absolute(site_url, posixpath.join(folder, place.slug)).replace("%23", "#")
 
 
 JEKYLL = Jekyll()
