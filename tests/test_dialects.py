@@ -130,7 +130,7 @@ def _jekyll_path(slug: str, pattern: str, front: dict[str, object] | None = None
 
 
 def test_jekyll_permalinks_through_the_dialect():
-    assert _jekyll_path("Hello_World", "date") == "/2016/10/06/Hello-World.html"  # :title keeps case
+    assert _jekyll_path("Hello_World", "date") == "/2016/10/06/Hello_World.html"  # :title keeps case and _
     assert _jekyll_path("Hello_World", "/:slug/:name/") == "/hello-world/hello-world/"
     assert _jekyll_path("a", "pretty", categories=("News", "Tech", "news")) == "/news/tech/2016/10/06/a/"
     assert _jekyll_path("a", "/:year/:y_day/:short_month/:hour:minute/") == "/2016/280/Oct/1110/"

@@ -43,7 +43,6 @@ _FILENAME = re.compile(r"^(?:(\d{4})-(\d{1,2})-(\d{1,2})-)?(.+?)\.(?:md|markdown
 _POST_SUFFIXES = (".md", ".markdown")
 _SLUG_PATTERNS = {"raw": r"\s+", "pretty": r"[^\w.~!$&'()+,;=@]+", "ascii": r"[^a-zA-Z0-9]+"}
 _DEFAULT_SLUG = r"[\W_]+"
-_UNDERSCORES = re.compile(r"_+")
 _PLACEHOLDER = re.compile(r":([a-z_]+)")
 
 
@@ -61,9 +60,8 @@ def slugify(value: Any, mode: Any = "default", cased: Any = False) -> str:
 
 
 def title_slug(slug: str) -> str:
-    """The permalink `:title`: the pretty, cased slug, and (unlike Jekyll 4.3, which keeps them) with
-    runs of underscores turned into hyphens, as feedsvc's URLs have always had it."""
-    return _UNDERSCORES.sub("-", slugify(slug, "pretty", cased=True)).strip("-")
+    """The permalink `:title`: the pretty, cased slug, underscores kept (`snake_case` stays), as Jekyll 4.3."""
+    return slugify(slug, "pretty", cased=True)
 
 
 def permalink_placeholders(slug: str, when: datetime, categories: tuple[str, ...]) -> dict[str, str]:
