@@ -86,7 +86,8 @@ def _parse(relpath: str, raw: bytes, settings: Settings, body_level: int = BODY_
         raise PostError("no front matter: a post starts with a line of three dashes (---)", 1)
     notes = [Problem(relpath, f"`{key}` is given more than once; the last one is used", "warning", line)
              for key, line in front.duplicates]
-    return _build_post(dialect, relpath, raw, front.data, front.body, settings, front.body_line, notes, body_level)
+    data = dialect.with_defaults(front.data, relpath, settings.site_config)
+    return _build_post(dialect, relpath, raw, data, front.body, settings, front.body_line, notes, body_level)
 
 
 def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any], body: str, settings: Settings,

@@ -100,6 +100,9 @@ class Dialect(Protocol):
     def requires_front_matter(self, relpath: str) -> bool:
         """Whether a file without front matter is an error (True) or only not a post (False)."""
 
+    def with_defaults(self, front: dict[Any, Any], relpath: str, site_config: str) -> dict[Any, Any]:
+        """The post's front matter with the defaults the site's config (`site_config`, JSON) gives it."""
+
     def file_name(self, relpath: str) -> FileName:
         """The slug and date a post's path gives it; raises fields.PostError for a name that cannot be."""
 

@@ -157,6 +157,10 @@ class Hugo:
     def permalink_pattern(self, permalink: str) -> str:
         return permalink if permalink.startswith("/") else "/" + permalink
 
+    def with_defaults(self, front: dict[Any, Any], relpath: str, site_config: str) -> dict[Any, Any]:
+        """Hugo's `cascade` is not read yet: the front matter as written."""
+        return front
+
     def entry_id(self, place: PostPlace, path: str, site_url: str) -> str:
         """Hugo's feeds identify an entry by its link."""
         return absolute(site_url, path)

@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from feedsvc.content.dialects.base import ConfigFileError, FileName, PostPlace
+from feedsvc.content.dialects.jekylldefaults import apply_defaults
 from feedsvc.content.fields import PostError, text_field
 from feedsvc.content.front_matter import FrontMatterReader, split_toml, split_yaml
 from feedsvc.urls import absolute
@@ -206,6 +207,10 @@ class Jekyll:
         """The `permalink` front matter, else the site's pattern, filled with Jekyll's placeholders."""
         permalink = text_field(place.front.get("permalink"), "permalink") or pattern
         return expand_permalink(permalink, permalink_placeholders(place.slug, place.date, place.categories))
+
+    def with_defaults(self, front: dict[Any, Any], relpath: str, site_config: str) -> dict[Any, Any]:
+        """`defaults:` of `_config.yml` (jekylldefaults.py), under the post's own front matter."""
+        return apply_defaults(front, relpath, site_config)
 
     def entry_id(self, place: PostPlace, path: str, site_url: str) -> str:
         """jekyll-feed's entry id, `post.id | absolute_url`: the URL's folder joined with the slug (Ruby's
