@@ -290,6 +290,8 @@ def _with_fingerprint(settings: Settings) -> Settings:
         settings.url, settings.baseurl, settings.author, settings.timezone,
         settings.permalink, settings.excerpt_separator, settings.kramdown,
     ) + ((settings.dialect, settings.dialect_rules) if settings.dialect != DEFAULT_DIALECT else ())  # so Jekyll's stay
+    defaults = json.loads(settings.site_config or "{}").get("defaults")  # front matter of every post
+    relevant += (json.dumps(defaults, sort_keys=True, default=str),) if defaults else ()
     digest = hashlib.sha256(repr(relevant).encode()).hexdigest()[:16]
     # Posts with Liquid also see the rest (`site.*`): they alone are re-read when only this changes.
     site = (digest, settings.site_config, settings.title, settings.description)

@@ -108,6 +108,9 @@ class Post:
     # When it is published, if not at `date` (Hugo's publishDate), and when it stops being (expiryDate).
     publish_at: datetime | None = None
     expire_at: datetime | None = None
+    # The Atom entry id, where the generator's own feeds used another than the link (jekyll-feed: the
+    # post's folder + slug): subscribers see no entry as new when a site switches to feedsvc.
+    entry_id: str = ""
 
     @property
     def content_html(self) -> str:

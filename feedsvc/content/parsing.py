@@ -86,7 +86,8 @@ def _parse(relpath: str, raw: bytes, settings: Settings, body_level: int = BODY_
         raise PostError("no front matter: a post starts with a line of three dashes (---)", 1)
     notes = [Problem(relpath, f"`{key}` is given more than once; the last one is used", "warning", line)
              for key, line in front.duplicates]
-    return _build_post(dialect, relpath, raw, front.data, front.body, settings, front.body_line, notes, body_level)
+    data = dialect.with_defaults(front.data, relpath, settings.site_config)
+    return _build_post(dialect, relpath, raw, data, front.body, settings, front.body_line, notes, body_level)
 
 
 def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any], body: str, settings: Settings,
@@ -124,8 +125,8 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
         title = " ".join(word.capitalize() for word in re.split(r"[-_\s]+", slug) if word) or slug
         warnings.append(Problem(relpath, f"no title; using {title!r} from the file name", "warning"))
 
-    categories = _capped(_unique(dialect.folder_categories(relpath) + _words(data, "categories", "category")),
-                         "categories", relpath, warnings)
+    named = _words(data, "categories", "category", merged=True)
+    categories = _capped(_unique(dialect.folder_categories(relpath) + named), "categories", relpath, warnings)
     tags = _capped(_unique(_words(data, "tags", "tag")), "tags", relpath, warnings)
 
     authors = tuple(_capped(list(_authors(data)), "authors", relpath, warnings))
@@ -185,6 +186,7 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
         liquid=liquid,
         publish_at=publish_at,
         expire_at=expire_at,
+        entry_id=dialect.entry_id(place, path, settings.site_url),
     )
 
 
@@ -205,27 +207,37 @@ def _html(markdown: str, base_url: str, settings: Settings) -> str:
     return strip_xml_illegal(absolutize_links(rendered, base_url)).strip()
 
 
-def _words(data: Mapping[Any, Any], plural: str, singular: str) -> list[str]:
-    """Jekyll's rule: a list, or a string split on white space; both keys may be present."""
+def _words(data: Mapping[Any, Any], plural: str, singular: str, *, merged: bool = False) -> list[str]:
+    """Jekyll's rule (`Utils.pluralized_array_from_hash`): a singular value is one name, spaces and all
+    (`category: Elixir in Production`); else the plural, a list or a string split on white space. With
+    `merged` (categories) the plural's names come first and the singular's is added to them."""
+    one = _listed(data, singular, split=False)
+    many = _listed(data, plural, split=True)
+    if merged:
+        return many + one
+    return one or many
+
+
+def _listed(data: Mapping[Any, Any], key: str, *, split: bool) -> list[str]:
+    value = data.get(key)
     words: list[str] = []
-    for key in (singular, plural):
-        value = data.get(key)
-        if value is None or value == "":
-            continue
-        if isinstance(value, str):
-            words.extend(strip_xml_illegal(value).split())
-        elif isinstance(value, (list, tuple)):
-            for item in value:
-                if item is None:
-                    continue
-                if isinstance(item, (dict, list)):
-                    kind = "list" if isinstance(item, list) else "mapping"
-                    raise PostError(f"`{key}` must hold names, got a nested {kind}")
-                words.append(text_field(item, key))
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            words.append(str(value))
-        else:
-            raise PostError(f"`{key}` must be a list or a space-separated string")
+    if value is None or value == "":
+        return words
+    if isinstance(value, str):
+        text = strip_xml_illegal(value)
+        words.extend(text.split() if split else [text.strip()])
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            if item is None:
+                continue
+            if isinstance(item, (dict, list)):
+                kind = "list" if isinstance(item, list) else "mapping"
+                raise PostError(f"`{key}` must hold names, got a nested {kind}")
+            words.append(text_field(item, key))
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        words.append(str(value))
+    else:
+        raise PostError(f"`{key}` must be a list or a space-separated string")
     return [word for word in words if word]
 
 

@@ -434,6 +434,11 @@ class _EntryExtension(BaseEntryExtension):  # type: ignore[misc]  # feedgen ship
 
     def extend_atom(self, entry: etree._Element) -> etree._Element:
         # feedgen builds Atom elements without a namespace and declares it on the root.
+        entry_id = entry.find("id")
+        if entry_id is not None and self.post and self.post.entry_id:
+            # The generator's own Atom id (jekyll-feed's), so a site switching to feedsvc is no news to
+            # its subscribers; RSS guids and JSON Feed ids stay the link (feedgen ties them together).
+            entry_id.text = self.post.entry_id
         title = entry.find("title")
         if title is not None and self.post and title_has_markup(self.post.title):
             title.set("type", "html")  # the title's own inline HTML, as the site shows it

@@ -37,6 +37,7 @@ from feedsvc.content.dialects.hugo.rules import HugoRules
 from feedsvc.content.dialects.hugo.summary import auto_summary
 from feedsvc.content.dialects.hugo.urls import base_name, content_path, page_path, sections, urlize
 from feedsvc.content.front_matter import FrontMatterReader, split_toml, split_yaml
+from feedsvc.urls import absolute
 
 __all__ = ["HUGO", "Hugo", "HugoRules", "urlize"]
 
@@ -97,6 +98,14 @@ class Hugo:
 
     def permalink_pattern(self, permalink: str) -> str:
         return permalink if permalink.startswith("/") else "/" + permalink
+
+    def with_defaults(self, front: dict[Any, Any], relpath: str, site_config: str) -> dict[Any, Any]:
+        """Hugo's `cascade` is not read yet: the front matter as written."""
+        return front
+
+    def entry_id(self, place: PostPlace, path: str, site_url: str) -> str:
+        """Hugo's feeds identify an entry by its link."""
+        return absolute(site_url, path)
 
     # -- which files are posts --
 
