@@ -174,3 +174,20 @@ def test_a_post_in_error_keeps_its_last_good_version_across_a_restart(site_dir, 
     (root / broken).write_text(_post(2, "Post 2, fixed")[1])  # once fixed, the new version replaces it
     second.refresh("webhook")
     assert "Post 2, fixed" in {p.title for p in second.store.snapshot.site.posts}
+
+
+def test_the_cache_keeps_every_field_of_a_post():
+    """A field `Post` gains must be kept by the cache too, or a warm restart serves other bytes than a cold build."""
+    from dataclasses import fields
+    from datetime import UTC, datetime
+
+    from feedsvc.model import Post, pack_html
+    from feedsvc.pipeline.postcodec import decode, encode
+
+    moment = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    post = Post(source="_posts/2026-01-02-a.md", fingerprint="f", slug="a", title="A", date=moment, updated=moment,
+                url="https://example.org/a/", authors=(), categories=("c",), tags=("t",), summary_html="<p>s</p>",
+                summary_text="s", content_zlib=pack_html("<p>body</p>"), publish_at=moment, expire_at=moment,
+                entry_id="https://example.org/a")
+    assert set(encode(post)["post"]) == {field.name for field in fields(Post)}
+    assert decode(encode(post)) == post

@@ -35,6 +35,8 @@ def encode(value: Post | Problem) -> dict[str, Any]:
         "image": None if value.image is None else [value.image.url, value.image.mime_type, value.image.alt],
         "published": value.published, "warnings": [_problem(p) for p in value.warnings],
         "references": [[key, line] for key, line in value.references], "liquid": value.liquid,
+        "publish_at": _moment_text(value.publish_at), "expire_at": _moment_text(value.expire_at),
+        "entry_id": value.entry_id,
     }}
 
 
@@ -62,6 +64,8 @@ def decode(data: Any) -> Post | Problem:
         warnings=tuple(_read_problem(p) for p in _list(fields, "warnings")),
         references=tuple(_reference(r) for r in _list(fields, "references")),
         liquid=_flag(fields, "liquid"),
+        publish_at=_optional_moment(fields, "publish_at"), expire_at=_optional_moment(fields, "expire_at"),
+        entry_id=_text(fields, "entry_id"),
     )
 
 
@@ -121,6 +125,14 @@ def _moment(fields: dict[str, Any], name: str) -> datetime:
     if moment.tzinfo is None:
         raise Malformed(f"{name} has no time zone")
     return moment
+
+
+def _moment_text(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def _optional_moment(fields: dict[str, Any], name: str) -> datetime | None:
+    return None if fields.get(name) is None else _moment(fields, name)
 
 
 def _image(data: Any) -> tuple[str, str, str | None]:
