@@ -12,6 +12,7 @@ import re
 
 import lxml.html
 
+from feedsvc.content.references import REF_PREFIX
 from feedsvc.urls import is_outbound_safe
 
 # Any attribute that may hold a link, whose value does not plainly start with a safe prefix. Values with
@@ -29,15 +30,20 @@ def drop_unsafe_links(fragment: str) -> str:
         return fragment
     root = lxml.html.fragment_fromstring(fragment, create_parent="div")
     unsafe = [(element, attribute) for element, attribute, link, _ in root.iterlinks()
-              if attribute is not None and not is_outbound_safe(link)]
+              if attribute is not None and not _kept(link)]
     if not unsafe:
         return fragment  # untouched: the renderer's bytes, not lxml's re-serialisation
     for element, attribute in unsafe:
         element.attrib.pop(attribute, None)
     for element in root.iter():
         for name in [name for name in element.attrib if name.lower().endswith("href") and name != "href"]:
-            if not is_outbound_safe(element.attrib[name]):
+            if not _kept(element.attrib[name]):
                 del element.attrib[name]  # xlink:href and kin, which iterlinks does not list
     parts = [html.escape(root.text, quote=False)] if root.text else []
     parts.extend(lxml.html.tostring(child, encoding="unicode") for child in root)
     return "".join(parts)
+
+
+def _kept(link: str) -> bool:
+    """Safe, or our own placeholder for a link to another post (references.py resolves it to the post's URL)."""
+    return is_outbound_safe(link) or link.startswith(REF_PREFIX)
