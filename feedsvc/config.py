@@ -30,7 +30,7 @@ from feedsvc.content.dialects.jekyll import DEFAULT_PATTERN, JEKYLL, parse_confi
 from feedsvc.content.kramdown import KramdownOptions, kramdown_options
 from feedsvc.model import Author, Problem
 from feedsvc.site.compat import CompatConfig, compat_config
-from feedsvc.urls import escape_path
+from feedsvc.urls import escape_path, is_outbound_safe
 
 CONFIG_FILE = "_config.yml"  # the name settings problems are reported under
 DEFAULT_URL = "http://localhost:8000"
@@ -135,6 +135,9 @@ def _author_from(value: Any, errors: list[str], name: str) -> Author | None:
             return None
         email = value.get("email")
         uri = value.get("uri") or value.get("url")
+        if uri and not is_outbound_safe(str(uri)):
+            errors.append(f"{name}.uri: only http, https and mailto links (or relative ones) are allowed")
+            return None
         return Author(person.strip(), str(email) if email else None, str(uri) if uri else None)
     errors.append(f"{name}: expected a name or a mapping with `name`, got {type(value).__name__}")
     return None

@@ -19,10 +19,11 @@ from feedsvc.config import Settings
 from feedsvc.content.dialects import Dialect, PostPlace, dialect_for
 from feedsvc.content.fields import PostError, text_field
 from feedsvc.content.front_matter import FrontMatterError, split_front_matter
+from feedsvc.content.links import drop_unsafe_links
 from feedsvc.content.markup import absolutize_links, html_to_text, render_markdown, strip_xml_illegal
 from feedsvc.content.templating import has_liquid, render_post_body
 from feedsvc.model import BODY_LEVEL, Author, Image, Post, Problem, pack_html
-from feedsvc.urls import absolute
+from feedsvc.urls import absolute, outbound_url
 
 MAX_POST_BYTES = 5 * 1024 * 1024
 # Every category, tag and author is a feed of its own (three, one per format) and every entry lists
@@ -129,7 +130,7 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
     categories = _capped(_unique(dialect.folder_categories(relpath) + named), "categories", relpath, warnings)
     tags = _capped(_unique(_words(data, "tags", "tag")), "tags", relpath, warnings)
 
-    authors = tuple(_capped(list(_authors(data)), "authors", relpath, warnings))
+    authors = tuple(_capped(list(_authors(data, settings.site_url)), "authors", relpath, warnings))
     if not authors and settings.author is not None:
         authors = (settings.author,)
 
@@ -204,7 +205,7 @@ def _first_date(data: Mapping[Any, Any], keys: tuple[str, ...], tz: ZoneInfo, re
 
 def _html(markdown: str, base_url: str, settings: Settings) -> str:
     rendered = render_markdown(markdown, settings.kramdown)  # the dialect's Markdown: kramdown's, or Hugo's GFM
-    return strip_xml_illegal(absolutize_links(rendered, base_url)).strip()
+    return strip_xml_illegal(drop_unsafe_links(absolutize_links(rendered, base_url))).strip()
 
 
 def _words(data: Mapping[Any, Any], plural: str, singular: str, *, merged: bool = False) -> list[str]:
@@ -256,7 +257,7 @@ def _capped(names: list[Any], field: str, relpath: str, warnings: list[Problem])
     return names[:MAX_NAMES_PER_FIELD]
 
 
-def _author(value: Any, field: str) -> Author | None:
+def _author(value: Any, field: str, site_url: str) -> Author | None:
     if value is None or value == "":
         return None
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
@@ -268,20 +269,20 @@ def _author(value: Any, field: str) -> Author | None:
             raise PostError(f"`{field}` mapping has no `name`")
         email = text_field(value.get("email"), f"{field}.email") or None
         uri = text_field(value.get("uri") or value.get("url"), f"{field}.uri") or None
-        return Author(name, email, uri)
+        return Author(name, email, outbound_url(uri, site_url))  # javascript: and kin are dropped
     raise PostError(f"`{field}` must be a name or a mapping with `name`, `email`, `uri`")
 
 
-def _authors(data: Mapping[Any, Any]) -> tuple[Author, ...]:
+def _authors(data: Mapping[Any, Any], site_url: str) -> tuple[Author, ...]:
     found: list[Author] = []
-    single = _author(data.get("author"), "author")
+    single = _author(data.get("author"), "author", site_url)
     if single:
         found.append(single)
     many = data.get("authors")
     if many is not None:
         items = many if isinstance(many, list) else [many]
         for item in items:
-            author = _author(item, "authors")
+            author = _author(item, "authors", site_url)
             if author and author.name not in {a.name for a in found}:
                 found.append(author)
     return tuple(found)
@@ -299,12 +300,9 @@ def _image(value: Any, site_url: str) -> Image | None:
     src = text_field(src, "image")
     if not src:
         return None
-    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", src):
-        url = src
-    elif src.startswith("//"):
-        url = "https:" + src
-    else:
-        url = absolute(site_url, src)  # Jekyll's absolute_url: url + baseurl + path
+    url = outbound_url(src, site_url)  # Jekyll's absolute_url: url + baseurl + path; javascript: and kin dropped
+    if url is None:
+        return None
     extension = posixpath.splitext(url.split("?", 1)[0])[1].lower()
     return Image(url=url, mime_type=_IMAGE_TYPES.get(extension, "application/octet-stream"), alt=alt)
 

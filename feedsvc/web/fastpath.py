@@ -22,6 +22,7 @@ from typing import Any
 from feedsvc.model import Resource
 from feedsvc.site.filters import mentions_filter
 from feedsvc.snapshot import Served, SnapshotStore
+from feedsvc.web.hookbudget import has_body
 from feedsvc.web.metrics import Metrics
 
 HTML_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; form-action 'none'; " \
@@ -99,8 +100,8 @@ class FastPath:
 
     def _answer(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes, str] | None:
         method = environ.get("REQUEST_METHOD")
-        if method != "GET" and method != "HEAD" or environ.get("SCRIPT_NAME"):
-            return None
+        if method != "GET" and method != "HEAD" or environ.get("SCRIPT_NAME") or has_body(environ):
+            return None  # a body (odd on a GET) is the app's to refuse unread (hookbudget.py)
         snapshot = self.store.snapshot
         if snapshot is None:
             return None
@@ -161,7 +162,7 @@ class FastPath:
             return False if since is None else None
         try:
             moment = parsedate_to_datetime(since)
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, ArithmeticError):  # year 99999999999 overflows
             return None
         if moment.tzinfo is None:
             return None
