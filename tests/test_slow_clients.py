@@ -199,7 +199,7 @@ def test_an_absurd_date_is_ignored_and_bad_framing_is_a_400_through_the_server(h
         assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
         started = time.monotonic()  # a chunk that never comes: a bounded answer, not a hang
         answer = _raw(hooked, SIGNED_LOOKING + b"Transfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\nabc\r\n",
-                      timeout=30)
-        assert time.monotonic() - started < 25
+                      timeout=90)
+        assert time.monotonic() - started < 80  # the body deadline is 10 s: only a hang takes this long
         assert answer == b"" or answer.split(b" ")[1] in (b"400", b"408", b"413"), answer[:200]
     assert b"Traceback" not in hooked.log().encode()
