@@ -185,6 +185,7 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
         liquid=liquid,
         publish_at=publish_at,
         expire_at=expire_at,
+        language=dialect.language_of(relpath),
     )
 
 

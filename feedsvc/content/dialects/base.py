@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 from feedsvc.content.front_matter import FrontMatterReader
+from feedsvc.model import Language
 
 
 class SiteKindError(ValueError):
@@ -142,3 +143,6 @@ class Dialect(Protocol):
 
     def post_path(self, place: PostPlace, pattern: str) -> str:
         """The post's URL path (unescaped), from its front matter and the site's permalink pattern."""
+
+    def language_of(self, relpath: str) -> Language | None:
+        """The language of the post at `relpath` in a multilingual site; None for the default language."""

@@ -24,6 +24,7 @@ import yaml
 from feedsvc.content.dialects.base import ConfigFileError, FileName, PostPlace
 from feedsvc.content.fields import PostError, text_field
 from feedsvc.content.front_matter import FrontMatterReader, split_toml, split_yaml
+from feedsvc.model import Language
 
 CONFIG_FILE = "_config.yml"
 POSTS_FOLDER = "_posts"
@@ -221,6 +222,10 @@ class Jekyll:
         return True
 
     def auto_summary(self, content_html: str) -> str | None:
+        return None
+
+    def language_of(self, relpath: str) -> Language | None:
+        """A Jekyll site has one language."""
         return None
 
 
