@@ -35,9 +35,11 @@ def feed_path(scope: Scope, fmt: FeedFormat) -> str:
 
 
 def scope_dir(scope: Scope) -> str:
+    """Where a scope's feeds live: `/`, `/tags/<slug>/`, and each under `/<prefix>/` in another language."""
+    root = f"/{scope.language.prefix}/" if scope.language is not None else "/"
     if scope.kind is ScopeKind.SITE:
-        return "/"
-    return f"/{scope.kind.value}/{scope.slug}/"
+        return root
+    return f"{root}{scope.kind.value}/{scope.slug}/"
 
 
 def escape_path(path: str) -> str:

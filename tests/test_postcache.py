@@ -181,13 +181,13 @@ def test_the_cache_keeps_every_field_of_a_post():
     from dataclasses import fields
     from datetime import UTC, datetime
 
-    from feedsvc.model import Post, pack_html
+    from feedsvc.model import Language, Post, pack_html
     from feedsvc.pipeline.postcodec import decode, encode
 
     moment = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     post = Post(source="_posts/2026-01-02-a.md", fingerprint="f", slug="a", title="A", date=moment, updated=moment,
                 url="https://example.org/a/", authors=(), categories=("c",), tags=("t",), summary_html="<p>s</p>",
                 summary_text="s", content_zlib=pack_html("<p>body</p>"), publish_at=moment, expire_at=moment,
-                entry_id="https://example.org/a")
+                entry_id="https://example.org/a", language=Language("fr", "fr-FR", "Le site"))
     assert set(encode(post)["post"]) == {field.name for field in fields(Post)}
     assert decode(encode(post)) == post

@@ -188,6 +188,7 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
         publish_at=publish_at,
         expire_at=expire_at,
         entry_id=dialect.entry_id(place, path, settings.site_url),
+        language=dialect.language_of(relpath),
     )
 
 

@@ -14,7 +14,7 @@ import zlib
 from datetime import datetime
 from typing import Any
 
-from feedsvc.model import Author, Image, Post, Problem
+from feedsvc.model import Author, Image, Language, Post, Problem
 
 MAX_BODY_BYTES = 64 * 1024 * 1024  # an inflated post body; a cache entry past it is refused
 
@@ -37,6 +37,8 @@ def encode(value: Post | Problem) -> dict[str, Any]:
         "references": [[key, line] for key, line in value.references], "liquid": value.liquid,
         "publish_at": _moment_text(value.publish_at), "expire_at": _moment_text(value.expire_at),
         "entry_id": value.entry_id,
+        "language": None if value.language is None else [value.language.prefix, value.language.code,
+                                                         value.language.title],
     }}
 
 
@@ -66,6 +68,7 @@ def decode(data: Any) -> Post | Problem:
         liquid=_flag(fields, "liquid"),
         publish_at=_optional_moment(fields, "publish_at"), expire_at=_optional_moment(fields, "expire_at"),
         entry_id=_text(fields, "entry_id"),
+        language=_language(fields.get("language")),
     )
 
 
@@ -133,6 +136,14 @@ def _moment_text(moment: datetime | None) -> str | None:
 
 def _optional_moment(fields: dict[str, Any], name: str) -> datetime | None:
     return None if fields.get(name) is None else _moment(fields, name)
+
+
+def _language(data: Any) -> Language | None:
+    if data is None:
+        return None
+    if not isinstance(data, list) or len(data) != 3:
+        raise Malformed("a language is [prefix, code, title]")
+    return Language(_str(data[0]), _str(data[1]), _str(data[2]))
 
 
 def _image(data: Any) -> tuple[str, str, str | None]:

@@ -27,7 +27,7 @@ from lxml import etree
 from feedsvc import __version__
 from feedsvc.config import Settings
 from feedsvc.content.markup import plain_title, title_has_markup
-from feedsvc.model import Author, FeedFormat, Post, Resource, Scope, ScopeKind, Site
+from feedsvc.model import Author, FeedFormat, Language, Post, Resource, Scope, ScopeKind, Site
 from feedsvc.render.entrycache import EntryCache
 from feedsvc.site.archives import archive_count, archive_links, archive_path, archive_range, subscription_links
 from feedsvc.urls import absolute, feed_path
@@ -91,11 +91,17 @@ def websub_links(settings: Settings, self_url: str) -> list[tuple[str, str]]:
 
 
 def feed_title(settings: Settings, scope: Scope) -> str:
+    title = scope.language.title or settings.title if scope.language is not None else settings.title
     if scope.kind is ScopeKind.SITE:
-        return settings.title
+        return title
     if scope.kind is ScopeKind.AUTHOR:
-        return f"{settings.title}: posts by {scope.label}"
-    return f"{settings.title}: {_KIND_LABEL[scope.kind]} {scope.label}"
+        return f"{title}: posts by {scope.label}"
+    return f"{title}: {_KIND_LABEL[scope.kind]} {scope.label}"
+
+
+def feed_language(settings: Settings, language: Language | None) -> str | None:
+    """The language tag a feed declares: its language's own in a multilingual site, else the site's."""
+    return language.code or None if language is not None else settings.lang
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,11 +124,12 @@ class FeedDoc:
     # WebSub hubs, named only where the builder pings them: subscription feeds. A reader that subscribed
     # at a hub for an archive page or a filtered feed would wait for pushes that never come.
     hubs: tuple[str, ...] = ()
+    language: Language | None = None  # the scope's language (None: the site's default one)
 
     @property
     def cache_key(self) -> tuple[object, ...]:
         return (self.path, self.title, self.self_url, self.feed_id, self.links, self.archive, self.next_url,
-                self.headers, self.hubs, tuple(post.fingerprint for post in self.entries))
+                self.headers, self.hubs, self.language, tuple(post.fingerprint for post in self.entries))
 
 
 def render_feed(site: Site, scope: Scope, fmt: FeedFormat, settings: Settings,
@@ -139,7 +146,8 @@ def subscription_doc(site: Site, scope: Scope, fmt: FeedFormat, settings: Settin
     paging = subscription_links(settings, scope, fmt, len(posts))
     return FeedDoc(path=feed_path(scope, fmt), fmt=fmt, title=feed_title(settings, scope), self_url=self_url,
                    feed_id=self_url, entries=posts[: settings.feed_limit],
-                   headers=link_header([*websub_links(settings, self_url), *paging]), hubs=settings.websub_hubs)
+                   headers=link_header([*websub_links(settings, self_url), *paging]), hubs=settings.websub_hubs,
+                   language=scope.language)
 
 
 def archive_doc(site: Site, scope: Scope, fmt: FeedFormat, number: int, settings: Settings) -> FeedDoc | None:
@@ -154,7 +162,8 @@ def archive_doc(site: Site, scope: Scope, fmt: FeedFormat, number: int, settings
                    self_url=absolute(settings.public_url, path), feed_id=feed_url(settings, scope, fmt),
                    entries=posts[archive_range(len(posts), settings.feed_limit, number)],
                    links=tuple(archive_links(settings, scope, fmt, number, count)), archive=True,
-                   next_url=absolute(settings.public_url, previous) if previous else None)
+                   next_url=absolute(settings.public_url, previous) if previous else None,
+                   language=scope.language)
 
 
 def feed_parts(site: Site, scope: Scope, fmt: FeedFormat, settings: Settings,
@@ -185,8 +194,9 @@ def _render_json(doc: FeedDoc, settings: Settings, entries: EntryCache | None) -
         feed["next_url"] = doc.next_url
     if settings.description:
         feed["description"] = settings.description
-    if settings.lang:
-        feed["language"] = settings.lang
+    language = feed_language(settings, doc.language)
+    if language:
+        feed["language"] = language
     if settings.author:
         feed["authors"] = [_json_author(settings.author)]
     if doc.hubs:
@@ -263,8 +273,9 @@ def _render_xml(doc: FeedDoc, settings: Settings, newest: datetime | None, entri
     fg.feedsvc.links = doc.links
     fg.feedsvc.archive = doc.archive
     fg.link(href=settings.site_url + "/", rel="alternate", type="text/html")  # last: RSS <link> takes it
-    if settings.lang:
-        fg.language(settings.lang)
+    language = feed_language(settings, doc.language)
+    if language:
+        fg.language(language)
     if settings.author:
         fg.author(_author_dict(settings.author))
     fg.generator("feedsvc", version=__version__)

@@ -85,7 +85,8 @@ class _Index:
 
     def __init__(self, site: Site) -> None:
         self.site = site
-        self.by_slug = {(scope.kind, scope.slug): scope for scope in site.scopes}
+        # Archive URLs name scopes of the default language only (archives.py); no other language's shadows them.
+        self.by_slug = {(scope.kind, scope.slug): scope for scope in site.scopes if scope.language is None}
         self.by_name = lookup(site)
         self.by_path: dict[str, tuple[Scope, FeedFormat]] = {
             feed_path(scope, fmt): (scope, fmt) for scope in site.scopes for fmt in FeedFormat}
@@ -113,7 +114,7 @@ def plan(index: _Index, settings: Settings, target: Target) -> FeedDoc | Refusal
     self_url = absolute(settings.public_url, target.path) + "?" + target.filter.query
     title = f"{feed_title(settings, scope)} ({describe(target.filter, index.by_name)})"
     return FeedDoc(path=target.path, fmt=fmt, title=title, self_url=self_url, feed_id=self_url,
-                   entries=posts[: settings.feed_limit])
+                   entries=posts[: settings.feed_limit], language=scope.language)
 
 
 class OnDemandFeeds:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 from feedsvc.content.front_matter import FrontMatterReader
+from feedsvc.model import Language
 
 
 class SiteKindError(ValueError):
@@ -153,3 +154,6 @@ class Dialect(Protocol):
 
     def entry_id(self, place: PostPlace, path: str, site_url: str) -> str:
         """The Atom entry id the generator's own feeds give the post whose URL path is `path`."""
+
+    def language_of(self, relpath: str) -> Language | None:
+        """The language of the post at `relpath` in a multilingual site; None for the default language."""

@@ -25,6 +25,7 @@ from feedsvc.content.dialects.base import ConfigFileError, FileName, PostPlace
 from feedsvc.content.dialects.jekylldefaults import apply_defaults
 from feedsvc.content.fields import PostError, text_field
 from feedsvc.content.front_matter import FrontMatterReader, split_toml, split_yaml
+from feedsvc.model import Language
 from feedsvc.urls import absolute
 
 CONFIG_FILE = "_config.yml"
@@ -235,6 +236,9 @@ class Jekyll:
         as written (Addressable reads it as a fragment, and so does every reader that compares ids)."""
         folder = posixpath.dirname(path.rstrip("/") or "/")
         return absolute(site_url, posixpath.join(folder, place.slug)).replace("%23", "#")
+    def language_of(self, relpath: str) -> Language | None:
+        """A Jekyll site has one language."""
+        return None
 
 
 JEKYLL = Jekyll()
