@@ -18,8 +18,9 @@ from datetime import datetime, timedelta
 from feedsvc.config import Settings
 from feedsvc.lru import LRUCache
 from feedsvc.model import FeedFormat, Resource, Scope, Site
+from feedsvc.render.documents import FeedDoc
 from feedsvc.render.entrycache import EntryCache
-from feedsvc.render.feeds import FeedDoc, archive_doc, as_resource, doc_parts, feed_title
+from feedsvc.render.feeds import archive_doc, as_resource, doc_parts, feed_title
 from feedsvc.site.archives import parse_archive_path
 from feedsvc.site.filters import (
     Filter,
