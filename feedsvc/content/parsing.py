@@ -102,7 +102,7 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
         and dialect.listed(data)
 
     if data.get("date") is not None:
-        when, note = _parse_date(data["date"], tz, "date")
+        when, note = _parse_date(data["date"], tz, "date", dialect)
         if note:
             warnings.append(Problem(relpath, note, "warning"))
     elif file_date is not None:
@@ -113,12 +113,12 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
     updated = when
     for key in dialect.updated_keys:
         if data.get(key) is not None:
-            updated, note = _parse_date(data[key], tz, key)
+            updated, note = _parse_date(data[key], tz, key, dialect)
             if note:
                 warnings.append(Problem(relpath, note, "warning"))
             break
 
-    publish_at, expire_at = (_first_date(data, keys, tz, relpath, warnings)
+    publish_at, expire_at = (_first_date(dialect, data, keys, tz, relpath, warnings)
                              for keys in (dialect.publish_keys, dialect.expiry_keys))
 
     title = text_field(data.get("title"), "title")
@@ -192,12 +192,12 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
     )
 
 
-def _first_date(data: Mapping[Any, Any], keys: tuple[str, ...], tz: ZoneInfo, relpath: str,
+def _first_date(dialect: Dialect, data: Mapping[Any, Any], keys: tuple[str, ...], tz: ZoneInfo, relpath: str,
                 warnings: list[Problem]) -> datetime | None:
     """The first of `keys` the front matter gives, as a date in the site's zone."""
     for key in keys:
         if data.get(key) is not None:
-            when, note = _parse_date(data[key], tz, key)
+            when, note = _parse_date(data[key], tz, key, dialect)
             if note:
                 warnings.append(Problem(relpath, note, "warning"))
             return when.astimezone(tz)
@@ -308,8 +308,8 @@ def _image(value: Any, site_url: str) -> Image | None:
     return Image(url=url, mime_type=_IMAGE_TYPES.get(extension, "application/octet-stream"), alt=alt)
 
 
-def _parse_date(value: Any, tz: ZoneInfo, field: str) -> tuple[datetime, str | None]:
-    """A datetime, a date or a Jekyll-style string -> aware datetime (site zone when none given)."""
+def _parse_date(value: Any, tz: ZoneInfo, field: str, dialect: Dialect) -> tuple[datetime, str | None]:
+    """A datetime, a date or a string (read as the dialect reads it) -> aware datetime (site zone when none given)."""
     if isinstance(value, datetime):
         when = value if value.tzinfo else value.replace(tzinfo=tz)
         _check_range(when, tz, field, value)
@@ -320,6 +320,14 @@ def _parse_date(value: Any, tz: ZoneInfo, field: str) -> tuple[datetime, str | N
         return when, None
     if not isinstance(value, str):
         raise PostError(f"`{field}` must be a date such as 2016-10-06 11:10:38 -0700, got {value!r}")
+    try:
+        reading = dialect.date_from_text(value, tz)
+    except ValueError as exc:
+        raise PostError(f"`{field}` {value!r} {exc}") from None
+    if reading is not None:
+        when, ignored = reading
+        _check_range(when, tz, field, value)
+        return when, f"`{field}` {value!r} has extra text; read as {when:%Y-%m-%d %H:%M:%S %z}" if ignored else None
     match = _DATE.match(value)
     note = None
     if not match:

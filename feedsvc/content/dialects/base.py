@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
@@ -157,3 +157,7 @@ class Dialect(Protocol):
 
     def language_of(self, relpath: str) -> Language | None:
         """The language of the post at `relpath` in a multilingual site; None for the default language."""
+
+    def date_from_text(self, text: str, tz: tzinfo) -> tuple[datetime, str] | None:
+        """A front matter date written as text, as the generator reads it (`tz`: the site's zone), with the
+        text it ignored ("" for none); None leaves it to feedsvc's shared reading (ISO 8601 and near)."""

@@ -15,13 +15,14 @@ import posixpath
 import re
 import unicodedata
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from feedsvc.content.dialects.base import ConfigFileError, FileName, PostPlace
+from feedsvc.content.dialects.jekylldates import read_ruby_date
 from feedsvc.content.dialects.jekylldefaults import apply_defaults
 from feedsvc.content.fields import PostError, text_field
 from feedsvc.content.front_matter import FrontMatterReader, split_toml, split_yaml
@@ -236,6 +237,12 @@ class Jekyll:
         as written (Addressable reads it as a fragment, and so does every reader that compares ids)."""
         folder = posixpath.dirname(path.rstrip("/") or "/")
         return absolute(site_url, posixpath.join(folder, place.slug)).replace("%23", "#")
+
+    def date_from_text(self, text: str, tz: tzinfo) -> tuple[datetime, str] | None:
+        """Ruby's `Time.parse`, as Jekyll reads a `date:` its YAML left as text (jekylldates.py)."""
+        reading = read_ruby_date(text, tz)
+        return None if reading is None else (reading.when, reading.leftover)
+
     def language_of(self, relpath: str) -> Language | None:
         """A Jekyll site has one language."""
         return None

@@ -17,6 +17,7 @@ Bodies are not Liquid; Hugo shortcodes (`{{< … >}}`) are not expanded yet.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime, tzinfo
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -153,6 +154,10 @@ class Hugo:
         return page_path(path, url.strip() if isinstance(url, str) else "",
                          str(front_slug).strip() if isinstance(front_slug, (str, int, float)) else "",
                          place.title, place.date, self.rules, url_prefix(language, self.rules))
+
+    def date_from_text(self, text: str, tz: tzinfo) -> tuple[datetime, str] | None:
+        """Hugo's date layouts are the shared reading's."""
+        return None
 
     def language_of(self, relpath: str) -> Language | None:
         """By file name (`index.fr.md`), else by the language's own content folder; None: the default one."""
