@@ -292,7 +292,8 @@ def _with_fingerprint(settings: Settings) -> Settings:
     relevant = (
         settings.url, settings.baseurl, settings.author, settings.timezone,
         settings.permalink, settings.excerpt_separator, settings.kramdown,
-    ) + ((settings.dialect, settings.dialect_rules) if settings.dialect != DEFAULT_DIALECT else ())  # so Jekyll's stay
+    ) + ((settings.dialect, settings.dialect_rules) if settings.dialect != DEFAULT_DIALECT  # so Jekyll's stay
+         else (settings.dialect_rules,) if settings.dialect_rules else ())
     defaults = json.loads(settings.site_config or "{}").get("defaults")  # front matter of every post
     relevant += (json.dumps(defaults, sort_keys=True, default=str),) if defaults else ()
     digest = hashlib.sha256(repr(relevant).encode()).hexdigest()[:16]

@@ -162,7 +162,7 @@ def test_jekyll_file_names_and_folders():
     with pytest.raises(PostError, match="the file name's date '2016-02-30' is not a real date"):
         JEKYLL.file_name("_posts/2016-02-30-no.md")
     assert JEKYLL.folder_categories("news/tech/_posts/2016-10-06-hello.md") == ["news", "tech"]
-    assert JEKYLL.requires_front_matter("_posts/a.md") and not JEKYLL.requires_front_matter("pages/a.md")
+    assert JEKYLL.always_a_post("_posts/a.md") and not JEKYLL.always_a_post("pages/a.md")
     assert JEKYLL.renders_liquid and JEKYLL.summary_keys == ("excerpt",)
 
 
@@ -195,6 +195,6 @@ def test_hugo_files_and_keys():
     assert HUGO.is_post_file("post.md") and not HUGO.is_post_file("_index.md") and not HUGO.is_post_file(".x.md")
     assert not HUGO.walks_folder("_drafts") and HUGO.walks_folder("bundle")
     assert HUGO.folder_categories("content/posts/news/a.md") == []
-    assert not HUGO.requires_front_matter("content/posts/a.md")
+    assert not HUGO.always_a_post("content/posts/a.md")
     assert not HUGO.renders_liquid and HUGO.summary_keys == ("summary",)
     assert "lastmod" in HUGO.updated_keys and "lastmod" not in JEKYLL.updated_keys

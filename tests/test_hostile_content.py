@@ -209,7 +209,9 @@ CASES = [
          ((BAD, "error", "front matter must be a mapping of fields, got a string", 2),)),
     Case("front-matter-never-closed", {BAD: "---\ntitle: T\nBody that never ends.\n"},
          ((BAD, "error", "never closed", 1),)),
-    Case("no-front-matter", {BAD: "Just a body.\n"}, ((BAD, "error", "no front matter", 1),)),
+    Case("no-front-matter", {BAD: "Just a body.\n"},  # Jekyll's rule: in _posts it is a post all the same
+         ((BAD, "warning", "no front matter (a post starts with a line of three dashes, ---): read as a post", 1),
+          (BAD, "warning", "no title; using 'Bad' from the file name", None))),
     Case("no-front-matter-outside-posts", {"about.md": "# About\n"},
          (("about.md", "warning", "no front matter: not a post, skipped", None),)),
     Case("bom-and-crlf-parse-fine",

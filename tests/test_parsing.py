@@ -469,7 +469,6 @@ def test_xml_forbidden_characters_from_yaml_escapes_absent_from_author_and_excer
         (b"---\n- a\n- b\n---\nbody\n", "list"),
         (b"---\njust some words\n---\nbody\n", "mapping"),
         (b"---\ntitle: T\nbody that never ends\n", "never closed"),
-        (b"Just a body, no front matter.\n", "front matter"),
         (b"---\ntitle: Caf\xe9\n---\nbody\n", "UTF-8"),
         (b"\xff\xfe-\x00-\x00-\x00\n\x00", "UTF-8"),
         (b"", "empty"),
@@ -477,7 +476,7 @@ def test_xml_forbidden_characters_from_yaml_escapes_absent_from_author_and_excer
         (b"---\ntitle:\n  text: nested\n---\nbody\n", "`title`"),
         (b"---\ntitle: {a: 1}\n---\nbody\n", "`title`"),
     ],
-    ids=["front-matter-list", "front-matter-scalar", "never-closed", "no-front-matter", "latin-1",
+    ids=["front-matter-list", "front-matter-scalar", "never-closed", "latin-1",
          "utf-16-bom", "empty", "whitespace-only", "title-mapping-block", "title-mapping-flow"],
 )
 def test_bad_input_is_a_problem(raw, keyword):

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from feedsvc.config import Settings
 from feedsvc.content.dialects import Dialect, PostPlace, dialect_for
 from feedsvc.content.fields import PostError, text_field
-from feedsvc.content.front_matter import FrontMatterError, split_front_matter
+from feedsvc.content.front_matter import FrontMatter, FrontMatterError, split_front_matter
 from feedsvc.content.links import drop_unsafe_links
 from feedsvc.content.markup import absolutize_links, html_to_text, render_markdown, strip_xml_illegal
 from feedsvc.content.templating import has_liquid, render_post_body
@@ -81,12 +81,15 @@ def _parse(relpath: str, raw: bytes, settings: Settings, body_level: int = BODY_
         front = split_front_matter(text, dialect.front_matter_readers)
     except FrontMatterError as exc:
         raise PostError(str(exc), exc.line) from None
+    notes: list[Problem] = []
     if front is None:
-        if not dialect.requires_front_matter(relpath):
+        if not dialect.always_a_post(relpath):
             return Problem(relpath, "no front matter: not a post, skipped", "warning")
-        raise PostError("no front matter: a post starts with a line of three dashes (---)", 1)
-    notes = [Problem(relpath, f"`{key}` is given more than once; the last one is used", "warning", line)
-             for key, line in front.duplicates]
+        notes.append(Problem(relpath, "no front matter (a post starts with a line of three dashes, ---): read as a "
+                                      "post without fields, as Jekyll reads it", "warning", 1))
+        front = FrontMatter({}, text, 1)
+    notes += [Problem(relpath, f"`{key}` is given more than once; the last one is used", "warning", line)
+              for key, line in front.duplicates]
     data = dialect.with_defaults(front.data, relpath, settings.site_config)
     return _build_post(dialect, relpath, raw, data, front.body, settings, front.body_line, notes, body_level)
 
@@ -151,15 +154,16 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
 
     body_parts = body.split(settings.excerpt_separator, 1)
     content_source = body.replace(settings.excerpt_separator, "\n\n") if len(body_parts) > 1 else body
-    content_html = _html(content_source, url, settings)
+    markdown = dialect.renders_markdown(relpath)
+    content_html = _html(content_source, url, settings, markdown)
     excerpt_field = next((data[key] for key in dialect.summary_keys if key in data), None)
     auto_summary = dialect.auto_summary(content_html) if excerpt_field is None and len(body_parts) == 1 else None
     if excerpt_field is not None:
-        summary_html = _html(text_field(excerpt_field, "excerpt"), url, settings)
+        summary_html = _html(text_field(excerpt_field, "excerpt"), url, settings, markdown)
     elif auto_summary is not None:
         summary_html = auto_summary
     else:
-        summary_html = _html(body_parts[0], url, settings)
+        summary_html = _html(body_parts[0], url, settings, markdown)
     summary_text = html_to_text(summary_html)
 
     image = _image(data.get("image"), settings.site_url)
@@ -204,8 +208,9 @@ def _first_date(dialect: Dialect, data: Mapping[Any, Any], keys: tuple[str, ...]
     return None
 
 
-def _html(markdown: str, base_url: str, settings: Settings) -> str:
-    rendered = render_markdown(markdown, settings.kramdown)  # the dialect's Markdown: kramdown's, or Hugo's GFM
+def _html(source: str, base_url: str, settings: Settings, markdown: bool = True) -> str:
+    """The body as HTML: Markdown rendered (the dialect's: kramdown's, or Hugo's GFM), anything else as written."""
+    rendered = render_markdown(source, settings.kramdown) if markdown else source
     return strip_xml_illegal(drop_unsafe_links(absolutize_links(rendered, base_url))).strip()
 
 

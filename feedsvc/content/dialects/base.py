@@ -96,8 +96,11 @@ class Dialect(Protocol):
     def walks_folder(self, name: str) -> bool:
         """Whether a folder with this name, inside a posts folder, is walked."""
 
-    def is_post_file(self, name: str) -> bool:
-        """Whether a file with this name, inside a walked folder, is read as a post."""
+    def is_post_file(self, relpath: str) -> bool:
+        """Whether the file at `relpath` (in the site folder), inside a walked folder, is read as a post."""
+
+    def renders_markdown(self, relpath: str) -> bool:
+        """Whether the post at `relpath` is Markdown (else its body is HTML, taken as written)."""
 
     # -- one post --
 
@@ -105,8 +108,8 @@ class Dialect(Protocol):
     def front_matter_readers(self) -> tuple[FrontMatterReader, ...]:
         """The front matter formats a post may open with, tried in order."""
 
-    def requires_front_matter(self, relpath: str) -> bool:
-        """Whether a file without front matter is an error (True) or only not a post (False)."""
+    def always_a_post(self, relpath: str) -> bool:
+        """Whether the file is a post even without front matter (Jekyll's `_posts`); elsewhere it is not one."""
 
     def with_defaults(self, front: dict[Any, Any], relpath: str, site_config: str) -> dict[Any, Any]:
         """The post's front matter with the defaults the site's config (`site_config`, JSON) gives it."""
