@@ -8,10 +8,12 @@ asked of the site's dialect (content/dialects/); reading the front matter itself
 from __future__ import annotations
 
 import hashlib
+import json
 import posixpath
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -133,7 +135,8 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
     categories = _capped(_unique(dialect.folder_categories(relpath) + named), "categories", relpath, warnings)
     tags = _capped(_unique(_words(data, "tags", "tag")), "tags", relpath, warnings)
 
-    authors = tuple(_capped(list(_authors(data, settings.site_url)), "authors", relpath, warnings))
+    known = _known_authors(settings.site_data)
+    authors = tuple(_capped(list(_authors(data, settings.site_url, known)), "authors", relpath, warnings))
     if not authors and settings.author is not None:
         authors = (settings.author,)
 
@@ -263,9 +266,18 @@ def _capped(names: list[Any], field: str, relpath: str, warnings: list[Problem])
     return names[:MAX_NAMES_PER_FIELD]
 
 
-def _author(value: Any, field: str, site_url: str) -> Author | None:
+@lru_cache(maxsize=4)
+def _known_authors(site_data: str) -> Mapping[str, Any]:
+    """`site.data.authors` (`_data/authors.yml`): the people a post's `author: key` names, as jekyll-feed reads it."""
+    authors = json.loads(site_data).get("authors") if site_data else None
+    return authors if isinstance(authors, dict) else {}
+
+
+def _author(value: Any, field: str, site_url: str, known: Mapping[str, Any]) -> Author | None:
     if value is None or value == "":
         return None
+    if isinstance(value, str) and isinstance(known.get(value), dict):
+        value = {"name": value, **known[value]}
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
         name = text_field(value, field)
         return Author(name) if name else None
@@ -279,16 +291,16 @@ def _author(value: Any, field: str, site_url: str) -> Author | None:
     raise PostError(f"`{field}` must be a name or a mapping with `name`, `email`, `uri`")
 
 
-def _authors(data: Mapping[Any, Any], site_url: str) -> tuple[Author, ...]:
+def _authors(data: Mapping[Any, Any], site_url: str, known: Mapping[str, Any]) -> tuple[Author, ...]:
     found: list[Author] = []
-    single = _author(data.get("author"), "author", site_url)
+    single = _author(data.get("author"), "author", site_url, known)
     if single:
         found.append(single)
     many = data.get("authors")
     if many is not None:
         items = many if isinstance(many, list) else [many]
         for item in items:
-            author = _author(item, "authors", site_url)
+            author = _author(item, "authors", site_url, known)
             if author and author.name not in {a.name for a in found}:
                 found.append(author)
     return tuple(found)

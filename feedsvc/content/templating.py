@@ -156,11 +156,14 @@ def _highlight_html(match: re.Match[str]) -> str:
 
 
 @lru_cache(maxsize=4)
-def site_variables(config_json: str, url: str, baseurl: str, title: str, description: str) -> Mapping[str, Any]:
-    """Jekyll's `site`: every `_config.yml` key, with the effective url/baseurl/title/description."""
+def site_variables(config_json: str, url: str, baseurl: str, title: str, description: str,
+                   data_json: str = "") -> Mapping[str, Any]:
+    """Jekyll's `site`: every `_config.yml` key, with the effective url/baseurl/title/description, and
+    `site.data` (the `_data` folder)."""
     loaded = json.loads(config_json) if config_json else {}
     site: dict[str, Any] = loaded if isinstance(loaded, dict) else {}
-    site.update(url=url, baseurl=baseurl, title=title, description=description)
+    site.update(url=url, baseurl=baseurl, title=title, description=description,
+                data=json.loads(data_json) if data_json else {})
     return site
 
 
@@ -171,7 +174,7 @@ def render_post_body(body: str, relpath: str, first_line: int, front: Mapping[An
     if not has_liquid(body) or front.get("render_with_liquid") is False:
         return Rendered(body)
     site = site_variables(settings.site_config, settings.url, settings.baseurl, settings.title,
-                          settings.description)
+                          settings.description, settings.site_data)
     page = page_variables(front, title=title, when=when, path=path, relpath=relpath, slug=slug,
                           categories=categories, tags=tags, author=front.get("author"))
     return render_liquid(body, relpath, first_line, site, page)
