@@ -8,42 +8,35 @@ asked of the site's dialect (content/dialects/); reading the front matter itself
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import posixpath
 import re
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import datetime, time
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from feedsvc.config import Settings
+from feedsvc.content.dates import first_date, parse_date
 from feedsvc.content.dialects import Dialect, PostPlace, dialect_for
+from feedsvc.content.excerpts import cut_excerpt
 from feedsvc.content.fields import PostError, text_field
 from feedsvc.content.front_matter import FrontMatter, FrontMatterError, split_front_matter
 from feedsvc.content.links import drop_unsafe_links
 from feedsvc.content.markup import absolutize_links, html_to_text, render_markdown, strip_xml_illegal
-from feedsvc.content.templating import has_liquid, render_post_body
+from feedsvc.content.templating import Rendered, has_liquid, render_post_body
 from feedsvc.model import BODY_LEVEL, Author, Image, Post, Problem, pack_html
 from feedsvc.urls import absolute, outbound_url
 
 MAX_POST_BYTES = 5 * 1024 * 1024
+# Summary fields shown as written, never rendered as Markdown (jekyll-feed writes a `description` so).
+PLAIN_TEXT_SUMMARY_KEYS = frozenset(("description",))
 # Every category, tag and author is a feed of its own (three, one per format) and every entry lists
 # its terms: a post with 10,000 tags would cost 30,000 feeds of 10,000 terms each. Beyond this many
 # names per field, the rest are dropped with a warning.
 MAX_NAMES_PER_FIELD = 100
 
-_DATE = re.compile(
-    r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})"
-    r"(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?"
-    r"\s*(Z|UTC|GMT|[+-]\d{2}:?\d{2}|[+-]\d{2})?\s*$",
-    re.IGNORECASE,
-)
-# Jekyll (Ruby's Time.parse) tolerates junk between the time and the zone; so do we, with a warning.
-_LENIENT_DATE = re.compile(
-    r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?\b"
-    r"(?:.*?\s([+-]\d{2}:?\d{2}|Z)(?=\s|$))?",
-)
 # A fixed table rather than the mimetypes module, whose answers depend on the host's files.
 _IMAGE_TYPES = {
     ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".gif": "image/gif",
@@ -107,7 +100,7 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
         and dialect.listed(data)
 
     if data.get("date") is not None:
-        when, note = _parse_date(data["date"], tz, "date", dialect)
+        when, note = parse_date(data["date"], tz, "date", dialect)
         if note:
             warnings.append(Problem(relpath, note, "warning"))
     elif file_date is not None:
@@ -118,12 +111,12 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
     updated = when
     for key in dialect.updated_keys:
         if data.get(key) is not None:
-            updated, note = _parse_date(data[key], tz, key, dialect)
+            updated, note = parse_date(data[key], tz, key, dialect)
             if note:
                 warnings.append(Problem(relpath, note, "warning"))
             break
 
-    publish_at, expire_at = (_first_date(dialect, data, keys, tz, relpath, warnings)
+    publish_at, expire_at = (first_date(dialect, data, keys, tz, relpath, warnings)
                              for keys in (dialect.publish_keys, dialect.expiry_keys))
 
     title = text_field(data.get("title"), "title")
@@ -145,28 +138,40 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
     path = dialect.post_path(place, settings.permalink)
     url = absolute(settings.site_url, path)
 
+    separator = text_field(data.get("excerpt_separator"), "excerpt_separator") or settings.excerpt_separator
+    excerpt = cut_excerpt(body, separator)  # cut before Liquid, as Jekyll cuts it (excerpts.py)
+
     # -- Liquid (templating.py): Jekyll renders it before Markdown; bodies without {{ or {% skip it --
     references: tuple[tuple[str, int], ...] = ()
     liquid = dialect.renders_liquid and has_liquid(body) and data.get("render_with_liquid") is not False
+
+    def liquid_rendered(source: str) -> Rendered:
+        return render_post_body(source, relpath, body_line, data, settings, title=title, when=when, path=path,
+                                slug=slug, categories=categories, tags=tags)
+
     if liquid:
-        rendered = render_post_body(body, relpath, body_line, data, settings, title=title, when=when, path=path,
-                                    slug=slug, categories=categories, tags=tags)
+        rendered = liquid_rendered(body)
         body, references = rendered.text, rendered.references
         warnings.extend(rendered.problems)
     # -- end Liquid --
 
-    body_parts = body.split(settings.excerpt_separator, 1)
-    content_source = body.replace(settings.excerpt_separator, "\n\n") if len(body_parts) > 1 else body
+    content_source = body.replace(separator, "\n\n") if excerpt.separated else body
     markdown = dialect.renders_markdown(relpath)
     content_html = _html(content_source, url, settings, markdown)
-    excerpt_field = next((data[key] for key in dialect.summary_keys if key in data), None)
-    auto_summary = dialect.auto_summary(content_html) if excerpt_field is None and len(body_parts) == 1 else None
-    if excerpt_field is not None:
-        summary_html = _html(text_field(excerpt_field, "excerpt"), url, settings, markdown)
+    summary_key, summary_field = _summary_field(data, dialect.summary_keys)
+    auto_summary = dialect.auto_summary(content_html) if summary_field is None and not excerpt.separated else None
+    if summary_field is not None and summary_key in PLAIN_TEXT_SUMMARY_KEYS:
+        summary_html = html.escape(summary_field, quote=False)
+    elif summary_field is not None:
+        summary_html = _html(summary_field, url, settings, markdown)
     elif auto_summary is not None:
         summary_html = auto_summary
+    elif liquid and excerpt.separated:  # the excerpt rendered on its own (its warnings are the post's)
+        in_excerpt = liquid_rendered(excerpt.source)
+        references = tuple(dict.fromkeys(references + in_excerpt.references))
+        summary_html = _html(in_excerpt.text, url, settings, markdown)
     else:
-        summary_html = _html(body_parts[0], url, settings, markdown)
+        summary_html = _html(excerpt.source if excerpt.separated else body, url, settings, markdown)
     summary_text = html_to_text(summary_html)
 
     image = _image(data.get("image"), settings.site_url)
@@ -199,16 +204,16 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
     )
 
 
-def _first_date(dialect: Dialect, data: Mapping[Any, Any], keys: tuple[str, ...], tz: ZoneInfo, relpath: str,
-                warnings: list[Problem]) -> datetime | None:
-    """The first of `keys` the front matter gives, as a date in the site's zone."""
+def _summary_field(data: Mapping[Any, Any], keys: tuple[str, ...]) -> tuple[str, str | None]:
+    """The first of the dialect's summary keys with a value (jekyll-feed: `description`, else `excerpt`), and
+    that value; the last key given blank (`excerpt: ""`) is an empty summary; None: the excerpt is made."""
     for key in keys:
-        if data.get(key) is not None:
-            when, note = _parse_date(data[key], tz, key, dialect)
-            if note:
-                warnings.append(Problem(relpath, note, "warning"))
-            return when.astimezone(tz)
-    return None
+        if key != keys[-1] and isinstance(data.get(key), (dict, list)):
+            continue  # a `description` some plugin reads as a mapping: not a summary
+        value = text_field(data.get(key), key)
+        if value.strip() or (key == keys[-1] and key in data and data[key] is not None):
+            return key, value
+    return "", None
 
 
 def _html(source: str, base_url: str, settings: Settings, markdown: bool = True) -> str:
@@ -323,67 +328,3 @@ def _image(value: Any, site_url: str) -> Image | None:
         return None
     extension = posixpath.splitext(url.split("?", 1)[0])[1].lower()
     return Image(url=url, mime_type=_IMAGE_TYPES.get(extension, "application/octet-stream"), alt=alt)
-
-
-def _parse_date(value: Any, tz: ZoneInfo, field: str, dialect: Dialect) -> tuple[datetime, str | None]:
-    """A datetime, a date or a string (read as the dialect reads it) -> aware datetime (site zone when none given)."""
-    if isinstance(value, datetime):
-        when = value if value.tzinfo else value.replace(tzinfo=tz)
-        _check_range(when, tz, field, value)
-        return when, None
-    if isinstance(value, date):
-        when = datetime.combine(value, time(), tz)
-        _check_range(when, tz, field, value)
-        return when, None
-    if not isinstance(value, str):
-        raise PostError(f"`{field}` must be a date such as 2016-10-06 11:10:38 -0700, got {value!r}")
-    try:
-        reading = dialect.date_from_text(value, tz)
-    except ValueError as exc:
-        raise PostError(f"`{field}` {value!r} {exc}") from None
-    if reading is not None:
-        when, ignored = reading
-        _check_range(when, tz, field, value)
-        return when, f"`{field}` {value!r} has extra text; read as {when:%Y-%m-%d %H:%M:%S %z}" if ignored else None
-    match = _DATE.match(value)
-    note = None
-    if not match:
-        lenient = _LENIENT_DATE.match(value)
-        if not lenient:
-            raise PostError(f"`{field}` is not a date Jekyll understands: {value!r} (try 2016-10-06 11:10:38 -0700)")
-        y, mo, d, h, mi, s, zone = lenient.groups()
-        frac = None
-        note = f"`{field}` {value!r} has extra text; read as {y}-{mo}-{d} {h}:{mi}:{s or '00'} {zone or ''}".rstrip()
-    else:
-        y, mo, d, h, mi, s, frac, zone = match.groups()
-    try:
-        micro = int((frac or "0")[:6].ljust(6, "0"))
-        when = datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(s or 0), micro,
-                        tzinfo=_zone(zone, tz, field, value))
-    except ValueError as exc:
-        raise PostError(f"`{field}` {value!r} is not a real date: {exc}") from None
-    _check_range(when, tz, field, value)
-    return when, note
-
-
-def _check_range(when: datetime, tz: ZoneInfo, field: str, value: Any) -> None:
-    """Years 1 to 9999 in every zone the date is shown in; the edges overflow once a zone moves them."""
-    try:
-        when.astimezone(UTC)
-        when.astimezone(tz)
-    except (OverflowError, ValueError):
-        raise PostError(f"`{field}` {value!r} is out of range: dates must fall within the years 1 to 9999 "
-                         "in every time zone") from None
-
-
-def _zone(zone: str | None, tz: ZoneInfo, field: str, value: str) -> timezone | ZoneInfo:
-    if zone is None:
-        return tz
-    if zone.upper() in ("Z", "UTC", "GMT"):
-        return UTC
-    digits = zone[1:].replace(":", "")
-    hours, minutes = int(digits[:2]), int(digits[2:4] or 0)
-    if hours > 23 or minutes > 59:
-        raise PostError(f"`{field}` {value!r} has an impossible zone offset {zone}")
-    offset = timedelta(hours=hours, minutes=minutes)
-    return timezone(-offset if zone[0] == "-" else offset)

@@ -150,7 +150,7 @@ class Jekyll:
     # TOML too, as feedsvc has always read it in every site (Jekyll itself reads only YAML).
     front_matter_readers: tuple[FrontMatterReader, ...] = (split_toml, split_yaml_or_dots)
     updated_keys = ("last_modified_at", "updated")
-    summary_keys = ("excerpt",)
+    summary_keys = ("description", "excerpt")  # jekyll-feed: `post.description | default: post.excerpt`
     renders_liquid = True
     renders_kramdown = True
 
