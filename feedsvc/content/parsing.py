@@ -26,6 +26,7 @@ from feedsvc.content.front_matter import FrontMatter, FrontMatterError, split_fr
 from feedsvc.content.links import drop_unsafe_links
 from feedsvc.content.markup import absolutize_links, html_to_text, render_markdown, strip_xml_illegal
 from feedsvc.content.templating import Rendered, has_liquid, render_post_body
+from feedsvc.content.typography import smartify
 from feedsvc.model import BODY_LEVEL, Author, Image, Post, Problem, pack_html
 from feedsvc.urls import absolute, outbound_url
 
@@ -182,7 +183,7 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
         source=relpath,
         fingerprint=fingerprint,
         slug=slug,
-        title=title,
+        title=smartify(title, settings.kramdown) if settings.kramdown is not None else title,
         date=when,
         updated=max(updated, when),
         url=url,
