@@ -124,6 +124,7 @@ class Post:
     # post's folder + slug): subscribers see no entry as new when a site switches to feedsvc.
     entry_id: str = ""
     language: Language | None = None  # None: the site's default language
+    lang: str = ""  # the post's own language tag (front matter `lang:`), shown on its entry; "" for the feed's
 
     @property
     def content_html(self) -> str:

@@ -51,7 +51,6 @@ KNOWN_DIFFERENCES: dict[tuple[str, str], str] = {
     ("markup", "jekyll-test-source"): "includes not expanded",
     ("summary", "rules"): "plugin tags left as text",
     ("content", "rules"): "plugin tags left as text",
-    ("language", "rules"): "`lang:` front matter",
 }
 
 

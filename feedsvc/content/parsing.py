@@ -38,6 +38,7 @@ PLAIN_TEXT_SUMMARY_KEYS = frozenset(("description",))
 # names per field, the rest are dropped with a warning.
 MAX_NAMES_PER_FIELD = 100
 
+_LANGUAGE_TAG = re.compile(r"^[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*$")
 # A fixed table rather than the mimetypes module, whose answers depend on the host's files.
 _IMAGE_TYPES = {
     ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".gif": "image/gif",
@@ -176,6 +177,7 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
     summary_text = html_to_text(summary_html)
 
     image = _image(data.get("image"), settings.site_url)
+    lang = _language_tag(data.get("lang"), relpath, warnings)
 
     shaped_by = settings.liquid_fingerprint if liquid else settings.fingerprint
     fingerprint = hashlib.sha256(raw + shaped_by.encode() + relpath.encode()).hexdigest()[:24]
@@ -202,6 +204,7 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
         expire_at=expire_at,
         entry_id=dialect.entry_id(place, path, settings.site_url),
         language=dialect.language_of(relpath),
+        lang=lang,
     )
 
 
@@ -310,6 +313,16 @@ def _authors(data: Mapping[Any, Any], site_url: str, known: Mapping[str, Any]) -
             if author and author.name not in {a.name for a in found}:
                 found.append(author)
     return tuple(found)
+
+
+def _language_tag(value: Any, relpath: str, warnings: list[Problem]) -> str:
+    """Front matter `lang:` (jekyll-feed's entry `xml:lang`) when it looks like a language tag (BCP 47)."""
+    tag = text_field(value, "lang") if isinstance(value, str) else ""
+    if tag and not _LANGUAGE_TAG.match(tag):
+        warnings.append(Problem(relpath, f"`lang` {tag!r} is not a language tag such as en or pt-BR; ignored",
+                                "warning"))
+        return ""
+    return tag
 
 
 def _image(value: Any, site_url: str) -> Image | None:

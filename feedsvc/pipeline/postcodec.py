@@ -36,7 +36,7 @@ def encode(value: Post | Problem) -> dict[str, Any]:
         "published": value.published, "warnings": [_problem(p) for p in value.warnings],
         "references": [[key, line] for key, line in value.references], "liquid": value.liquid,
         "publish_at": _moment_text(value.publish_at), "expire_at": _moment_text(value.expire_at),
-        "entry_id": value.entry_id,
+        "entry_id": value.entry_id, "lang": value.lang,
         "language": None if value.language is None else [value.language.prefix, value.language.code,
                                                          value.language.title],
     }}
@@ -67,7 +67,7 @@ def decode(data: Any) -> Post | Problem:
         references=tuple(_reference(r) for r in _list(fields, "references")),
         liquid=_flag(fields, "liquid"),
         publish_at=_optional_moment(fields, "publish_at"), expire_at=_optional_moment(fields, "expire_at"),
-        entry_id=_text(fields, "entry_id"),
+        entry_id=_text(fields, "entry_id"), lang=_text(fields, "lang"),
         language=_language(fields.get("language")),
     )
 

@@ -84,5 +84,7 @@ def _json_item(post: Post, shape: EntryShape) -> dict[str, object]:
     terms = terms_of(post)
     if terms:
         item["tags"] = terms
+    if post.lang:
+        item["language"] = post.lang
     return item
 
