@@ -3,10 +3,12 @@
 The only module that knows python-liquid. One environment, with Jekyll's filters and tags,
 is built once per process; a body without `{{` or `{%` never reaches it.
 
-Nothing here raises for bad markup. A Liquid syntax error, an unknown tag or filter, or a
+Nothing here raises for bad markup. A Liquid syntax error, an unknown filter, or a
 filter that fails leaves the offending `{{ … }}` / `{% … %}` in the text as it was written
 (wrapped in `{% raw %}` and rendered again), and becomes a warning naming the file and line.
-`{% include %}` is such an unknown tag: feedsvc reads no `_includes` folder.
+`{% include %}` stays so too: feedsvc reads no `_includes` folder. A tag that only the site's own
+plugins define (`{% youtube … %}`) never reaches a reader: it is dropped, a block keeping its inner
+text, with a warning naming the file, line and tag.
 
 **Links to other posts.** `{% post_url name %}` and `{% link _posts/… %}` write a placeholder
 that indexing resolves, where every post is known (references.py). Every other `{% link %}` (a
@@ -45,6 +47,11 @@ _VERBATIM = re.compile(
 _LANG = re.compile(r"^[A-Za-z0-9.+#_-]+$")
 _NEWLINE_BEFORE_BLANK = re.compile(r"\n(?=[ \t]*(?:\n|$))")
 _UNCLOSED = re.compile(r"expected tag end(\w+)")
+_UNEXPECTED = re.compile(r"unexpected tag '(\w+)'")
+# Tags of Liquid and Jekyll that feedsvc does not render (includes: no _includes folder is read), and the
+# inner tags of Liquid's blocks: a failure there is the author's mistake, shown as written, never dropped.
+_LIQUID_TAGS = frozenset(("include", "include_relative", "render", "else", "elsif", "when", "break", "continue",
+                          "empty"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +83,10 @@ def render_liquid(body: str, relpath: str, first_line: int, site: Mapping[str, A
         try:
             text = env.from_string(source).render(site=site, page=page, **{_REFS_VAR: references})
         except LiquidError as exc:
+            plugin_tag = _plugin_tag(exc, env.tags)
+            if plugin_tag is not None:
+                source = _drop_tag(source, plugin_tag, relpath, first_line, problems)
+                continue
             span = _offending_span(source, exc)
             if span is None:
                 break
@@ -95,6 +106,40 @@ def render_liquid(body: str, relpath: str, first_line: int, site: Mapping[str, A
     problems.append(Problem(relpath, "Liquid: cannot be rendered; the body is shown without Liquid", "warning",
                             first_line))
     return Rendered(body, tuple(problems))
+
+
+def _plugin_tag(exc: Any, known: Mapping[str, Any]) -> str | None:
+    """The name of the tag that failed when it is one only a site's plugins could define (not Liquid's or
+    Jekyll's, whose misuse is the author's mistake and stays visible), else None."""
+    unexpected = _UNEXPECTED.match(str(exc.message))
+    if unexpected is None:
+        return None
+    name = unexpected.group(1)
+    opener = name[3:] if name.startswith("end") else name
+    if name in known or opener in known or opener in _LIQUID_TAGS:
+        return None
+    return opener
+
+
+def _drop_tag(source: str, name: str, relpath: str, first_line: int, problems: list[Problem]) -> str:
+    """`source` without the tag `name` and its end tag (a block keeps its inner text), each named in a warning;
+    raw and comment blocks are left alone. Newlines inside a dropped tag stay, so later lines keep their numbers."""
+    tag = re.compile(r"(?P<keep>\{%-?\s*raw\s*-?%\}.*?\{%-?\s*endraw\s*-?%\}"
+                     r"|\{%-?\s*comment\s*-?%\}.*?\{%-?\s*endcomment\s*-?%\})"
+                     r"|\{%-?\s*(?P<end>end)?" + re.escape(name) + r"\b.*?-?%\}", re.DOTALL)
+
+    def drop(match: re.Match[str]) -> str:
+        if match.group("keep"):
+            return match.group(0)
+        markup = match.group(0)
+        if not match.group("end"):
+            line = first_line + source.count("\n", 0, match.start())
+            problems.append(Problem(relpath, f"Liquid: `{{% {name} %}}` is a tag only the site's plugins define; "
+                                             f"`{_shorten(markup)}` dropped (a block keeps its inner text)",
+                                    "warning", line))
+        return "\n" * markup.count("\n")
+
+    return tag.sub(drop, source)
 
 
 def _describe(exc: Any, markup: str) -> str:
