@@ -163,7 +163,11 @@ def test_jekyll_file_names_and_folders():
         JEKYLL.file_name("_posts/2016-02-30-no.md")
     assert JEKYLL.folder_categories("news/tech/_posts/2016-10-06-hello.md") == ["news", "tech"]
     assert JEKYLL.always_a_post("_posts/a.md") and not JEKYLL.always_a_post("pages/a.md")
-    assert JEKYLL.renders_liquid and JEKYLL.summary_keys == ("excerpt",)
+    assert JEKYLL.renders_liquid and JEKYLL.summary_keys == ("description", "excerpt")
+    in_collections = JEKYLL.configured(JEKYLL.site_rules({"collections_dir": "/my_collections/"}))
+    assert in_collections.post_folders == ("my_collections",)
+    assert in_collections.folder_categories("my_collections/news/_posts/2016-10-06-hello.md") == ["news"]
+    assert JEKYLL.post_folders == ("",)
 
 
 # -- Hugo's rules --------------------------------------------------------------------------

@@ -62,7 +62,7 @@ def test_another_extension_is_taken_as_written_and_keeps_its_extension_in_the_li
 def test_markdown_ext_decides_which_extensions_are_markdown() -> None:
     config = BASIC_CONFIG + "markdown_ext: md,txt\n"
     settings = settings_from(config)
-    assert settings.dialect_rules == "md,txt"
+    assert settings.dialect_rules == '{"markdown_ext": "md,txt"}'
     markdown = _post("_posts/2020-01-01-a.txt", "---\ntitle: T\n---\n**bold**\n", config)
     assert "<strong>bold</strong>" in markdown.content_html
     as_written = _post("_posts/2020-01-01-a.markdown", "---\ntitle: T\n---\n**bold**\n", config)

@@ -11,6 +11,7 @@ Liquid `slugify` filter alike).
 
 from __future__ import annotations
 
+import json
 import posixpath
 import re
 import unicodedata
@@ -140,13 +141,13 @@ def parse_config(text: str) -> dict[str, Any]:
 
 
 class Jekyll:
-    """The Jekyll dialect: `JEKYLL` with Jekyll's defaults, `JEKYLL.configured(...)` with a site's `markdown_ext`."""
+    """The Jekyll dialect: `JEKYLL` with Jekyll's defaults, `JEKYLL.configured(...)` with a site's `markdown_ext`
+    and `collections_dir` (posts under `<collections_dir>/_posts`, that folder no category)."""
 
-    __slots__ = ("markdown_suffixes",)
+    __slots__ = ("collections_dir", "markdown_suffixes", "post_folders")
     name = "jekyll"
     looked_for = f"a Jekyll site has {CONFIG_FILE} or a {POSTS_FOLDER} folder"
     default_permalink = "date"
-    post_folders = ("",)
     # TOML too, as feedsvc has always read it in every site (Jekyll itself reads only YAML).
     front_matter_readers: tuple[FrontMatterReader, ...] = (split_toml, split_yaml_or_dots)
     updated_keys = ("last_modified_at", "updated")
@@ -154,8 +155,10 @@ class Jekyll:
     renders_liquid = True
     renders_kramdown = True
 
-    def __init__(self, markdown_ext: tuple[str, ...] = MARKDOWN_EXT) -> None:
+    def __init__(self, markdown_ext: tuple[str, ...] = MARKDOWN_EXT, collections_dir: str = "") -> None:
         self.markdown_suffixes = tuple(f".{ext.lower()}" for ext in markdown_ext)
+        self.collections_dir = collections_dir
+        self.post_folders = (collections_dir,)  # "": the root
 
     def config_file(self, root: Path) -> Path | None:
         path = root / CONFIG_FILE
@@ -224,6 +227,8 @@ class Jekyll:
             raise PostError(f"the file name's date {filename[:10]!r} is not a real date") from None
 
     def folder_categories(self, relpath: str) -> list[str]:
+        if self.collections_dir and relpath.startswith(self.collections_dir + "/"):
+            relpath = relpath[len(self.collections_dir) + 1:]
         folders = relpath.split("/")[:-1]
         return folders[: folders.index(POSTS_FOLDER)] if POSTS_FOLDER in folders else []
 
@@ -241,16 +246,21 @@ class Jekyll:
     expiry_keys: tuple[str, ...] = ()
 
     def configured(self, rules: str) -> Jekyll:
-        """`rules`: the site's `markdown_ext` ("" for Jekyll's default)."""
-        return _with_markdown_ext(rules) if rules else JEKYLL
+        """`rules`: JSON of the site's `markdown_ext` and `collections_dir` ("" for Jekyll's defaults)."""
+        return _configured(rules) if rules else JEKYLL
 
     def site_rules(self, config: Mapping[str, Any]) -> str:
-        """The site's `markdown_ext`, when it sets one other than Jekyll's default."""
+        """The site's `markdown_ext` and `collections_dir` where they differ from Jekyll's defaults, as JSON."""
+        rules: dict[str, str] = {}
         value = config.get("markdown_ext")
-        if not isinstance(value, str):
-            return ""
-        extensions = ",".join(ext.strip().lstrip(".") for ext in value.split(",") if ext.strip())
-        return "" if tuple(extensions.split(",")) == MARKDOWN_EXT else extensions
+        if isinstance(value, str):
+            extensions = ",".join(ext.strip().lstrip(".") for ext in value.split(",") if ext.strip())
+            if tuple(extensions.split(",")) != MARKDOWN_EXT:
+                rules["markdown_ext"] = extensions
+        folder = config.get("collections_dir")
+        if isinstance(folder, str) and folder.strip("/. "):
+            rules["collections_dir"] = posixpath.normpath(folder.strip("/ "))
+        return json.dumps(rules, sort_keys=True) if rules else ""
 
     def listed(self, front: Mapping[Any, Any]) -> bool:
         return True
@@ -283,5 +293,7 @@ JEKYLL = Jekyll()
 
 
 @lru_cache(maxsize=8)
-def _with_markdown_ext(rules: str) -> Jekyll:
-    return Jekyll(tuple(rules.split(",")))
+def _configured(rules: str) -> Jekyll:
+    loaded = json.loads(rules)
+    markdown_ext = tuple(loaded["markdown_ext"].split(",")) if "markdown_ext" in loaded else MARKDOWN_EXT
+    return Jekyll(markdown_ext, loaded.get("collections_dir", ""))
