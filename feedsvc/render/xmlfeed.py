@@ -143,9 +143,10 @@ def _fill_entry(fe: FeedEntry, post: Post, shape: EntryShape) -> None:
     terms = terms_of(post)
     if terms:
         fe.category([{"term": term} for term in terms])
+    # The alternate link first: readers that take an entry's first link send people to the post, not its image.
+    fe.link(href=post.url, rel="alternate", type="text/html")
     if post.image:
         fe.link(href=post.image.url, rel="enclosure", type=post.image.mime_type)
-    fe.link(href=post.url, rel="alternate", type="text/html")
     fe.feedsvc.post = post
     fe.feedsvc.authors = authors
 
