@@ -53,3 +53,10 @@ def test_blocks_the_cut_leaves_open_are_closed() -> None:
     assert close_open_blocks("{% if a %}x{% endif %}") == "{% if a %}x{% endif %}"
     assert close_open_blocks("{% youtube x %}") == "{% youtube x %}"  # not a block Liquid knows
     assert cut_excerpt("no separator here", "\n\n") == ("no separator here", False)
+
+
+def test_page_date_is_written_as_ruby_writes_it_and_the_excerpt_has_its_own_id() -> None:
+    post = _post("---\ntitle: T\ndate: 2008-11-21 09:30:00 +0000\n---\n"
+                 "date: {{ page.date }} year: {{ page.date | date: '%Y' }} id: {{ page.id }}\n")
+    assert "date: 2008-11-21 10:30:00 +0100 year: 2008 id: /2008/11/21/a<" in post.content_html  # the site's zone
+    assert post.summary_text.endswith("id: /2008/11/21/a#excerpt")  # Jekyll renders the excerpt on its own

@@ -147,9 +147,9 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
     references: tuple[tuple[str, int], ...] = ()
     liquid = dialect.renders_liquid and has_liquid(body) and data.get("render_with_liquid") is not False
 
-    def liquid_rendered(source: str) -> Rendered:
+    def liquid_rendered(source: str, excerpt: bool = False) -> Rendered:
         return render_post_body(source, relpath, body_line, data, settings, title=title, when=when, path=path,
-                                slug=slug, categories=categories, tags=tags)
+                                slug=slug, categories=categories, tags=tags, excerpt=excerpt)
 
     if liquid:
         rendered = liquid_rendered(body)
@@ -168,12 +168,12 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
         summary_html = _html(summary_field, url, settings, markdown)
     elif auto_summary is not None:
         summary_html = auto_summary
-    elif liquid and excerpt.separated:  # the excerpt rendered on its own (its warnings are the post's)
-        in_excerpt = liquid_rendered(excerpt.source)
+    elif liquid:  # the excerpt rendered on its own, as Jekyll does (its warnings are the post's)
+        in_excerpt = liquid_rendered(excerpt.source, excerpt=True)
         references = tuple(dict.fromkeys(references + in_excerpt.references))
         summary_html = _html(in_excerpt.text, url, settings, markdown)
     else:
-        summary_html = _html(excerpt.source if excerpt.separated else body, url, settings, markdown)
+        summary_html = _html(excerpt.source, url, settings, markdown)
     summary_text = html_to_text(summary_html)
 
     image = _image(data.get("image"), settings.site_url)

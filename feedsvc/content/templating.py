@@ -214,15 +214,30 @@ def site_variables(config_json: str, url: str, baseurl: str, title: str, descrip
 
 def render_post_body(body: str, relpath: str, first_line: int, front: Mapping[Any, Any], settings: Settings, *,
                      title: str, when: datetime, path: str, slug: str, categories: Sequence[str],
-                     tags: Sequence[str]) -> Rendered:
-    """The hook parsing calls: Jekyll's site and page variables around `render_liquid`."""
+                     tags: Sequence[str], excerpt: bool = False) -> Rendered:
+    """The hook parsing calls: Jekyll's site and page variables around `render_liquid`. `excerpt`: the
+    text is the post's excerpt, rendered on its own (its `page.id` ends in `#excerpt`, as in Jekyll)."""
     if not has_liquid(body) or front.get("render_with_liquid") is False:
         return Rendered(body)
     site = site_variables(settings.site_config, settings.url, settings.baseurl, settings.title,
                           settings.description, settings.site_data)
     page = page_variables(front, title=title, when=when, path=path, relpath=relpath, slug=slug,
                           categories=categories, tags=tags, author=front.get("author"))
+    if excerpt:
+        page["id"] = f"{page['id']}#excerpt"
     return render_liquid(body, relpath, first_line, site, page)
+
+
+class RubyTime(datetime):
+    """A date Liquid writes as Ruby's `Time#to_s` does (`2008-11-21 00:00:00 +0000`); filters see a datetime."""
+
+    @classmethod
+    def of(cls, when: datetime) -> RubyTime:
+        return cls(when.year, when.month, when.day, when.hour, when.minute, when.second, when.microsecond,
+                   tzinfo=when.tzinfo)
+
+    def __str__(self) -> str:
+        return self.strftime("%Y-%m-%d %H:%M:%S %z")
 
 
 def page_variables(front: Mapping[Any, Any], *, title: str, when: datetime, path: str, relpath: str, slug: str,
@@ -230,7 +245,7 @@ def page_variables(front: Mapping[Any, Any], *, title: str, when: datetime, path
     """Jekyll's `page` for a post: its front matter, then what Jekyll computes."""
     page = {str(key): value for key, value in front.items()}
     page.update(
-        title=title, date=when, url=path, id=path.rstrip("/").removesuffix(".html") or "/",
+        title=title, date=RubyTime.of(when), url=path, id=path.rstrip("/").removesuffix(".html") or "/",
         categories=list(categories), tags=list(tags), slug=slug, path=relpath,
         name=posixpath.basename(relpath), collection="posts",
     )
