@@ -36,14 +36,6 @@ from feedsvc.model import Problem
 _REFS_VAR = "__feedsvc_references"
 _MAX_REPAIRS = 25  # offending tags wrapped in raw before giving up on a body
 _MARKUP = re.compile(r"\{\{|\{%")
-# Jekyll 4's highlight body is verbatim (like raw), so it is turned into HTML before Liquid
-# sees the body; raw and comment blocks are skipped so a highlight tag shown in them stays text.
-_VERBATIM = re.compile(
-    r"(?P<keep>\{%-?\s*raw\s*-?%\}.*?\{%-?\s*endraw\s*-?%\}"
-    r"|\{%-?\s*comment\s*-?%\}.*?\{%-?\s*endcomment\s*-?%\})"
-    r"|\{%-?\s*highlight\b(?P<args>[^%]*?)-?%\}(?P<code>.*?)\{%-?\s*endhighlight\s*-?%\}",
-    re.DOTALL,
-)
 _LANG = re.compile(r"^[A-Za-z0-9.+#_-]+$")
 _NEWLINE_BEFORE_BLANK = re.compile(r"\n(?=[ \t]*(?:\n|$))")
 _UNCLOSED = re.compile(r"expected tag end(\w+)")
@@ -75,7 +67,7 @@ def render_liquid(body: str, relpath: str, first_line: int, site: Mapping[str, A
     """
     if not has_liquid(body):
         return Rendered(body)
-    source = _expand_highlights(body)
+    source = body
     problems: list[Problem] = []
     env, LiquidError = _environment()  # noqa: N806
     for _ in range(_MAX_REPAIRS):
@@ -175,26 +167,15 @@ def _offending_span(source: str, exc: Any) -> tuple[int, int] | None:
     return None if end < 0 else (start, end + 2)
 
 
-def _expand_highlights(body: str) -> str:
-    if "highlight" not in body:
-        return body
-    return _VERBATIM.sub(_highlight_html, body)
-
-
-def _highlight_html(match: re.Match[str]) -> str:
-    """`{% highlight lang %}` -> a code block with the language class, as many lines as it took."""
-    if match.group("keep") is not None:
-        return match.group(0)
-    words = (match.group("args") or "").split()
+def highlight_block(code: str, args: str) -> str:
+    """`{% highlight lang %}`'s rendered body -> a code block with the language class (Rouge's wrapper)."""
+    words = args.split()
     lang = words[0] if words and _LANG.match(words[0]) else ""
-    code = match.group("code").strip("\r\n")
-    escaped = html.escape(code, quote=False).replace("{", "&#123;")
-    # No blank line inside: Markdown and the excerpt split must not cut the block in two.
+    escaped = html.escape(code.strip("\r\n"), quote=False).replace("{", "&#123;")
+    # No blank line inside: Markdown must not cut the block in two.
     escaped = _NEWLINE_BEFORE_BLANK.sub("&#10;", escaped)
     attrs = f' class="language-{html.escape(lang)}" data-lang="{html.escape(lang)}"' if lang else ""
-    block = f'<pre class="highlight"><code{attrs}>{escaped}</code></pre>'
-    lost = match.group(0).count("\n") - block.count("\n")
-    return block + "\n" * max(lost, 0)
+    return f'<pre class="highlight"><code{attrs}>{escaped}</code></pre>'
 
 
 # -- site and page variables -----------------------------------------------------------------
@@ -262,8 +243,11 @@ def _environment() -> tuple[Any, type[Exception]]:
     from liquid.ast import Node
     from liquid.exceptions import LiquidError, LiquidSyntaxError
     from liquid.filter import with_context
+    from liquid.parser import get_parser
     from liquid.tag import Tag
-    from liquid.token import TOKEN_EXPRESSION, TOKEN_TAG
+    from liquid.token import TOKEN_EOF, TOKEN_EXPRESSION, TOKEN_TAG
+
+    _END_HIGHLIGHT = frozenset(("endhighlight", TOKEN_EOF))  # noqa: N806
 
     class JekyllEnvironment(Environment):
         # A post is text from strangers: bound what one body may cost.
@@ -307,6 +291,41 @@ def _environment() -> tuple[Any, type[Exception]]:
                 raise LiquidSyntaxError(f"{self.name} with a variable is not supported", token=token)
             return ReferenceNode(token, self.kind, argument)
 
+    class HighlightNode(Node):
+        """`{% highlight lang %}…{% endhighlight %}`: its body rendered as Liquid (as Jekyll 4.3 does), then a
+        code block."""
+
+        __slots__ = ("args", "body")
+
+        def __init__(self, token: Any, args: str, body: Any) -> None:
+            super().__init__(token)
+            self.args = args
+            self.body = body
+            self.blank = False
+
+        def render_to_output(self, context: Any, buffer: TextIO) -> int:
+            inner = context.get_buffer(buffer)
+            self.body.render(context, inner)
+            return buffer.write(highlight_block(inner.getvalue(), self.args))
+
+        def children(self, static_context: Any, *, include_partials: bool = True) -> Any:
+            yield self.body
+
+    class HighlightTag(Tag):
+        name = "highlight"
+        end = "endhighlight"
+        block = True
+
+        def parse(self, stream: Any) -> Node:
+            token = stream.eat(TOKEN_TAG)
+            args = ""
+            if stream.current.kind == TOKEN_EXPRESSION:
+                args = stream.current.value
+                stream.next()
+            body = get_parser(self.env).parse_block(stream, _END_HIGHLIGHT)
+            stream.expect(TOKEN_TAG, value="endhighlight")
+            return HighlightNode(token, args, body)
+
     class PostUrlTag(ReferenceTag):
         name = kind = "post_url"
 
@@ -316,6 +335,7 @@ def _environment() -> tuple[Any, type[Exception]]:
     env = JekyllEnvironment(tolerance=Mode.STRICT, strict_filters=True)
     for name in ("include", "render"):  # no _includes folder is read: left as text, reported
         env.tags.pop(name, None)
+    env.add_tag(HighlightTag)
     env.add_tag(PostUrlTag)
     env.add_tag(LinkTag)
     for name, function in FILTERS.items():
