@@ -101,9 +101,8 @@ def test_settings_carry_the_dialect_by_name_and_pickle(tmp_path):
 def test_scanning_follows_the_dialect_it_is_given(tmp_path):
     root = _folder(tmp_path / "site", "_posts/2026-01-01-a.md", "content/posts/b.md", "content/posts/_index.md",
                    "content/posts/c/index.md", "about.md")
-    assert sorted(take_inventory(root, dialect=JEKYLL)[0]) == [
-        "_posts/2026-01-01-a.md", "about.md", "content/posts/_index.md", "content/posts/b.md",
-        "content/posts/c/index.md"]
+    assert sorted(take_inventory(root, dialect=JEKYLL)[0]) == [  # `_index.md`: Jekyll skips names starting with _
+        "_posts/2026-01-01-a.md", "about.md", "content/posts/b.md", "content/posts/c/index.md"]
     assert sorted(take_inventory(root, dialect=HUGO)[0]) == ["content/posts/b.md", "content/posts/c/index.md"]
 
 

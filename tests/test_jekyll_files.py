@@ -28,7 +28,8 @@ def test_in_posts_any_dated_file_is_a_post_and_elsewhere_only_markdown() -> None
                     "about.md", "blog/post.markdown"):
         assert JEKYLL.is_post_file(relpath), relpath
     for relpath in ("_posts/2020-01-01-a.yml", "_posts/2020-01-01-a.png", "_posts/a.html", "_posts/.2020-01-01-a.md",
-                    "about.html", "blog/2020-01-01-a.html", "_posts/2020-01-01-a"):
+                    "about.html", "blog/2020-01-01-a.html", "_posts/2020-01-01-a", "_posts/2020-01-01-a.md~",
+                    "_posts/#2020-01-01-a.md#", "_posts/_2020-01-01-a.md"):
         assert not JEKYLL.is_post_file(relpath), relpath
 
 

@@ -198,7 +198,7 @@ class Jekyll:
     def is_post_file(self, relpath: str) -> bool:
         """Markdown anywhere (feedsvc's own rule); in a `_posts` folder, any file named as a dated post."""
         name = posixpath.basename(relpath)
-        if name.startswith("."):
+        if name.startswith((".", "_", "#")) or name.endswith("~"):  # Jekyll's EntryFilter: hidden, special, backups
             return False
         if self.renders_markdown(name):
             return True
