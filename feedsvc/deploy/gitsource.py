@@ -38,6 +38,8 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from feedsvc.deploy.githistory import site_changed_at
+
 log = logging.getLogger("feedsvc")
 
 FETCH_TIMEOUT_SECONDS = 300.0
@@ -150,6 +152,7 @@ class GitSource:
         self._lock = threading.Lock()
         self._wanted: str | None = None
         self._branch = config.branch
+        self._dated: tuple[str, datetime] | None = None  # (commit, when it last changed the site)
 
     def __repr__(self) -> str:
         return f"GitSource({self.config!r}, {self.folder})"
@@ -192,6 +195,28 @@ class GitSource:
             "last_error": redact(_text(recorded.get("last_error")) or "", self.config.url) or None,
             "last_error_at": _text(recorded.get("last_error_at")),
         }
+
+    def site_changed_at(self) -> datetime | None:
+        """When the served commit last changed the site (githistory.py): every Last-Modified comes from it.
+
+        The same on every replica serving this commit; None if git cannot say (the file times are used then).
+        """
+        commit = self.served_commit()
+        if commit is None:
+            return None
+        with self._lock:
+            if self._dated is None or self._dated[0] != commit:
+                branch = self.branch
+                refspec = f"+refs/heads/{branch}:refs/remotes/origin/{branch}" if branch else commit
+                try:
+                    with self._folder_lock():
+                        when = site_changed_at(self._git, self.repo, commit, self.config.subdir, refspec,
+                                               FETCH_TIMEOUT_SECONDS)
+                except GitError as exc:
+                    log.error("git: cannot date commit %s: %s", commit[:12], exc)
+                    return None
+                self._dated = (commit, when)
+            return self._dated[1]
 
     # -- changing (the builder) ---------------------------------------------------------
 

@@ -61,6 +61,8 @@ class Service:
         self.refresher = Refresher(self.store, root, environ, progress=progress, for_build=for_build)
         if moved_at_start:  # posts a warm start remembers were read from an older checkout: compare them all
             self.refresher.moved(None)
+        if self.git is not None:
+            self.refresher.dated_by(self.git.site_changed_at())
         warm = self._warm_start(environ, root) if serving else None
         if warm is not None:
             self.settings: Settings = warm
@@ -177,6 +179,7 @@ class Service:
         update = self.git.update()
         if update is not None and update.moved:
             self.refresher.moved(update.changed)
+        self.refresher.dated_by(self.git.site_changed_at())  # also when another builder moved the checkout
 
     def _details(self) -> dict[str, Any]:
         details = {
