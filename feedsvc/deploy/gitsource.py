@@ -23,6 +23,7 @@ through `GIT_CONFIG_*` environment variables. Everything shown or logged goes th
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import fcntl
 import json
 import logging
@@ -327,7 +328,9 @@ class GitSource:
                 self._git("read-tree", commit, index=index)
                 self._git("--work-tree", str(partial), "checkout-index", "--all", "--force", index=index)
                 self._check_subdir(partial)
+                sync_tree(partial)  # on disk before anything names it: a power loss never serves a truncated tree
                 os.rename(partial, final)
+                _sync_folder(self.trees)
             finally:
                 index.unlink(missing_ok=True)
                 shutil.rmtree(partial, ignore_errors=True)
@@ -336,6 +339,7 @@ class GitSource:
         link = self.folder / f".current-{uuid.uuid4().hex[:8]}"
         os.symlink(f"trees/{commit}", link)
         os.replace(link, self.current)
+        _sync_folder(self.folder)
 
     def _check_subdir(self, tree: Path) -> None:
         """The site folder must be a real folder inside the checkout (a symlink in the repo could point anywhere)."""
@@ -439,6 +443,46 @@ def _git_environment(environ: dict[str, str], url: str) -> dict[str, str]:
         env["GIT_SSH_COMMAND"] = "ssh -o BatchMode=yes"
     env.setdefault("LC_ALL", "C")
     return env
+
+
+def sync_tree(root: Path) -> None:
+    """Flush a checkout to disk: its filesystem at once (`syncfs`) where Linux offers it, else file by file."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        if _syncfs(fd):
+            return
+        for folder, _, files in os.walk(root):
+            for name in files:
+                with contextlib.suppress(OSError):  # a symlink in the repository: nothing of ours to flush
+                    file_fd = os.open(os.path.join(folder, name), os.O_RDONLY | os.O_NOFOLLOW)
+                    try:
+                        os.fsync(file_fd)
+                    finally:
+                        os.close(file_fd)
+            _sync_folder(Path(folder))
+    finally:
+        os.close(fd)
+
+
+def _syncfs(fd: int) -> bool:
+    try:
+        return int(ctypes.CDLL(None, use_errno=True).syncfs(fd)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make a rename or a new entry in `folder` durable."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _text(value: object) -> str | None:

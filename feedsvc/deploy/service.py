@@ -124,7 +124,8 @@ class Service:
         """Elect this process builder or follower and start its threads; call once per process, after any fork."""
         if self.deployment is None:
             self.deployment = Deployment(StateFolder(self.state_dir), self.store, self.queue, self.refreshes,
-                                         self._start_builder, self._stop_builder, self._details, self.ondemand)
+                                         self._start_builder, self._stop_builder, self._details, self.ondemand,
+                                         want=self.git.want if self.git is not None else None)
             self.deployment.start()
 
     def stop(self) -> None:

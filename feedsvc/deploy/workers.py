@@ -11,7 +11,8 @@ the newest feeds. They meet in a state folder, whose files statefolder.py descri
   rename, which is atomic: a reader sees the old manifest or the new one, and every blob either
   names exists. Followers `stat` the manifest ten times a second and swap in a new snapshot,
   reusing the bytes they already hold. A blob whose hash does not match the manifest is never served.
-- **Requests.** A follower that receives a webhook drops a request; the builder takes it within
+- **Requests.** A follower that receives a webhook drops a request (naming the pushed commit, which
+  the builder's git source then fetches by id if its branch lags behind); the builder takes it within
   10-50 ms into its refresh queue (so bursts coalesce across workers too) and writes the result
   when that refresh is done, which the follower reads for `?wait=1`. A follower asked for an
   archive page or a filtered feed (ondemand.py) asks the same way: the builder renders it from
@@ -66,8 +67,8 @@ class RemoteRefreshes:
     def __init__(self, state: StateFolder) -> None:
         self.state = state
 
-    def request(self, trigger: str) -> str:
-        return ask(self.state, {"trigger": trigger})
+    def request(self, trigger: str, commit: str | None = None) -> str:
+        return ask(self.state, {"trigger": trigger, **({"commit": commit} if commit else {})})
 
     def outcome(self, refresh_id: str, timeout: float) -> dict[str, Any] | None:
         return await_result(self.state, refresh_id, timeout, 0.02)
@@ -95,8 +96,8 @@ class Delegate:
     def __init__(self, target: Refreshes) -> None:
         self.target = target
 
-    def request(self, trigger: str) -> str:
-        return self.target.request(trigger)
+    def request(self, trigger: str, commit: str | None = None) -> str:
+        return self.target.request(trigger, commit)
 
     def outcome(self, refresh_id: str, timeout: float) -> dict[str, Any] | None:
         return self.target.outcome(refresh_id, timeout)
@@ -107,8 +108,11 @@ class Deployment:
 
     def __init__(self, state: StateFolder, store: SnapshotStore, queue: RefreshQueue, refreshes: Delegate,
                  start_builder: Callable[[], None], stop_builder: Callable[[], None],
-                 details: Callable[[], dict[str, Any]], ondemand: OnDemandFeeds | None = None) -> None:
+                 details: Callable[[], dict[str, Any]], ondemand: OnDemandFeeds | None = None,
+                 want: Callable[[str], None] | None = None) -> None:
+        """`want`: the builder's git source's `want` (gitsource.py), told the commits pushed to other workers."""
         self.state = state
+        self.want = want
         self.ondemand = ondemand
         self.store = store
         self.queue = queue
@@ -206,6 +210,9 @@ class Deployment:
                 self._render(entry.name.removesuffix(".json"), str(request["render"]))
                 continue
             trigger = str(request.get("trigger", "worker"))[:40]
+            commit = request.get("commit")
+            if self.want is not None and isinstance(commit, str):
+                self.want(commit)  # checked there: only a commit id is taken
             self._pending[entry.name.removesuffix(".json")] = self.queue.enqueue(trigger)
         return taken
 
