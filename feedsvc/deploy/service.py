@@ -8,7 +8,9 @@ import logging
 import multiprocessing.util
 import os
 import time
+from collections import deque
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +30,9 @@ from feedsvc.deploy.statefolder import StateFolder
 from feedsvc.deploy.websub import HubPinger
 from feedsvc.deploy.workers import Delegate, Deployment
 from feedsvc.pipeline.postcache import CacheWriter, PostCache
-from feedsvc.pipeline.refresh import Progress, Refresher
+from feedsvc.pipeline.refresh import Progress, Refresher, RefreshReport
 from feedsvc.pipeline.scheduling import RefreshScheduler
-from feedsvc.pipeline.triggers import RefreshQueue
+from feedsvc.pipeline.triggers import RefreshQueue, summarize
 from feedsvc.snapshot import Built, SnapshotStore
 from feedsvc.web.app import create_app
 from feedsvc.web.metrics import Metrics, enable_multiprocess
@@ -38,6 +40,9 @@ from feedsvc.web.ondemand import OnDemandFeeds
 from feedsvc.web.webhooks import SeenInFolder, WebhookReceiver
 
 log = logging.getLogger("feedsvc")
+
+RECENT_REFRESHES = 10
+RECENT_NAMES = 50
 
 
 class Service:
@@ -57,6 +62,7 @@ class Service:
         if serving:
             enable_multiprocess(self.state_dir / "metrics")
         self.metrics = Metrics()
+        self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_REFRESHES)  # for /status, newest last
         self.store = SnapshotStore()
         self.refresher = Refresher(self.store, root, environ, progress=progress, for_build=for_build)
         if moved_at_start:  # posts a warm start remembers were read from an older checkout: compare them all
@@ -71,11 +77,13 @@ class Service:
             assert self.refresher.settings is not None
             self.settings = self.refresher.settings
             self.metrics.refreshed(startup, self.store.snapshot.stats if self.store.snapshot else None)
+            self._remember(startup)
         release_memory(freeze=True)  # before gunicorn forks the workers
         self.queue = RefreshQueue(self.refresher)
         self.queue.on_report.append(
             lambda report: self.metrics.refreshed(report, self.store.snapshot.stats if self.store.snapshot else None))
         self.queue.on_report.append(lambda report: release_memory() if len(report.added) > 100 else None)
+        self.queue.on_report.append(self._remember)
         if self.git is not None:
             self.queue.before_run.append(self._fetch)
         self.refreshes = Delegate(self.queue)
@@ -182,10 +190,21 @@ class Service:
             self.refresher.moved(update.changed)
         self.refresher.dated_by(self.git.site_changed_at())  # also when another builder moved the checkout
 
+    def _remember(self, report: RefreshReport) -> None:
+        """What /status lists of a refresh: when, why, what it changed (long lists cut, with their counts)."""
+        summary = summarize(report, "")
+        del summary["refresh"]
+        for name in ("added", "updated", "removed", "feeds_changed", "errors"):
+            if len(summary[name]) > RECENT_NAMES:
+                summary[name + "_count"] = len(summary[name])
+                summary[name] = summary[name][:RECENT_NAMES]
+        self.recent.append({"at": datetime.now(UTC).isoformat(timespec="seconds"), **summary})
+
     def _details(self) -> dict[str, Any]:
         details = {
             "scheduler": self.scheduler.describe() if self.scheduler is not None else None,
             "last_refresh": self.queue.last,
+            "recent_refreshes": list(reversed(self.recent)),
             "websub": self.pinger.status(),
         }
         if self.git is not None:
