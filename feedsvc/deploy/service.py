@@ -25,6 +25,7 @@ from feedsvc.config import (
     state_dir_from,
     webhook_secret,
 )
+from feedsvc.deploy.accesslog import show_query_strings
 from feedsvc.deploy.gitsource import GitError, GitSource, git_config_from
 from feedsvc.deploy.statefolder import StateFolder
 from feedsvc.deploy.websub import HubPinger
@@ -238,6 +239,7 @@ def worker_app() -> Flask:
     if PRELOADED is None:  # a worker started without fork: warm-start from the state folder, or build
         configure_logging()
         PRELOADED = Service(serving=True)
+    show_query_strings()  # granian logs requests in this process: with their query strings
     PRELOADED.start_background()
     # granian runs each worker as a multiprocessing.Process, which skips atexit but runs these
     # finalizers when the worker stops: the builder lets go cleanly and saves its post cache.
