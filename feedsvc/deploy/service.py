@@ -100,6 +100,8 @@ class Service:
         self.deployment: Deployment | None = None
         self.cache_writer: CacheWriter | None = None
         self.store.details = self._details  # the deployment (workers.py) adds its own once it starts
+        # Behind one cache, replicas serve the same feeds: one of them pings the hubs (docs/deployment.md).
+        self.pings = environ.get("FEEDSVC_WEBSUB_PING", "1").strip().lower() not in ("0", "false", "no", "off")
         self.pinger = HubPinger(lambda: self.refresher.settings or self.settings,
                                 on_outcome=lambda outcome: self.metrics.websub_pings.labels(outcome).inc())
 
@@ -143,8 +145,9 @@ class Service:
             self.deployment = None
 
     def _start_builder(self) -> None:
-        self.refresher.listeners.append(self.pinger)  # after the startup build: a restart pings only real changes
-        self.pinger.start()
+        if self.pings:
+            self.refresher.listeners.append(self.pinger)  # after the startup build: a restart pings only real changes
+            self.pinger.start()
         cache = PostCache(self.state_dir / "posts")
         if self.refresher.settings is None and self.store.snapshot is not None:  # a warm start, or a takeover
             started = time.perf_counter()
@@ -206,7 +209,7 @@ class Service:
             "scheduler": self.scheduler.describe() if self.scheduler is not None else None,
             "last_refresh": self.queue.last,
             "recent_refreshes": list(reversed(self.recent)),
-            "websub": self.pinger.status(),
+            "websub": self.pinger.status() if self.pings else {"running": False, "off": "FEEDSVC_WEBSUB_PING=0"},
         }
         if self.git is not None:
             details["git"] = self.git.status()
