@@ -49,6 +49,7 @@ _COMMIT = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 _HTTP_USERINFO = re.compile(r"(?i)\b(https?|ftps?)://[^/@\s]*@")
 _ANY_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/:@\s]*):[^/@\s]*@")
 _KEPT_TREES = 2
+_MAX_PATCHED = 2000  # changed paths up to which a checkout links the previous one's files
 
 
 class GitError(Exception):
@@ -294,7 +295,7 @@ class GitSource:
                             "serving %s", wanted[:12], branch, exc, head[:12])
         if target == previous and self._tree_path(target).is_dir():
             return Update(target, previous, frozenset())
-        self._checkout(target)
+        self._checkout(target, previous)
         self._git("update-ref", "refs/feedsvc/served", target)  # keeps its objects from `git gc`
         self._prune_trees(keep={target, previous})
         return Update(target, previous, self._changed(previous, target))
@@ -316,7 +317,7 @@ class GitSource:
     def _tree_path(self, commit: str) -> Path:
         return self.trees / commit
 
-    def _checkout(self, commit: str) -> None:
+    def _checkout(self, commit: str, previous: str | None = None) -> None:
         """Write the commit's files into a new folder, then point `current` at it with one rename."""
         self.trees.mkdir(exist_ok=True, mode=0o700)
         final = self._tree_path(commit)
@@ -324,9 +325,11 @@ class GitSource:
             partial = self.trees / f".partial-{commit}-{uuid.uuid4().hex[:8]}"
             index = self.folder / f".index-{uuid.uuid4().hex[:8]}"
             try:
-                partial.mkdir(mode=0o755)
                 self._git("read-tree", commit, index=index)
-                self._git("--work-tree", str(partial), "checkout-index", "--all", "--force", index=index)
+                if previous is None or not self._write_changes(previous, commit, partial, index):
+                    shutil.rmtree(partial, ignore_errors=True)
+                    partial.mkdir(mode=0o755)
+                    self._git("--work-tree", str(partial), "checkout-index", "--all", "--force", index=index)
                 self._check_subdir(partial)
                 sync_tree(partial)  # on disk before anything names it: a power loss never serves a truncated tree
                 os.rename(partial, final)
@@ -340,6 +343,39 @@ class GitSource:
         os.symlink(f"trees/{commit}", link)
         os.replace(link, self.current)
         _sync_folder(self.folder)
+
+    def _write_changes(self, old: str, new: str, partial: Path, index: Path) -> bool:
+        """The new tree as hard links to the previous one's files, with only the files the commits' diff
+        names written anew: a one-post push writes one file, not 10,000. Checkouts are never written
+        to once complete, so sharing their files is safe. False (nothing usable made) to write it whole."""
+        base = self._tree_path(old)
+        if not base.is_dir():
+            return False
+        try:
+            out = self._git("diff-tree", "-r", "-z", "--no-commit-id", "--name-status", "--no-renames", old, new)
+        except GitError:
+            return False
+        fields = out.split("\0")
+        changes = list(zip(fields[0:-1:2], fields[1::2], strict=False))
+        if len(changes) > _MAX_PATCHED:
+            return False
+        linked = subprocess.run(["cp", "-a", "--link", "--no-target-directory", str(base), str(partial)],
+                                capture_output=True, stdin=subprocess.DEVNULL, check=False)
+        if linked.returncode != 0:
+            return False
+        written = []
+        try:
+            for status, path in changes:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(partial / path)  # a link shared with the previous tree: never written through
+                if status != "D":
+                    written.append(path)
+            if written:
+                self._git("--work-tree", str(partial), "checkout-index", "--force", "--", *written, index=index)
+        except (OSError, GitError) as exc:
+            log.warning("git: patching the previous checkout failed (%s); writing every file", exc)
+            return False
+        return True
 
     def _check_subdir(self, tree: Path) -> None:
         """The site folder must be a real folder inside the checkout (a symlink in the repo could point anywhere)."""
@@ -369,6 +405,8 @@ class GitSource:
         return frozenset(path[len(prefix):] for path in paths if path.startswith(prefix))
 
     def _prune_trees(self, keep: set[str | None]) -> None:
+        """Keep the served and the previous checkout; set the others aside at once and delete them in the
+        background (10,000 files take seconds to unlink on a busy disk: not on the way to the new feeds)."""
         try:
             entries = list(os.scandir(self.trees))
         except OSError:
@@ -376,16 +414,20 @@ class GitSource:
         complete = sorted((e for e in entries if _COMMIT.match(e.name)), key=lambda e: e.stat().st_mtime,
                           reverse=True)
         kept = {name for name in keep if name}
+        doomed: list[str] = []
         for entry in complete:
             if entry.name in kept:
                 continue
             if len(kept) < _KEPT_TREES:
                 kept.add(entry.name)
                 continue
-            shutil.rmtree(entry.path, ignore_errors=True)
-        for entry in entries:
-            if entry.name.startswith(".partial-"):
-                shutil.rmtree(entry.path, ignore_errors=True)
+            aside = self.trees / f".old-{entry.name}-{uuid.uuid4().hex[:8]}"
+            with contextlib.suppress(OSError):
+                os.rename(entry.path, aside)
+                doomed.append(str(aside))
+        doomed.extend(e.path for e in entries if e.name.startswith((".partial-", ".old-")))  # a crash's leftovers
+        if doomed:
+            threading.Thread(target=_delete_all, args=(doomed,), name="feedsvc-git-prune", daemon=True).start()
 
     def _record(self, error: str | None) -> None:
         """Write status.json atomically; a fetch that worked clears the error and stamps the time."""
@@ -443,6 +485,11 @@ def _git_environment(environ: dict[str, str], url: str) -> dict[str, str]:
         env["GIT_SSH_COMMAND"] = "ssh -o BatchMode=yes"
     env.setdefault("LC_ALL", "C")
     return env
+
+
+def _delete_all(paths: list[str]) -> None:
+    for path in paths:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def sync_tree(root: Path) -> None:
