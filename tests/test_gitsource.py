@@ -11,7 +11,8 @@ import pytest
 from conftest import BASIC_CONFIG, post_text
 from gitforge import Forge, git, serve_daemon
 
-from feedsvc.deploy.gitsource import GitConfig, GitError, GitSource, git_config_from, redact
+from feedsvc.deploy.gitconfig import GitConfig, git_config_from, redact
+from feedsvc.deploy.gitsource import GitError, GitSource
 from feedsvc.pipeline.refresh import Refresher, SnapshotStore
 
 POST_A = "_posts/2026-01-02-first.md"

@@ -1,6 +1,7 @@
 """A git repository as the content source: clone it into the state folder, serve a checkout, move it atomically.
 
-Real git, through the `git` command. Chosen over the bindings on evidence: libgit2 (pygit2) talks SSH
+Real git, through the `git` command (where from: gitconfig.py; when the site last changed: githistory.py;
+flushing and deleting checkouts: gitdisk.py). Chosen over the bindings on evidence: libgit2 (pygit2) talks SSH
 through libssh2, so `GIT_SSH_COMMAND` and `~/.ssh/config` deploy-key setups do not apply, it runs no
 credential helpers, and it has no partial clone; dulwich is pure Python (a 10,000-file checkout is
 slow) with partial support for helpers and shallow updates. The `git` command honours every way a
@@ -23,7 +24,6 @@ through `GIT_CONFIG_*` environment variables. Everything shown or logged goes th
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import fcntl
 import json
 import logging
@@ -39,6 +39,8 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from feedsvc.deploy.gitconfig import GitConfig, redact
+from feedsvc.deploy.gitdisk import delete_all, sync_folder, sync_tree
 from feedsvc.deploy.githistory import site_changed_at
 
 log = logging.getLogger("feedsvc")
@@ -46,79 +48,12 @@ log = logging.getLogger("feedsvc")
 FETCH_TIMEOUT_SECONDS = 300.0
 LOCAL_TIMEOUT_SECONDS = 300.0
 _COMMIT = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
-_HTTP_USERINFO = re.compile(r"(?i)\b(https?|ftps?)://[^/@\s]*@")
-_ANY_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/:@\s]*):[^/@\s]*@")
 _KEPT_TREES = 2
 _MAX_PATCHED = 2000  # changed paths up to which a checkout links the previous one's files
 
 
 class GitError(Exception):
     """A git operation failed; the message is already redacted."""
-
-
-def redact(text: str, url: str = "") -> str:
-    """`text` without credentials: no `user:pass@` (or token) in any URL, nor the given URL's secrets anywhere."""
-    if url:
-        for secret in _secrets_of(url):
-            text = text.replace(secret, "***")
-    text = _HTTP_USERINFO.sub(lambda m: f"{m.group(1)}://***@", text)
-    return _ANY_PASSWORD.sub(lambda m: f"{m.group(1)}:***@", text)
-
-
-def _secrets_of(url: str) -> list[str]:
-    """The userinfo of an http(s) URL and the password of any other; longest first, so replacements nest."""
-    match = re.match(r"(?i)^([a-z][a-z0-9+.-]*)://([^/@]*)@", url)
-    if not match:
-        return []
-    scheme, userinfo = match.group(1).lower(), match.group(2)
-    if scheme.startswith(("http", "ftp")):
-        parts = [userinfo, *userinfo.split(":", 1)]
-    else:
-        parts = userinfo.split(":", 1)[1:]
-    return sorted({part for part in parts if len(part) >= 3}, key=len, reverse=True)
-
-
-@dataclass(frozen=True, slots=True)
-class GitConfig:
-    """Where the content comes from: `FEEDSVC_GIT_URL`, `FEEDSVC_GIT_BRANCH`, `FEEDSVC_GIT_SUBDIR`."""
-
-    url: str
-    branch: str = ""  # "": the remote's default branch
-    subdir: str = ""  # "" or a relative POSIX path inside the repository
-
-    def __repr__(self) -> str:
-        return f"GitConfig(url={redact(self.url, self.url)!r}, branch={self.branch!r}, subdir={self.subdir!r})"
-
-    @property
-    def shown_url(self) -> str:
-        return redact(self.url, self.url)
-
-
-def git_config_from(environ: Mapping[str, str]) -> GitConfig | None:
-    """None when no repository is configured; raises ValueError naming every unusable value."""
-    url = environ.get("FEEDSVC_GIT_URL", "").strip()
-    if not url:
-        return None
-    problems = []
-    if url.startswith("-") or any(c.isspace() or ord(c) < 32 for c in url):
-        problems.append("FEEDSVC_GIT_URL: not a repository URL or path")
-    branch = environ.get("FEEDSVC_GIT_BRANCH", "").strip().removeprefix("refs/heads/")
-    if branch and not _is_branch_name(branch):
-        problems.append(f"FEEDSVC_GIT_BRANCH: not a branch name: {branch!r}")
-    subdir = environ.get("FEEDSVC_GIT_SUBDIR", "").strip().strip("/")
-    if subdir:
-        parts = PurePosixPath(subdir).parts
-        if any(part in ("..", ".") or part.startswith(".git") for part in parts) or "\\" in subdir:
-            problems.append(f"FEEDSVC_GIT_SUBDIR: must be a folder inside the repository, got {subdir!r}")
-        subdir = "/".join(parts)
-    if problems:
-        raise ValueError("; ".join(redact(p, url) for p in problems))
-    return GitConfig(url, branch, subdir)
-
-
-def _is_branch_name(name: str) -> bool:
-    return bool(re.fullmatch(r"[A-Za-z0-9._/+-]+", name)) and not name.startswith(("-", "/", ".")) \
-        and ".." not in name and not name.endswith((".lock", "/", ".")) and "//" not in name
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +144,12 @@ class GitSource:
         with self._lock:
             if self._dated is None or self._dated[0] != commit:
                 branch = self.branch
-                refspec = f"+refs/heads/{branch}:refs/remotes/origin/{branch}" if branch else commit
+                tracking = f"refs/remotes/origin/{branch}"
+                try:  # the branch's history, unless a push's commit ahead of it (fetched by id) is served
+                    on_branch = bool(branch) and self._git("rev-parse", "--verify", tracking).strip() == commit
+                except GitError:
+                    on_branch = False
+                refspec = f"+refs/heads/{branch}:{tracking}" if on_branch else commit
                 try:
                     with self._folder_lock():
                         when = site_changed_at(self._git, self.repo, commit, self.config.subdir, refspec,
@@ -333,7 +273,7 @@ class GitSource:
                 self._check_subdir(partial)
                 sync_tree(partial)  # on disk before anything names it: a power loss never serves a truncated tree
                 os.rename(partial, final)
-                _sync_folder(self.trees)
+                sync_folder(self.trees)
             finally:
                 index.unlink(missing_ok=True)
                 shutil.rmtree(partial, ignore_errors=True)
@@ -342,7 +282,7 @@ class GitSource:
         link = self.folder / f".current-{uuid.uuid4().hex[:8]}"
         os.symlink(f"trees/{commit}", link)
         os.replace(link, self.current)
-        _sync_folder(self.folder)
+        sync_folder(self.folder)
 
     def _write_changes(self, old: str, new: str, partial: Path, index: Path) -> bool:
         """The new tree as hard links to the previous one's files, with only the files the commits' diff
@@ -427,7 +367,7 @@ class GitSource:
                 doomed.append(str(aside))
         doomed.extend(e.path for e in entries if e.name.startswith((".partial-", ".old-")))  # a crash's leftovers
         if doomed:
-            threading.Thread(target=_delete_all, args=(doomed,), name="feedsvc-git-prune", daemon=True).start()
+            threading.Thread(target=delete_all, args=(doomed,), name="feedsvc-git-prune", daemon=True).start()
 
     def _record(self, error: str | None) -> None:
         """Write status.json atomically; a fetch that worked clears the error and stamps the time."""
@@ -485,51 +425,6 @@ def _git_environment(environ: dict[str, str], url: str) -> dict[str, str]:
         env["GIT_SSH_COMMAND"] = "ssh -o BatchMode=yes"
     env.setdefault("LC_ALL", "C")
     return env
-
-
-def _delete_all(paths: list[str]) -> None:
-    for path in paths:
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def sync_tree(root: Path) -> None:
-    """Flush a checkout to disk: its filesystem at once (`syncfs`) where Linux offers it, else file by file."""
-    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        if _syncfs(fd):
-            return
-        for folder, _, files in os.walk(root):
-            for name in files:
-                with contextlib.suppress(OSError):  # a symlink in the repository: nothing of ours to flush
-                    file_fd = os.open(os.path.join(folder, name), os.O_RDONLY | os.O_NOFOLLOW)
-                    try:
-                        os.fsync(file_fd)
-                    finally:
-                        os.close(file_fd)
-            _sync_folder(Path(folder))
-    finally:
-        os.close(fd)
-
-
-def _syncfs(fd: int) -> bool:
-    try:
-        return int(ctypes.CDLL(None, use_errno=True).syncfs(fd)) == 0
-    except (OSError, AttributeError):
-        return False
-
-
-def _sync_folder(folder: Path) -> None:
-    """Make a rename or a new entry in `folder` durable."""
-    try:
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _text(value: object) -> str | None:

@@ -26,7 +26,8 @@ from feedsvc.config import (
     webhook_secret,
 )
 from feedsvc.deploy.accesslog import show_query_strings
-from feedsvc.deploy.gitsource import GitError, GitSource, git_config_from
+from feedsvc.deploy.gitconfig import git_config_from
+from feedsvc.deploy.gitsource import GitError, GitSource
 from feedsvc.deploy.statefolder import StateFolder
 from feedsvc.deploy.websub import HubPinger
 from feedsvc.deploy.workers import Delegate, Deployment
