@@ -154,6 +154,11 @@ class Deployment:
         self.role = "starting"
         self._lock_fd: int | None = None
         self._stopping = threading.Event()
+        # Held while the builder's threads start and while `stop` decides what to stop: a follower may take
+        # over at the very moment its own process is told to stop (a server shutting down stops the builder
+        # first), and builder threads started after `stop` looked would keep the process alive.
+        self._role_lock = threading.Lock()
+        self._builder_started = False
         self._threads: list[threading.Thread] = []
         self._pending: dict[str, int] = {}  # request id -> refresh run (builder)
         self._unpublished: Built | None = None  # a snapshot the disk had no room for; written when it has
@@ -171,8 +176,10 @@ class Deployment:
         self._lead()
 
     def stop(self) -> None:
-        self._stopping.set()
-        if self.role == "builder":
+        with self._role_lock:
+            self._stopping.set()
+            started, self._builder_started = self._builder_started, False
+        if started:
             self._stop_builder()
         for thread in self._threads:
             if thread is not threading.current_thread() and thread.name != "feedsvc-election":
@@ -203,7 +210,11 @@ class Deployment:
             if not self.state.adopt(snapshot, self._key()):
                 self._publish_now(snapshot)
             self._after_refresh(None)
-        self._start_builder()
+        with self._role_lock:
+            if self._stopping.is_set():
+                return
+            self._start_builder()
+            self._builder_started = True
         self._inbox()
 
     def _publish(self, report: RefreshReport, snapshot: Built) -> None:
@@ -362,10 +373,11 @@ class Deployment:
             fcntl.flock(fd, fcntl.LOCK_EX)
         except OSError:
             return
-        if self._stopping.is_set():
-            return
-        log.warning("worker %d takes over as the builder", os.getpid())
-        self._lead()
+        with self._role_lock:
+            if self._stopping.is_set():
+                return
+            log.warning("worker %d takes over as the builder", os.getpid())
+            self._lead()
 
     def _spawn(self, target: Callable[[], None], name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
