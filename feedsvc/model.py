@@ -124,6 +124,10 @@ class Post:
     # post's folder + slug): subscribers see no entry as new when a site switches to feedsvc.
     entry_id: str = ""
     language: Language | None = None  # None: the site's default language
+    # What else a generator orders its lists by (the dialect's `order_key`): Hugo's `weight` (0: none)
+    # and `linkTitle` ("" for none: the title).
+    weight: int = 0
+    link_title: str = ""
 
     @property
     def content_html(self) -> str:

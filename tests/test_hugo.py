@@ -200,3 +200,34 @@ def test_each_language_has_its_feeds_under_its_prefix_saying_its_language_and_ti
     french_tag = json.loads(resources["/fr/tags/news/feed.json"].body)
     assert [i["title"] for i in french_tag["items"]] == ["Bonjour"]
     assert [i["title"] for i in json.loads(resources["/tags/news/feed.json"].body)["items"]] == ["Hello"]
+
+
+def test_a_hugo_feed_keeps_hugos_order_weight_then_newest_then_link_title(site_dir, make_refresher):
+    """Hugo's feeds list weighted pages first; posts of the same second by link title, case and accents
+    weighing last; a Jekyll site of the same posts stays newest first, then by path."""
+    same = "date = 2024-03-01T12:00:00Z"
+    files = {
+        "content/posts/a.md": toml_post(f'title = "Banana"\n{same}'),
+        "content/posts/b.md": toml_post(f'title = "Éclair"\n{same}'),
+        "content/posts/c.md": toml_post(f'title = "Ecluse"\n{same}'),
+        "content/posts/d.md": toml_post(f'title = "Zulu"\nlinkTitle = "Aardvark"\n{same}'),
+        "content/posts/e.md": toml_post(f'title = "apple"\n{same}'),
+        "content/posts/f.md": toml_post('title = "Weighted"\nweight = 3\ndate = 2001-01-01'),
+        "content/posts/g.md": toml_post('title = "Newer"\ndate = 2025-01-01'),
+    }
+    refresher = make_refresher(_hugo_site(site_dir, files))
+    refresher.refresh()
+    assert [p.title for p in refresher.store.snapshot.site.posts] == [
+        "Weighted", "Newer", "Zulu", "apple", "Banana", "Éclair", "Ecluse"]
+
+
+def test_retitling_a_hugo_post_among_posts_of_its_date_reorders_the_feed(site_dir, make_refresher):
+    same = "date = 2024-03-01T12:00:00Z"
+    files = {"content/posts/a.md": toml_post(f'title = "Alpha"\n{same}'),
+             "content/posts/b.md": toml_post(f'title = "Beta"\n{same}')}
+    root = _hugo_site(site_dir, files)
+    refresher = make_refresher(root)
+    refresher.refresh()
+    (root / "content/posts/a.md").write_text(toml_post(f'title = "Gamma"\n{same}'))
+    refresher.refresh()
+    assert [p.title for p in refresher.store.snapshot.site.posts] == ["Beta", "Gamma"]

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 from feedsvc.content.front_matter import FrontMatterReader
-from feedsvc.model import Language
+from feedsvc.model import Language, Post
 
 
 class SiteKindError(ValueError):
@@ -157,3 +157,10 @@ class Dialect(Protocol):
 
     def language_of(self, relpath: str) -> Language | None:
         """The language of the post at `relpath` in a multilingual site; None for the default language."""
+
+    def ranking(self, front: Mapping[Any, Any]) -> tuple[int, str]:
+        """(weight, link title) the front matter gives a post for `order_key` ((0, "") for none)."""
+
+    def order_key(self, post: Post) -> tuple[Any, ...]:
+        """The key the generator's own feeds sort posts by, ascending: the site's feed order, and its
+        tie-breaks between posts of the same date."""
