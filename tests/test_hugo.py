@@ -231,3 +231,23 @@ def test_retitling_a_hugo_post_among_posts_of_its_date_reorders_the_feed(site_di
     (root / "content/posts/a.md").write_text(toml_post(f'title = "Gamma"\n{same}'))
     refresher.refresh()
     assert [p.title for p in refresher.store.snapshot.site.posts] == ["Beta", "Gamma"]
+
+
+def test_hugos_own_feed_urls_answer_with_feedsvcs_rss_feeds(site_dir, make_refresher):
+    """Subscribers of a Hugo site keep their feeds: /index.xml, /posts/index.xml and each term's."""
+    refresher = make_refresher(_hugo_site(site_dir, {
+        **FILES, "content/posts/cpp.md": toml_post('title = "C++"\ndate = 2026-01-07\ntags = ["C++"]')}))
+    refresher.refresh()
+    snapshot = refresher.store.snapshot
+    resources, aliases = snapshot.resources, snapshot.aliases
+    assert aliases["/index.xml"] is resources["/rss.xml"]
+    assert aliases["/posts/index.xml"] is resources["/rss.xml"]
+    assert aliases["/tags/static-sites/index.xml"] is resources["/tags/static-sites/rss.xml"]
+    assert aliases["/categories/notes/index.xml"] is resources["/categories/notes/rss.xml"]
+    assert aliases["/tags/c++/index.xml"] is resources["/tags/c/rss.xml"]
+
+
+def test_a_jekyll_site_has_no_hugo_feed_urls(site_dir, make_refresher):
+    refresher = make_refresher(site_dir({"_posts/2026-01-01-a.md": "---\ntitle: A\ntags: [x]\n---\nBody.\n"}))
+    refresher.refresh()
+    assert not any(path.endswith("index.xml") for path in refresher.store.snapshot.aliases)

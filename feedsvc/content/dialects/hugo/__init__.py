@@ -34,13 +34,14 @@ from feedsvc.content.dialects.hugo.config import (
     read_config,
     rules_of,
 )
+from feedsvc.content.dialects.hugo.feeds import own_feed_paths
 from feedsvc.content.dialects.hugo.languages import language_value, locate, url_prefix
 from feedsvc.content.dialects.hugo.order import order_key, ranking
 from feedsvc.content.dialects.hugo.rules import HugoRules
 from feedsvc.content.dialects.hugo.summary import auto_summary
 from feedsvc.content.dialects.hugo.urls import base_name, page_path, sections, urlize
 from feedsvc.content.front_matter import FrontMatterReader, split_toml, split_yaml
-from feedsvc.model import Language, Post
+from feedsvc.model import Language, Post, Scope
 from feedsvc.urls import absolute
 
 __all__ = ["HUGO", "Hugo", "HugoRules", "urlize"]
@@ -162,6 +163,10 @@ class Hugo:
 
     def ranking(self, front: Mapping[Any, Any]) -> tuple[int, str]:
         return ranking(front)
+
+    def own_feed_paths(self, scope: Scope) -> tuple[str, ...]:
+        """`/index.xml`, `/<section>/index.xml`, `/tags/<term>/index.xml`, each under its language (feeds.py)."""
+        return own_feed_paths(scope, self.rules)
 
     def order_key(self, post: Post) -> tuple[Any, ...]:
         """Hugo's own order (order.py): weight, newest first, link title, path."""
