@@ -128,6 +128,9 @@ class Post:
     # and `linkTitle` ("" for none: the title).
     weight: int = 0
     link_title: str = ""
+    # Old paths (unescaped) that answer `301` to the post: Hugo's `aliases`, each in the forms a web
+    # server answered its redirect page at (`/old/`, `/old`, `/old/index.html`).
+    aliases: tuple[str, ...] = ()
 
     @property
     def content_html(self) -> str:

@@ -251,3 +251,30 @@ def test_a_jekyll_site_has_no_hugo_feed_urls(site_dir, make_refresher):
     refresher = make_refresher(site_dir({"_posts/2026-01-01-a.md": "---\ntitle: A\ntags: [x]\n---\nBody.\n"}))
     refresher.refresh()
     assert not any(path.endswith("index.xml") for path in refresher.store.snapshot.aliases)
+
+
+def test_a_posts_aliases_answer_301_to_the_post(site_dir, make_refresher):
+    from feedsvc.web.app import create_app
+
+    files = {**FILES, "content/posts/moved/index.md": toml_post(
+        'title = "Moved"\ndate = 2026-01-08\naliases = ["/2019/old-name/", "/old page.html", "earlier", '
+        '"../../../etc", "/status"]')}
+    refresher = make_refresher(_hugo_site(site_dir, files))
+    refresher.refresh()
+    client = create_app(refresher.settings, refresher.store).test_client()
+    link = "https://example.org/blog/posts/moved/"
+    for old in ("/2019/old-name/", "/2019/old-name", "/2019/old-name/index.html", "/old%20page.html",
+                "/posts/earlier/", "/posts/earlier"):
+        response = client.get(old)
+        assert (response.status_code, response.headers.get("Location")) == (301, link), old
+    assert client.get("/status").status_code == 200
+    assert not any("etc" in path for path in refresher.store.snapshot.redirects)
+
+
+def test_alias_paths_follow_hugos_placement():
+    from feedsvc.content.dialects.hugo.aliases import alias_paths
+
+    assert alias_paths(["/Old Case/"], "/fr/a/") == ("/Old Case/", "/Old Case", "/Old Case/index.html")
+    assert alias_paths("rel", "/fr/2024/01/a/") == ("/fr/2024/01/rel/", "/fr/2024/01/rel", "/fr/2024/01/rel/index.html")
+    assert alias_paths("rel.html", "/posts/a.html") == ("/posts/rel.html",)
+    assert alias_paths(["/x.html", 3, "", "https://elsewhere.example/"], "/posts/a/") == ("/x.html",)

@@ -36,6 +36,8 @@ STACK_DEMO = SHARED / "corpora" / "hugo-stack-demo"
 #: The harness's one addition to every fixture: Hugo prints the links of the pages of its main sections.
 MAIN_SECTION_PAGES = ('{{ range where .Site.RegularPages "Section" "in" .Site.Params.mainSections }}'
                       '{{ .Permalink }}\n{{ end }}{{ range .Site.Params.mainSections }}section:{{ . }}\n{{ end }}')
+ALIAS_PAGE = re.compile(r'<meta http-equiv="refresh" content="0; url=([^"]+)"')
+
 #: Hugo's own feed paths where feedsvc answers otherwise than Hugo -> why; each must still differ.
 _NESTED = "Hugo's section feed leaves out the pages of its nested sections; feedsvc answers with its site feed, " \
           "every post of the main section"
@@ -102,6 +104,8 @@ class Build:
     feedsvc_languages: dict[str, str]
     hugo_own: dict[str, list[Entry]]  # path of each of Hugo's own feeds -> its entries that are posts
     feedsvc_own: dict[str, list[Entry] | None]  # feedsvc's answer at that path (None: no answer)
+    hugo_aliases: dict[str, str]  # path of each of Hugo's redirect pages to a post -> the post's link
+    feedsvc_redirects: dict[str, str]  # every redirect feedsvc answers: path -> Location
 
 
 def _text(fragment: str) -> str:
@@ -125,7 +129,8 @@ def _entries(rss: bytes) -> list[Entry]:
             for item in channel.iter("item")]
 
 
-def _hugo_build(root: Path, out: Path) -> tuple[dict[str, list[Entry]], dict[str, str], dict[str, list[Entry]]]:
+def _hugo_build(root: Path, out: Path
+                ) -> tuple[dict[str, list[Entry]], dict[str, str], dict[str, list[Entry]], dict[str, str]]:
     """Hugo's site feed of each language (by its prefix, "" for the default), cut to its main sections' pages;
     and each of its own feeds that feedsvc answers too (OWN_FEED: home, main section, terms), cut the same way."""
     home_layout = root / "layouts" / "index.html"
@@ -159,18 +164,30 @@ def _hugo_build(root: Path, out: Path) -> tuple[dict[str, list[Entry]], dict[str
                 or (len(parts) == 3 and parts[0] in ("tags", "categories"))):
             continue  # a nested section's, a taxonomy's list of terms, another section's: feedsvc has no such feed
         own["/" + path] = [entry for entry in _entries(feed.read_bytes()) if entry.link in posts]
-    return feeds, languages, own
+    return feeds, languages, own, _alias_pages(out, posts)
+
+
+def _alias_pages(out: Path, posts: set[str]) -> dict[str, str]:
+    """Hugo's redirect pages (`aliases`) to posts: the path a web server answers them at -> the post's link."""
+    found: dict[str, str] = {}
+    for page in sorted(out.rglob("*.html")):
+        target = ALIAS_PAGE.search(page.read_text(encoding="utf-8"))
+        if target is None or html.unescape(target.group(1)) not in posts:
+            continue
+        path = "/" + page.relative_to(out).as_posix()
+        found[path.removesuffix("index.html") if page.name == "index.html" else path] = html.unescape(target.group(1))
+    return found
 
 
 def _feedsvc_build(root: Path, languages: list[str], own_paths: list[str]
-                   ) -> tuple[dict[str, list[Entry]], dict[str, str], dict[str, list[Entry] | None]]:
+                   ) -> tuple[dict[str, list[Entry]], dict[str, str], dict[str, list[Entry] | None], dict[str, str]]:
     """feedsvc's site feed of each language, and its answer at each of Hugo's own feed paths; none at all
     when it cannot read the site (the error is the difference every field then shows)."""
     refresher = Refresher(SnapshotStore(), root, {}, clock=lambda: datetime.now(UTC))
     try:
         refresher.refresh()
     except ConfigError:
-        return {prefix: [] for prefix in languages}, {}, {}
+        return {prefix: [] for prefix in languages}, {}, {}, {}
     snapshot = refresher.store.snapshot
     resources = snapshot.resources
     own: dict[str, list[Entry] | None] = {}
@@ -183,7 +200,7 @@ def _feedsvc_build(root: Path, languages: list[str], own_paths: list[str]
         path = f"/{prefix}/rss.xml" if prefix else "/rss.xml"
         feeds[prefix] = _entries(resources[path].body) if path in resources else []
         tags[prefix] = _language(resources[path].body) if path in resources else ""
-    return feeds, tags, own
+    return feeds, tags, own, dict(snapshot.redirects)
 
 
 @pytest.fixture(scope="module")
@@ -200,9 +217,9 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str],
             shutil.copytree(source, root)
             if adjust is not None:
                 adjust(root)
-            hugo, hugo_languages, hugo_own = _hugo_build(root, root.parent / "public")
-            ours, our_languages, our_own = _feedsvc_build(root, sorted(hugo), sorted(hugo_own))
-            done[name] = Build(hugo, ours, hugo_languages, our_languages, hugo_own, our_own)
+            hugo, hugo_languages, hugo_own, hugo_aliases = _hugo_build(root, root.parent / "public")
+            ours, our_languages, our_own, redirects = _feedsvc_build(root, sorted(hugo), sorted(hugo_own))
+            done[name] = Build(hugo, ours, hugo_languages, our_languages, hugo_own, our_own, hugo_aliases, redirects)
         return done[name]
 
     yield build
@@ -291,3 +308,16 @@ def test_feedsvc_answers_at_hugos_own_feed_urls_with_the_same_posts(builds: Call
 def test_the_own_feed_differences_name_real_fixtures() -> None:
     assert all(site in SITES and path.endswith("/index.xml") and why
                for (site, path), why in OWN_FEED_DIFFERENCES.items())
+
+
+@pytest.mark.parametrize("site", sorted(SITES))
+def test_hugos_alias_pages_are_301s_to_the_same_posts(builds: Callable[[str], Build], site: str) -> None:
+    """Each redirect page Hugo writes for a post's `aliases` is a 301 from feedsvc to the same link."""
+    require_tool("hugo", shutil.which("hugo") is not None, "Debian package `hugo`")
+    build = builds(site)
+    assert {path: build.feedsvc_redirects.get(path) for path in build.hugo_aliases} == build.hugo_aliases
+
+
+def test_the_fixtures_prove_aliases(builds: Callable[[str], Build]) -> None:
+    require_tool("hugo", shutil.which("hugo") is not None, "Debian package `hugo`")
+    assert len(builds("blog").hugo_aliases) >= 5 and builds("multilingual").hugo_aliases

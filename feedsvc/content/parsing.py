@@ -192,6 +192,7 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
         language=dialect.language_of(relpath),
         weight=weight,
         link_title=link_title,
+        aliases=dialect.aliases_of(data, path),
     )
 
 

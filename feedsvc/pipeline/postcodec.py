@@ -39,7 +39,7 @@ def encode(value: Post | Problem) -> dict[str, Any]:
         "entry_id": value.entry_id,
         "language": None if value.language is None else [value.language.prefix, value.language.code,
                                                          value.language.title],
-        "weight": value.weight, "link_title": value.link_title,
+        "weight": value.weight, "link_title": value.link_title, "aliases": list(value.aliases),
     }}
 
 
@@ -71,6 +71,7 @@ def decode(data: Any) -> Post | Problem:
         entry_id=_text(fields, "entry_id"),
         language=_language(fields.get("language")),
         weight=_number(fields, "weight"), link_title=_text(fields, "link_title"),
+        aliases=tuple(_str(path) for path in _list(fields, "aliases")),
     )
 
 

@@ -161,6 +161,9 @@ class Dialect(Protocol):
     def ranking(self, front: Mapping[Any, Any]) -> tuple[int, str]:
         """(weight, link title) the front matter gives a post for `order_key` ((0, "") for none)."""
 
+    def aliases_of(self, front: Mapping[Any, Any], path: str) -> tuple[str, ...]:
+        """Old paths (unescaped) that answer `301` to the post whose URL path is `path` (Hugo's `aliases`)."""
+
     def own_feed_paths(self, scope: Scope) -> tuple[str, ...]:
         """Where the generator itself publishes the RSS feed of `scope` (unescaped paths): feedsvc answers
         there too, so subscribers of a site that moves to feedsvc keep their feeds (site/compat.py)."""

@@ -243,6 +243,9 @@ class Jekyll:
     def ranking(self, front: Mapping[Any, Any]) -> tuple[int, str]:
         return 0, ""
 
+    def aliases_of(self, front: Mapping[Any, Any], path: str) -> tuple[str, ...]:
+        return ()
+
     def own_feed_paths(self, scope: Scope) -> tuple[str, ...]:
         """Jekyll has no feeds of its own: jekyll-feed's paths are a compatibility style (site/compat.py)."""
         return ()

@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from feedsvc.content.dialects.base import ConfigFileError, FileName, PostPlace
+from feedsvc.content.dialects.hugo.aliases import alias_paths
 from feedsvc.content.dialects.hugo.config import (
     CONFIG_FILES,
     CONFIG_FOLDER,
@@ -163,6 +164,10 @@ class Hugo:
 
     def ranking(self, front: Mapping[Any, Any]) -> tuple[int, str]:
         return ranking(front)
+
+    def aliases_of(self, front: Mapping[Any, Any], path: str) -> tuple[str, ...]:
+        """`aliases`: absolute ones as written, relative ones beside the page's own link (aliases.py)."""
+        return alias_paths(front.get("aliases"), path)
 
     def own_feed_paths(self, scope: Scope) -> tuple[str, ...]:
         """`/index.xml`, `/<section>/index.xml`, `/tags/<term>/index.xml`, each under its language (feeds.py)."""
