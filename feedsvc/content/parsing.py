@@ -164,6 +164,7 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
 
     image = _image(data.get("image"), settings.site_url)
 
+    weight, link_title = dialect.ranking(data)
     shaped_by = settings.liquid_fingerprint if liquid else settings.fingerprint
     fingerprint = hashlib.sha256(raw + shaped_by.encode() + relpath.encode()).hexdigest()[:24]
     return Post(
@@ -189,6 +190,9 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
         expire_at=expire_at,
         entry_id=dialect.entry_id(place, path, settings.site_url),
         language=dialect.language_of(relpath),
+        weight=weight,
+        link_title=link_title,
+        aliases=dialect.aliases_of(data, path),
     )
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 from feedsvc.content.front_matter import FrontMatterReader
-from feedsvc.model import Language
+from feedsvc.model import Language, Post, Scope
 
 
 class SiteKindError(ValueError):
@@ -157,3 +157,17 @@ class Dialect(Protocol):
 
     def language_of(self, relpath: str) -> Language | None:
         """The language of the post at `relpath` in a multilingual site; None for the default language."""
+
+    def ranking(self, front: Mapping[Any, Any]) -> tuple[int, str]:
+        """(weight, link title) the front matter gives a post for `order_key` ((0, "") for none)."""
+
+    def aliases_of(self, front: Mapping[Any, Any], path: str) -> tuple[str, ...]:
+        """Old paths (unescaped) that answer `301` to the post whose URL path is `path` (Hugo's `aliases`)."""
+
+    def own_feed_paths(self, scope: Scope) -> tuple[str, ...]:
+        """Where the generator itself publishes the RSS feed of `scope` (unescaped paths): feedsvc answers
+        there too, so subscribers of a site that moves to feedsvc keep their feeds (site/compat.py)."""
+
+    def order_key(self, post: Post) -> tuple[Any, ...]:
+        """The key the generator's own feeds sort posts by, ascending: the site's feed order, and its
+        tie-breaks between posts of the same date."""

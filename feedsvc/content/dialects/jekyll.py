@@ -25,7 +25,7 @@ from feedsvc.content.dialects.base import ConfigFileError, FileName, PostPlace
 from feedsvc.content.dialects.jekylldefaults import apply_defaults
 from feedsvc.content.fields import PostError, text_field
 from feedsvc.content.front_matter import FrontMatterReader, split_toml, split_yaml
-from feedsvc.model import Language
+from feedsvc.model import Language, Post, Scope
 from feedsvc.urls import absolute
 
 CONFIG_FILE = "_config.yml"
@@ -239,6 +239,20 @@ class Jekyll:
     def language_of(self, relpath: str) -> Language | None:
         """A Jekyll site has one language."""
         return None
+
+    def ranking(self, front: Mapping[Any, Any]) -> tuple[int, str]:
+        return 0, ""
+
+    def aliases_of(self, front: Mapping[Any, Any], path: str) -> tuple[str, ...]:
+        return ()
+
+    def own_feed_paths(self, scope: Scope) -> tuple[str, ...]:
+        """Jekyll has no feeds of its own: jekyll-feed's paths are a compatibility style (site/compat.py)."""
+        return ()
+
+    def order_key(self, post: Post) -> tuple[Any, ...]:
+        """Newest first; posts of the same date by path."""
+        return -post.date.timestamp(), post.source
 
 
 JEKYLL = Jekyll()
