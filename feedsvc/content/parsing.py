@@ -19,6 +19,7 @@ from feedsvc.config import Settings
 from feedsvc.content.dialects import Dialect, PostPlace, dialect_for
 from feedsvc.content.fields import PostError, text_field
 from feedsvc.content.front_matter import FrontMatterError, split_front_matter
+from feedsvc.content.limits import check_html, check_markdown
 from feedsvc.content.links import drop_unsafe_links
 from feedsvc.content.markup import absolutize_links, html_to_text, render_markdown, strip_xml_illegal
 from feedsvc.content.templating import has_liquid, render_post_body
@@ -209,7 +210,7 @@ def _first_date(data: Mapping[Any, Any], keys: tuple[str, ...], tz: ZoneInfo, re
 
 
 def _html(markdown: str, base_url: str, settings: Settings) -> str:
-    rendered = render_markdown(markdown, settings.kramdown)  # the dialect's Markdown: kramdown's, or Hugo's GFM
+    rendered = check_html(render_markdown(check_markdown(markdown), settings.kramdown))  # kramdown's or GFM, bounded
     return strip_xml_illegal(drop_unsafe_links(absolutize_links(rendered, base_url))).strip()
 
 
