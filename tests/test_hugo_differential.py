@@ -81,6 +81,7 @@ SITES: dict[str, tuple[Path, Callable[[Path], None] | None]] = {
     "config-dir": (FIXTURES / "config-dir", None),
     "multilingual": (FIXTURES / "multilingual", None),
     "ordering": (FIXTURES / "ordering", None),
+    "shortcodes": (FIXTURES / "shortcodes", None),
     "stack-demo": (STACK_DEMO, _stack_demo),
 }
 

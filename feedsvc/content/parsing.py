@@ -149,6 +149,9 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
         body, references = rendered.text, rendered.references
         warnings.extend(rendered.problems)
     # -- end Liquid --
+    expanded = dialect.expand_body(body, relpath, body_line, data)  # Hugo's shortcodes
+    body, references = expanded.text, references + expanded.references
+    warnings.extend(expanded.problems)
 
     body_parts = body.split(settings.excerpt_separator, 1)
     content_source = body.replace(settings.excerpt_separator, "\n\n") if len(body_parts) > 1 else body

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 from feedsvc.content.front_matter import FrontMatterReader
-from feedsvc.model import Language, Post, Scope
+from feedsvc.model import Language, Post, Problem, Scope
 
 
 class SiteKindError(ValueError):
@@ -44,6 +44,15 @@ class PostPlace:
     date: datetime  # in the site's zone
     categories: tuple[str, ...]
     source: str = ""  # the file's path in the site folder
+
+
+@dataclass(frozen=True, slots=True)
+class Expansion:
+    """A body with the generator's own markup expanded: the Markdown, warnings, and the posts it links to."""
+
+    text: str
+    problems: tuple[Problem, ...] = ()
+    references: tuple[tuple[str, int], ...] = ()  # (reference key, line in the file)
 
 
 class Dialect(Protocol):
@@ -148,6 +157,10 @@ class Dialect(Protocol):
     @property
     def renders_liquid(self) -> bool:
         """Whether post bodies are Liquid templates, rendered before Markdown."""
+
+    def expand_body(self, body: str, relpath: str, first_line: int, front: Mapping[Any, Any]) -> Expansion:
+        """The body with the generator's own markup that is not Markdown (Hugo's shortcodes) expanded, the
+        warnings that gives, and the posts it links to (reference keys, content/references.py)."""
 
     def post_path(self, place: PostPlace, pattern: str) -> str:
         """The post's URL path (unescaped), from its front matter and the site's permalink pattern."""

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from feedsvc.content.dialects.base import ConfigFileError, FileName, PostPlace
+from feedsvc.content.dialects.base import ConfigFileError, Expansion, FileName, PostPlace
 from feedsvc.content.dialects.jekylldefaults import apply_defaults
 from feedsvc.content.fields import PostError, text_field
 from feedsvc.content.front_matter import FrontMatterReader, split_toml, split_yaml
@@ -225,6 +225,9 @@ class Jekyll:
 
     def auto_summary(self, content_html: str) -> str | None:
         return None
+
+    def expand_body(self, body: str, relpath: str, first_line: int, front: Mapping[Any, Any]) -> Expansion:
+        return Expansion(body)  # Liquid is rendered on its own (templating.py)
 
     def with_defaults(self, front: dict[Any, Any], relpath: str, site_config: str) -> dict[Any, Any]:
         """`defaults:` of `_config.yml` (jekylldefaults.py), under the post's own front matter."""

@@ -12,7 +12,8 @@ or in a language's own `contentDir`) are posts of that language, with feeds of t
 A page's link is its `url`, else its section's `[permalinks]` pattern, else its path (urls.py); a post
 without `summary` or `<!--more-->` gets Hugo's automatic summary (summary.py). Feeds keep Hugo's order
 (order.py): weight, then newest first, then link title.
-Bodies are not Liquid; Hugo shortcodes (`{{< … >}}`) are not expanded yet.
+Bodies are not Liquid; shortcodes are expanded before Markdown (shortcodes.py): Hugo's built-in ones as HTML
+a reader can use (builtins.py), a site's own ones to their inner content, with a warning.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from typing import Any
 
 import yaml
 
-from feedsvc.content.dialects.base import ConfigFileError, FileName, PostPlace
+from feedsvc.content.dialects.base import ConfigFileError, Expansion, FileName, PostPlace
 from feedsvc.content.dialects.hugo.aliases import alias_paths
+from feedsvc.content.dialects.hugo.builtins import renderer
 from feedsvc.content.dialects.hugo.config import (
     CONFIG_FILES,
     CONFIG_FOLDER,
@@ -39,6 +41,7 @@ from feedsvc.content.dialects.hugo.feeds import own_feed_paths
 from feedsvc.content.dialects.hugo.languages import language_value, locate, url_prefix
 from feedsvc.content.dialects.hugo.order import order_key, ranking
 from feedsvc.content.dialects.hugo.rules import HugoRules
+from feedsvc.content.dialects.hugo.shortcodes import expand, has_shortcodes
 from feedsvc.content.dialects.hugo.summary import auto_summary
 from feedsvc.content.dialects.hugo.urls import base_name, page_path, sections, urlize
 from feedsvc.content.front_matter import FrontMatterReader, split_toml, split_yaml
@@ -147,6 +150,13 @@ class Hugo:
 
     def auto_summary(self, content_html: str) -> str | None:
         return auto_summary(content_html, self.rules.summary_length)
+
+    def expand_body(self, body: str, relpath: str, first_line: int, front: Mapping[Any, Any]) -> Expansion:
+        """Shortcodes expanded (shortcodes.py, builtins.py): none reaches a reader as written."""
+        if not has_shortcodes(body):
+            return Expansion(body)
+        return expand(body, relpath, first_line,
+                      renderer(relpath, front, dict(self.rules.params), self.rules.content_dir))
 
     def post_path(self, place: PostPlace, pattern: str) -> str:
         """`url` front matter, else the section's [permalinks] pattern, else the path; `pattern` is not used
