@@ -39,12 +39,24 @@ class ScopeKind(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class Language:
+    """A site language besides the default one (a multilingual Hugo site's `fr`): its posts have feeds of
+    their own under `/<prefix>/`, which say the language and carry the site's title in it."""
+
+    prefix: str  # the URL segment its feeds live under
+    code: str = ""  # what its feeds give as their language (RSS <language>, Atom xml:lang); "" for none
+    title: str = ""  # the site's title in this language; "" for the site's own
+
+
+@dataclass(frozen=True, slots=True)
 class Scope:
-    """One feed family: the whole site, or one category, tag or author."""
+    """One feed family: the whole site, or one category, tag or author; in the default language (None)
+    or in one other language of a multilingual site."""
 
     kind: ScopeKind
     slug: str = ""
     label: str = ""
+    language: Language | None = None
 
 
 SITE_SCOPE = Scope(ScopeKind.SITE)
@@ -105,6 +117,20 @@ class Post:
     # at index time, where every post is known (references.resolve_references).
     references: tuple[tuple[str, int], ...] = ()
     liquid: bool = False  # its body went through Liquid, so it depends on all of _config.yml
+    # When it is published, if not at `date` (Hugo's publishDate), and when it stops being (expiryDate).
+    publish_at: datetime | None = None
+    expire_at: datetime | None = None
+    # The Atom entry id, where the generator's own feeds used another than the link (jekyll-feed: the
+    # post's folder + slug): subscribers see no entry as new when a site switches to feedsvc.
+    entry_id: str = ""
+    language: Language | None = None  # None: the site's default language
+    # What else a generator orders its lists by (the dialect's `order_key`): Hugo's `weight` (0: none)
+    # and `linkTitle` ("" for none: the title).
+    weight: int = 0
+    link_title: str = ""
+    # Old paths (unescaped) that answer `301` to the post: Hugo's `aliases`, each in the forms a web
+    # server answered its redirect page at (`/old/`, `/old`, `/old/index.html`).
+    aliases: tuple[str, ...] = ()
 
     @property
     def content_html(self) -> str:
@@ -130,7 +156,7 @@ class Site:
     posts: tuple[Post, ...]  # visible, newest first
     scopes: Mapping[Scope, tuple[Post, ...]]  # every scope, feed entries newest first
     problems: tuple[Problem, ...]
-    next_publish_at: datetime | None  # when the next future post becomes visible
+    next_publish_at: datetime | None  # when the next future post becomes visible, or an expiring one goes
     hidden: frozenset[str] = frozenset()  # sources of drafts and future posts (their warnings wait)
     own_problems: tuple[Problem, ...] = ()  # what indexing itself found: duplicate links, dangling references
 

@@ -11,7 +11,7 @@ import pytest
 
 from feedsvc.config import ConfigError, load_settings
 from feedsvc.content.dialects import DIALECTS, PostPlace, SiteKindError, detect, dialect_named
-from feedsvc.content.dialects.hugo import HUGO
+from feedsvc.content.dialects.hugo import HUGO, HugoRules
 from feedsvc.content.dialects.jekyll import JEKYLL, PERMALINK_STYLES, slugify
 from feedsvc.content.fields import PostError
 from feedsvc.content.scanning import ScanError, take_inventory
@@ -78,10 +78,11 @@ def test_a_missing_folder_or_a_file_is_named(tmp_path):
         detect(tmp_path / "file")
 
 
-def test_a_hugo_config_folder_is_recognised_and_refused_by_name(tmp_path):
+def test_a_hugo_config_folder_is_read(tmp_path):
     root = _folder(tmp_path / "site", "config/_default/hugo.toml", "content/post/a.md")
-    with pytest.raises(ConfigError, match=r"config/_default: a Hugo config folder, which feedsvc does not read yet"):
-        load_settings({}, root)
+    (root / "config/_default/hugo.toml").write_text('baseURL = "https://example.org/"\ntitle = "From the folder"\n')
+    settings = load_settings({}, root)
+    assert (settings.dialect, settings.title, settings.url) == ("hugo", "From the folder", "https://example.org")
 
 
 def test_settings_carry_the_dialect_by_name_and_pickle(tmp_path):
@@ -130,7 +131,7 @@ def _jekyll_path(slug: str, pattern: str, front: dict[str, object] | None = None
 
 
 def test_jekyll_permalinks_through_the_dialect():
-    assert _jekyll_path("Hello_World", "date") == "/2016/10/06/Hello-World.html"  # :title keeps case
+    assert _jekyll_path("Hello_World", "date") == "/2016/10/06/Hello_World.html"  # :title keeps case and _
     assert _jekyll_path("Hello_World", "/:slug/:name/") == "/hello-world/hello-world/"
     assert _jekyll_path("a", "pretty", categories=("News", "Tech", "news")) == "/news/tech/2016/10/06/a/"
     assert _jekyll_path("a", "/:year/:y_day/:short_month/:hour:minute/") == "/2016/280/Oct/1110/"
@@ -141,8 +142,22 @@ def test_jekyll_permalinks_through_the_dialect():
         _jekyll_path("a", "date", {"permalink": ["/x/"]})
 
 
+@pytest.mark.parametrize(("slug", "pattern", "front", "entry_id"), [
+    ("jekyll-1-0-released", "/news/:year/:month/:day/:title/", {},
+     "https://example.org/news/2016/10/06/jekyll-1-0-released"),  # no trailing slash
+    ("hello", "date", {}, "https://example.org/2016/10/06/hello"),  # no .html
+    ("own", "date", {"permalink": "/special/place/"}, "https://example.org/special/own"),  # folder + slug
+    ("hash-#1", "date", {}, "https://example.org/2016/10/06/hash-#1"),  # as Jekyll writes it
+])
+def test_jekyll_entry_ids_are_jekyll_feeds(slug, pattern, front, entry_id):
+    place = PostPlace(front, slug, slug, "T", datetime(2016, 10, 6, 11, 10, tzinfo=BERLIN), ())
+    path = JEKYLL.post_path(place, JEKYLL.permalink_pattern(pattern))
+    assert JEKYLL.entry_id(place, path, "https://example.org") == entry_id
+
+
 def test_jekyll_file_names_and_folders():
     assert JEKYLL.file_name("news/_posts/2016-10-06-hello.md") == ("hello", date(2016, 10, 6))
+    assert JEKYLL.file_name("_posts/2018-10-12-trailing-dots...markdown").slug == "trailing-dots"
     assert JEKYLL.file_name("about.markdown") == ("about", None)
     with pytest.raises(PostError, match="the file name's date '2016-02-30' is not a real date"):
         JEKYLL.file_name("_posts/2016-02-30-no.md")
@@ -158,14 +173,16 @@ def _hugo_path(relpath: str, pattern: str, front: dict[str, object] | None = Non
     file_slug = HUGO.file_name(relpath).slug
     front = front or {}
     slug = str(front.get("slug") or file_slug)
-    place = PostPlace(front, slug, file_slug, title, datetime(2026, 1, 3, 9, 0, tzinfo=BERLIN), ())
-    return HUGO.post_path(place, HUGO.permalink_pattern(pattern))
+    place = PostPlace(front, slug, file_slug, title, datetime(2026, 1, 3, 9, 0, tzinfo=BERLIN), (), relpath)
+    rules = HugoRules(permalinks=(("posts", pattern),)) if pattern else HugoRules()
+    return HUGO.configured(rules.to_json()).post_path(place, HUGO.permalink_pattern(pattern or "/"))
 
 
 def test_hugo_slugs_and_permalinks_through_the_dialect():
     assert HUGO.file_name("content/posts/bundle/index.md") == ("bundle", None)
     assert HUGO.file_name("content/posts/2026-01-03-x.md") == ("2026-01-03-x", None)  # no date in Hugo's names
-    assert _hugo_path("content/posts/My Post.md", "/posts/:slug/") == "/posts/my-post/"
+    assert _hugo_path("content/posts/My Post.md", "") == "/posts/my-post/"  # no pattern: the file's path
+    assert _hugo_path("content/posts/b/index.md", "/:slug/") == "/a-title/"  # no slug: the title, urlized
     assert _hugo_path("content/posts/b/index.md", ":year/:month/:title/", {"slug": "Custom Slug"}) == \
         "/2026/01/a-title/"
     assert _hugo_path("content/posts/b/index.md", "/:slug/:filename/", {"slug": "Custom Slug"}) == \
@@ -179,5 +196,5 @@ def test_hugo_files_and_keys():
     assert not HUGO.walks_folder("_drafts") and HUGO.walks_folder("bundle")
     assert HUGO.folder_categories("content/posts/news/a.md") == []
     assert not HUGO.requires_front_matter("content/posts/a.md")
-    assert not HUGO.renders_liquid and HUGO.summary_keys == ("summary", "excerpt")
+    assert not HUGO.renders_liquid and HUGO.summary_keys == ("summary",)
     assert "lastmod" in HUGO.updated_keys and "lastmod" not in JEKYLL.updated_keys

@@ -18,7 +18,8 @@ from werkzeug.http import http_date, parse_date
 from feedsvc.deploy.service import Service
 from feedsvc.model import Resource
 from feedsvc.pipeline.lastmodified import LastModified
-from feedsvc.render.feeds import EPOCH, as_resource
+from feedsvc.render.documents import EPOCH
+from feedsvc.render.feeds import as_resource
 
 POSTS = {
     f"_posts/2026-01-{day:02d}-post-{day}.md": post_text(

@@ -1,7 +1,8 @@
 """Markdown to HTML that is safe to put in a feed read far away from the site.
 
 The only module that knows the Markdown renderer. cmarkgfm (GitHub's cmark fork)
-gives CommonMark plus GitHub tables, strikethrough and autolinks, at C speed.
+gives CommonMark plus GitHub tables, strikethrough and autolinks, at C speed; for
+Jekyll sites, kramdown.py's passes around it give kramdown's syntax and shapes.
 """
 
 from __future__ import annotations
@@ -13,8 +14,13 @@ from urllib.parse import urljoin
 import lxml.html
 from cmarkgfm import cmark
 
+from feedsvc.content.kramdown import KramdownOptions, finish, prepare
+
 _OPTIONS = cmark.Options.CMARK_OPT_UNSAFE  # raw HTML passes through, as in Jekyll
 _EXTENSIONS = ["table", "strikethrough", "autolink", "tasklist"]
+# kramdown: typographic quotes, dashes and ellipses; footnotes; no bare-URL autolinks.
+_KRAMDOWN_OPTIONS = _OPTIONS | cmark.Options.CMARK_OPT_FOOTNOTES | cmark.Options.CMARK_OPT_SMART
+_KRAMDOWN_EXTENSIONS = ["table", "strikethrough", "tasklist"]
 
 # XML 1.0 forbids C0 controls other than tab, LF and CR, lone surrogates, U+FFFE and U+FFFF.
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -48,12 +54,17 @@ def strip_xml_illegal(text: str) -> str:
     return _XML_ILLEGAL.sub("", text)
 
 
-def render_markdown(text: str) -> str:
-    """CommonMark + GFM extensions -> HTML."""
+def render_markdown(text: str, kramdown: KramdownOptions | None = None) -> str:
+    """CommonMark + GFM extensions -> HTML; as Jekyll's kramdown renders it when given `kramdown` options."""
     if not text.strip():
         return ""
-    rendered: str = cmark.markdown_to_html_with_extensions(text, options=_OPTIONS, extensions=_EXTENSIONS)
-    return rendered
+    if kramdown is None:
+        rendered: str = cmark.markdown_to_html_with_extensions(text, options=_OPTIONS, extensions=_EXTENSIONS)
+        return rendered
+    prepared = prepare(text, kramdown, lambda inner: render_markdown(inner, kramdown))
+    rendered = cmark.markdown_to_html_with_extensions(prepared.source, options=_KRAMDOWN_OPTIONS,
+                                                      extensions=_KRAMDOWN_EXTENSIONS)
+    return finish(rendered, prepared, kramdown)
 
 
 def absolutize_links(fragment: str, base_url: str) -> str:

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 from feedsvc.content.scanning import FileSignature
 from feedsvc.model import Post, Resource
-from feedsvc.render.feeds import EPOCH
+from feedsvc.render.documents import EPOCH
 
 _SECOND = timedelta(seconds=1)
 

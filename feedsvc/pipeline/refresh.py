@@ -21,6 +21,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from feedsvc.config import CONFIG_FILE, ConfigError, Settings, config_path, config_problems, load_settings
+from feedsvc.content.dialects import dialect_for
 from feedsvc.content.scanning import (
     Changes,
     FileSignature,
@@ -36,8 +37,9 @@ from feedsvc.pipeline.parallel import read_posts
 from feedsvc.pipeline.postcache import Seed
 from feedsvc.pipeline.rendercache import RenderCache
 from feedsvc.pipeline.settle import Settling
+from feedsvc.render.documents import EPOCH
 from feedsvc.render.entrycache import EntryCache
-from feedsvc.render.feeds import EPOCH, GZIP_LEVEL, UNSERVED_GZIP_LEVEL
+from feedsvc.render.feeds import GZIP_LEVEL, UNSERVED_GZIP_LEVEL
 from feedsvc.site.compat import compat_routes
 from feedsvc.site.indexing import build_site, update_site
 from feedsvc.snapshot import Built, SnapshotStore
@@ -236,7 +238,7 @@ class Refresher:
         memory = self._memory
         self._settling.start()
         settings, settings_changed = self._current_settings()
-        scan = self._take_inventory()
+        scan = self._take_inventory(settings)
         changes = self._diff(scan, trigger, now)
         due = memory.next_publish_at is not None and now >= memory.next_publish_at
         rebuild = settings_changed or due or memory.retry  # index everything again, and publish
@@ -270,11 +272,12 @@ class Refresher:
         memory.liquid_fingerprint = settings.liquid_fingerprint
         return settings, changed
 
-    def _take_inventory(self) -> _Scan:
-        """Every post file's signature, with the newest change of any folder or of `_config.yml`."""
+    def _take_inventory(self, settings: Settings) -> _Scan:
+        """Every post file's signature, with the newest change of any folder or of the site's config."""
         folder_mtimes: list[int] = []
         unreadable: list[str] = []
-        inventory, problems = take_inventory(self.content_dir, folder_mtimes, unreadable)
+        inventory, problems = take_inventory(self.content_dir, folder_mtimes, unreadable,
+                                             dialect=dialect_for(settings.dialect, settings.dialect_rules))
         config_mtime = self._memory.config_signature.mtime_ns if self._memory.config_signature else 0
         self._memory.content_mtime = from_ns(max(folder_mtimes + [config_mtime]))
         return _Scan(inventory, problems, unreadable)
@@ -352,7 +355,9 @@ class Refresher:
         memory = self._memory
         self._report_new_problems(site.problems)
         memory.retry = memory.redate = False
-        aliases, redirects = compat_routes(resources, site.scopes, settings.compat, settings.public_url)
+        aliases, redirects = compat_routes(resources, site.scopes, settings.compat, settings.public_url,
+                                           dialect_for(settings.dialect, settings.dialect_rules).own_feed_paths,
+                                           site.posts)
         self._generation += 1
         self.store.snapshot = Built(
             site=site,

@@ -8,8 +8,9 @@ from dataclasses import replace
 from datetime import datetime
 
 from feedsvc.config import Settings
+from feedsvc.content.dialects import dialect_for
 from feedsvc.content.references import resolve_references
-from feedsvc.model import SITE_SCOPE, Post, Problem, Scope, ScopeKind, Site
+from feedsvc.model import SITE_SCOPE, Language, Post, Problem, Scope, ScopeKind, Site
 from feedsvc.urls import disambiguated_slug, slugify
 
 
@@ -23,10 +24,16 @@ def build_site(posts: Iterable[Post], problems: Iterable[Problem], settings: Set
     found: list[Problem] = []
     by_url: dict[str, Post] = {}
     for post in candidates:
-        if post.date > now and not settings.future:
-            upcoming.append(post.date)
+        publish_at = post.publish_at or post.date
+        if publish_at > now and not settings.future:
+            upcoming.append(publish_at)
             hidden.add(post.source)
             continue
+        if post.expire_at is not None and post.expire_at <= now:
+            hidden.add(post.source)
+            continue
+        if post.expire_at is not None:
+            upcoming.append(post.expire_at)
         first = by_url.get(post.url)
         if first is not None:
             found.append(Problem(post.source, f"has the same link as {first.source} ({post.url}); skipped"))
@@ -34,34 +41,46 @@ def build_site(posts: Iterable[Post], problems: Iterable[Problem], settings: Set
         by_url[post.url] = post
         visible.append(post)
     own = [p for p in unresolved if not (p.severity == "warning" and p.path in hidden)] + found
-    visible.sort(key=_newest_first)
+    visible.sort(key=dialect_for(settings.dialect, settings.dialect_rules).order_key)  # the generator's own order
     ordered = tuple(visible)
-    scopes: dict[Scope, tuple[Post, ...]] = {SITE_SCOPE: ordered}  # even empty: subscribe before post one
-    scopes.update(_group(ordered, ScopeKind.CATEGORY, lambda p: p.categories))
-    scopes.update(_group(ordered, ScopeKind.TAG, lambda p: p.tags))
-    scopes.update(_group(ordered, ScopeKind.AUTHOR, lambda p: tuple(a.name for a in p.authors)))
+    by_language: dict[Language | None, list[Post]] = {None: []}  # the default one even empty: subscribe early
+    for post in ordered:
+        by_language.setdefault(post.language, []).append(post)
+    scopes: dict[Scope, tuple[Post, ...]] = {}
+    for language in sorted(by_language, key=lambda lang: lang.prefix if lang is not None else ""):
+        scopes.update(_scopes(tuple(by_language[language]), language))
     return Site(
         posts=ordered,
         scopes=scopes,
         problems=_all_problems(problems, own, hidden),
-        next_publish_at=min(upcoming, default=None),
+        next_publish_at=min(upcoming, default=None),  # a post to show, or one to take down
         hidden=frozenset(hidden),
         own_problems=tuple(own),
     )
+
+
+def _scopes(posts: tuple[Post, ...], language: Language | None) -> dict[Scope, tuple[Post, ...]]:
+    """The scopes of one language's posts: the site's, then its categories, tags and authors."""
+    scopes: dict[Scope, tuple[Post, ...]] = {replace(SITE_SCOPE, language=language): posts}
+    scopes.update(_group(posts, ScopeKind.CATEGORY, lambda p: p.categories, language))
+    scopes.update(_group(posts, ScopeKind.TAG, lambda p: p.tags, language))
+    scopes.update(_group(posts, ScopeKind.AUTHOR, lambda p: tuple(a.name for a in p.authors), language))
+    return scopes
 
 
 def update_site(previous: Site, replaced: Mapping[str, Post], problems: Iterable[Problem]) -> Site | None:
     """`previous` with new versions of some posts, when no edit can move anything: a retitle, a fixed typo.
 
     Same order, same scopes, so the whole re-index is skipped. None when an edit touches what
-    places a post (date, link, visibility, categories, tags, authors) or uses references to other
-    posts: then `build_site` must run.
+    places a post (date, link, visibility, categories, tags, authors, weight), retitles a post next to
+    one of the same date, or uses references to other posts: then `build_site` must run.
     """
     current = {post.source: post for post in previous.posts}
     swaps: list[tuple[Post, Post]] = []
     for source, new in replaced.items():
         old = current.get(source)
-        if old is None or old.references or new.references or _placement(old) != _placement(new):
+        if old is None or old.references or new.references or _placement(old) != _placement(new) \
+                or (old.title != new.title and _has_same_date_neighbour(previous.posts, old)):
             return None
         swaps.append((old, new))
     posts, scopes = previous.posts, dict(previous.scopes)
@@ -76,6 +95,16 @@ def update_site(previous: Site, replaced: Mapping[str, Post], problems: Iterable
                    problems=_all_problems(problems, previous.own_problems, previous.hidden))
 
 
+def _has_same_date_neighbour(posts: tuple[Post, ...], post: Post) -> bool:
+    """Whether a post of the same date sits next to `post`: their order may then hang on the title (Hugo)."""
+    for at, other in enumerate(posts):
+        if other is post:
+            second = int(post.date.timestamp())
+            return any(0 <= near < len(posts) and int(posts[near].date.timestamp()) == second
+                       for near in (at - 1, at + 1))
+    return False
+
+
 def _swapped(posts: tuple[Post, ...], old: Post, new: Post) -> tuple[Post, ...]:
     for at, post in enumerate(posts):
         if post is old:
@@ -84,7 +113,8 @@ def _swapped(posts: tuple[Post, ...], old: Post, new: Post) -> tuple[Post, ...]:
 
 
 def _placement(post: Post) -> tuple[object, ...]:
-    return (post.published, post.date, post.url, post.categories, post.tags, tuple(a.name for a in post.authors))
+    return (post.published, post.date, post.publish_at, post.expire_at, post.url, post.categories, post.tags,
+            tuple(a.name for a in post.authors), post.weight, post.link_title)
 
 
 def _all_problems(given: Iterable[Problem], own: Iterable[Problem], hidden: set[str] | frozenset[str]
@@ -94,16 +124,12 @@ def _all_problems(given: Iterable[Problem], own: Iterable[Problem], hidden: set[
     return tuple(sorted(shown, key=lambda p: (p.path, p.line or 0, p.message)))
 
 
-def _newest_first(post: Post) -> tuple[float, str]:
-    return (-post.date.timestamp(), post.source)
-
-
 def _key(name: str) -> str:
     return " ".join(name.casefold().split())
 
 
-def _group(posts: tuple[Post, ...], kind: ScopeKind, names_of: Callable[[Post], tuple[str, ...]]
-           ) -> dict[Scope, tuple[Post, ...]]:
+def _group(posts: tuple[Post, ...], kind: ScopeKind, names_of: Callable[[Post], tuple[str, ...]],
+           language: Language | None = None) -> dict[Scope, tuple[Post, ...]]:
     """Scopes of one kind; names equal but for case and spacing are one scope.
 
     Names that slug alike but differ stay apart: the one used first keeps the plain slug,
@@ -131,5 +157,5 @@ def _group(posts: tuple[Post, ...], kind: ScopeKind, names_of: Callable[[Post], 
         if not slug or slug in taken:
             slug = disambiguated_slug(labels[key])
         taken.add(slug)
-        scopes[Scope(kind, slug, labels[key])] = tuple(members[key])
+        scopes[Scope(kind, slug, labels[key], language)] = tuple(members[key])
     return dict(sorted(scopes.items(), key=lambda item: item[0].slug))

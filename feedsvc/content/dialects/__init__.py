@@ -18,7 +18,7 @@ from feedsvc.content.dialects.hugo import HUGO
 from feedsvc.content.dialects.jekyll import JEKYLL
 
 __all__ = ["DEFAULT_DIALECT", "DIALECTS", "ConfigFileError", "Dialect", "FileName", "PostPlace", "SiteKindError",
-           "detect", "dialect_named"]
+           "detect", "dialect_for", "dialect_named"]
 
 #: Every dialect, in the order their config files decide (a `_config.yml` wins over a `hugo.toml`).
 DIALECTS: tuple[Dialect, ...] = (JEKYLL, HUGO)
@@ -32,6 +32,11 @@ def dialect_named(name: str) -> Dialect:
         return _BY_NAME[name]
     except KeyError:
         raise ValueError(f"unknown site dialect {name!r}; known: {', '.join(_BY_NAME)}") from None
+
+
+def dialect_for(name: str, rules: str) -> Dialect:
+    """The dialect `Settings.dialect` names, with the site's own rules (`Settings.dialect_rules`)."""
+    return dialect_named(name).configured(rules)
 
 
 def detect(root: Path) -> Dialect:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 from feedsvc.content.front_matter import FrontMatterReader
+from feedsvc.model import Language, Post, Problem, Scope
 
 
 class SiteKindError(ValueError):
@@ -42,6 +43,16 @@ class PostPlace:
     title: str
     date: datetime  # in the site's zone
     categories: tuple[str, ...]
+    source: str = ""  # the file's path in the site folder
+
+
+@dataclass(frozen=True, slots=True)
+class Expansion:
+    """A body with the generator's own markup expanded: the Markdown, warnings, and the posts it links to."""
+
+    text: str
+    problems: tuple[Problem, ...] = ()
+    references: tuple[tuple[str, int], ...] = ()  # (reference key, line in the file)
 
 
 class Dialect(Protocol):
@@ -55,6 +66,12 @@ class Dialect(Protocol):
     @property
     def looked_for(self) -> str:
         """What recognises such a folder, in words, for the error that names what was looked for."""
+
+    def configured(self, rules: str) -> Dialect:
+        """This dialect with one site's own rules (`Settings.dialect_rules`, as `site_rules` gave them)."""
+
+    def site_rules(self, config: Mapping[str, Any]) -> str:
+        """The site's own rules, from the mapping `load_config` returned, as text ("" for none)."""
 
     # -- the folder (edges only) --
 
@@ -100,6 +117,9 @@ class Dialect(Protocol):
     def requires_front_matter(self, relpath: str) -> bool:
         """Whether a file without front matter is an error (True) or only not a post (False)."""
 
+    def with_defaults(self, front: dict[Any, Any], relpath: str, site_config: str) -> dict[Any, Any]:
+        """The post's front matter with the defaults the site's config (`site_config`, JSON) gives it."""
+
     def file_name(self, relpath: str) -> FileName:
         """The slug and date a post's path gives it; raises fields.PostError for a name that cannot be."""
 
@@ -115,8 +135,52 @@ class Dialect(Protocol):
         """Front matter keys for a post's summary; the first one present wins."""
 
     @property
+    def publish_keys(self) -> tuple[str, ...]:
+        """Front matter keys for when a post is published, if not at its date; the first one given wins."""
+
+    @property
+    def expiry_keys(self) -> tuple[str, ...]:
+        """Front matter keys for when a post stops being published; the first one given wins."""
+
+    def listed(self, front: Mapping[Any, Any]) -> bool:
+        """Whether front matter that is not a draft's still keeps the post out of the feeds (False)."""
+
+    def auto_summary(self, content_html: str) -> str | None:
+        """The summary of a post without a summary field or excerpt separator; None: the part before the
+        separator (the whole post when there is none)."""
+
+    @property
+    def renders_kramdown(self) -> bool:
+        """Whether Markdown is rendered as Jekyll's kramdown (with the site's `kramdown:` settings), else plain GFM."""
+        ...
+
+    @property
     def renders_liquid(self) -> bool:
         """Whether post bodies are Liquid templates, rendered before Markdown."""
 
+    def expand_body(self, body: str, relpath: str, first_line: int, front: Mapping[Any, Any]) -> Expansion:
+        """The body with the generator's own markup that is not Markdown (Hugo's shortcodes) expanded, the
+        warnings that gives, and the posts it links to (reference keys, content/references.py)."""
+
     def post_path(self, place: PostPlace, pattern: str) -> str:
         """The post's URL path (unescaped), from its front matter and the site's permalink pattern."""
+
+    def entry_id(self, place: PostPlace, path: str, site_url: str) -> str:
+        """The Atom entry id the generator's own feeds give the post whose URL path is `path`."""
+
+    def language_of(self, relpath: str) -> Language | None:
+        """The language of the post at `relpath` in a multilingual site; None for the default language."""
+
+    def ranking(self, front: Mapping[Any, Any]) -> tuple[int, str]:
+        """(weight, link title) the front matter gives a post for `order_key` ((0, "") for none)."""
+
+    def aliases_of(self, front: Mapping[Any, Any], path: str) -> tuple[str, ...]:
+        """Old paths (unescaped) that answer `301` to the post whose URL path is `path` (Hugo's `aliases`)."""
+
+    def own_feed_paths(self, scope: Scope) -> tuple[str, ...]:
+        """Where the generator itself publishes the RSS feed of `scope` (unescaped paths): feedsvc answers
+        there too, so subscribers of a site that moves to feedsvc keep their feeds (site/compat.py)."""
+
+    def order_key(self, post: Post) -> tuple[Any, ...]:
+        """The key the generator's own feeds sort posts by, ascending: the site's feed order, and its
+        tie-breaks between posts of the same date."""
