@@ -11,7 +11,8 @@ the newest feeds. They meet in a state folder, whose files statefolder.py descri
   rename, which is atomic: a reader sees the old manifest or the new one, and every blob either
   names exists. Followers `stat` the manifest ten times a second and swap in a new snapshot,
   reusing the bytes they already hold. A blob whose hash does not match the manifest is never served.
-- **Requests.** A follower that receives a webhook drops a request; the builder takes it within
+- **Requests.** A follower that receives a webhook drops a request (naming the pushed commit, which
+  the builder's git source then fetches by id if its branch lags behind); the builder takes it within
   10-50 ms into its refresh queue (so bursts coalesce across workers too) and writes the result
   when that refresh is done, which the follower reads for `?wait=1`. A follower asked for an
   archive page or a filtered feed (ondemand.py) asks the same way: the builder renders it from
@@ -76,9 +77,9 @@ class RemoteRefreshes:
     def __init__(self, state: StateFolder) -> None:
         self.state = state
 
-    def request(self, trigger: str) -> str:
+    def request(self, trigger: str, commit: str | None = None) -> str:
         try:
-            return ask(self.state, {"trigger": trigger})
+            return ask(self.state, {"trigger": trigger, **({"commit": commit} if commit else {})})
         except OSError as exc:  # a full disk: the builder's interval rescan still comes
             log.error("cannot ask the builder for a refresh (%s); it rescans on its own schedule", exc)
             return UNSENT + uuid.uuid4().hex
@@ -122,9 +123,9 @@ class Delegate:
         self._asked: OrderedDict[str, Refreshes] = OrderedDict()  # refresh id -> who took the request
         self._lock = threading.Lock()
 
-    def request(self, trigger: str) -> str:
+    def request(self, trigger: str, commit: str | None = None) -> str:
         target = self.target  # read once: a takeover may switch it at any moment
-        refresh_id = target.request(trigger)
+        refresh_id = target.request(trigger, commit)
         with self._lock:
             self._asked[refresh_id] = target
             while len(self._asked) > ASKED_KEEP:
@@ -142,8 +143,11 @@ class Deployment:
 
     def __init__(self, state: StateFolder, store: SnapshotStore, queue: RefreshQueue, refreshes: Delegate,
                  start_builder: Callable[[], None], stop_builder: Callable[[], None],
-                 details: Callable[[], dict[str, Any]], ondemand: OnDemandFeeds | None = None) -> None:
+                 details: Callable[[], dict[str, Any]], ondemand: OnDemandFeeds | None = None,
+                 want: Callable[[str], None] | None = None) -> None:
+        """`want`: the builder's git source's `want` (gitsource.py), told the commits pushed to other workers."""
         self.state = state
+        self.want = want
         self.ondemand = ondemand
         self.store = store
         self.queue = queue
@@ -293,6 +297,9 @@ class Deployment:
                 self._render(entry.name.removesuffix(".json"), str(request["render"]))
             else:
                 trigger = str(request.get("trigger", "worker"))[:40]
+                commit = request.get("commit")
+                if self.want is not None and isinstance(commit, str):
+                    self.want(commit)  # checked there: only a commit id is taken
                 self._pending[entry.name.removesuffix(".json")] = self.queue.enqueue(trigger)
         if stale["refresh"]:
             self.queue.enqueue("worker")

@@ -114,6 +114,8 @@ class _Memory:
     seeded_fingerprint: str | None = None  # settings.fingerprint of posts taken from the post cache (seed)
     moved: bool = False  # the folder was replaced whole since the last scan (see `Refresher.moved`)
     moved_changes: frozenset[str] | None = None  # ...and only these files differ (None: unknown)
+    history: datetime | None = None  # git: when the served commit last changed the site (lastmodified.py)
+    redate: bool = False  # `history` moved since the last publish: publish even if no post changed
 
 
 class Refresher:
@@ -157,6 +159,15 @@ class Refresher:
             known = memory.moved_changes if memory.moved else frozenset()
             memory.moved = True
             memory.moved_changes = None if changed is None or known is None else known | changed
+
+    def dated_by(self, changed_at: datetime | None) -> None:
+        """Date every resource by this time from now on instead of by file times (a git source's commit,
+        deploy/githistory.py); the next refresh publishes if it moved, so replicas on one commit agree."""
+        with self._lock:
+            memory = self._memory
+            if changed_at != memory.history:
+                memory.history = changed_at
+                memory.redate = True
 
     def seed(self, seed: Seed, served: Mapping[str, Resource]) -> None:
         """Carry on from what an earlier builder parsed and rendered (postcache.py), before the first refresh.
@@ -231,7 +242,8 @@ class Refresher:
         changes = self._diff(scan, trigger, now)
         due = memory.next_publish_at is not None and now >= memory.next_publish_at
         rebuild = settings_changed or due or memory.retry  # index everything again, and publish
-        if not (changes or rebuild or scan.problems != memory.scan_problems or self.store.snapshot is None):
+        publish = rebuild or memory.redate or scan.problems != memory.scan_problems or self.store.snapshot is None
+        if not (changes or publish):
             return RefreshReport(trigger)
         gone = self._read(changes, scan, settings, now)
         site = self._index(changes, gone, settings, rebuild, now)
@@ -334,7 +346,7 @@ class Refresher:
         that changed for readers."""
         memory = self._memory
         previous = self.store.snapshot.resources if self.store.snapshot is not None else {}
-        dating = LastModified(now, memory.content_mtime, memory.inventory)
+        dating = LastModified(now, memory.content_mtime, memory.inventory, memory.history)
         return self._renders.render(site, settings, previous, dating,
                                     lambda done, total: self.progress("rendering", done, total))
 
@@ -342,7 +354,7 @@ class Refresher:
         """Swap in the new snapshot: one reference, so a request sees the old one or the new one whole."""
         memory = self._memory
         self._report_new_problems(site.problems)
-        memory.retry = False
+        memory.retry = memory.redate = False
         aliases, redirects = compat_routes(resources, site.scopes, settings.compat, settings.public_url,
                                            dialect_for(settings.dialect, settings.dialect_rules).own_feed_paths,
                                            site.posts)
@@ -354,7 +366,7 @@ class Refresher:
             stats=MappingProxyType(site_stats(site, resources, len(memory.inventory))),
             aliases=MappingProxyType(aliases),
             redirects=MappingProxyType(redirects),
-            modified=max(memory.content_mtime, from_ns(max(
+            modified=memory.history or max(memory.content_mtime, from_ns(max(
                 (max(sig.mtime_ns, sig.ctime_ns) for sig in memory.inventory.values()), default=0))),
         )
 
