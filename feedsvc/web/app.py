@@ -135,7 +135,8 @@ def create_app(settings: Settings, store: SnapshotStore, webhooks: WebhookReceiv
             except BodyRefused as refused:
                 app.logger.warning("webhook from %s refused: %s", request.remote_addr or "?", refused.reason)
                 metrics.webhooks.labels("bad_body").inc()
-                return _plain(refused.reason + "\n", refused.status)
+                # The connection's body is unread or broken: it cannot carry another request.
+                return _plain(refused.reason + "\n", refused.status, {"Connection": "close"})
             answer = receiver.handle(request.headers, body, wait=request.args.get("wait") in ("1", "true"),
                                      remote=request.remote_addr or "")
         finally:
