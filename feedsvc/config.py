@@ -27,7 +27,8 @@ from feedsvc.content.dialects import (
     detect,
 )
 from feedsvc.content.dialects.jekyll import DEFAULT_PATTERN, JEKYLL, parse_config
-from feedsvc.content.kramdown import KramdownOptions, kramdown_options
+from feedsvc.content.kramdown import KramdownOptions
+from feedsvc.content.markup import MarkdownFlavour
 from feedsvc.model import Author, Problem
 from feedsvc.site.compat import CompatConfig, compat_config
 from feedsvc.urls import escape_path, is_outbound_safe
@@ -70,7 +71,7 @@ class Settings:
     liquid_fingerprint: str = field(default="", compare=False)  # fingerprint + all that Liquid's `site` shows
     dialect: str = DEFAULT_DIALECT  # the site's generator: its layout and URL rules (`dialects.dialect_named`)
     dialect_rules: str = ""  # what the site's own config decides under that generator's rules (`dialects.dialect_for`)
-    kramdown: KramdownOptions | None = KramdownOptions()  # Jekyll's Markdown and its settings; None: plain GFM
+    markdown: MarkdownFlavour = KramdownOptions()  # the generator's Markdown and the site's settings; None: plain GFM
 
     @property
     def tz(self) -> ZoneInfo:
@@ -272,7 +273,7 @@ def build_settings(environ: Mapping[str, str], config: Mapping[str, Any], conten
         site_config=_as_json(config),
         dialect=dialect.name,
         dialect_rules=dialect.site_rules(config),
-        kramdown=kramdown_options(config.get("kramdown"), errors) if dialect.renders_kramdown else None,
+        markdown=dialect.markdown_flavour(config, errors),
     )
     if errors:
         raise ConfigError(errors)
@@ -291,7 +292,7 @@ def _with_fingerprint(settings: Settings) -> Settings:
     """Posts parsed under one fingerprint are reusable under another only if it is equal."""
     relevant = (
         settings.url, settings.baseurl, settings.author, settings.timezone,
-        settings.permalink, settings.excerpt_separator, settings.kramdown,
+        settings.permalink, settings.excerpt_separator, settings.markdown,
     ) + ((settings.dialect, settings.dialect_rules) if settings.dialect != DEFAULT_DIALECT else ())  # so Jekyll's stay
     defaults = json.loads(settings.site_config or "{}").get("defaults")  # front matter of every post
     relevant += (json.dumps(defaults, sort_keys=True, default=str),) if defaults else ()

@@ -5,9 +5,10 @@ every regular page, so the entries expected of feedsvc's site feed are the ones 
 pages of the main sections, which the harness asks Hugo itself for (a one-line `layouts/index.html` printing
 `where site.RegularPages "Section" "in" site.Params.mainSections`), in the order of Hugo's feed.
 
-Compared, entry by entry: which posts and in what order, link, guid, title, date (pubDate) and the summary
-(description as text, whitespace collapsed). A field not matched yet on a fixture is one row of
-KNOWN_DIFFERENCES, which the test also checks is still different: the table can only shrink.
+Compared, entry by entry: which posts and in what order, link, guid, title, date (pubDate), the summary
+(description as text, whitespace collapsed) and its anchors (the id of each element that has one: heading
+ids). A field not matched yet on a fixture is one row of KNOWN_DIFFERENCES, which the test also checks is
+still different: the table can only shrink.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ OWN_FEED_DIFFERENCES: dict[tuple[str, str], str] = {
     ("config-dir", "/notes/index.xml"): _NESTED,
 }
 
-FIELDS = ("posts", "order", "link", "guid", "title", "date", "summary")
+FIELDS = ("posts", "order", "link", "guid", "title", "date", "summary", "anchors")
 
 #: (field, feed) -> why feedsvc differs from Hugo there today; a feed is a fixture's name (its default
 #: language) or `<fixture>/<language prefix>`. Each row must still differ (the test says when one can go);
@@ -75,10 +76,19 @@ def _stack_demo(root: Path) -> None:
         (shortcodes / f"{name}.html").write_text("{{ .Get 0 }}")
 
 
+def _plain_markup(root: Path) -> None:
+    """The markup fixture with Goldmark's typographer and automatic heading ids turned off."""
+    with (root / "hugo.toml").open("a", encoding="utf-8") as config:
+        config.write("\n[markup.goldmark.extensions]\ntypographer = false\n"
+                     "[markup.goldmark.parser]\nautoHeadingID = false\n")
+
+
 #: name -> (source folder, the adjustment made to a copy before both builds, or None)
 SITES: dict[str, tuple[Path, Callable[[Path], None] | None]] = {
     "blog": (FIXTURES / "blog", None),
     "config-dir": (FIXTURES / "config-dir", None),
+    "markup": (FIXTURES / "markup", None),
+    "markup-plain": (FIXTURES / "markup", _plain_markup),
     "multilingual": (FIXTURES / "multilingual", None),
     "ordering": (FIXTURES / "ordering", None),
     "shortcodes": (FIXTURES / "shortcodes", None),
@@ -93,6 +103,7 @@ class Entry:
     title: str
     date: datetime
     summary: str
+    anchors: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +128,14 @@ def _text(fragment: str) -> str:
     return " ".join(html.unescape(text).split())
 
 
+def _anchors(fragment: str) -> tuple[str, ...]:
+    """The ids in an HTML fragment, in document order (a link to `#id` lands there)."""
+    if not fragment.strip():
+        return ()
+    root = lxml_html.fragment_fromstring(fragment, create_parent="div")
+    return tuple(f"{element.tag}#{element.get('id')}" for element in root.iter() if element.get("id") is not None)
+
+
 def _language(rss: bytes) -> str:
     return etree.fromstring(rss).findtext("channel/language") or ""
 
@@ -126,7 +145,8 @@ def _entries(rss: bytes) -> list[Entry]:
     assert channel is not None
     return [Entry(link=item.findtext("link") or "", guid=item.findtext("guid") or "",
                   title=item.findtext("title") or "", date=parsedate_to_datetime(item.findtext("pubDate") or ""),
-                  summary=_text(item.findtext("description") or ""))
+                  summary=_text(item.findtext("description") or ""),
+                  anchors=_anchors(item.findtext("description") or ""))
             for item in channel.iter("item")]
 
 

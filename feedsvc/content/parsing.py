@@ -213,7 +213,7 @@ def _first_date(data: Mapping[Any, Any], keys: tuple[str, ...], tz: ZoneInfo, re
 
 
 def _html(markdown: str, base_url: str, settings: Settings) -> str:
-    rendered = check_html(render_markdown(check_markdown(markdown), settings.kramdown))  # kramdown's or GFM, bounded
+    rendered = check_html(render_markdown(check_markdown(markdown), settings.markdown))  # the generator's, bounded
     return strip_xml_illegal(drop_unsafe_links(absolutize_links(rendered, base_url))).strip()
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 from feedsvc.content.front_matter import FrontMatterReader
+from feedsvc.content.markup import MarkdownFlavour
 from feedsvc.model import Language, Post, Problem, Scope
 
 
@@ -149,9 +150,9 @@ class Dialect(Protocol):
         """The summary of a post without a summary field or excerpt separator; None: the part before the
         separator (the whole post when there is none)."""
 
-    @property
-    def renders_kramdown(self) -> bool:
-        """Whether Markdown is rendered as Jekyll's kramdown (with the site's `kramdown:` settings), else plain GFM."""
+    def markdown_flavour(self, config: Mapping[str, Any], errors: list[str]) -> MarkdownFlavour:
+        """How Markdown is rendered (the generator's renderer with the site's settings, from the mapping
+        `load_config` returned; a bad setting is named in `errors`); None: plain GFM."""
         ...
 
     @property

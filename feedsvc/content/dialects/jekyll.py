@@ -25,6 +25,8 @@ from feedsvc.content.dialects.base import ConfigFileError, Expansion, FileName, 
 from feedsvc.content.dialects.jekylldefaults import apply_defaults
 from feedsvc.content.fields import PostError, text_field
 from feedsvc.content.front_matter import FrontMatterReader, split_toml, split_yaml
+from feedsvc.content.kramdown import kramdown_options
+from feedsvc.content.markup import MarkdownFlavour
 from feedsvc.model import Language, Post, Scope
 from feedsvc.urls import absolute
 
@@ -144,7 +146,6 @@ class Jekyll:
     updated_keys = ("last_modified_at", "updated")
     summary_keys = ("excerpt",)
     renders_liquid = True
-    renders_kramdown = True
 
     def config_file(self, root: Path) -> Path | None:
         path = root / CONFIG_FILE
@@ -166,6 +167,10 @@ class Jekyll:
         except UnicodeDecodeError as exc:
             raise ConfigFileError(f"{path}: not UTF-8 (byte {exc.start})") from None
         return parse_config(text)
+
+    def markdown_flavour(self, config: Mapping[str, Any], errors: list[str]) -> MarkdownFlavour:
+        """kramdown as Jekyll configures it, with the site's `kramdown:` settings."""
+        return kramdown_options(config.get("kramdown"), errors)
 
     def permalink_setting(self, config: Mapping[str, Any]) -> Any:
         collections = config.get("collections")

@@ -14,6 +14,8 @@ without `summary` or `<!--more-->` gets Hugo's automatic summary (summary.py). F
 (order.py): weight, then newest first, then link title.
 Bodies are not Liquid; shortcodes are expanded before Markdown (shortcodes.py): Hugo's built-in ones as HTML
 a reader can use (builtins.py), a site's own ones to their inner content, with a warning.
+Markdown is Goldmark's as Hugo configures it (content/goldmark.py): typographer and heading ids, per the
+site's `[markup.goldmark]`.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ from feedsvc.content.dialects.hugo.shortcodes import expand, has_shortcodes
 from feedsvc.content.dialects.hugo.summary import auto_summary
 from feedsvc.content.dialects.hugo.urls import base_name, page_path, sections, urlize
 from feedsvc.content.front_matter import FrontMatterReader, split_toml, split_yaml
+from feedsvc.content.goldmark import goldmark_options
+from feedsvc.content.markup import MarkdownFlavour
 from feedsvc.model import Language, Post, Scope
 from feedsvc.urls import absolute
 
@@ -68,7 +72,6 @@ class Hugo:
     publish_keys = ("publishDate", "publishdate", "pubDate", "pubdate")
     expiry_keys = ("expiryDate", "expirydate", "unpublishdate")
     renders_liquid = False
-    renders_kramdown = False
 
     def __init__(self, rules: HugoRules | None = None) -> None:
         self.rules = rules or HugoRules()
@@ -101,6 +104,10 @@ class Hugo:
             raise ConfigFileError(f"{self.config_file(root) or root}: {exc}") from None
 
     # -- settings --
+
+    def markdown_flavour(self, config: Mapping[str, Any], errors: list[str]) -> MarkdownFlavour:
+        """Goldmark as Hugo configures it, with the site's `[markup.goldmark]` settings."""
+        return goldmark_options(config.get("markup"), errors)
 
     def permalink_setting(self, config: Mapping[str, Any]) -> Any:
         return config.get("permalink")

@@ -18,7 +18,7 @@ from feedsvc.content.references import file_key, placeholder, post_url_key
 
 
 def _attr(value: str) -> str:
-    return protect(html.escape(value))
+    return protect(html.escape(value), attribute=True)
 
 
 def _link(url: str, text: str) -> str:

@@ -114,6 +114,8 @@ def common_config(config: Mapping[str, Any], rules: HugoRules) -> dict[str, Any]
                        ("author", params.get("author") or config.get("author"))):
         if value and isinstance(value, (str, Mapping)):
             common[key] = value
+    if isinstance(config.get("markup"), Mapping):  # [markup.goldmark]: how Markdown is rendered
+        common["markup"] = config["markup"]
     limit = _rss_limit(config)
     if limit is not None:
         common["feed"] = {"posts_limit": limit}

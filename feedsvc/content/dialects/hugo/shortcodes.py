@@ -27,6 +27,9 @@ _PARAM = re.compile(r"""\s*(?:(?P<key>[\w.-]+)\s*=\s*)?"""
 _NAME = re.compile(r"\s*(?P<name>[\w./-]+)")
 # What Markdown would read as syntax in text that must reach the reader as written.
 _MARKDOWN_PUNCTUATION = str.maketrans({char: f"&#{ord(char)};" for char in "\\`*_[]!#|~"})
+# And what the typographer would change (quotes, dashes, ellipses): only in text, outside tags and comments.
+_TYPOGRAPHY = str.maketrans({char: f"&#{ord(char)};" for char in "'\"-."})
+_HTML_TAG = re.compile(r"(<[^>]*>)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,9 +91,13 @@ def has_shortcodes(body: str) -> bool:
     return "{{<" in body or "{{%" in body
 
 
-def protect(text: str) -> str:
-    """Text that Markdown leaves as written (its punctuation as character references)."""
-    return text.translate(_MARKDOWN_PUNCTUATION)
+def protect(text: str, *, attribute: bool = False) -> str:
+    """Text (or HTML) that Markdown leaves as written, typographer included (Hugo puts a `{{< >}}` shortcode's
+    output in after rendering): its punctuation as character references; an `attribute` value's only for Markdown."""
+    if attribute:
+        return text.translate(_MARKDOWN_PUNCTUATION)
+    parts = _HTML_TAG.split(text.translate(_MARKDOWN_PUNCTUATION))
+    return "".join(part if index % 2 else part.translate(_TYPOGRAPHY) for index, part in enumerate(parts))
 
 
 def expand(body: str, relpath: str, first_line: int, render: Renderer) -> Expansion:
