@@ -43,9 +43,11 @@ class Row:
     subject: str
     posts: int
     sample: Sample
+    corpus: str = "bench"
 
     def as_dict(self) -> dict[str, object]:
-        return {"figure": self.figure, "subject": self.subject, "posts": self.posts, **self.sample.as_dict()}
+        return {"figure": self.figure, "subject": self.subject, "posts": self.posts, "corpus": self.corpus,
+                **self.sample.as_dict()}
 
 
 @dataclass
@@ -60,10 +62,11 @@ class Context:
     say: Callable[[str], None]
     rows: list[Row] = field(default_factory=list)
     extra: dict[str, object] = field(default_factory=dict)
+    corpus: str = "bench"  # which corpus the figures being measured are for (run.py sets it)
 
     def row(self, figure: str, subject: str, posts: int, unit: str, note: str = "") -> Sample:
         sample = Sample(unit, note=note)
-        self.rows.append(Row(figure, subject, posts, sample))
+        self.rows.append(Row(figure, subject, posts, sample, self.corpus))
         return sample
 
 

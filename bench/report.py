@@ -27,6 +27,7 @@ class Verdict:
 
 
 def find(rows: list[Row], figure: str, subject: str, posts: int) -> Row | None:
+    """`rows` are one corpus's (see `verdicts`)."""
     return next((r for r in rows if r.figure == figure and r.subject == subject and r.posts == posts
                  and r.sample.values), None)
 
@@ -34,17 +35,18 @@ def find(rows: list[Row], figure: str, subject: str, posts: int) -> Row | None:
 def figures_table(rows: list[Row]) -> list[str]:
     """One line per figure and corpus size, one column per subject measured."""
     subjects = [s for s in SUBJECTS if any(r.subject == s for r in rows)]
-    lines = ["| figure | posts | " + " | ".join(subjects) + " | notes |",
-             "| --- | ---: | " + " | ".join("---" for _ in subjects) + " | --- |"]
-    keys = list(dict.fromkeys((r.figure, r.posts) for r in rows))
-    for figure, posts in keys:
+    lines = ["| figure | corpus | posts | " + " | ".join(subjects) + " | notes |",
+             "| --- | --- | ---: | " + " | ".join("---" for _ in subjects) + " | --- |"]
+    keys = list(dict.fromkeys((r.figure, r.corpus, r.posts) for r in rows))
+    for figure, corpus, posts in keys:
         cells, notes = [], []
         for subject in subjects:
-            row = next((r for r in rows if (r.figure, r.posts, r.subject) == (figure, posts, subject)), None)
+            key = (figure, corpus, posts, subject)
+            row = next((r for r in rows if (r.figure, r.corpus, r.posts, r.subject) == key), None)
             cells.append("" if row is None else fmt_sample(row.sample))
             if row is not None and row.sample.note:
                 notes.append(f"{subject}: {row.sample.note}" if len(subjects) > 1 else row.sample.note)
-        lines.append(f"| {figure} | {posts:,} | " + " | ".join(cells) + " | " + "; ".join(notes) + " |")
+        lines.append(f"| {figure} | {corpus} | {posts:,} | " + " | ".join(cells) + " | " + "; ".join(notes) + " |")
     return lines
 
 
@@ -148,12 +150,17 @@ def markdown(meta: dict[str, object], rows: list[Row]) -> str:
         "",
         *figures_table(rows),
         "",
-        "## Against the targets of issue 4",
-        "",
-        *verdict_table(verdicts(rows)),
-        "",
     ]
+    for corpus, chosen in by_corpus(rows).items():
+        lines += [f"## Against the targets, {corpus} corpus", "", *verdict_table(verdicts(chosen)), ""]
     return "\n".join(lines)
+
+
+def by_corpus(rows: list[Row]) -> dict[str, list[Row]]:
+    """Rows per corpus; the serving figure (measured on bench's corpus only) counts for every corpus."""
+    corpora = list(dict.fromkeys(r.corpus for r in rows)) or ["bench"]
+    serving = [r for r in rows if r.figure.startswith("serving ") and not r.figure.startswith("serving memory")]
+    return {c: [r for r in rows if r.corpus == c and r not in serving] + serving for c in corpora}
 
 
 def write(results: Path, stem: str, meta: dict[str, object], rows: list[Row]) -> Path:
@@ -161,7 +168,7 @@ def write(results: Path, stem: str, meta: dict[str, object], rows: list[Row]) ->
     results.mkdir(parents=True, exist_ok=True)
     text = markdown(meta, rows)
     data = {**meta, "figures": [r.as_dict() for r in rows],
-            "targets": [asdict(v) for v in verdicts(rows)]}
+            "targets": {corpus: [asdict(v) for v in verdicts(chosen)] for corpus, chosen in by_corpus(rows).items()}}
     for name in (stem, "latest"):
         (results / f"{name}.md").write_text(text, encoding="utf-8")
         (results / f"{name}.json").write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
