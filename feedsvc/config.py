@@ -337,6 +337,11 @@ def webhook_secret(environ: Mapping[str, str]) -> str:
     return environ.get("FEEDSVC_WEBHOOK_SECRET", "").strip()
 
 
+def watch_enabled(environ: Mapping[str, str]) -> bool:
+    """FEEDSVC_WATCH=off: find changes by the interval rescan only, never by OS events (pipeline/watching.py)."""
+    return environ.get("FEEDSVC_WATCH", "on").strip().lower() not in ("0", "off", "false", "no")
+
+
 def state_dir_from(environ: Mapping[str, str], content_dir: Path) -> Path:
     """Where the worker processes of one deployment meet: FEEDSVC_STATE_DIR, else a folder per deployment.
 

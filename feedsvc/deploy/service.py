@@ -21,6 +21,7 @@ from feedsvc.config import (
     load_settings,
     settings_key,
     state_dir_from,
+    watch_enabled,
     webhook_secret,
 )
 from feedsvc.deploy.gitsource import GitError, GitSource, git_config_from
@@ -31,6 +32,7 @@ from feedsvc.pipeline.postcache import CacheWriter, PostCache
 from feedsvc.pipeline.refresh import Progress, Refresher
 from feedsvc.pipeline.scheduling import RefreshScheduler
 from feedsvc.pipeline.triggers import RefreshQueue
+from feedsvc.pipeline.watching import FolderWatch
 from feedsvc.snapshot import Built, SnapshotStore
 from feedsvc.web.app import create_app
 from feedsvc.web.metrics import Metrics, enable_multiprocess
@@ -87,6 +89,8 @@ class Service:
         self.app: Flask = create_app(self.settings, self.store, self.webhooks, self.metrics, self.ondemand)
         self.scheduler: RefreshScheduler | None = None
         self.deployment: Deployment | None = None
+        self.watch: FolderWatch | None = None
+        self._watch_wanted = watch_enabled(environ)
         self.cache_writer: CacheWriter | None = None
         self.store.details = self._details  # the deployment (workers.py) adds its own once it starts
         self.pinger = HubPinger(lambda: self.refresher.settings or self.settings,
@@ -148,7 +152,15 @@ class Service:
         self.queue.start()
         if self.refresher.settings is None:  # warm start: nothing has been scanned in this process yet
             self.queue.request("startup")
-        self.scheduler = RefreshScheduler(self.refresher, self.queue.request, self.settings.rescan_seconds)
+        self.watch = FolderWatch(self.refresher.content_dir, self.queue.request)
+        if self.git is not None:
+            self.watch.fallback = "git source: pushes and the interval fetch bring changes"
+        elif not self._watch_wanted:
+            self.watch.fallback = "FEEDSVC_WATCH=off"
+        else:
+            self.watch.start()
+        interval = self.watch.safety_net_seconds(self.settings.rescan_seconds)
+        self.scheduler = RefreshScheduler(self.refresher, self.queue.request, interval)
         self.scheduler.start()
 
     def _save_posts(self, *_: object) -> None:
@@ -158,6 +170,8 @@ class Service:
             self.cache_writer.submit(seed)
 
     def _stop_builder(self) -> None:
+        if self.watch is not None:
+            self.watch.stop()
         if self.scheduler is not None:
             self.scheduler.shutdown()
             self.scheduler = None
@@ -183,6 +197,7 @@ class Service:
             "scheduler": self.scheduler.describe() if self.scheduler is not None else None,
             "last_refresh": self.queue.last,
             "websub": self.pinger.status(),
+            "changes_seen_by": self.watch.describe() if self.watch is not None else None,
         }
         if self.git is not None:
             details["git"] = self.git.status()
