@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import figures, report
+from . import chart, figures, report
 from .gen_corpus import ensure_corpus
 from .news_corpus import ensure_news_corpus
 from .tools import ensure_tools, library_versions, machine, tool_version
@@ -25,7 +25,7 @@ from .tools import ensure_tools, library_versions, machine, tool_version
 RESULTS = Path(__file__).resolve().parent / "results"
 QUICK_SIZES = (1_000,)
 FULL_SIZES = (1_000, 10_000, 100_000)
-ALL_FIGURES = ("build", "warm", "rescan", "hook", "serve")
+ALL_FIGURES = ("build", "warm", "rescan", "hook", "save", "serve")
 ALL_CORPORA = ("bench", "news")  # gen_corpus.py's generated posts; news_corpus.py's replicated real posts
 Measure = Callable[[figures.Context, Path, int, int], None]
 MEASURES: dict[str, Measure] = {
@@ -33,6 +33,7 @@ MEASURES: dict[str, Measure] = {
     "warm": figures.warm_start,
     "rescan": figures.rescans,
     "hook": figures.edit_to_etag,
+    "save": figures.save_to_etag,
 }
 
 
@@ -108,6 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     path = report.write(args.results, f"bench-{stamp}", meta, ctx.rows)
     print(path.read_text(encoding="utf-8"))
     say(f"written: {path} and {path.with_suffix('.json')} (also latest.md, latest.json)")
+    if len({row.posts for row in ctx.rows if row.figure == "cold build" and row.sample.values}) > 1:
+        figures_json = [row.as_dict() for row in ctx.rows]
+        caption = f"{meta['started']}, {meta['machine']['cpu_count']} CPUs, load {os.getloadavg()[0]:.1f}"  # type: ignore[index]
+        for name in (f"growth-{stamp}.svg", "growth-latest.svg"):
+            (args.results / name).write_text(chart.draw(figures_json, caption=caption), encoding="utf-8")
+        say(f"chart: {args.results / f'growth-{stamp}.svg'}")
     return 0
 
 
