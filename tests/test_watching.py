@@ -229,3 +229,42 @@ def test_status_says_how_changes_are_seen(site_dir, tmp_path):
                            "refreshes_requested": 0}
     finally:
         off.stop()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_edits_seen_only_by_the_watcher_end_equal_to_a_clean_build(site_dir, tmp_path, seed):
+    """Saves, in-place writes, deletes, adds and folder moves in random order, no pause between them."""
+    import random
+
+    rng = random.Random(seed)
+    running = Watched(site_dir(POSTS))
+    posts = running.root / "_posts"
+    try:
+        for step in range(25):
+            existing = sorted(p for p in posts.rglob("*.md"))
+            action = rng.choice(["save", "write", "delete", "add", "move in", "move out"])
+            text = post_text(f"title: Step {step}\ntags: [t{rng.randrange(4)}]", f"Step {step} of seed {seed}.\n")
+            if action == "save" and existing:
+                temp = posts / f".save-{step}.tmp"
+                temp.write_text(text, encoding="utf-8")
+                os.replace(temp, rng.choice(existing))
+            elif action == "write" and existing:
+                rng.choice(existing).write_text(text, encoding="utf-8")
+            elif action == "delete" and existing:
+                rng.choice(existing).unlink()
+            elif action == "move in":
+                folder = tmp_path / f"batch-{step}"
+                folder.mkdir()
+                (folder / f"2026-02-{step + 1:02d}-batch-{step}.md").write_text(text, encoding="utf-8")
+                os.rename(folder, posts / f"batch-{step}")
+            elif action == "move out":
+                folders = sorted(p for p in posts.iterdir() if p.is_dir())
+                if folders:
+                    os.rename(folders[0], tmp_path / f"out-{step}")
+            else:
+                (posts / f"2026-03-{step + 1:02d}-added-{step}.md").write_text(text, encoding="utf-8")
+        expected = clean_build(running.root)
+        snapshot = running.until(lambda s: bodies(s) == bodies(expected))
+        assert titles(snapshot) == titles(expected)
+    finally:
+        running.stop()
