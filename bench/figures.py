@@ -314,6 +314,24 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _watching(server: FeedsvcServer) -> None:
+    """Until /status says the builder watches the folder (it starts after the first build, in the worker)."""
+    conn = connect(server.port)
+    try:
+        while time.perf_counter() - server.started < START_TIMEOUT:
+            response = get(conn, "/status")
+            seen_by = json.loads(response.body).get("changes_seen_by") if response.status == 200 else None
+            if seen_by and seen_by.get("mode") == "os events":
+                time.sleep(1.0)  # and its catch-up rescan has run
+                return
+            if seen_by and seen_by.get("fallback") not in (None, "not started"):
+                raise RuntimeError(f"the builder does not watch: {seen_by['fallback']}")
+            time.sleep(0.02)
+    finally:
+        conn.close()
+    raise RuntimeError("the builder never started watching")
+
+
 def _idle_cpu_ms(server: FeedsvcServer, seconds: float) -> float:
     pids = [server.process.pid, *server.worker_pids()]
     before = sum(cpu_seconds(pid) for pid in pids)
@@ -334,7 +352,7 @@ def save_to_etag(ctx: Context, corpus: Path, posts: int, repeats: int) -> None:
                      f"CPU ms over {IDLE_SECONDS:g} s idle / {IDLE_SECONDS:g} rescans")
     with feedsvc_server(scratch, ctx.log, {"FEEDSVC_RESCAN_SECONDS": "3600"}) as server:
         _wait_ready(server)
-        _caught_up(server)
+        _watching(server)
         for run in range(repeats):
             ctx.say(f"  editor save -> new ETag {posts} posts, run {run + 1}/{repeats}")
             saved.add(_time_to_new_etag(server, post, f"save {run}", lambda: None, change=editor_save))

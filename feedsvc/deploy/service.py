@@ -149,16 +149,18 @@ class Service:
         self.refresher.listeners.append(self._save_posts)
         if self.refresher.settings is not None:  # built in this process (or its parent) before serving
             self._save_posts()
+        built_here = self.refresher.settings is not None  # else a warm start: nothing scanned in this process yet
         self.queue.start()
-        if self.refresher.settings is None:  # warm start: nothing has been scanned in this process yet
-            self.queue.request("startup")
         self.watch = FolderWatch(self.refresher.content_dir, self.queue.request)
         if self.git is not None:
             self.watch.fallback = "git source: pushes and the interval fetch bring changes"
         elif not self._watch_wanted:
             self.watch.fallback = "FEEDSVC_WATCH=off"
-        else:
-            self.watch.start()
+        watching = self.watch.fallback == "not started" and self.watch.start()
+        if not built_here:
+            self.queue.request("startup")
+        elif watching:
+            self.queue.request("watch started")  # whatever changed since the build, before the watch began
         interval = self.watch.safety_net_seconds(self.settings.rescan_seconds)
         self.scheduler = RefreshScheduler(self.refresher, self.queue.request, interval)
         self.scheduler.start()
