@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     only = set(args.only.split(",")) if args.only else {"cold-build", "warm-start", "one-edit", "unchanged"}
     if args.corpus == "news":
         args.results = args.results / "news"
+        args.results.mkdir(parents=True, exist_ok=True)
     content = corpus / "jekyll"
     tmp = Path(tempfile.mkdtemp(prefix="feedsvc-profile-"))
     try:
