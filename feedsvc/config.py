@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pwd
 import re
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -30,7 +30,7 @@ from feedsvc.content.dialects.jekyll import DEFAULT_PATTERN, JEKYLL, parse_confi
 from feedsvc.content.kramdown import KramdownOptions, kramdown_options
 from feedsvc.model import Author, Problem
 from feedsvc.site.compat import CompatConfig, compat_config
-from feedsvc.urls import escape_path
+from feedsvc.urls import escape_path, is_outbound_safe
 
 CONFIG_FILE = "_config.yml"  # the name settings problems are reported under
 DEFAULT_URL = "http://localhost:8000"
@@ -135,6 +135,9 @@ def _author_from(value: Any, errors: list[str], name: str) -> Author | None:
             return None
         email = value.get("email")
         uri = value.get("uri") or value.get("url")
+        if uri and not is_outbound_safe(str(uri)):
+            errors.append(f"{name}.uri: only http, https and mailto links (or relative ones) are allowed")
+            return None
         return Author(person.strip(), str(email) if email else None, str(uri) if uri else None)
     errors.append(f"{name}: expected a name or a mapping with `name`, got {type(value).__name__}")
     return None
@@ -290,6 +293,8 @@ def _with_fingerprint(settings: Settings) -> Settings:
         settings.url, settings.baseurl, settings.author, settings.timezone,
         settings.permalink, settings.excerpt_separator, settings.kramdown,
     ) + ((settings.dialect, settings.dialect_rules) if settings.dialect != DEFAULT_DIALECT else ())  # so Jekyll's stay
+    defaults = json.loads(settings.site_config or "{}").get("defaults")  # front matter of every post
+    relevant += (json.dumps(defaults, sort_keys=True, default=str),) if defaults else ()
     digest = hashlib.sha256(repr(relevant).encode()).hexdigest()[:16]
     # Posts with Liquid also see the rest (`site.*`): they alone are re-read when only this changes.
     site = (digest, settings.site_config, settings.title, settings.description)
@@ -342,19 +347,38 @@ def watch_enabled(environ: Mapping[str, str]) -> bool:
     return environ.get("FEEDSVC_WATCH", "on").strip().lower() not in ("0", "off", "false", "no")
 
 
+# Never part of the state folder's name: anyone who can list its parent could test guesses against it.
+_SECRET_WORDS = ("SECRET", "TOKEN", "PASSWORD", "PASSPHRASE", "CREDENTIAL", "KEY")
+
+
+def default_state_home(environ: Mapping[str, str]) -> Path:
+    """Where the service keeps its state unless told: systemd's `StateDirectory=` ($STATE_DIRECTORY), else
+    `$XDG_STATE_HOME/feedsvc`, else `~/.local/state/feedsvc`: a place of the service's user, never the temp dir."""
+    systemd = environ.get("STATE_DIRECTORY", "").split(":")[0]
+    if systemd and os.path.isabs(systemd):
+        return Path(systemd)
+    xdg = environ.get("XDG_STATE_HOME", "")
+    if xdg and os.path.isabs(xdg):  # the XDG spec: a relative path is to be ignored
+        return Path(xdg) / "feedsvc"
+    home = environ.get("HOME") or pwd.getpwuid(os.getuid()).pw_dir
+    return Path(home) / ".local" / "state" / "feedsvc"
+
+
 def state_dir_from(environ: Mapping[str, str], content_dir: Path) -> Path:
-    """Where the worker processes of one deployment meet: FEEDSVC_STATE_DIR, else a folder per deployment.
+    """Where the worker processes of one deployment meet: FEEDSVC_STATE_DIR, else a folder per deployment
+    under `default_state_home`. deploy/privatefolder.py checks it is ours before anything in it is used.
 
     A deployment is a content folder with its FEEDSVC_* settings: two services over the same folder with
-    different settings (say another base URL) must never serve each other's bytes.
+    different settings (say another base URL) must never serve each other's bytes. Secrets are left out.
     """
     explicit = environ.get("FEEDSVC_STATE_DIR")
     if explicit:
         return Path(explicit)
-    identity = [str(content_dir.resolve())] + sorted(f"{k}={_without_credentials(k, v)}" for k, v in environ.items()
-                                                      if k.startswith("FEEDSVC_"))
+    settings = sorted(f"{k}={_without_credentials(k, v)}" for k, v in environ.items()
+                      if k.startswith("FEEDSVC_") and not any(word in k for word in _SECRET_WORDS))
+    identity = [str(content_dir.resolve()), *settings]
     key = hashlib.sha256("\0".join(identity).encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / f"feedsvc-{os.getuid()}-{key}"
+    return default_state_home(environ) / key
 
 
 def _without_credentials(name: str, value: str) -> str:

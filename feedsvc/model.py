@@ -39,12 +39,24 @@ class ScopeKind(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class Language:
+    """A site language besides the default one (a multilingual Hugo site's `fr`): its posts have feeds of
+    their own under `/<prefix>/`, which say the language and carry the site's title in it."""
+
+    prefix: str  # the URL segment its feeds live under
+    code: str = ""  # what its feeds give as their language (RSS <language>, Atom xml:lang); "" for none
+    title: str = ""  # the site's title in this language; "" for the site's own
+
+
+@dataclass(frozen=True, slots=True)
 class Scope:
-    """One feed family: the whole site, or one category, tag or author."""
+    """One feed family: the whole site, or one category, tag or author; in the default language (None)
+    or in one other language of a multilingual site."""
 
     kind: ScopeKind
     slug: str = ""
     label: str = ""
+    language: Language | None = None
 
 
 SITE_SCOPE = Scope(ScopeKind.SITE)
@@ -108,6 +120,10 @@ class Post:
     # When it is published, if not at `date` (Hugo's publishDate), and when it stops being (expiryDate).
     publish_at: datetime | None = None
     expire_at: datetime | None = None
+    # The Atom entry id, where the generator's own feeds used another than the link (jekyll-feed: the
+    # post's folder + slug): subscribers see no entry as new when a site switches to feedsvc.
+    entry_id: str = ""
+    language: Language | None = None  # None: the site's default language
 
     @property
     def content_html(self) -> str:

@@ -8,6 +8,7 @@ read `SnapshotStore.snapshot`, typed as `Served`; the store is swapped whole by 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -45,3 +46,17 @@ class SnapshotStore:
         self.status = ScanStatus()
         # More for /status (scheduler, last refresh, WebSub, role), supplied by whoever runs this process.
         self.details: Callable[[], Mapping[str, object]] = dict
+        # What keeps this process from working normally while it still serves (a full disk): area -> reason.
+        # /healthz and /status say `degraded` with these reasons. Replaced whole, never mutated.
+        self.troubles: Mapping[str, str] = MappingProxyType({})
+        self._troubles_lock = threading.Lock()
+
+    def trouble(self, area: str, reason: str | None) -> None:
+        """Report a trouble in `area`, or (`reason` None) that it is over."""
+        with self._troubles_lock:
+            if self.troubles.get(area) == reason:
+                return
+            changed = {key: value for key, value in self.troubles.items() if key != area}
+            if reason is not None:
+                changed[area] = reason
+            self.troubles = MappingProxyType(changed)

@@ -35,9 +35,11 @@ def feed_path(scope: Scope, fmt: FeedFormat) -> str:
 
 
 def scope_dir(scope: Scope) -> str:
+    """Where a scope's feeds live: `/`, `/tags/<slug>/`, and each under `/<prefix>/` in another language."""
+    root = f"/{scope.language.prefix}/" if scope.language is not None else "/"
     if scope.kind is ScopeKind.SITE:
-        return "/"
-    return f"/{scope.kind.value}/{scope.slug}/"
+        return root
+    return f"{root}{scope.kind.value}/{scope.slug}/"
 
 
 def escape_path(path: str) -> str:
@@ -57,3 +59,26 @@ def escape_path(path: str) -> str:
 def absolute(root: str, path: str) -> str:
     """Join a site root (no trailing slash) and an unescaped path into an absolute URL."""
     return root + escape_path(path if path.startswith("/") else "/" + path)
+
+
+OUTBOUND_SCHEMES = frozenset({"http", "https", "mailto"})
+_SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*):")
+_IGNORED_BY_BROWSERS = re.compile(r"[\x00-\x20\x7f]+")  # `java\tscript:` is javascript: to a browser
+
+
+def is_outbound_safe(link: str) -> bool:
+    """Whether a link may leave feedsvc: http, https or mailto, or relative (made absolute where it enters)."""
+    scheme = _SCHEME.match(_IGNORED_BY_BROWSERS.sub("", link))
+    return scheme is None or scheme.group(1).lower() in OUTBOUND_SCHEMES
+
+
+def outbound_url(link: str | None, root: str) -> str | None:
+    """A link as it may leave feedsvc: absolute against `root` (the site URL), or None for any other scheme."""
+    if not link or not is_outbound_safe(link):
+        return None
+    link = link.strip()
+    if _SCHEME.match(link):
+        return link
+    if link.startswith("//"):
+        return "https:" + link
+    return absolute(root, link)

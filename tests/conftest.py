@@ -44,6 +44,10 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("FEEDSVC_"):
             monkeypatch.delenv(name)
+    # A serving Service switches prometheus-client to multiprocess mode for the whole process (by this
+    # variable): setting it through monkeypatch first makes it undone after every test.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "")
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
 
 
 def settings_from(config: str = BASIC_CONFIG, environ: dict[str, str] | None = None,

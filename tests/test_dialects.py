@@ -131,7 +131,7 @@ def _jekyll_path(slug: str, pattern: str, front: dict[str, object] | None = None
 
 
 def test_jekyll_permalinks_through_the_dialect():
-    assert _jekyll_path("Hello_World", "date") == "/2016/10/06/Hello-World.html"  # :title keeps case
+    assert _jekyll_path("Hello_World", "date") == "/2016/10/06/Hello_World.html"  # :title keeps case and _
     assert _jekyll_path("Hello_World", "/:slug/:name/") == "/hello-world/hello-world/"
     assert _jekyll_path("a", "pretty", categories=("News", "Tech", "news")) == "/news/tech/2016/10/06/a/"
     assert _jekyll_path("a", "/:year/:y_day/:short_month/:hour:minute/") == "/2016/280/Oct/1110/"
@@ -142,8 +142,22 @@ def test_jekyll_permalinks_through_the_dialect():
         _jekyll_path("a", "date", {"permalink": ["/x/"]})
 
 
+@pytest.mark.parametrize(("slug", "pattern", "front", "entry_id"), [
+    ("jekyll-1-0-released", "/news/:year/:month/:day/:title/", {},
+     "https://example.org/news/2016/10/06/jekyll-1-0-released"),  # no trailing slash
+    ("hello", "date", {}, "https://example.org/2016/10/06/hello"),  # no .html
+    ("own", "date", {"permalink": "/special/place/"}, "https://example.org/special/own"),  # folder + slug
+    ("hash-#1", "date", {}, "https://example.org/2016/10/06/hash-#1"),  # as Jekyll writes it
+])
+def test_jekyll_entry_ids_are_jekyll_feeds(slug, pattern, front, entry_id):
+    place = PostPlace(front, slug, slug, "T", datetime(2016, 10, 6, 11, 10, tzinfo=BERLIN), ())
+    path = JEKYLL.post_path(place, JEKYLL.permalink_pattern(pattern))
+    assert JEKYLL.entry_id(place, path, "https://example.org") == entry_id
+
+
 def test_jekyll_file_names_and_folders():
     assert JEKYLL.file_name("news/_posts/2016-10-06-hello.md") == ("hello", date(2016, 10, 6))
+    assert JEKYLL.file_name("_posts/2018-10-12-trailing-dots...markdown").slug == "trailing-dots"
     assert JEKYLL.file_name("about.markdown") == ("about", None)
     with pytest.raises(PostError, match="the file name's date '2016-02-30' is not a real date"):
         JEKYLL.file_name("_posts/2016-02-30-no.md")

@@ -14,8 +14,9 @@ import pytest
 from conftest import SAMPLE_CONTENT, post_text
 
 from feedsvc.model import FeedFormat, Resource
+from feedsvc.render.documents import EntryShape
 from feedsvc.render.entrycache import EntryCache
-from feedsvc.render.feeds import EntryShape, archive_doc, as_resource, doc_parts, feed_parts, subscription_doc
+from feedsvc.render.feeds import archive_doc, as_resource, doc_parts, feed_parts, subscription_doc
 from feedsvc.site.archives import archive_count
 from feedsvc.site.filters import parse_filter
 from feedsvc.urls import feed_path

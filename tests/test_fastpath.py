@@ -85,7 +85,7 @@ def test_every_request_shape_matches_flask_pairwise_and_at_the_corners(clients):
     own_tags = [f'"{rss.etag}-gz"', f'"{rss.etag}"', f'W/"{rss.etag}-gz"', f'"x", "{rss.etag}-gz"']
     matches = [None, *own_tags, '"x"', "*", "garbage", ""]
     future = "Fri, 01 Jan 2100 00:00:00 GMT"
-    sinces = [None, lm, "Mon, 01 Jan 2001 00:00:00 GMT", future, "not a date"]
+    sinces = [None, lm, "Mon, 01 Jan 2001 00:00:00 GMT", future, "not a date", "Sat, 01 Jan 99999999999 00:00:00 GMT"]
     shapes = set(all_pairs([["GET", "HEAD"], paths, encodings, matches, sinces]))
     shapes |= set(itertools.product(["GET"], ["/rss.xml", "/feed/"], [None, "gzip", "gzip;q=0", "*"], own_tags,
                                     [None, lm]))

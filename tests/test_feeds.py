@@ -146,6 +146,9 @@ def test_atom_entries_always_have_an_author_ids_and_typed_markup(synthetic):
         assert entry.summary_detail.type == "text/html"
     ids = [e.id for e in parsed.entries]
     assert len(set(ids)) == len(ids)
+    # jekyll-feed's ids (folder + slug), so a site switching from it shows its subscribers nothing new
+    assert ids[2] == "https://example.org/blog/kitchen/2026/first"
+    assert parsed.entries[2].link == "https://example.org/blog/kitchen/2026/first/"
     assert [e.author_detail.name for e in parsed.entries] == ["Site Owner", "Ada Quill", "Ben Okafor"]
     # Markup-looking text is declared html and escaped, so readers show it literally.
     assert parsed.entries[2].title_detail.type == "text/html"

@@ -161,3 +161,42 @@ def test_a_bundles_images_hang_from_its_link_and_publish_and_expiry_dates_are_ke
     clock.now = datetime(2026, 7, 2, tzinfo=UTC)
     refresher.refresh()
     assert sorted(_posts(refresher)) == ["content/posts/2024-06_02/index.md", "content/posts/later.md"]
+
+
+MULTILINGUAL_TOML = """\
+baseURL = "https://example.org/"
+defaultContentLanguage = "en"
+[languages.en]
+title = "In English"
+languageCode = "en-GB"
+[languages.fr]
+title = "En français"
+languageCode = "fr-FR"
+[languages.de]
+title = "Auf Deutsch"
+contentDir = "inhalt"
+"""
+
+
+def test_each_language_has_its_feeds_under_its_prefix_saying_its_language_and_title(site_dir, make_refresher):
+    files = {
+        "content/posts/hello.md": toml_post('title = "Hello"\ndate = 2026-01-02\ntags = ["news"]'),
+        "content/posts/hello.fr.md": toml_post('title = "Bonjour"\ndate = 2026-01-02\ntags = ["news"]'),
+        "inhalt/posts/hallo.md": toml_post('title = "Hallo"\ndate = 2026-01-03'),
+    }
+    refresher = make_refresher(_hugo_site(site_dir, files, MULTILINGUAL_TOML))
+    assert refresher.refresh().error is None
+    resources = refresher.store.snapshot.resources
+    english = json.loads(resources["/feed.json"].body)
+    french = json.loads(resources["/fr/feed.json"].body)
+    german = json.loads(resources["/de/feed.json"].body)
+    assert [i["url"] for i in english["items"]] == ["https://example.org/posts/hello/"]
+    assert [i["url"] for i in french["items"]] == ["https://example.org/fr/posts/hello/"]
+    assert [i["url"] for i in german["items"]] == ["https://example.org/de/posts/hallo/"]
+    assert (english["language"], french["language"], german["language"]) == ("en-GB", "fr-FR", "de")
+    assert (english["title"], french["title"], german["title"]) == ("In English", "En français", "Auf Deutsch")
+    assert b'xml:lang="fr-FR"' in resources["/fr/atom.xml"].body
+    assert b"<language>fr-FR</language>" in resources["/fr/rss.xml"].body
+    french_tag = json.loads(resources["/fr/tags/news/feed.json"].body)
+    assert [i["title"] for i in french_tag["items"]] == ["Bonjour"]
+    assert [i["title"] for i in json.loads(resources["/tags/news/feed.json"].body)["items"]] == ["Hello"]

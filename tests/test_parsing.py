@@ -179,12 +179,14 @@ def test_front_matter_slug_overrides_and_changes_the_permalink():
         ("categories: [Web, Python]\ntags: [a, b]", ("Web", "Python"), ("a", "b")),
         ("categories: web python\ntags: a b  c", ("web", "python"), ("a", "b", "c")),
         ("category: web\ntag: a", ("web",), ("a",)),
-        ("category: web\ncategories: [web, python]\ntag: a\ntags: a b", ("web", "python"), ("a", "b")),
+        ("category: web\ncategories: [web, python]\ntag: a\ntags: a b", ("web", "python"), ("a",)),  # Jekyll's
+        ("category: Elixir in Production\ntag: big data", ("Elixir in Production",), ("big data",)),
         ("categories:\ntags: []", (), ()),
         ('categories: ""\ntags: ~', (), ()),
         ("tags: [2016, python]", (), ("2016", "python")),
     ],
-    ids=["list", "string", "singular", "merged", "null-and-empty-list", "empty-string-and-tilde", "numbers"],
+    ids=["list", "string", "singular", "merged", "singular-with-spaces", "null-and-empty-list",
+         "empty-string-and-tilde", "numbers"],
 )
 def test_categories_and_tags(front, categories, tags):
     post = _post("title: T\n" + front)

@@ -10,9 +10,10 @@ from feedsvc.config import settings_key
 from feedsvc.content.parsing import parse_post
 from feedsvc.content.scanning import Changes, FileSignature
 from feedsvc.model import SITE_SCOPE, Post, Resource
-from feedsvc.pipeline.lastmodified import EPOCH, LastModified
+from feedsvc.pipeline.lastmodified import LastModified
 from feedsvc.pipeline.rendercache import RenderCache, render_key
 from feedsvc.pipeline.settle import Settling
+from feedsvc.render.documents import EPOCH
 from feedsvc.render.entrycache import EntryCache
 from feedsvc.render.feeds import as_resource
 from feedsvc.site.indexing import build_site

@@ -110,13 +110,13 @@ def test_other_settings_reuse_the_parsed_posts_only_when_they_would_parse_alike(
     assert counting["read"] == 12  # entry links depend on it: every post is parsed again
 
 
-def test_an_unreadable_pickle_means_that_file_is_parsed_again(site_dir, make_refresher, tmp_path, clock, counting):
+def test_an_unreadable_cache_entry_means_that_file_is_parsed_again(site_dir, make_refresher, tmp_path, clock, counting):
     root = site_dir(dict(_post(n) for n in range(10)))
     first = make_refresher(root)
     first.refresh()
     cache = PostCache(tmp_path / "posts")
     cache.save(first.export())
-    victim = sorted((tmp_path / "posts").glob("*.pickle"))[0]
+    victim = sorted((tmp_path / "posts").glob("*.json.z"))[0]
     victim.write_bytes(victim.read_bytes()[:20])
     seed = PostCache(tmp_path / "posts").load()
     assert len(seed.parsed) == 9
@@ -135,14 +135,14 @@ def test_another_version_or_model_is_not_trusted(site_dir, make_refresher, tmp_p
     assert PostCache(tmp_path / "posts").load() is None
 
 
-def test_saving_writes_only_new_pickles_and_drops_the_ones_no_longer_named(site_dir, make_refresher, tmp_path):
+def test_saving_writes_only_new_entries_and_drops_the_ones_no_longer_named(site_dir, make_refresher, tmp_path):
     rng = random.Random(3)
     root = site_dir(dict(_post(n) for n in range(20)))
     refresher = make_refresher(root)
     refresher.refresh()
     cache = PostCache(tmp_path / "posts")
     cache.save(refresher.export())
-    before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "posts").glob("*.pickle")}
+    before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "posts").glob("*.json.z")}
     assert len(before) == 20
     gone = _post(rng.randrange(20))[0]
     (root / gone).unlink()
@@ -150,9 +150,9 @@ def test_saving_writes_only_new_pickles_and_drops_the_ones_no_longer_named(site_
     (root / edited[0]).write_text(edited[1])
     refresher.refresh("webhook")
     cache.save(refresher.export())
-    after = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "posts").glob("*.pickle")}
+    after = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "posts").glob("*.json.z")}
     assert len(after) == 19 - (gone == edited[0])
-    assert len(set(after) - set(before)) == 1  # the edited post's new pickle; the others untouched
+    assert len(set(after) - set(before)) == 1  # the edited post's new entry; the others untouched
     assert all(after[name] == before[name] for name in set(after) & set(before))
     assert not [p for p in os.listdir(tmp_path / "posts") if p.endswith(".tmp")]
 
@@ -174,3 +174,20 @@ def test_a_post_in_error_keeps_its_last_good_version_across_a_restart(site_dir, 
     (root / broken).write_text(_post(2, "Post 2, fixed")[1])  # once fixed, the new version replaces it
     second.refresh("webhook")
     assert "Post 2, fixed" in {p.title for p in second.store.snapshot.site.posts}
+
+
+def test_the_cache_keeps_every_field_of_a_post():
+    """A field `Post` gains must be kept by the cache too, or a warm restart serves other bytes than a cold build."""
+    from dataclasses import fields
+    from datetime import UTC, datetime
+
+    from feedsvc.model import Language, Post, pack_html
+    from feedsvc.pipeline.postcodec import decode, encode
+
+    moment = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    post = Post(source="_posts/2026-01-02-a.md", fingerprint="f", slug="a", title="A", date=moment, updated=moment,
+                url="https://example.org/a/", authors=(), categories=("c",), tags=("t",), summary_html="<p>s</p>",
+                summary_text="s", content_zlib=pack_html("<p>body</p>"), publish_at=moment, expire_at=moment,
+                entry_id="https://example.org/a", language=Language("fr", "fr-FR", "Le site"))
+    assert set(encode(post)["post"]) == {field.name for field in fields(Post)}
+    assert decode(encode(post)) == post

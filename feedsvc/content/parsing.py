@@ -19,10 +19,11 @@ from feedsvc.config import Settings
 from feedsvc.content.dialects import Dialect, PostPlace, dialect_for
 from feedsvc.content.fields import PostError, text_field
 from feedsvc.content.front_matter import FrontMatterError, split_front_matter
+from feedsvc.content.links import drop_unsafe_links
 from feedsvc.content.markup import absolutize_links, html_to_text, render_markdown, strip_xml_illegal
 from feedsvc.content.templating import has_liquid, render_post_body
 from feedsvc.model import BODY_LEVEL, Author, Image, Post, Problem, pack_html
-from feedsvc.urls import absolute
+from feedsvc.urls import absolute, outbound_url
 
 MAX_POST_BYTES = 5 * 1024 * 1024
 # Every category, tag and author is a feed of its own (three, one per format) and every entry lists
@@ -86,7 +87,8 @@ def _parse(relpath: str, raw: bytes, settings: Settings, body_level: int = BODY_
         raise PostError("no front matter: a post starts with a line of three dashes (---)", 1)
     notes = [Problem(relpath, f"`{key}` is given more than once; the last one is used", "warning", line)
              for key, line in front.duplicates]
-    return _build_post(dialect, relpath, raw, front.data, front.body, settings, front.body_line, notes, body_level)
+    data = dialect.with_defaults(front.data, relpath, settings.site_config)
+    return _build_post(dialect, relpath, raw, data, front.body, settings, front.body_line, notes, body_level)
 
 
 def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any], body: str, settings: Settings,
@@ -124,11 +126,11 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
         title = " ".join(word.capitalize() for word in re.split(r"[-_\s]+", slug) if word) or slug
         warnings.append(Problem(relpath, f"no title; using {title!r} from the file name", "warning"))
 
-    categories = _capped(_unique(dialect.folder_categories(relpath) + _words(data, "categories", "category")),
-                         "categories", relpath, warnings)
+    named = _words(data, "categories", "category", merged=True)
+    categories = _capped(_unique(dialect.folder_categories(relpath) + named), "categories", relpath, warnings)
     tags = _capped(_unique(_words(data, "tags", "tag")), "tags", relpath, warnings)
 
-    authors = tuple(_capped(list(_authors(data)), "authors", relpath, warnings))
+    authors = tuple(_capped(list(_authors(data, settings.site_url)), "authors", relpath, warnings))
     if not authors and settings.author is not None:
         authors = (settings.author,)
 
@@ -185,6 +187,8 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
         liquid=liquid,
         publish_at=publish_at,
         expire_at=expire_at,
+        entry_id=dialect.entry_id(place, path, settings.site_url),
+        language=dialect.language_of(relpath),
     )
 
 
@@ -202,30 +206,40 @@ def _first_date(data: Mapping[Any, Any], keys: tuple[str, ...], tz: ZoneInfo, re
 
 def _html(markdown: str, base_url: str, settings: Settings) -> str:
     rendered = render_markdown(markdown, settings.kramdown)  # the dialect's Markdown: kramdown's, or Hugo's GFM
-    return strip_xml_illegal(absolutize_links(rendered, base_url)).strip()
+    return strip_xml_illegal(drop_unsafe_links(absolutize_links(rendered, base_url))).strip()
 
 
-def _words(data: Mapping[Any, Any], plural: str, singular: str) -> list[str]:
-    """Jekyll's rule: a list, or a string split on white space; both keys may be present."""
+def _words(data: Mapping[Any, Any], plural: str, singular: str, *, merged: bool = False) -> list[str]:
+    """Jekyll's rule (`Utils.pluralized_array_from_hash`): a singular value is one name, spaces and all
+    (`category: Elixir in Production`); else the plural, a list or a string split on white space. With
+    `merged` (categories) the plural's names come first and the singular's is added to them."""
+    one = _listed(data, singular, split=False)
+    many = _listed(data, plural, split=True)
+    if merged:
+        return many + one
+    return one or many
+
+
+def _listed(data: Mapping[Any, Any], key: str, *, split: bool) -> list[str]:
+    value = data.get(key)
     words: list[str] = []
-    for key in (singular, plural):
-        value = data.get(key)
-        if value is None or value == "":
-            continue
-        if isinstance(value, str):
-            words.extend(strip_xml_illegal(value).split())
-        elif isinstance(value, (list, tuple)):
-            for item in value:
-                if item is None:
-                    continue
-                if isinstance(item, (dict, list)):
-                    kind = "list" if isinstance(item, list) else "mapping"
-                    raise PostError(f"`{key}` must hold names, got a nested {kind}")
-                words.append(text_field(item, key))
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            words.append(str(value))
-        else:
-            raise PostError(f"`{key}` must be a list or a space-separated string")
+    if value is None or value == "":
+        return words
+    if isinstance(value, str):
+        text = strip_xml_illegal(value)
+        words.extend(text.split() if split else [text.strip()])
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            if item is None:
+                continue
+            if isinstance(item, (dict, list)):
+                kind = "list" if isinstance(item, list) else "mapping"
+                raise PostError(f"`{key}` must hold names, got a nested {kind}")
+            words.append(text_field(item, key))
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        words.append(str(value))
+    else:
+        raise PostError(f"`{key}` must be a list or a space-separated string")
     return [word for word in words if word]
 
 
@@ -244,7 +258,7 @@ def _capped(names: list[Any], field: str, relpath: str, warnings: list[Problem])
     return names[:MAX_NAMES_PER_FIELD]
 
 
-def _author(value: Any, field: str) -> Author | None:
+def _author(value: Any, field: str, site_url: str) -> Author | None:
     if value is None or value == "":
         return None
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
@@ -256,20 +270,20 @@ def _author(value: Any, field: str) -> Author | None:
             raise PostError(f"`{field}` mapping has no `name`")
         email = text_field(value.get("email"), f"{field}.email") or None
         uri = text_field(value.get("uri") or value.get("url"), f"{field}.uri") or None
-        return Author(name, email, uri)
+        return Author(name, email, outbound_url(uri, site_url))  # javascript: and kin are dropped
     raise PostError(f"`{field}` must be a name or a mapping with `name`, `email`, `uri`")
 
 
-def _authors(data: Mapping[Any, Any]) -> tuple[Author, ...]:
+def _authors(data: Mapping[Any, Any], site_url: str) -> tuple[Author, ...]:
     found: list[Author] = []
-    single = _author(data.get("author"), "author")
+    single = _author(data.get("author"), "author", site_url)
     if single:
         found.append(single)
     many = data.get("authors")
     if many is not None:
         items = many if isinstance(many, list) else [many]
         for item in items:
-            author = _author(item, "authors")
+            author = _author(item, "authors", site_url)
             if author and author.name not in {a.name for a in found}:
                 found.append(author)
     return tuple(found)
@@ -287,12 +301,9 @@ def _image(value: Any, site_url: str) -> Image | None:
     src = text_field(src, "image")
     if not src:
         return None
-    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", src):
-        url = src
-    elif src.startswith("//"):
-        url = "https:" + src
-    else:
-        url = absolute(site_url, src)  # Jekyll's absolute_url: url + baseurl + path
+    url = outbound_url(src, site_url)  # Jekyll's absolute_url: url + baseurl + path; javascript: and kin dropped
+    if url is None:
+        return None
     extension = posixpath.splitext(url.split("?", 1)[0])[1].lower()
     return Image(url=url, mime_type=_IMAGE_TYPES.get(extension, "application/octet-stream"), alt=alt)
 

@@ -25,7 +25,8 @@ from feedsvc.config import (
     webhook_secret,
 )
 from feedsvc.deploy.gitsource import GitError, GitSource, git_config_from
-from feedsvc.deploy.statefolder import StateFolder
+from feedsvc.deploy.privatefolder import claim_folder, subfolder
+from feedsvc.deploy.statefolder import STATE_FOLDER, StateFolder, cannot_write
 from feedsvc.deploy.websub import HubPinger
 from feedsvc.deploy.workers import Delegate, Deployment
 from feedsvc.pipeline.postcache import CacheWriter, PostCache
@@ -35,7 +36,7 @@ from feedsvc.pipeline.triggers import RefreshQueue
 from feedsvc.pipeline.watching import FolderWatch
 from feedsvc.snapshot import Built, SnapshotStore
 from feedsvc.web.app import create_app
-from feedsvc.web.metrics import Metrics, enable_multiprocess
+from feedsvc.web.metrics import Metrics, enable_multiprocess, reserve_space
 from feedsvc.web.ondemand import OnDemandFeeds
 from feedsvc.web.webhooks import SeenInFolder, WebhookReceiver
 
@@ -53,13 +54,17 @@ class Service:
         environ = dict(os.environ if environ is None else environ)
         root = content_dir_from(environ, content_dir)
         self.state_dir = state_dir_from(environ, root)
+        # `build` and `check` keep no state (unless they clone a repository); a server refuses a folder others
+        # could write
+        if not for_build or environ.get("FEEDSVC_GIT_URL", "").strip():
+            self.state_dir = claim_folder(self.state_dir)
         self.git, moved_at_start = _git_source(environ, self.state_dir)
         if self.git is not None:
             root = self.git.content_dir
-        if serving:
-            enable_multiprocess(self.state_dir / "metrics")
-        self.metrics = Metrics()
         self.store = SnapshotStore()
+        if serving:
+            self.store.trouble("metrics", enable_multiprocess(self.state_dir / "metrics"))
+        self.metrics = Metrics()
         self.refresher = Refresher(self.store, root, environ, progress=progress, for_build=for_build)
         if moved_at_start:  # posts a warm start remembers were read from an older checkout: compare them all
             self.refresher.moved(None)
@@ -80,8 +85,8 @@ class Service:
             self.queue.before_run.append(self._fetch)
         self.refreshes = Delegate(self.queue)
         secret = webhook_secret(environ)
-        self.webhooks = WebhookReceiver(secret, self.refreshes, SeenInFolder(self.state_dir / "webhook-ids"),
-                                        source=self.git) if secret else None
+        seen = SeenInFolder(subfolder(self.state_dir, "webhook-ids")) if secret else None
+        self.webhooks = WebhookReceiver(secret, self.refreshes, seen, source=self.git) if secret and seen else None
         # One entry cache for the refresher and the feeds rendered on request: archive pages and filtered
         # feeds show the entries the subscription feeds built (render/entrycache.py).
         self.ondemand = OnDemandFeeds(lambda: self.refresher.settings or self.settings,
@@ -118,13 +123,23 @@ class Service:
         snapshot = self.store.snapshot
         if isinstance(snapshot, Built):  # not one loaded by a warm start: that is on disk already
             started = time.perf_counter()
-            StateFolder(self.state_dir).write_snapshot(snapshot, settings_key(self.settings))
+            try:
+                StateFolder(self.state_dir).write_snapshot(snapshot, settings_key(self.settings))
+            except OSError as exc:  # a full disk: serve from memory; the builder writes it once it can
+                log.error("cannot write the feeds to %s (%s); serving them from memory", self.state_dir, exc)
+                self.store.trouble(STATE_FOLDER, cannot_write(exc))
+                return
             log.info("wrote %d files to %s in %.2fs", len(snapshot.resources), self.state_dir,
                      time.perf_counter() - started)
 
     def start_background(self) -> None:
         """Elect this process builder or follower and start its threads; call once per process, after any fork."""
         if self.deployment is None:
+            trouble = reserve_space()  # this process's own metric files (a forked worker has a new pid)
+            if trouble is not None:
+                log.error("%s; this worker counts alone", trouble)
+                self.metrics.count_alone()
+                self.store.trouble("metrics", trouble)
             self.deployment = Deployment(StateFolder(self.state_dir), self.store, self.queue, self.refreshes,
                                          self._start_builder, self._stop_builder, self._details, self.ondemand)
             self.deployment.start()
@@ -137,7 +152,7 @@ class Service:
     def _start_builder(self) -> None:
         self.refresher.listeners.append(self.pinger)  # after the startup build: a restart pings only real changes
         self.pinger.start()
-        cache = PostCache(self.state_dir / "posts")
+        cache = PostCache(subfolder(self.state_dir, "posts"))
         if self.refresher.settings is None and self.store.snapshot is not None:  # a warm start, or a takeover
             started = time.perf_counter()
             seed = cache.load()
@@ -145,7 +160,8 @@ class Service:
                 self.refresher.seed(seed, self.store.snapshot.resources)
                 log.info("post cache: %d parsed posts and %d render keys from %s in %.2fs", len(seed.parsed),
                          len(seed.rendered), cache.folder, time.perf_counter() - started)
-        self.cache_writer = CacheWriter(cache)
+        self.cache_writer = CacheWriter(cache, lambda error: self.store.trouble(
+            "post cache", None if error is None else cannot_write(error)))
         self.refresher.listeners.append(self._save_posts)
         if self.refresher.settings is not None:  # built in this process (or its parent) before serving
             self._save_posts()
@@ -258,7 +274,7 @@ def configure_logging(environ: Mapping[str, str] | None = None) -> None:
     """One line per event, to stderr, at FEEDSVC_LOG_LEVEL (default INFO)."""
     environ = os.environ if environ is None else environ
     logger = logging.getLogger("feedsvc")
-    if logger.handlers:
+    if any(type(handler) is logging.StreamHandler for handler in logger.handlers):
         return
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s feedsvc[%(process)d]: %(message)s"))

@@ -1,8 +1,8 @@
 """The state folder: the files through which the worker processes of one deployment share their work.
 
 This is the one description of its layout; the modules named here point back to it. The folder
-is FEEDSVC_STATE_DIR, else `<temp dir>/feedsvc-<uid>-<hash of the content folder and FEEDSVC_*>`
-(`config.state_dir_from`). The election and the protocol (who writes what, and when) are in
+is FEEDSVC_STATE_DIR, else `<state home>/<hash of the content folder and the FEEDSVC_* settings
+that hold no secret>` (`config.state_dir_from`). The election and the protocol (who writes what, and when) are in
 workers.py. "Builder" is the elected worker, or the process that builds before it forks its
 workers (`Service.publish_state`).
 
@@ -21,17 +21,23 @@ workers (`Service.publish_state`).
 - `results/<id>.json`: the builder's answer, a refresh summary (pipeline/triggers.py `summarize`) or
   a rendered resource (`answer_to_json`); the asker deletes a render's, the builder any after 120 s.
 - `posts/`: the builder's post cache (pipeline/postcache.py). `posts/index.json` names, per post
-  file, its signature and the pickle of what it parsed to, the pickles of last good versions of
+  file, its signature and the file holding what it parsed to, the files of last good versions of
   files now in error, and per rendered path its render key and ETag, under an identity (cache
-  format, feedsvc and Python versions, `Post`'s shape) and the settings fingerprints. Each
-  `posts/<hash>.pickle` (one `Post` or `Problem`) is written once; the index is replaced last.
+  format, feedsvc version, `Post`'s shape) and the settings fingerprints. Each `posts/<hash>.json.z`
+  (one `Post` or `Problem` as zlib-compressed JSON, pipeline/postcodec.py; never a pickle) is
+  written once; the index is replaced last.
 - `webhook-ids/<sha256 of a delivery id>`: empty files, one per webhook delivery any worker took
   (web/webhooks.py `SeenInFolder`), so a replay is refused; pruned after twice the signature tolerance.
 - `metrics/`: prometheus-client's multiprocess files (web/metrics.py), emptied as a serving `Service` starts.
 - `.<name>.<pid>.<thread id>.tmp`: a write in progress (atomicfile.py), beside the file it replaces;
   a newly elected builder removes leftovers from the top folder, `blobs/`, `requests/` and `results/`.
 
-Folders are created with mode 0700; the files with the process's umask.
+The folder is private to the service (deploy/privatefolder.py): by default under
+`$STATE_DIRECTORY`, `$XDG_STATE_HOME/feedsvc` or `~/.local/state/feedsvc` (`config.default_state_home`),
+never the shared temp dir; it is refused if it is a link, belongs to another user, or others can
+write to it or to a folder above it. Folders are created 0700 and files 0600; files are read and
+written without following links (atomicfile.py). What is read back is still checked: the manifest
+field by field, each blob against the hash in the manifest, the post cache as plain JSON.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import time
 import uuid
 from collections.abc import Mapping
@@ -51,7 +58,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from feedsvc.atomicfile import write_atomically
+from feedsvc.atomicfile import read_private, write_atomically
+from feedsvc.deploy.privatefolder import claim_folder, subfolder
 from feedsvc.model import Resource, ScanStatus
 from feedsvc.snapshot import Served
 from feedsvc.web.ondemand import Answer, Refusal
@@ -59,12 +67,22 @@ from feedsvc.web.ondemand import Answer, Refusal
 log = logging.getLogger("feedsvc")
 
 MANIFEST_FORMAT = 2
+MAX_JSON_BYTES = 256 * 1024 * 1024  # a manifest of 100,000 feeds is ~40 MB
+_ETAG = re.compile(r"[0-9a-f]{16,64}")  # names a blob file: never a path
+
+
+STATE_FOLDER = "state folder"  # the area its troubles are reported under (SnapshotStore.trouble)
+
+
+def cannot_write(exc: OSError) -> str:
+    """A trouble's reason, without the folder's path (/healthz is public)."""
+    return f"cannot write ({exc.strerror or exc}); serving the last feeds from memory"
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
-    """A JSON object written by `write_atomically`, or None if absent or unreadable."""
+    """A JSON object written by `write_atomically`, or None if absent, unreadable or reached through a link."""
     try:
-        data = json.loads(path.read_bytes())
+        data = json.loads(read_private(path, MAX_JSON_BYTES))
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
@@ -74,18 +92,17 @@ class StateFolder:
     """The files of the state folder, and how to write and read a snapshot through them."""
 
     def __init__(self, root: Path) -> None:
-        self.root = root
-        self.blobs = root / "blobs"
-        self.requests = root / "requests"
-        self.results = root / "results"
+        """Refuses (privatefolder.UnsafeFolder) a folder that someone else could write to."""
+        self.root = root = claim_folder(root)
+        self.blobs = subfolder(root, "blobs")
+        self.requests = subfolder(root, "requests")
+        self.results = subfolder(root, "results")
         self.manifest = root / "manifest.json"
         self.status = root / "status.json"
         self.lock = root / "builder.lock"
         self._written: dict[str, str] = {}  # etag -> sha256 of the gzip blob this process wrote
         self._last: set[str] | None = None  # etags of the last manifest written
         self._before_last: set[str] = set()  # and of the one before it
-        for folder in (root, self.blobs, self.requests, self.results):
-            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     # -- the builder's side ----------------------------------------------------------
 
@@ -170,6 +187,13 @@ class StateFolder:
             return None
         if key is not None and manifest.get("key") != key:
             return None
+        try:
+            return self._snapshot_from(manifest, current)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # untrusted input: it can only fail to load
+            log.error("state folder: %s is malformed (%s: %s); not served", self.manifest, type(exc).__name__, exc)
+            return None
+
+    def _snapshot_from(self, manifest: dict[str, Any], current: Served | None) -> Served | None:
         known: dict[str, Resource] = {}
         if current is not None:
             known = {r.etag: r for r in current.resources.values()}
@@ -195,8 +219,10 @@ class StateFolder:
                       redirects=MappingProxyType(manifest.get("redirects", {})))
 
     def _load_blob(self, path: str, entry: Mapping[str, Any], modified: datetime | None) -> Resource | None:
+        if not isinstance(entry["etag"], str) or not _ETAG.fullmatch(entry["etag"]):
+            raise ValueError(f"{entry['etag']!r} is not an ETag")
         try:
-            gzip_body = (self.blobs / f"{entry['etag']}.gz").read_bytes()
+            gzip_body = read_private(self.blobs / f"{entry['etag']}.gz")
         except OSError:
             return None  # collected under our feet: the next manifest will do
         if hashlib.sha256(gzip_body).hexdigest() != entry["gzip_sha256"]:
@@ -210,10 +236,14 @@ class StateFolder:
         body = read_json(self.status)
         if not body:
             return None
-        scan = body.get("scan", {})
-        at = datetime.fromisoformat(scan["at"]) if scan.get("at") else None
-        return ScanStatus(at, scan.get("seconds", 0.0), scan.get("trigger", ""), scan.get("error")), \
-            body.get("details", {})
+        try:
+            scan = body.get("scan", {})
+            at = datetime.fromisoformat(scan["at"]) if scan.get("at") else None
+            error = scan.get("error")
+            return ScanStatus(at, float(scan.get("seconds", 0.0)), str(scan.get("trigger", "")),
+                              None if error is None else str(error)), dict(body.get("details", {}))
+        except (TypeError, ValueError, AttributeError):
+            return None
 
 
 

@@ -28,6 +28,8 @@ import logging
 import os
 import threading
 import time
+import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,11 +37,13 @@ from typing import Any
 from feedsvc.atomicfile import write_atomically
 from feedsvc.config import settings_key
 from feedsvc.deploy.statefolder import (
+    STATE_FOLDER,
     StateFolder,
     answer_from_json,
     answer_to_json,
     ask,
     await_result,
+    cannot_write,
     read_json,
     signature,
 )
@@ -58,6 +62,12 @@ INBOX_BUSY_SECONDS = 0.01  # for a while after a request: followers wait on on-d
 INBOX_BUSY_FOR = 10.0
 RESULT_KEEP_SECONDS = 120.0
 RENDER_TIMEOUT_SECONDS = 10.0
+# A request older than this has no one waiting for it any more (webhooks wait at most 10 s, renders
+# RENDER_TIMEOUT_SECONDS): a builder that comes back after a stall skips it instead of working the backlog.
+REQUEST_STALE_SECONDS = 10.0
+ASKED_KEEP = 1024
+UNSENT = "unsent-"  # a refresh id for a request the disk had no room for
+RETRY_PUBLISH_SECONDS = 1.0
 
 
 class RemoteRefreshes:
@@ -67,9 +77,15 @@ class RemoteRefreshes:
         self.state = state
 
     def request(self, trigger: str) -> str:
-        return ask(self.state, {"trigger": trigger})
+        try:
+            return ask(self.state, {"trigger": trigger})
+        except OSError as exc:  # a full disk: the builder's interval rescan still comes
+            log.error("cannot ask the builder for a refresh (%s); it rescans on its own schedule", exc)
+            return UNSENT + uuid.uuid4().hex
 
     def outcome(self, refresh_id: str, timeout: float) -> dict[str, Any] | None:
+        if refresh_id.startswith(UNSENT):
+            return None
         return await_result(self.state, refresh_id, timeout, 0.02)
 
 
@@ -80,7 +96,11 @@ class RemoteRenders:
         self.state = state
 
     def __call__(self, key: str) -> Answer:
-        request_id = ask(self.state, {"render": key})
+        try:
+            request_id = ask(self.state, {"render": key})
+        except OSError as exc:
+            log.error("cannot ask the builder for %s (%s)", key, exc)
+            return Refusal(503, "the server cannot reach its builder right now; try again shortly")
         found = await_result(self.state, request_id, RENDER_TIMEOUT_SECONDS, 0.005)
         if found is None:
             return Refusal(503, "the builder did not answer in time; try again shortly")
@@ -90,16 +110,31 @@ class RemoteRenders:
 
 
 class Delegate:
-    """The refresh target of this process; switches from follower to builder on takeover."""
+    """The refresh target of this process; switches from follower to builder on takeover.
+
+    An outcome is asked of whoever took the request: a follower that becomes the builder while a
+    `?wait=1` webhook waits still reads the answer to the request it dropped (its own inbox now
+    takes that request), instead of asking its queue about an id the queue never issued.
+    """
 
     def __init__(self, target: Refreshes) -> None:
         self.target = target
+        self._asked: OrderedDict[str, Refreshes] = OrderedDict()  # refresh id -> who took the request
+        self._lock = threading.Lock()
 
     def request(self, trigger: str) -> str:
-        return self.target.request(trigger)
+        target = self.target  # read once: a takeover may switch it at any moment
+        refresh_id = target.request(trigger)
+        with self._lock:
+            self._asked[refresh_id] = target
+            while len(self._asked) > ASKED_KEEP:
+                self._asked.popitem(last=False)
+        return refresh_id
 
     def outcome(self, refresh_id: str, timeout: float) -> dict[str, Any] | None:
-        return self.target.outcome(refresh_id, timeout)
+        with self._lock:
+            target = self._asked.get(refresh_id, self.target)
+        return target.outcome(refresh_id, timeout)
 
 
 class Deployment:
@@ -119,11 +154,19 @@ class Deployment:
         self.role = "starting"
         self._lock_fd: int | None = None
         self._stopping = threading.Event()
+        # Held while the builder's threads start and while `stop` decides what to stop: a follower may take
+        # over at the very moment its own process is told to stop (a server shutting down stops the builder
+        # first), and builder threads started after `stop` looked would keep the process alive.
+        self._role_lock = threading.Lock()
+        self._builder_started = False
         self._threads: list[threading.Thread] = []
         self._pending: dict[str, int] = {}  # request id -> refresh run (builder)
+        self._unpublished: Built | None = None  # a snapshot the disk had no room for; written when it has
+        self._last_try = 0.0
+        self._publishing = threading.Lock()
 
     def start(self) -> None:
-        self._lock_fd = os.open(self.state.lock, os.O_RDWR | os.O_CREAT, 0o600)
+        self._lock_fd = os.open(self.state.lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -133,8 +176,10 @@ class Deployment:
         self._lead()
 
     def stop(self) -> None:
-        self._stopping.set()
-        if self.role == "builder":
+        with self._role_lock:
+            self._stopping.set()
+            started, self._builder_started = self._builder_started, False
+        if started:
             self._stop_builder()
         for thread in self._threads:
             if thread is not threading.current_thread() and thread.name != "feedsvc-election":
@@ -163,20 +208,50 @@ class Deployment:
         snapshot = self.store.snapshot
         if isinstance(snapshot, Built):  # built here (or by our parent), not loaded from the folder
             if not self.state.adopt(snapshot, self._key()):
-                self.state.write_snapshot(snapshot, self._key())
-            self.state.write_status(self._builder_details(), self.store.status)
-        self._start_builder()
+                self._publish_now(snapshot)
+            self._after_refresh(None)
+        with self._role_lock:
+            if self._stopping.is_set():
+                return
+            self._start_builder()
+            self._builder_started = True
         self._inbox()
 
     def _publish(self, report: RefreshReport, snapshot: Built) -> None:
-        self.state.write_snapshot(snapshot, self._key())
+        self._publish_now(snapshot)
+
+    def _publish_now(self, snapshot: Built, retry: bool = False) -> None:
+        """Write the snapshot for the followers; on a full disk, keep serving it here and retry (`_inbox`)."""
+        with self._publishing:  # the refresh thread and the inbox's retry
+            if retry and self._unpublished is not snapshot:
+                return  # a newer one came meanwhile
+            self._last_try = time.monotonic()
+            try:
+                self.state.write_snapshot(snapshot, self._key())
+            except OSError as exc:
+                self._publish_failed(snapshot, exc)
+                return
+            if self._unpublished is not None:
+                log.warning("state folder writable again: generation %d published", snapshot.generation)
+            self._unpublished = None
+            self.store.trouble(STATE_FOLDER, None)
+
+    def _publish_failed(self, snapshot: Built, exc: OSError) -> None:
+        if self._unpublished is None:
+            log.error("cannot write generation %d to the state folder (%s); serving it from memory, "
+                      "other workers serve the last one written", snapshot.generation, exc)
+        self._unpublished = snapshot
+        self.store.trouble(STATE_FOLDER, cannot_write(exc))
 
     def _key(self) -> str:
         settings = self.queue.refresher.settings
         return settings_key(settings) if settings is not None else ""
 
-    def _after_refresh(self, report: RefreshReport) -> None:
-        self.state.write_status(self._builder_details(), self.store.status)
+    def _after_refresh(self, report: RefreshReport | None) -> None:
+        try:
+            self.state.write_status(self._builder_details(), self.store.status)
+        except OSError as exc:  # followers show the last status written; the next refresh tries again
+            log.error("cannot write the builder's status to the state folder (%s)", exc)
 
     def _builder_details(self) -> dict[str, Any]:
         return {**self._details(), "worker": {"role": "builder", "pid": os.getpid()}}
@@ -186,6 +261,9 @@ class Deployment:
         busy_until = 0.0
         while not self._stopping.wait(INBOX_BUSY_SECONDS if time.monotonic() < busy_until else INBOX_SECONDS):
             try:
+                unpublished = self._unpublished
+                if unpublished is not None and time.monotonic() - self._last_try > RETRY_PUBLISH_SECONDS:
+                    self._publish_now(unpublished, retry=True)
                 if self._take_requests():
                     busy_until = time.monotonic() + INBOX_BUSY_FOR
                 self._answer_requests()
@@ -193,20 +271,34 @@ class Deployment:
                 log.exception("state folder: handling refresh requests failed")
 
     def _take_requests(self) -> bool:
-        """True if there were any."""
+        """True if there were any. Stale ones are dropped: a render no one awaits is not made, and stale
+        refreshes become one (the folder is rescanned once for all of them)."""
         taken = False
+        stale = {"render": 0, "refresh": 0}
+        horizon = time.time() - REQUEST_STALE_SECONDS
         for entry in os.scandir(self.state.requests):
             if entry.name.startswith(".") or not entry.name.endswith(".json"):
                 continue
             request = read_json(Path(entry.path)) or {}
-            with contextlib.suppress(OSError):
+            try:
+                old = entry.stat(follow_symlinks=False).st_mtime < horizon
                 os.unlink(entry.path)
+            except OSError:
+                continue  # gone already
             taken = True
-            if "render" in request:
+            kind = "render" if "render" in request else "refresh"
+            if old:
+                stale[kind] += 1
+            elif kind == "render":
                 self._render(entry.name.removesuffix(".json"), str(request["render"]))
-                continue
-            trigger = str(request.get("trigger", "worker"))[:40]
-            self._pending[entry.name.removesuffix(".json")] = self.queue.enqueue(trigger)
+            else:
+                trigger = str(request.get("trigger", "worker"))[:40]
+                self._pending[entry.name.removesuffix(".json")] = self.queue.enqueue(trigger)
+        if stale["refresh"]:
+            self.queue.enqueue("worker")
+        if stale["render"] or stale["refresh"]:
+            log.warning("state folder: skipped %d render and %d refresh requests older than %.0fs (no one awaits "
+                        "them; the refreshes became one)", stale["render"], stale["refresh"], REQUEST_STALE_SECONDS)
         return taken
 
     def _render(self, request_id: str, key: str) -> None:
@@ -218,14 +310,20 @@ class Deployment:
                 answer = self.ondemand.answer(snapshot, Target.from_key(key))
             except FilterError as exc:
                 answer = Refusal(400, str(exc))
-        write_atomically(self.state.results / f"{request_id}.json", json.dumps(answer_to_json(answer)).encode())
+        try:
+            write_atomically(self.state.results / f"{request_id}.json", json.dumps(answer_to_json(answer)).encode())
+        except OSError as exc:  # the asker times out and answers 503
+            log.error("cannot write the answer for %s to the state folder (%s)", key, exc)
 
     def _answer_requests(self) -> None:
         for refresh_id, run in list(self._pending.items()):
             report = self.queue.wait(run, 0)
             if report is not None:
-                write_atomically(self.state.results / f"{refresh_id}.json",
-                                  json.dumps(summarize(report, refresh_id)).encode())
+                try:
+                    write_atomically(self.state.results / f"{refresh_id}.json",
+                                      json.dumps(summarize(report, refresh_id)).encode())
+                except OSError:
+                    continue  # a full disk: tried again on the next round
                 del self._pending[refresh_id]
         horizon = time.time() - RESULT_KEEP_SECONDS
         for entry in os.scandir(self.state.results):
@@ -275,10 +373,11 @@ class Deployment:
             fcntl.flock(fd, fcntl.LOCK_EX)
         except OSError:
             return
-        if self._stopping.is_set():
-            return
-        log.warning("worker %d takes over as the builder", os.getpid())
-        self._lead()
+        with self._role_lock:
+            if self._stopping.is_set():
+                return
+            log.warning("worker %d takes over as the builder", os.getpid())
+            self._lead()
 
     def _spawn(self, target: Callable[[], None], name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)

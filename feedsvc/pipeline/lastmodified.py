@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from feedsvc.content.scanning import FileSignature
 from feedsvc.model import Post, Resource
-from feedsvc.render.feeds import EPOCH
+from feedsvc.render.documents import EPOCH
 
 
 def from_ns(ns: int) -> datetime:

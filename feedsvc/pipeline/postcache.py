@@ -8,9 +8,10 @@ changed while feedsvc was down and renders only the feeds they touch.
 
 Its files, under the state folder's `posts/`, are described with the rest of that folder in
 deploy/statefolder.py. Each parsed file's value is written once and never changed, so a refresh
-writes only what it newly parsed. Only the builder writes here; anything that does not match
-this version of feedsvc, of Python and of the `Post` model is ignored, and an entry that cannot
-be read is simply parsed again.
+writes only what it newly parsed. Only the builder writes here. The files are plain JSON
+(postcodec.py), read back as untrusted input: never unpickled, every field checked. Anything
+that does not match this version of feedsvc and of the `Post` model is ignored, and an entry
+that cannot be read is simply parsed again: a bad cache costs a rebuild, never more.
 """
 
 from __future__ import annotations
@@ -21,32 +22,38 @@ import hashlib
 import json
 import logging
 import os
-import pickle
-import sys
+import re
 import threading
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from feedsvc import __version__
-from feedsvc.atomicfile import write_atomically
+from feedsvc.atomicfile import read_private, write_atomically
 from feedsvc.content.scanning import FileSignature
 from feedsvc.model import Post, Problem
+from feedsvc.pipeline.postcodec import Malformed, decode, encode
 
 log = logging.getLogger("feedsvc")
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 1 held pickles, which are never read again (nor anything else that runs code as it loads)
 INDEX = "index.json"
+SUFFIX = ".json.z"
+_NAME = re.compile(r"[0-9a-f]{32}" + re.escape(SUFFIX))  # a file name in this folder, never a path
+MAX_FILE_BYTES = 64 * 1024 * 1024
+RETRY_SECONDS = 5.0  # after a failed save (a full disk), unless a newer seed comes first
 
 
 def _model_shape() -> str:
-    """Pickles of another shape of `Post` would load wrong: the field names are part of the cache key."""
+    """A cache written for another shape of `Post` is not read: the field names are part of the cache key."""
     names = [f"{cls.__name__}:{','.join(f.name for f in dataclasses.fields(cls))}" for cls in (Post, Problem)]
     return ";".join(names)
 
 
 def _identity() -> dict[str, Any]:
-    return {"format": CACHE_FORMAT, "feedsvc": __version__, "python": sys.version_info[:2], "model": _model_shape()}
+    return {"format": CACHE_FORMAT, "feedsvc": __version__, "model": _model_shape()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,69 +69,123 @@ class Seed:
     last_good: dict[str, Post] = dataclasses.field(default_factory=dict)
 
 
-def _pickle_name(relpath: str, signature: FileSignature, settings_fingerprint: str) -> str:
+def _value_name(relpath: str, signature: FileSignature, settings_fingerprint: str) -> str:
     text = f"{relpath}\0{tuple(signature)}\0{settings_fingerprint}"
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32] + ".pickle"
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32] + SUFFIX
 
 
 def _good_name(relpath: str, post: Post) -> str:
     text = f"{relpath}\0good\0{post.fingerprint}"
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32] + ".pickle"
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32] + SUFFIX
 
 
-def _unpickle(path: Path) -> Any:
-    try:
-        return pickle.loads(path.read_bytes())
-    except Exception:  # unreadable or truncated: that file is parsed again
-        return None
+def _pack(value: Post | Problem) -> bytes:
+    return zlib.compress(json.dumps(encode(value), ensure_ascii=False).encode("utf-8", "surrogatepass"), 1)
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _is_signature(value: Any) -> bool:
+    return isinstance(value, list) and len(value) == len(FileSignature._fields) and all(type(n) is int for n in value)
 
 
 class PostCache:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self._saved: set[str] | None = None  # pickle names on disk that the last index named
+        self._saved: set[str] | None = None  # value files on disk that the last index named
 
     def load(self) -> Seed | None:
-        """The seed the last builder saved, or None if there is none this version can use."""
+        """The seed the last builder saved, or None if there is none this version can use.
+
+        The folder's files are untrusted input: anything malformed is skipped (that file is parsed
+        again) and logged; nothing read here can do more than fail to load.
+        """
         try:
-            index = json.loads((self.folder / INDEX).read_bytes())
-        except (OSError, ValueError):
+            index = json.loads(read_private(self.folder / INDEX, MAX_FILE_BYTES))
+        except FileNotFoundError:
             return None
-        if not isinstance(index, dict) or index.get("identity") != json.loads(json.dumps(_identity())):
+        except (OSError, ValueError) as exc:
+            log.warning("post cache: %s is unreadable (%s); every post is parsed again", self.folder / INDEX, exc)
             return None
+        if not isinstance(index, dict) or index.get("identity") != _identity():
+            log.info("post cache: %s was written by another version; every post is parsed again", self.folder)
+            return None
+        try:
+            return self._seed_from(index)
+        except (Malformed, KeyError, TypeError, ValueError, AttributeError) as exc:
+            log.warning("post cache: %s is malformed (%s); every post is parsed again", self.folder / INDEX, exc)
+            return None
+
+    def _seed_from(self, index: dict[str, Any]) -> Seed:
+        fingerprints = index["settings_fingerprint"], index["liquid_fingerprint"]
+        if not all(map(_is_text, fingerprints)):
+            raise Malformed("fingerprints are not text")
         inventory: dict[str, FileSignature] = {}
         parsed: dict[str, Post | Problem] = {}
-        for relpath, (signature, name) in index["entries"].items():
-            value = _unpickle(self.folder / name)
-            if isinstance(value, Post | Problem):
-                inventory[relpath] = FileSignature(*signature)
-                parsed[relpath] = value
-        last_good = {relpath: post for relpath, name in index.get("last_good", {}).items()
-                     if isinstance(post := _unpickle(self.folder / name), Post)}
-        self._saved = {name for _, name in index["entries"].values()} | set(index.get("last_good", {}).values())
-        rendered = {path: (key, etag) for path, (key, etag) in index.get("rendered", {}).items()}
-        return Seed(index["settings_fingerprint"], index["liquid_fingerprint"], inventory, parsed, rendered,
-                    last_good)
+        names: set[str] = set()
+        skipped = 0
+        for relpath, (signature, name) in dict(index["entries"]).items():
+            if not _is_signature(signature) or not _is_text(name) or not _NAME.fullmatch(name):
+                raise Malformed(f"the entry for {relpath!r} is not [signature, file name]")
+            names.add(name)
+            value = self._read(name)
+            if value is None:
+                skipped += 1
+                continue
+            inventory[relpath] = FileSignature(*signature)
+            parsed[relpath] = value
+        last_good: dict[str, Post] = {}
+        for relpath, name in dict(index.get("last_good", {})).items():
+            if not _is_text(name) or not _NAME.fullmatch(name):
+                raise Malformed(f"the last good version of {relpath!r} is not a file name")
+            names.add(name)
+            if isinstance(post := self._read(name), Post):
+                last_good[relpath] = post
+        rendered: dict[str, tuple[str, str]] = {}
+        for path, pair in dict(index.get("rendered", {})).items():
+            if not isinstance(pair, list) or len(pair) != 2 or not all(map(_is_text, pair)):
+                raise Malformed(f"the render key of {path!r} is not [key, etag]")
+            rendered[path] = (pair[0], pair[1])
+        if skipped:
+            log.warning("post cache: %d entries in %s could not be read; those files are parsed again",
+                        skipped, self.folder)
+        self._saved = names
+        return Seed(fingerprints[0], fingerprints[1], inventory, parsed, rendered, last_good)
+
+    def _read(self, name: str) -> Post | Problem | None:
+        """One cached value, or None if it is missing or not one this version writes."""
+        try:
+            inflater = zlib.decompressobj()
+            text = inflater.decompress(read_private(self.folder / name, MAX_FILE_BYTES), MAX_FILE_BYTES)
+            if not inflater.eof:
+                raise Malformed("truncated or too large")
+            return decode(json.loads(text.decode("utf-8", "surrogatepass")))
+        except (OSError, ValueError, zlib.error, RecursionError) as exc:  # Malformed is a ValueError
+            log.debug("post cache: %s skipped (%s)", name, exc)
+            return None
 
     def save(self, seed: Seed) -> None:
-        """Write the pickles this seed adds, then the index, then drop the pickles it no longer names."""
+        """Write the values this seed adds, then the index, then drop the files it no longer names."""
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if self._saved is None:  # first save of this process: what is already there need not be written
-            self._saved = {entry.name for entry in os.scandir(self.folder) if entry.name.endswith(".pickle")}
+        if self._saved is None:  # first save of this process: every file already there is known (or stale)
+            self._saved = {entry.name for entry in os.scandir(self.folder)
+                           if entry.name != INDEX and not entry.name.startswith(".")}
         entries: dict[str, tuple[list[int], str]] = {}
         for relpath, signature in seed.inventory.items():
             value = seed.parsed.get(relpath)
             if value is None:
                 continue
-            name = _pickle_name(relpath, signature, seed.settings_fingerprint)
+            name = _value_name(relpath, signature, seed.settings_fingerprint)
             if name not in self._saved:
-                write_atomically(self.folder / name, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+                write_atomically(self.folder / name, _pack(value))
             entries[relpath] = (list(signature), name)
         last_good: dict[str, str] = {}
         for relpath, post in seed.last_good.items():
             name = last_good[relpath] = _good_name(relpath, post)
             if name not in self._saved:
-                write_atomically(self.folder / name, pickle.dumps(post, protocol=pickle.HIGHEST_PROTOCOL))
+                write_atomically(self.folder / name, _pack(post))
         index = {"identity": _identity(), "settings_fingerprint": seed.settings_fingerprint,
                  "liquid_fingerprint": seed.liquid_fingerprint, "entries": entries, "last_good": last_good,
                  "rendered": {path: list(pair) for path, pair in seed.rendered.items()}}
@@ -139,8 +200,10 @@ class PostCache:
 class CacheWriter:
     """Saves the newest seed on a thread of its own, so no refresh waits for the disk."""
 
-    def __init__(self, cache: PostCache) -> None:
+    def __init__(self, cache: PostCache, on_outcome: Callable[[OSError | None], None] = lambda error: None) -> None:
+        """`on_outcome`: told of each save's disk error (a full disk), or None once a save succeeds."""
         self.cache = cache
+        self.on_outcome = on_outcome
         self._latest: Seed | None = None
         self._wake = threading.Condition()
         self._stopping = False
@@ -169,5 +232,15 @@ class CacheWriter:
                     return
             try:
                 self.cache.save(seed)
+            except OSError as exc:  # a full disk: the cache only saves time; try again in a while
+                log.error("saving the post cache to %s failed: %s", self.cache.folder, exc)
+                self.on_outcome(exc)
+                with self._wake:
+                    self._wake.wait_for(lambda: self._latest is not None or self._stopping, RETRY_SECONDS)
+                    if self._latest is None and not self._stopping:
+                        self._latest = seed
+                continue
             except Exception:  # the cache only saves time: serving and refreshing go on without it
                 log.exception("saving the post cache to %s failed", self.cache.folder)
+                continue
+            self.on_outcome(None)

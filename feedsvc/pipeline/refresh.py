@@ -37,8 +37,9 @@ from feedsvc.pipeline.parallel import read_posts
 from feedsvc.pipeline.postcache import Seed
 from feedsvc.pipeline.rendercache import RenderCache
 from feedsvc.pipeline.settle import WRITER_DONE_TRIGGERS, Settling
+from feedsvc.render.documents import EPOCH
 from feedsvc.render.entrycache import EntryCache
-from feedsvc.render.feeds import EPOCH, GZIP_LEVEL, UNSERVED_GZIP_LEVEL
+from feedsvc.render.feeds import GZIP_LEVEL, UNSERVED_GZIP_LEVEL
 from feedsvc.site.compat import compat_routes
 from feedsvc.site.indexing import build_site, update_site
 from feedsvc.snapshot import Built, SnapshotStore

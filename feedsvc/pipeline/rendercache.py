@@ -16,8 +16,9 @@ from feedsvc.config import Settings, settings_key
 from feedsvc.model import FeedFormat, Post, Resource, Scope, ScopeKind, Site
 from feedsvc.pipeline.lastmodified import LastModified
 from feedsvc.pipeline.parallel import RenderJob, render_all
+from feedsvc.render.documents import EPOCH
 from feedsvc.render.entrycache import EntryCache
-from feedsvc.render.feeds import EPOCH, ResourceParts, feed_parts
+from feedsvc.render.feeds import ResourceParts, feed_parts
 from feedsvc.render.pages import page_path, render_index, render_opml, scope_page_parts
 from feedsvc.urls import feed_path
 

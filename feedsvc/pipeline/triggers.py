@@ -13,6 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from feedsvc.config import ConfigError
 from feedsvc.pipeline.refresh import Refresher, RefreshReport
 
 log = logging.getLogger("feedsvc")
@@ -98,7 +99,8 @@ class RefreshQueue:
             try:
                 report = self.refresher.refresh(_describe(triggers))
             except Exception as exc:  # an unusable config with no last good one (a warm start): keep serving
-                log.error("refresh failed: %s; still serving the last feeds", exc)
+                log.error("refresh failed: %s; still serving the last feeds", exc,
+                          exc_info=not isinstance(exc, ConfigError))  # a bad config is no bug: no traceback
                 report = RefreshReport(_describe(triggers), error=str(exc))
             for callback in list(self.on_report):
                 try:

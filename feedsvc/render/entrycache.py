@@ -2,8 +2,8 @@
 
 A post is shown by the site feed and by the feeds of each of its categories, tags and authors,
 and by an archive page of each: rendering every document from scratch rebuilds the same entry
-many times. render/feeds.py asks an `EntryCache` for an entry's bytes by (post, format, shape)
-instead.
+many times. The format writers (render/xmlfeed.py, jsonfeed.py) ask an `EntryCache` for an entry's
+bytes by (post, format, shape) instead.
 
 There is no cache of the module's own: whoever renders owns one and passes it in (the refresher,
 the on-demand feeds, each forked renderer of a cold build, which makes its own), or passes None to
@@ -50,7 +50,7 @@ def _entry_size(held: tuple[Post, bytes]) -> int:
 
 class EntryCache:
     """Entry bytes by (post fingerprint, format, shape): the fingerprint names the post's contents
-    and `shape` the settings the entry depends on (render.feeds.EntryShape). The post itself is kept
+    and `shape` the settings the entry depends on (render.documents.EntryShape). The post itself is kept
     and compared on a hit, so two posts that share a fingerprint (only hand-made ones can) never
     share an entry."""
 

@@ -20,7 +20,8 @@ from feedsvc import __version__
 from feedsvc.config import Settings
 from feedsvc.content.markup import plain_title
 from feedsvc.model import SITE_SCOPE, FeedFormat, Post, Resource, Scope, ScopeKind, Site
-from feedsvc.render.feeds import EPOCH, ResourceParts, as_resource, feed_title, feed_url
+from feedsvc.render.documents import EPOCH
+from feedsvc.render.feeds import ResourceParts, as_resource, feed_title, feed_url
 from feedsvc.site.archives import archive_count, archive_path
 from feedsvc.urls import absolute, scope_dir
 

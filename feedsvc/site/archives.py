@@ -54,7 +54,7 @@ def parse_archive_path(path: str) -> tuple[ScopeKind, str, int, FeedFormat] | No
 def subscription_links(settings: Settings, scope: Scope, fmt: FeedFormat, total: int) -> list[tuple[str, str]]:
     """(rel, href) for the subscription feed's `Link` header: its newest archive page and its oldest."""
     count = archive_count(total, settings.feed_limit)
-    if not count:
+    if not count or scope.language is not None:  # archive pages are served for the default language only
         return []
     newest = absolute(settings.public_url, archive_path(scope, count, fmt))
     return [("prev-archive", newest), ("next", newest),

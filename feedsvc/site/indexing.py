@@ -9,7 +9,7 @@ from datetime import datetime
 
 from feedsvc.config import Settings
 from feedsvc.content.references import resolve_references
-from feedsvc.model import SITE_SCOPE, Post, Problem, Scope, ScopeKind, Site
+from feedsvc.model import SITE_SCOPE, Language, Post, Problem, Scope, ScopeKind, Site
 from feedsvc.urls import disambiguated_slug, slugify
 
 
@@ -42,10 +42,12 @@ def build_site(posts: Iterable[Post], problems: Iterable[Problem], settings: Set
     own = [p for p in unresolved if not (p.severity == "warning" and p.path in hidden)] + found
     visible.sort(key=_newest_first)
     ordered = tuple(visible)
-    scopes: dict[Scope, tuple[Post, ...]] = {SITE_SCOPE: ordered}  # even empty: subscribe before post one
-    scopes.update(_group(ordered, ScopeKind.CATEGORY, lambda p: p.categories))
-    scopes.update(_group(ordered, ScopeKind.TAG, lambda p: p.tags))
-    scopes.update(_group(ordered, ScopeKind.AUTHOR, lambda p: tuple(a.name for a in p.authors)))
+    by_language: dict[Language | None, list[Post]] = {None: []}  # the default one even empty: subscribe early
+    for post in ordered:
+        by_language.setdefault(post.language, []).append(post)
+    scopes: dict[Scope, tuple[Post, ...]] = {}
+    for language in sorted(by_language, key=lambda lang: lang.prefix if lang is not None else ""):
+        scopes.update(_scopes(tuple(by_language[language]), language))
     return Site(
         posts=ordered,
         scopes=scopes,
@@ -54,6 +56,15 @@ def build_site(posts: Iterable[Post], problems: Iterable[Problem], settings: Set
         hidden=frozenset(hidden),
         own_problems=tuple(own),
     )
+
+
+def _scopes(posts: tuple[Post, ...], language: Language | None) -> dict[Scope, tuple[Post, ...]]:
+    """The scopes of one language's posts: the site's, then its categories, tags and authors."""
+    scopes: dict[Scope, tuple[Post, ...]] = {replace(SITE_SCOPE, language=language): posts}
+    scopes.update(_group(posts, ScopeKind.CATEGORY, lambda p: p.categories, language))
+    scopes.update(_group(posts, ScopeKind.TAG, lambda p: p.tags, language))
+    scopes.update(_group(posts, ScopeKind.AUTHOR, lambda p: tuple(a.name for a in p.authors), language))
+    return scopes
 
 
 def update_site(previous: Site, replaced: Mapping[str, Post], problems: Iterable[Problem]) -> Site | None:
@@ -109,8 +120,8 @@ def _key(name: str) -> str:
     return " ".join(name.casefold().split())
 
 
-def _group(posts: tuple[Post, ...], kind: ScopeKind, names_of: Callable[[Post], tuple[str, ...]]
-           ) -> dict[Scope, tuple[Post, ...]]:
+def _group(posts: tuple[Post, ...], kind: ScopeKind, names_of: Callable[[Post], tuple[str, ...]],
+           language: Language | None = None) -> dict[Scope, tuple[Post, ...]]:
     """Scopes of one kind; names equal but for case and spacing are one scope.
 
     Names that slug alike but differ stay apart: the one used first keeps the plain slug,
@@ -138,5 +149,5 @@ def _group(posts: tuple[Post, ...], kind: ScopeKind, names_of: Callable[[Post], 
         if not slug or slug in taken:
             slug = disambiguated_slug(labels[key])
         taken.add(slug)
-        scopes[Scope(kind, slug, labels[key])] = tuple(members[key])
+        scopes[Scope(kind, slug, labels[key], language)] = tuple(members[key])
     return dict(sorted(scopes.items(), key=lambda item: item[0].slug))

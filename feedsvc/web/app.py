@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.http import parse_date
 
 from feedsvc import __version__
 from feedsvc.config import Settings
@@ -11,20 +14,25 @@ from feedsvc.model import Resource
 from feedsvc.snapshot import SnapshotStore
 from feedsvc.urls import absolute
 from feedsvc.web.fastpath import HTML_CSP, SECURITY_HEADERS, FastPath
+from feedsvc.web.hookbudget import BodyRefused, HookBudget, has_body, stop_reading
 from feedsvc.web.metrics import Metrics
 from feedsvc.web.ondemand import OnDemandFeeds, Refusal, target_for
 from feedsvc.web.webhooks import MAX_BODY_BYTES, WebhookReceiver, has_signature
 
 HOOK_PATH = "/hooks/refresh"
+_BODY_READ = "feedsvc.body_read"
 
 def create_app(settings: Settings, store: SnapshotStore, webhooks: WebhookReceiver | None = None,
-               metrics: Metrics | None = None, ondemand: OnDemandFeeds | None = None) -> Flask:
+               metrics: Metrics | None = None, ondemand: OnDemandFeeds | None = None,
+               hooks: HookBudget | None = None) -> Flask:
     """A passive app: it reads `store` and never starts threads (the process owner does that).
 
     Without a `webhooks` receiver (no secret configured) the refresh hook answers 404.
     `ondemand` renders archive pages and filtered feeds (by default from `store`'s site).
+    `hooks` bounds the threads and time webhook requests may take (hookbudget.py).
     """
     metrics = metrics or Metrics()
+    hooks = hooks or HookBudget()
     ondemand = ondemand or OnDemandFeeds(lambda: settings)
     ondemand.observe = lambda kind, outcome: metrics.ondemand.labels(kind, outcome).inc()
     app = Flask(__name__)
@@ -49,7 +57,7 @@ def create_app(settings: Settings, store: SnapshotStore, webhooks: WebhookReceiv
         response.vary.add("Accept-Encoding")
         if resource.content_type.startswith("text/html"):
             response.headers["Content-Security-Policy"] = HTML_CSP
-        response.make_conditional(request)  # in place (it returns werkzeug's type, not Flask's)
+        response.make_conditional(_sane_dates(request.environ))  # in place (returns werkzeug's type, not Flask's)
         return response
 
     @app.get("/")
@@ -84,7 +92,8 @@ def create_app(settings: Settings, store: SnapshotStore, webhooks: WebhookReceiv
         body: dict[str, object] = {
             "version": __version__,
             "ready": snapshot is not None,
-            "degraded": scan.error is not None,
+            "degraded": scan.error is not None or bool(store.troubles),
+            "degraded_reasons": _degraded_reasons(store),
             "last_scan": {
                 "at": scan.at.isoformat() if scan.at else None,
                 "seconds": round(scan.seconds, 4),
@@ -108,9 +117,23 @@ def create_app(settings: Settings, store: SnapshotStore, webhooks: WebhookReceiv
         if not has_signature(request.headers):  # refused before a byte of the body is read
             metrics.webhooks.labels("unauthorized").inc()
             return _plain("signature missing\n", 401, {"Cache-Control": "no-store"})
-        body = request.get_data(cache=False)  # over MAX_CONTENT_LENGTH: 413 before any work
-        answer = receiver.handle(request.headers, body, wait=request.args.get("wait") in ("1", "true"),
-                                 remote=request.remote_addr or "")
+        lease = hooks.take()
+        if lease is None:  # every hook slot is busy: feed readers keep the other threads
+            metrics.webhooks.labels("busy").inc()
+            return _plain("too many webhook requests at once; try again shortly\n", 503,
+                          {"Retry-After": "5", "Cache-Control": "no-store"})
+        try:
+            try:
+                body = hooks.read_body(request.environ, MAX_BODY_BYTES, lease)
+                request.environ[_BODY_READ] = True
+            except BodyRefused as refused:
+                app.logger.warning("webhook from %s refused: %s", request.remote_addr or "?", refused.reason)
+                metrics.webhooks.labels("bad_body").inc()
+                return _plain(refused.reason + "\n", refused.status)
+            answer = receiver.handle(request.headers, body, wait=request.args.get("wait") in ("1", "true"),
+                                     remote=request.remote_addr or "")
+        finally:
+            lease.drop()
         metrics.webhooks.labels(answer.outcome).inc()
         response = jsonify(answer.body)
         response.status_code = answer.status
@@ -127,8 +150,10 @@ def create_app(settings: Settings, store: SnapshotStore, webhooks: WebhookReceiv
         snapshot = store.snapshot
         if snapshot is None:
             return _plain("starting\n", 503)
-        state = "degraded" if store.status.error else "ok"
-        return _plain(f"{state} generation={snapshot.generation}\n", 200, {"Cache-Control": "no-store"})
+        reasons = _degraded_reasons(store)
+        state = "degraded" if reasons else "ok"
+        because = "".join(f"\n{reason}" for reason in reasons)
+        return _plain(f"{state} generation={snapshot.generation}{because}\n", 200, {"Cache-Control": "no-store"})
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
@@ -144,6 +169,8 @@ def create_app(settings: Settings, store: SnapshotStore, webhooks: WebhookReceiv
 
     @app.after_request
     def security_headers(response: Response) -> Response:
+        if has_body(request.environ) and not request.environ.get(_BODY_READ):
+            stop_reading(request.environ)  # no thread waits for a body no route wanted
         for name, value in SECURITY_HEADERS:
             response.headers.setdefault(name, value)
         metrics.requests.labels(_route(request.endpoint, response), str(response.status_code)).inc()
@@ -151,6 +178,12 @@ def create_app(settings: Settings, store: SnapshotStore, webhooks: WebhookReceiv
 
     app.wsgi_app = FastPath(store, app.wsgi_app, cache_control_max_age, metrics)  # type: ignore[method-assign]
     return app
+
+
+def _degraded_reasons(store: SnapshotStore) -> list[str]:
+    """Why this process is not working normally (it still serves its last feeds): scan error, full disk..."""
+    reasons = [f"{area}: {reason}" for area, reason in sorted(store.troubles.items())]
+    return [f"content: {store.status.error}", *reasons] if store.status.error else reasons
 
 
 def _route(endpoint: str | None, response: Response) -> str:
@@ -161,6 +194,21 @@ def _route(endpoint: str | None, response: Response) -> str:
         return "not_found"
     mimetype = response.mimetype or ""
     return "page" if mimetype == "text/html" or mimetype == "text/x-opml" else "feed"
+
+
+def _sane_dates(environ: dict[str, Any]) -> dict[str, Any]:
+    """The request without an If-Modified-Since no calendar holds (year 99999999999): ignored, as an unparsable one is.
+
+    Werkzeug ignores a date it cannot parse but lets the overflow of an absurd year escape as a 500.
+    """
+    since = environ.get("HTTP_IF_MODIFIED_SINCE")
+    if since is None:
+        return environ
+    try:
+        parse_date(since)
+    except (ArithmeticError, IndexError, ValueError, TypeError):
+        return {name: value for name, value in environ.items() if name != "HTTP_IF_MODIFIED_SINCE"}
+    return environ
 
 
 def _plain(text: str, status: int, headers: dict[str, str] | None = None) -> Response:

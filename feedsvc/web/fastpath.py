@@ -11,6 +11,7 @@ Flask app unchanged. Tests send the same requests both ways and require identica
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -21,6 +22,7 @@ from typing import Any
 from feedsvc.model import Resource
 from feedsvc.site.filters import mentions_filter
 from feedsvc.snapshot import Served, SnapshotStore
+from feedsvc.web.hookbudget import has_body
 from feedsvc.web.metrics import Metrics
 
 HTML_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; form-action 'none'; " \
@@ -28,6 +30,8 @@ HTML_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-
 SECURITY_HEADERS = (("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer"))
 _ETAG = re.compile(r'\s*(?:W/)?"([^"]*)"\s*')
 _ENTITY_HEADERS = {"content-type", "content-length", "content-encoding", "last-modified"}  # not on a 304
+
+log = logging.getLogger("feedsvc")
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -74,15 +78,18 @@ class FastPath:
         self.app = app
         self.max_age = max_age
         self.metrics = metrics
-        self._for: Served | None = None
-        self._prepared: dict[str, _Prepared] = {}
+        # The snapshot and the answers prepared from it, swapped as one reference: a request thread
+        # never pairs a new snapshot with the previous one's bytes and ETags.
+        self._prepared: tuple[Served | None, dict[str, _Prepared]] = (None, {})
         self._counters: dict[tuple[str, str], Any] = {}
         self._date = (0, "")
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         try:
             answer = self._answer(environ)
-        except Exception:  # whatever went wrong, Flask's error handling answers (a bare 500, logged)
+        except Exception:  # Flask answers instead (the same bytes, or its own error); we must hear of it
+            log.exception("fast path failed on %s %r; Flask answers instead", environ.get("REQUEST_METHOD"),
+                          environ.get("PATH_INFO", "")[:200])
             answer = None
         if answer is None:
             return self.app(environ, start_response)
@@ -93,8 +100,8 @@ class FastPath:
 
     def _answer(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes, str] | None:
         method = environ.get("REQUEST_METHOD")
-        if method != "GET" and method != "HEAD" or environ.get("SCRIPT_NAME"):
-            return None
+        if method != "GET" and method != "HEAD" or environ.get("SCRIPT_NAME") or has_body(environ):
+            return None  # a body (odd on a GET) is the app's to refuse unread (hookbudget.py)
         snapshot = self.store.snapshot
         if snapshot is None:
             return None
@@ -124,14 +131,16 @@ class FastPath:
         return "200 OK", answer, b"" if method == "HEAD" else body, prepared.route
 
     def _prepare(self, snapshot: Served, path: str) -> _Prepared | None:
-        if snapshot is not self._for:  # a new snapshot: headers are built again as paths are asked for
-            self._for, self._prepared = snapshot, {}
-        prepared = self._prepared.get(path)
+        held, answers = self._prepared
+        if held is not snapshot:  # a new snapshot: headers are built again as paths are asked for
+            answers = {}
+            self._prepared = (snapshot, answers)
+        prepared = answers.get(path)
         if prepared is None:
             resource = snapshot.resources.get(path) or snapshot.aliases.get(path)
             if resource is None:
                 return None
-            prepared = self._prepared[path] = _Prepared(resource, self.max_age)
+            prepared = answers[path] = _Prepared(resource, self.max_age)
         return prepared
 
     @staticmethod
@@ -153,7 +162,7 @@ class FastPath:
             return False if since is None else None
         try:
             moment = parsedate_to_datetime(since)
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, ArithmeticError):  # year 99999999999 overflows
             return None
         if moment.tzinfo is None:
             return None

@@ -10,22 +10,68 @@ Useful expressions: the 304 ratio is
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import shutil
+import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from feedsvc.pipeline.refresh import RefreshReport
 
 _ENV = "PROMETHEUS_MULTIPROC_DIR"
+# prometheus-client's file names per process: `<prefix>_<pid>.db` (one per metric type and gauge mode we use).
+_FILES = ("counter", "histogram", "gauge_livemostrecent")
+_RESERVED_BYTES = 256 * 1024  # its files start at 64 KiB; ours hold a few dozen series
 _TRIGGERS = ("startup", "interval", "webhook", "scheduled publish", "worker", "manual")
 
 
-def enable_multiprocess(folder: Path) -> None:
-    """Count across worker processes in `folder` (emptied: counts start at zero with the deployment)."""
+def enable_multiprocess(folder: Path) -> str | None:
+    """Count across worker processes in `folder` (emptied: counts start at zero with the deployment).
+
+    None when done; else why not (each process then counts alone, and /metrics shows one worker's counts).
+    """
     shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True, mode=0o700)
+    try:
+        folder.mkdir(parents=True, mode=0o700)
+    except OSError as exc:
+        return f"counted per worker until restart: cannot create their folder ({exc.strerror})"
     os.environ[_ENV] = str(folder)
+    trouble = reserve_space()
+    if trouble is not None:
+        os.environ.pop(_ENV, None)
+        values: Any = sys.modules.get("prometheus_client.values")
+        if values is not None:  # the kind of value was chosen at its import: choose again
+            values.ValueClass = values.MutexValue
+    return trouble
+
+
+def reserve_space() -> str | None:
+    """Give this process's metric files real disk blocks before prometheus-client maps them.
+
+    It maps sparse files: on a full disk the first write into a page the disk cannot back kills the
+    process with SIGBUS (a crash loop of every worker, before any log line). Blocks reserved here cannot
+    run out; our label sets are small and bounded, so the files never grow past them. None when done,
+    else the reason (the caller then counts in this process alone: `Metrics.count_alone`).
+    """
+    folder = os.environ.get(_ENV)
+    if not folder:
+        return None
+    for prefix in _FILES:
+        path = os.path.join(folder, f"{prefix}_{os.getpid()}.db")
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            try:
+                os.posix_fallocate(fd, 0, _RESERVED_BYTES)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            return f"counted per worker until restart: no room for their files ({exc.strerror})"
+    return None
 
 
 def worker_gone(pid: int) -> None:
@@ -36,12 +82,40 @@ def worker_gone(pid: int) -> None:
         multiprocess.mark_process_dead(pid)
 
 
+class _ExceptionCounter(logging.Handler):
+    """Counts every exception logged with its traceback anywhere in feedsvc (`log.exception`)."""
+
+    def __init__(self, counter: Any) -> None:
+        super().__init__(logging.ERROR)
+        self.counter = counter
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info:
+            self.counter.labels(record.module).inc()
+
+
+def count_logged_exceptions(counter: Any) -> None:
+    """One counting handler per process on the `feedsvc` logger (Flask's app logger is a child of it)."""
+    logger = logging.getLogger("feedsvc")
+    for handler in [h for h in logger.handlers if isinstance(h, _ExceptionCounter)]:
+        logger.removeHandler(handler)
+    logger.addHandler(_ExceptionCounter(counter))
+
+
 def trigger_kind(trigger: str) -> str:
     """A bounded label from 'webhook x12, interval' and the like."""
     return next((kind for kind in _TRIGGERS if trigger.startswith(kind)), "other")
 
 
 class Metrics:
+    def count_alone(self) -> None:
+        """Stop sharing counts through files (see `reserve_space`): new metrics, in this process's memory."""
+        from prometheus_client import values
+
+        values.ValueClass = values.MutexValue
+        os.environ.pop(_ENV, None)
+        self.__init__()  # type: ignore[misc]
+
     def __init__(self) -> None:
         from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -63,6 +137,9 @@ class Metrics:
         self.ondemand = Counter("feedsvc_ondemand", "Archive pages and filtered feeds asked for, by kind and "
                                 "outcome (rendered, cached, from_builder, refused)", ["kind", "outcome"],
                                 registry=registry)
+        self.exceptions = Counter("feedsvc_exceptions", "Exceptions caught, logged with their traceback and "
+                                  "survived, by the module that caught them", ["module"], registry=registry)
+        count_logged_exceptions(self.exceptions)
         self.websub_pings = Counter("feedsvc_websub_pings", "WebSub publish pings, by outcome", ["outcome"],
                                     registry=registry)
 

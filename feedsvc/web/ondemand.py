@@ -18,8 +18,9 @@ from datetime import datetime, timedelta
 from feedsvc.config import Settings
 from feedsvc.lru import LRUCache
 from feedsvc.model import FeedFormat, Resource, Scope, Site
+from feedsvc.render.documents import FeedDoc
 from feedsvc.render.entrycache import EntryCache
-from feedsvc.render.feeds import FeedDoc, archive_doc, as_resource, doc_parts, feed_title
+from feedsvc.render.feeds import archive_doc, as_resource, doc_parts, feed_title
 from feedsvc.site.archives import parse_archive_path
 from feedsvc.site.filters import (
     Filter,
@@ -85,7 +86,8 @@ class _Index:
 
     def __init__(self, site: Site) -> None:
         self.site = site
-        self.by_slug = {(scope.kind, scope.slug): scope for scope in site.scopes}
+        # Archive URLs name scopes of the default language only (archives.py); no other language's shadows them.
+        self.by_slug = {(scope.kind, scope.slug): scope for scope in site.scopes if scope.language is None}
         self.by_name = lookup(site)
         self.by_path: dict[str, tuple[Scope, FeedFormat]] = {
             feed_path(scope, fmt): (scope, fmt) for scope in site.scopes for fmt in FeedFormat}
@@ -113,7 +115,7 @@ def plan(index: _Index, settings: Settings, target: Target) -> FeedDoc | Refusal
     self_url = absolute(settings.public_url, target.path) + "?" + target.filter.query
     title = f"{feed_title(settings, scope)} ({describe(target.filter, index.by_name)})"
     return FeedDoc(path=target.path, fmt=fmt, title=title, self_url=self_url, feed_id=self_url,
-                   entries=posts[: settings.feed_limit])
+                   entries=posts[: settings.feed_limit], language=scope.language)
 
 
 class OnDemandFeeds:
@@ -187,12 +189,13 @@ class OnDemandFeeds:
         return resource, "rendered"
 
     def _ask_builder(self, snapshot: Served, target: Target, cached: _Cached | None) -> Answer:
-        if self.remote is None:
+        remote = self.remote  # read once: a takeover sets it to None at any moment
+        if remote is None:
             return Refusal(503, "feeds are being rebuilt; try again shortly")
         if not self._renders.acquire(timeout=RENDER_WAIT_SECONDS):
             return Refusal(503, "busy rendering other feeds; try again shortly")
         try:
-            answer = self.remote(target.key)
+            answer = remote(target.key)
         finally:
             self._renders.release()
         if isinstance(answer, Resource):

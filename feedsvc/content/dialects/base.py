@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 from feedsvc.content.front_matter import FrontMatterReader
+from feedsvc.model import Language
 
 
 class SiteKindError(ValueError):
@@ -107,6 +108,9 @@ class Dialect(Protocol):
     def requires_front_matter(self, relpath: str) -> bool:
         """Whether a file without front matter is an error (True) or only not a post (False)."""
 
+    def with_defaults(self, front: dict[Any, Any], relpath: str, site_config: str) -> dict[Any, Any]:
+        """The post's front matter with the defaults the site's config (`site_config`, JSON) gives it."""
+
     def file_name(self, relpath: str) -> FileName:
         """The slug and date a post's path gives it; raises fields.PostError for a name that cannot be."""
 
@@ -147,3 +151,9 @@ class Dialect(Protocol):
 
     def post_path(self, place: PostPlace, pattern: str) -> str:
         """The post's URL path (unescaped), from its front matter and the site's permalink pattern."""
+
+    def entry_id(self, place: PostPlace, path: str, site_url: str) -> str:
+        """The Atom entry id the generator's own feeds give the post whose URL path is `path`."""
+
+    def language_of(self, relpath: str) -> Language | None:
+        """The language of the post at `relpath` in a multilingual site; None for the default language."""

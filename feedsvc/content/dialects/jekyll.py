@@ -22,8 +22,11 @@ from typing import Any
 import yaml
 
 from feedsvc.content.dialects.base import ConfigFileError, FileName, PostPlace
+from feedsvc.content.dialects.jekylldefaults import apply_defaults
 from feedsvc.content.fields import PostError, text_field
 from feedsvc.content.front_matter import FrontMatterReader, split_toml, split_yaml
+from feedsvc.model import Language
+from feedsvc.urls import absolute
 
 CONFIG_FILE = "_config.yml"
 POSTS_FOLDER = "_posts"
@@ -42,7 +45,6 @@ _FILENAME = re.compile(r"^(?:(\d{4})-(\d{1,2})-(\d{1,2})-)?(.+?)\.(?:md|markdown
 _POST_SUFFIXES = (".md", ".markdown")
 _SLUG_PATTERNS = {"raw": r"\s+", "pretty": r"[^\w.~!$&'()+,;=@]+", "ascii": r"[^a-zA-Z0-9]+"}
 _DEFAULT_SLUG = r"[\W_]+"
-_UNDERSCORES = re.compile(r"_+")
 _PLACEHOLDER = re.compile(r":([a-z_]+)")
 
 
@@ -60,9 +62,8 @@ def slugify(value: Any, mode: Any = "default", cased: Any = False) -> str:
 
 
 def title_slug(slug: str) -> str:
-    """The permalink `:title`: the pretty, cased slug, and (unlike Jekyll 4.3, which keeps them) with
-    runs of underscores turned into hyphens, as feedsvc's URLs have always had it."""
-    return _UNDERSCORES.sub("-", slugify(slug, "pretty", cased=True)).strip("-")
+    """The permalink `:title`: the pretty, cased slug, underscores kept (`snake_case` stays), as Jekyll 4.3."""
+    return slugify(slug, "pretty", cased=True)
 
 
 def permalink_placeholders(slug: str, when: datetime, categories: tuple[str, ...]) -> dict[str, str]:
@@ -192,10 +193,11 @@ class Jekyll:
         match = _FILENAME.match(filename)
         if match is None:
             return FileName(posixpath.splitext(filename)[0], None)
+        slug = match.group(4).rstrip(".")  # Jekyll: "slugs shouldn't end with a period"
         if not match.group(1):
-            return FileName(match.group(4), None)
+            return FileName(slug, None)
         try:
-            return FileName(match.group(4), date(*(int(match.group(i)) for i in (1, 2, 3))))
+            return FileName(slug, date(*(int(match.group(i)) for i in (1, 2, 3))))
         except ValueError:
             raise PostError(f"the file name's date {filename[:10]!r} is not a real date") from None
 
@@ -222,6 +224,20 @@ class Jekyll:
         return True
 
     def auto_summary(self, content_html: str) -> str | None:
+        return None
+
+    def with_defaults(self, front: dict[Any, Any], relpath: str, site_config: str) -> dict[Any, Any]:
+        """`defaults:` of `_config.yml` (jekylldefaults.py), under the post's own front matter."""
+        return apply_defaults(front, relpath, site_config)
+
+    def entry_id(self, place: PostPlace, path: str, site_url: str) -> str:
+        """jekyll-feed's entry id, `post.id | absolute_url`: the URL's folder joined with the slug (Ruby's
+        `File.join(File.dirname(url), slug)`), so no trailing `/` and no `.html`. A `#` in the slug stays
+        as written (Addressable reads it as a fragment, and so does every reader that compares ids)."""
+        folder = posixpath.dirname(path.rstrip("/") or "/")
+        return absolute(site_url, posixpath.join(folder, place.slug)).replace("%23", "#")
+    def language_of(self, relpath: str) -> Language | None:
+        """A Jekyll site has one language."""
         return None
 
 

@@ -7,15 +7,15 @@ without any generator's config file, a `content/posts/` folder.
 **Which files are posts.** The pages (`.md`, `.markdown`, `.html`) of the site's main sections: the
 `mainSections` param, else the top-level section of the content folder (`contentDir`) with the most pages,
 nested sections included; `_index.*` list pages are not posts, nor headless bundles, drafts, pages whose
-`publishDate` is to come or whose `expiryDate` is past. Pages in another configured language (`index.fr.md`)
-are not read yet. A page's link is its `url`, else its section's `[permalinks]` pattern, else its path
-(urls.py); a post without `summary` or `<!--more-->` gets Hugo's automatic summary (summary.py).
+`publishDate` is to come or whose `expiryDate` is past. Pages in other configured languages (`index.fr.md`,
+or in a language's own `contentDir`) are posts of that language, with feeds of their own (languages.py).
+A page's link is its `url`, else its section's `[permalinks]` pattern, else its path (urls.py); a post
+without `summary` or `<!--more-->` gets Hugo's automatic summary (summary.py).
 Bodies are not Liquid; Hugo shortcodes (`{{< … >}}`) are not expanded yet.
 """
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -33,10 +33,13 @@ from feedsvc.content.dialects.hugo.config import (
     read_config,
     rules_of,
 )
+from feedsvc.content.dialects.hugo.languages import language_value, locate, url_prefix
 from feedsvc.content.dialects.hugo.rules import HugoRules
 from feedsvc.content.dialects.hugo.summary import auto_summary
-from feedsvc.content.dialects.hugo.urls import base_name, content_path, page_path, sections, urlize
+from feedsvc.content.dialects.hugo.urls import base_name, page_path, sections, urlize
 from feedsvc.content.front_matter import FrontMatterReader, split_toml, split_yaml
+from feedsvc.model import Language
+from feedsvc.urls import absolute
 
 __all__ = ["HUGO", "Hugo", "HugoRules", "urlize"]
 
@@ -98,24 +101,29 @@ class Hugo:
     def permalink_pattern(self, permalink: str) -> str:
         return permalink if permalink.startswith("/") else "/" + permalink
 
+    def with_defaults(self, front: dict[Any, Any], relpath: str, site_config: str) -> dict[Any, Any]:
+        """Hugo's `cascade` is not read yet: the front matter as written."""
+        return front
+
+    def entry_id(self, place: PostPlace, path: str, site_url: str) -> str:
+        """Hugo's feeds identify an entry by its link."""
+        return absolute(site_url, path)
+
     # -- which files are posts --
 
     @property
     def post_folders(self) -> tuple[str, ...]:
-        content = self.rules.content_dir
-        return tuple(f"{content}/{section}" for section in self.rules.main_sections)
+        return tuple(f"{content}/{section}" for content in self.rules.content_dirs
+                     for section in self.rules.main_sections)
 
     def walks_folder(self, name: str) -> bool:
         """Hidden and `_` folders are skipped, as in every site feedsvc reads."""
         return not name.startswith((".", "_"))
 
     def is_post_file(self, name: str) -> bool:
-        """A page (Markdown or HTML) in the default language, not hidden, not an `_index` list page."""
+        """A page (Markdown or HTML), not hidden, not an `_index` list page; in any configured language."""
         lowered = name.lower()
-        if name.startswith(".") or not lowered.endswith(_PAGE_SUFFIXES) or lowered.startswith("_index."):
-            return False
-        language = posixpath.splitext(posixpath.splitext(lowered)[0])[1].lstrip(".")
-        return language not in self.rules.other_languages
+        return not (name.startswith(".") or not lowered.endswith(_PAGE_SUFFIXES) or lowered.startswith("_index."))
 
     # -- one post --
 
@@ -124,7 +132,7 @@ class Hugo:
 
     def file_name(self, relpath: str) -> FileName:
         """The file's base name (a bundle's folder name); the date comes only from front matter."""
-        return FileName(base_name(content_path(relpath, self.rules.content_dir), self.rules.other_languages), None)
+        return FileName(base_name(locate(relpath, self.rules)[1], self.rules.languages), None)
 
     def folder_categories(self, relpath: str) -> list[str]:
         return []
@@ -141,12 +149,17 @@ class Hugo:
         (Hugo's patterns are per section, in the rules)."""
         url = place.front.get("url")
         front_slug = place.front.get("slug")
-        return page_path(place.source, url.strip() if isinstance(url, str) else "",
+        language, path = locate(place.source, self.rules)
+        return page_path(path, url.strip() if isinstance(url, str) else "",
                          str(front_slug).strip() if isinstance(front_slug, (str, int, float)) else "",
-                         place.title, place.date, self.rules, self.rules.other_languages)
+                         place.title, place.date, self.rules, url_prefix(language, self.rules))
+
+    def language_of(self, relpath: str) -> Language | None:
+        """By file name (`index.fr.md`), else by the language's own content folder; None: the default one."""
+        return language_value(locate(relpath, self.rules)[0], self.rules)
 
     def sections_of(self, relpath: str) -> list[str]:
-        return sections(content_path(relpath, self.rules.content_dir), self.rules.nested_sections)
+        return sections(locate(relpath, self.rules)[1], self.rules.nested_sections)
 
 
 @lru_cache(maxsize=8)  # one site per process, give or take a config edit

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from feedsvc.content.dialects.hugo.languages import language_settings
 from feedsvc.content.dialects.hugo.rules import DEFAULT_SUMMARY_LENGTH, HugoRules
 
 ROOT_NAMES = ("hugo", "config")
@@ -138,11 +139,10 @@ def rules_of(config: Mapping[str, Any], root: Path) -> HugoRules:
     """The HugoRules of a merged config; `mainSections` unset means the section with the most pages."""
     params = config.get("params") if isinstance(config.get("params"), Mapping) else {}
     assert isinstance(params, Mapping)
-    content_dir = str(config.get("contentdir") or "content").strip("/") or "content"
     default_language = str(config.get("defaultcontentlanguage") or "en").lower()
-    languages = config.get("languages")
-    others = tuple(sorted(str(name).lower() for name in languages if str(name).lower() != default_language)) \
-        if isinstance(languages, Mapping) else ()
+    others, tags, dirs = language_settings(config, default_language)
+    content_dir = dict(dirs).get(default_language) or str(config.get("contentdir") or "content").strip("/") \
+        or "content"
     main = params.get("mainsections", config.get("mainsections"))
     if isinstance(main, str):
         main = [main]
@@ -155,12 +155,16 @@ def rules_of(config: Mapping[str, Any], root: Path) -> HugoRules:
         content_dir=content_dir,
         main_sections=sections,
         permalinks=patterns,
-        nested_sections=_nested_sections(root / content_dir),
+        nested_sections=tuple(sorted({section for folder in (content_dir, *(d for _, d in dirs))
+                                      for section in _nested_sections(root / folder)})),
         ugly_urls=config.get("uglyurls") is True,
         summary_length=length if isinstance(length, int) and not isinstance(length, bool) and length >= 0
         else DEFAULT_SUMMARY_LENGTH,
         default_language=default_language,
         other_languages=others,
+        language_tags=tags,
+        language_dirs=dirs,
+        default_in_subdir=config.get("defaultcontentlanguageinsubdir") is True,
     )
 
 

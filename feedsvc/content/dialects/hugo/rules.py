@@ -26,6 +26,10 @@ class HugoRules:
     summary_length: int = DEFAULT_SUMMARY_LENGTH
     default_language: str = "en"
     other_languages: tuple[str, ...] = ()  # configured languages besides the default one
+    # (language, code, title) of each other language: what its feeds say (code and title "" when not set)
+    language_tags: tuple[tuple[str, str, str], ...] = ()
+    language_dirs: tuple[tuple[str, str], ...] = ()  # (language, its own contentDir), for those that set one
+    default_in_subdir: bool = False  # `defaultContentLanguageInSubdir`: the default language's links under /<lang>/
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, ensure_ascii=False)
@@ -43,6 +47,16 @@ class HugoRules:
                 values[field.name] = tuple(tuple(v) if isinstance(v, list) else v for v in value) \
                     if isinstance(value, list) else value
         return cls(**values)
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """Every configured language, the default one first."""
+        return (self.default_language, *self.other_languages)
+
+    @property
+    def content_dirs(self) -> tuple[str, ...]:
+        """Every folder that holds content: the default one and each language's own."""
+        return tuple(dict.fromkeys([self.content_dir, *(folder for _, folder in self.language_dirs)]))
 
     def permalink(self, section: str) -> str | None:
         """The [permalinks] pattern of a top-level section, if the config gives one."""

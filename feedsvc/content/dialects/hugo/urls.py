@@ -39,12 +39,6 @@ def urlize(text: str) -> str:
     return sanitize(text).lower()
 
 
-def content_path(source: str, content_dir: str) -> str:
-    """`content/post/a/index.md` -> `post/a/index.md`: the path Hugo knows a page by."""
-    prefix = content_dir.rstrip("/") + "/"
-    return source[len(prefix):] if source.startswith(prefix) else source
-
-
 def base_name(source: str, languages: tuple[str, ...]) -> str:
     """The file name without its suffix and language (`index.fr.md` -> `index`), or a bundle's folder name."""
     folder, filename = posixpath.split(source)
@@ -67,21 +61,21 @@ def sections(path: str, nested: tuple[str, ...] = ()) -> list[str]:
     return found
 
 
-def page_path(source: str, front_url: str, slug: str, title: str, when: datetime, rules: HugoRules,
-              languages: tuple[str, ...]) -> str:
-    """The URL path (unescaped) Hugo gives the page at `source` (relative to the site root)."""
+def page_path(path: str, front_url: str, slug: str, title: str, when: datetime, rules: HugoRules,
+              prefix: str = "") -> str:
+    """The URL path (unescaped) Hugo gives the page at `path` (relative to its content folder); `prefix`:
+    its language's (`/fr`, or "")."""
     if front_url:
         return front_url if front_url.startswith("/") else "/" + front_url
-    path = content_path(source, rules.content_dir)
     folders = sections(path, rules.nested_sections)
-    filename = base_name(path, languages)
+    filename = base_name(path, rules.languages)
     pattern = rules.permalink(folders[0]) if folders else None
     if pattern is None:  # the page's own path, its bundle folder or file name replaced by its slug
         within = path.split("/")[:-1]
         if posixpath.splitext(posixpath.basename(path))[0].split(".")[0] == "index":
             within = within[:-1]
         link = "/".join([*within, slug or filename])
-        return _finish("/" + urlize(link), rules.ugly_urls)
+        return prefix + _finish("/" + urlize(link), rules.ugly_urls)
     tokens = {
         "year": f"{when.year:04d}", "month": f"{when.month:02d}", "monthname": when.strftime("%B").lower(),
         "day": f"{when.day:02d}", "weekday": str(when.isoweekday() % 7), "weekdayname": when.strftime("%A").lower(),
@@ -92,7 +86,7 @@ def page_path(source: str, front_url: str, slug: str, title: str, when: datetime
     }
     pattern = pattern if pattern.startswith("/") else "/" + pattern
     link = _TOKEN.sub(lambda m: tokens.get(m.group(1), m.group(0)), pattern)
-    return _finish(re.sub(r"/{2,}", "/", link), rules.ugly_urls)
+    return prefix + _finish(re.sub(r"/{2,}", "/", link), rules.ugly_urls)
 
 
 def _finish(path: str, ugly: bool) -> str:

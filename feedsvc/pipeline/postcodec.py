@@ -1,0 +1,172 @@
+"""A parsed post (or the problem a file had) as plain JSON, read back field by field.
+
+The post cache (postcache.py) keeps these on disk between builders. What is read back is
+untrusted input: it is JSON (never a pickle, which runs code as it loads), and every field must
+have the type and shape `Post` promises, or the whole value is refused (`Malformed`) and the
+file is simply parsed again.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import zlib
+from datetime import datetime
+from typing import Any
+
+from feedsvc.model import Author, Image, Language, Post, Problem
+
+MAX_BODY_BYTES = 64 * 1024 * 1024  # an inflated post body; a cache entry past it is refused
+
+
+class Malformed(ValueError):
+    """A cached value that is not what this version of feedsvc writes."""
+
+
+def encode(value: Post | Problem) -> dict[str, Any]:
+    if isinstance(value, Problem):
+        return {"problem": _problem(value)}
+    return {"post": {
+        "source": value.source, "fingerprint": value.fingerprint, "slug": value.slug, "title": value.title,
+        "date": value.date.isoformat(), "updated": value.updated.isoformat(), "url": value.url,
+        "authors": [[a.name, a.email, a.uri] for a in value.authors], "categories": list(value.categories),
+        "tags": list(value.tags), "summary_html": value.summary_html, "summary_text": value.summary_text,
+        "content_zlib": base64.b64encode(value.content_zlib).decode("ascii"),
+        "image": None if value.image is None else [value.image.url, value.image.mime_type, value.image.alt],
+        "published": value.published, "warnings": [_problem(p) for p in value.warnings],
+        "references": [[key, line] for key, line in value.references], "liquid": value.liquid,
+        "publish_at": _moment_text(value.publish_at), "expire_at": _moment_text(value.expire_at),
+        "entry_id": value.entry_id,
+        "language": None if value.language is None else [value.language.prefix, value.language.code,
+                                                         value.language.title],
+    }}
+
+
+def decode(data: Any) -> Post | Problem:
+    """The value `encode` wrote; Malformed for anything else."""
+    if not isinstance(data, dict) or len(data) != 1:
+        raise Malformed("not a cached post or problem")
+    if "problem" in data:
+        return _read_problem(data["problem"])
+    fields = data.get("post")
+    if not isinstance(fields, dict):
+        raise Malformed("not a cached post or problem")
+    image = fields.get("image")
+    return Post(
+        source=_text(fields, "source"), fingerprint=_text(fields, "fingerprint"), slug=_text(fields, "slug"),
+        title=_text(fields, "title"), date=_moment(fields, "date"), updated=_moment(fields, "updated"),
+        url=_text(fields, "url"),
+        authors=tuple(Author(_str(a[0]), _optional(a[1]), _optional(a[2])) for a in _triples(fields, "authors")),
+        categories=tuple(_str(c) for c in _list(fields, "categories")),
+        tags=tuple(_str(t) for t in _list(fields, "tags")),
+        summary_html=_text(fields, "summary_html"), summary_text=_text(fields, "summary_text"),
+        content_zlib=_body(fields),
+        image=None if image is None else Image(*_image(image)),
+        published=_flag(fields, "published"),
+        warnings=tuple(_read_problem(p) for p in _list(fields, "warnings")),
+        references=tuple(_reference(r) for r in _list(fields, "references")),
+        liquid=_flag(fields, "liquid"),
+        publish_at=_optional_moment(fields, "publish_at"), expire_at=_optional_moment(fields, "expire_at"),
+        entry_id=_text(fields, "entry_id"),
+        language=_language(fields.get("language")),
+    )
+
+
+def _problem(problem: Problem) -> list[Any]:
+    return [problem.path, problem.message, problem.severity, problem.line]
+
+
+def _read_problem(data: Any) -> Problem:
+    if not isinstance(data, list) or len(data) != 4:
+        raise Malformed("a problem is [path, message, severity, line]")
+    path, message, severity, line = data
+    if line is not None and (not isinstance(line, int) or isinstance(line, bool)):
+        raise Malformed("a problem's line is a number")
+    return Problem(_str(path), _str(message), _str(severity), line)
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise Malformed(f"expected text, found {type(value).__name__}")
+    return value
+
+
+def _optional(value: Any) -> str | None:
+    return None if value is None else _str(value)
+
+
+def _text(fields: dict[str, Any], name: str) -> str:
+    return _str(fields.get(name))
+
+
+def _flag(fields: dict[str, Any], name: str) -> bool:
+    value = fields.get(name)
+    if not isinstance(value, bool):
+        raise Malformed(f"{name} is not true or false")
+    return value
+
+
+def _list(fields: dict[str, Any], name: str) -> list[Any]:
+    value = fields.get(name)
+    if not isinstance(value, list):
+        raise Malformed(f"{name} is not a list")
+    return value
+
+
+def _triples(fields: dict[str, Any], name: str) -> list[list[Any]]:
+    items = _list(fields, name)
+    if not all(isinstance(item, list) and len(item) == 3 for item in items):
+        raise Malformed(f"{name} holds something other than [name, email, uri]")
+    return items
+
+
+def _moment(fields: dict[str, Any], name: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(_text(fields, name))
+    except ValueError:
+        raise Malformed(f"{name} is not a date") from None
+    if moment.tzinfo is None:
+        raise Malformed(f"{name} has no time zone")
+    return moment
+
+
+def _moment_text(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def _optional_moment(fields: dict[str, Any], name: str) -> datetime | None:
+    return None if fields.get(name) is None else _moment(fields, name)
+
+
+def _language(data: Any) -> Language | None:
+    if data is None:
+        return None
+    if not isinstance(data, list) or len(data) != 3:
+        raise Malformed("a language is [prefix, code, title]")
+    return Language(_str(data[0]), _str(data[1]), _str(data[2]))
+
+
+def _image(data: Any) -> tuple[str, str, str | None]:
+    if not isinstance(data, list) or len(data) != 3:
+        raise Malformed("an image is [url, type, alt]")
+    return _str(data[0]), _str(data[1]), _optional(data[2])
+
+
+def _reference(data: Any) -> tuple[str, int]:
+    if not isinstance(data, list) or len(data) != 2 or not isinstance(data[1], int) or isinstance(data[1], bool):
+        raise Malformed("a reference is [key, line]")
+    return _str(data[0]), data[1]
+
+
+def _body(fields: dict[str, Any]) -> bytes:
+    """The compressed body, checked to inflate (within bounds) to UTF-8 text, as `Post.content_html` will."""
+    try:
+        packed = base64.b64decode(_text(fields, "content_zlib"), validate=True)
+        inflater = zlib.decompressobj()
+        html = inflater.decompress(packed, MAX_BODY_BYTES)
+        if not inflater.eof or inflater.unconsumed_tail:
+            raise Malformed("the body is truncated or too large")
+        html.decode("utf-8", "surrogatepass")
+    except (binascii.Error, zlib.error, UnicodeDecodeError):
+        raise Malformed("the body does not inflate to text") from None
+    return packed

@@ -1,0 +1,88 @@
+"""JSON Feed 1.1 documents, each item's bytes made once per (post, EntryShape) when an entry cache is given."""
+
+from __future__ import annotations
+
+import json
+
+from feedsvc.config import Settings
+from feedsvc.content.markup import plain_title
+from feedsvc.model import Author, FeedFormat, Post
+from feedsvc.render.documents import EntryShape, FeedDoc, feed_language, terms_of
+from feedsvc.render.entrycache import EntryCache
+
+JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
+_JSON_EMPTY_ITEMS = b"[]\n}"
+_JSON_ITEMS_OPEN, _JSON_ITEMS_CLOSE = b'{\n  "items": [\n    ', b"\n  ]\n}"
+
+
+def render_json(doc: FeedDoc, settings: Settings, entries: EntryCache | None) -> bytes:
+    feed: dict[str, object] = {
+        "version": JSON_FEED_VERSION,
+        "title": doc.title,
+        "home_page_url": settings.site_url + "/",
+        "feed_url": doc.self_url,
+    }
+    if doc.next_url:
+        feed["next_url"] = doc.next_url
+    if settings.description:
+        feed["description"] = settings.description
+    language = feed_language(settings, doc.language)
+    if language:
+        feed["language"] = language
+    if settings.author:
+        feed["authors"] = [_json_author(settings.author)]
+    if doc.hubs:
+        feed["hubs"] = [{"type": "WebSub", "url": hub} for hub in doc.hubs]
+    shape = EntryShape.of(settings)
+    if entries is None:
+        feed["items"] = [_json_item(post, shape) for post in doc.entries]
+        return json.dumps(feed, ensure_ascii=False, indent=2).encode("utf-8") + b"\n"
+    feed["items"] = []
+    head = json.dumps(feed, ensure_ascii=False, indent=2).encode("utf-8")
+    if not doc.entries:
+        return head + b"\n"
+    # "items" is the last key: `"items": []\n}` becomes the items, each indented as json.dumps would.
+    items = b",\n    ".join(entries.get(doc.entries, FeedFormat.JSON, shape, _json_entries))
+    return head[: -len(_JSON_EMPTY_ITEMS)] + b"[\n    " + items + b"\n  ]\n}\n"
+
+
+def _json_entries(posts: list[Post], fmt: FeedFormat, shape: EntryShape) -> list[bytes]:
+    """Each item as `json.dumps(feed, indent=2)` writes it inside "items", from one dumps of them all:
+    items are split where one ends and the next begins (at ",\n    {", which only occurs there:
+    JSON escapes newlines inside strings, and nested values are indented deeper)."""
+    text = json.dumps({"items": [_json_item(post, shape) for post in posts]}, ensure_ascii=False, indent=2)
+    data = text.encode("utf-8")
+    start, items = len(_JSON_ITEMS_OPEN), []
+    for _ in posts[1:]:
+        stop = data.index(b",\n    {", start)
+        items.append(data[start:stop])
+        start = stop + len(b",\n    ")
+    items.append(data[start: -len(_JSON_ITEMS_CLOSE)])
+    if b",\n    {" in items[-1]:
+        raise ValueError(f"JSON Feed items: {len(posts)} made, more found")
+    return items
+
+
+def _json_author(author: Author) -> dict[str, str]:
+    data = {"name": author.name}
+    if author.uri:
+        data["url"] = author.uri
+    return data
+
+
+def _json_item(post: Post, shape: EntryShape) -> dict[str, object]:
+    item: dict[str, object] = {"id": post.url, "url": post.url, "title": plain_title(post.title)}
+    item["content_html"] = post.summary_html if shape.excerpt_only else post.content_html
+    if post.summary_text:
+        item["summary"] = post.summary_text
+    if post.image:
+        item["image"] = post.image.url
+    item["date_published"] = post.date.isoformat()
+    item["date_modified"] = post.updated.isoformat()
+    if post.authors:
+        item["authors"] = [_json_author(a) for a in post.authors]
+    terms = terms_of(post)
+    if terms:
+        item["tags"] = terms
+    return item
+
