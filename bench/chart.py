@@ -17,7 +17,7 @@ from xml.sax.saxutils import escape
 
 SUBJECTS = {"feedsvc": "#1f6feb", "Hugo": "#d1242f", "naive Python": "#6e7781"}
 PANELS = (("cold build", "build time (s)", "s"), ("cold build peak memory", "peak memory (MB)", "MB"))
-WIDTH, HEIGHT = 840, 360
+WIDTH, HEIGHT = 840, 400
 PANEL_W, PANEL_H = 330, 250
 LEFT, TOP = 70, 50
 
@@ -100,11 +100,11 @@ def draw(figures: Iterable[dict[str, object]], corpus: str = "bench", caption: s
         parts += _panel(LEFT + index * (PANEL_W + 90), title, unit, points_from(rows, figure, corpus))
     legend_x = LEFT
     for subject, colour in SUBJECTS.items():
-        parts.append(f'<rect x="{legend_x}" y="{HEIGHT - 22}" width="14" height="4" fill="{colour}"/>')
-        parts.append(f'<text x="{legend_x + 20}" y="{HEIGHT - 16}">{escape(subject)}</text>')
+        parts.append(f'<rect x="{legend_x}" y="{HEIGHT - 46}" width="14" height="4" fill="{colour}"/>')
+        parts.append(f'<text x="{legend_x + 20}" y="{HEIGHT - 40}">{escape(subject)}</text>')
         legend_x += 130
     if caption:
-        parts.append(f'<text x="{WIDTH - 10}" y="{HEIGHT - 16}" text-anchor="end" fill="#555">{escape(caption)}</text>')
+        parts.append(f'<text x="{LEFT}" y="{HEIGHT - 14}" fill="#555">{escape(caption)}</text>')
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 
