@@ -268,3 +268,33 @@ def test_random_edits_seen_only_by_the_watcher_end_equal_to_a_clean_build(site_d
         assert titles(snapshot) == titles(expected)
     finally:
         running.stop()
+
+
+def test_a_file_left_open_gets_an_ordinary_request_and_its_close_a_settled_one(site_dir):
+    """A writer that keeps its file open (or a touch) cannot hold refreshes back for ever: after the
+    longest delay the request names it still open, so that refresh applies the settle window."""
+    from feedsvc.pipeline.watching import UNSETTLED_TRIGGER
+
+    requests: list[str] = []
+    arrived = threading.Condition()
+
+    def request(trigger: str) -> None:
+        with arrived:
+            requests.append(trigger)
+            arrived.notify_all()
+
+    root = site_dir(POSTS)
+    watch = FolderWatch(root, request, max_delay_seconds=0.3)
+    assert watch.start()
+    try:
+        with (root / "_posts/2026-01-30-slow.md").open("w", encoding="utf-8") as out:
+            out.write(post_text("title: Slow"))
+            out.flush()
+            with arrived:
+                assert arrived.wait_for(lambda: len(requests) >= 1, DEADLINE)
+            assert requests == [UNSETTLED_TRIGGER]
+        with arrived:
+            assert arrived.wait_for(lambda: len(requests) >= 2, DEADLINE)
+        assert requests[1] == SETTLED_TRIGGER
+    finally:
+        watch.stop()

@@ -87,12 +87,13 @@ class FolderWatch(FileSystemEventHandler):
 
     def __init__(self, root: Path, request: Callable[[str], object],
                  observer: Callable[[], Watching] = Observer, mountinfo: Callable[[], str | None] = _read_mountinfo,
-                 quiet_seconds: float = QUIET_SECONDS) -> None:
+                 quiet_seconds: float = QUIET_SECONDS, max_delay_seconds: float = MAX_DELAY_SECONDS) -> None:
         self.root = root
         self.request = request
         self._make_observer = observer
         self._mountinfo = mountinfo
         self.quiet_seconds = quiet_seconds
+        self.max_delay_seconds = max_delay_seconds
         self.fallback: str | None = "not started"  # why changes are found by rescans only (None: watching)
         self.events = 0
         self.requests = 0
@@ -197,7 +198,7 @@ class FolderWatch(FileSystemEventHandler):
     def _run(self) -> None:
         """Ask for one refresh per burst, once it has been quiet and no file is half-written.
 
-        A file that stays open past MAX_DELAY_SECONDS (a slow writer, or a `touch` that never closes
+        A file that stays open past `max_delay_seconds` (a slow writer, or a `touch` that never closes
         anything) gets an ordinary request: that refresh holds it back for the settle window."""
         while True:
             with self._condition:
@@ -206,7 +207,7 @@ class FolderWatch(FileSystemEventHandler):
                     return
                 assert self._first is not None
                 now = time.monotonic()
-                deadline = self._first + MAX_DELAY_SECONDS
+                deadline = self._first + self.max_delay_seconds
                 due = deadline if self._open else min(self._last + self.quiet_seconds, deadline)
                 if now < due:
                     self._condition.wait(timeout=due - now)  # an event (or a close) wakes us earlier
