@@ -19,6 +19,7 @@ from feedsvc.config import Settings
 from feedsvc.content.dialects import Dialect, PostPlace, dialect_for
 from feedsvc.content.fields import PostError, text_field
 from feedsvc.content.front_matter import FrontMatterError, split_front_matter
+from feedsvc.content.limits import check_html, check_markdown
 from feedsvc.content.links import drop_unsafe_links
 from feedsvc.content.markup import absolutize_links, html_to_text, render_markdown, strip_xml_illegal
 from feedsvc.content.templating import has_liquid, render_post_body
@@ -148,6 +149,9 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
         body, references = rendered.text, rendered.references
         warnings.extend(rendered.problems)
     # -- end Liquid --
+    expanded = dialect.expand_body(body, relpath, body_line, data)  # Hugo's shortcodes
+    body, references = expanded.text, references + expanded.references
+    warnings.extend(expanded.problems)
 
     body_parts = body.split(settings.excerpt_separator, 1)
     content_source = body.replace(settings.excerpt_separator, "\n\n") if len(body_parts) > 1 else body
@@ -164,6 +168,7 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
 
     image = _image(data.get("image"), settings.site_url)
 
+    weight, link_title = dialect.ranking(data)
     shaped_by = settings.liquid_fingerprint if liquid else settings.fingerprint
     fingerprint = hashlib.sha256(raw + shaped_by.encode() + relpath.encode()).hexdigest()[:24]
     return Post(
@@ -189,6 +194,9 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
         expire_at=expire_at,
         entry_id=dialect.entry_id(place, path, settings.site_url),
         language=dialect.language_of(relpath),
+        weight=weight,
+        link_title=link_title,
+        aliases=dialect.aliases_of(data, path),
     )
 
 
@@ -205,7 +213,7 @@ def _first_date(data: Mapping[Any, Any], keys: tuple[str, ...], tz: ZoneInfo, re
 
 
 def _html(markdown: str, base_url: str, settings: Settings) -> str:
-    rendered = render_markdown(markdown, settings.kramdown)  # the dialect's Markdown: kramdown's, or Hugo's GFM
+    rendered = check_html(render_markdown(check_markdown(markdown), settings.kramdown))  # kramdown's or GFM, bounded
     return strip_xml_illegal(drop_unsafe_links(absolutize_links(rendered, base_url))).strip()
 
 

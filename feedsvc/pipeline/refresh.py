@@ -344,7 +344,9 @@ class Refresher:
         memory = self._memory
         self._report_new_problems(site.problems)
         memory.retry = False
-        aliases, redirects = compat_routes(resources, site.scopes, settings.compat, settings.public_url)
+        aliases, redirects = compat_routes(resources, site.scopes, settings.compat, settings.public_url,
+                                           dialect_for(settings.dialect, settings.dialect_rules).own_feed_paths,
+                                           site.posts)
         self._generation += 1
         self.store.snapshot = Built(
             site=site,

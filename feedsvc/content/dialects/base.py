@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 from feedsvc.content.front_matter import FrontMatterReader
-from feedsvc.model import Language
+from feedsvc.model import Language, Post, Problem, Scope
 
 
 class SiteKindError(ValueError):
@@ -44,6 +44,15 @@ class PostPlace:
     date: datetime  # in the site's zone
     categories: tuple[str, ...]
     source: str = ""  # the file's path in the site folder
+
+
+@dataclass(frozen=True, slots=True)
+class Expansion:
+    """A body with the generator's own markup expanded: the Markdown, warnings, and the posts it links to."""
+
+    text: str
+    problems: tuple[Problem, ...] = ()
+    references: tuple[tuple[str, int], ...] = ()  # (reference key, line in the file)
 
 
 class Dialect(Protocol):
@@ -149,6 +158,10 @@ class Dialect(Protocol):
     def renders_liquid(self) -> bool:
         """Whether post bodies are Liquid templates, rendered before Markdown."""
 
+    def expand_body(self, body: str, relpath: str, first_line: int, front: Mapping[Any, Any]) -> Expansion:
+        """The body with the generator's own markup that is not Markdown (Hugo's shortcodes) expanded, the
+        warnings that gives, and the posts it links to (reference keys, content/references.py)."""
+
     def post_path(self, place: PostPlace, pattern: str) -> str:
         """The post's URL path (unescaped), from its front matter and the site's permalink pattern."""
 
@@ -157,3 +170,17 @@ class Dialect(Protocol):
 
     def language_of(self, relpath: str) -> Language | None:
         """The language of the post at `relpath` in a multilingual site; None for the default language."""
+
+    def ranking(self, front: Mapping[Any, Any]) -> tuple[int, str]:
+        """(weight, link title) the front matter gives a post for `order_key` ((0, "") for none)."""
+
+    def aliases_of(self, front: Mapping[Any, Any], path: str) -> tuple[str, ...]:
+        """Old paths (unescaped) that answer `301` to the post whose URL path is `path` (Hugo's `aliases`)."""
+
+    def own_feed_paths(self, scope: Scope) -> tuple[str, ...]:
+        """Where the generator itself publishes the RSS feed of `scope` (unescaped paths): feedsvc answers
+        there too, so subscribers of a site that moves to feedsvc keep their feeds (site/compat.py)."""
+
+    def order_key(self, post: Post) -> tuple[Any, ...]:
+        """The key the generator's own feeds sort posts by, ascending: the site's feed order, and its
+        tie-breaks between posts of the same date."""

@@ -21,11 +21,11 @@ from typing import Any
 
 import yaml
 
-from feedsvc.content.dialects.base import ConfigFileError, FileName, PostPlace
+from feedsvc.content.dialects.base import ConfigFileError, Expansion, FileName, PostPlace
 from feedsvc.content.dialects.jekylldefaults import apply_defaults
 from feedsvc.content.fields import PostError, text_field
 from feedsvc.content.front_matter import FrontMatterReader, split_toml, split_yaml
-from feedsvc.model import Language
+from feedsvc.model import Language, Post, Scope
 from feedsvc.urls import absolute
 
 CONFIG_FILE = "_config.yml"
@@ -226,6 +226,9 @@ class Jekyll:
     def auto_summary(self, content_html: str) -> str | None:
         return None
 
+    def expand_body(self, body: str, relpath: str, first_line: int, front: Mapping[Any, Any]) -> Expansion:
+        return Expansion(body)  # Liquid is rendered on its own (templating.py)
+
     def with_defaults(self, front: dict[Any, Any], relpath: str, site_config: str) -> dict[Any, Any]:
         """`defaults:` of `_config.yml` (jekylldefaults.py), under the post's own front matter."""
         return apply_defaults(front, relpath, site_config)
@@ -239,6 +242,20 @@ class Jekyll:
     def language_of(self, relpath: str) -> Language | None:
         """A Jekyll site has one language."""
         return None
+
+    def ranking(self, front: Mapping[Any, Any]) -> tuple[int, str]:
+        return 0, ""
+
+    def aliases_of(self, front: Mapping[Any, Any], path: str) -> tuple[str, ...]:
+        return ()
+
+    def own_feed_paths(self, scope: Scope) -> tuple[str, ...]:
+        """Jekyll has no feeds of its own: jekyll-feed's paths are a compatibility style (site/compat.py)."""
+        return ()
+
+    def order_key(self, post: Post) -> tuple[Any, ...]:
+        """Newest first; posts of the same date by path."""
+        return -post.date.timestamp(), post.source
 
 
 JEKYLL = Jekyll()
