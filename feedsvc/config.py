@@ -343,6 +343,11 @@ def webhook_secret(environ: Mapping[str, str]) -> str:
     return environ.get("FEEDSVC_WEBHOOK_SECRET", "").strip()
 
 
+def watch_enabled(environ: Mapping[str, str]) -> bool:
+    """FEEDSVC_WATCH=off: find changes by the interval rescan only, never by OS events (pipeline/watching.py)."""
+    return environ.get("FEEDSVC_WATCH", "on").strip().lower() not in ("0", "off", "false", "no")
+
+
 # Never part of the state folder's name: anyone who can list its parent could test guesses against it.
 _SECRET_WORDS = ("SECRET", "TOKEN", "PASSWORD", "PASSPHRASE", "CREDENTIAL", "KEY")
 

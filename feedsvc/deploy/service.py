@@ -23,6 +23,7 @@ from feedsvc.config import (
     load_settings,
     settings_key,
     state_dir_from,
+    watch_enabled,
     webhook_secret,
 )
 from feedsvc.deploy.accesslog import show_query_strings
@@ -36,6 +37,7 @@ from feedsvc.pipeline.postcache import CacheWriter, PostCache
 from feedsvc.pipeline.refresh import Progress, Refresher, RefreshReport
 from feedsvc.pipeline.scheduling import RefreshScheduler
 from feedsvc.pipeline.triggers import RefreshQueue, summarize
+from feedsvc.pipeline.watching import FolderWatch
 from feedsvc.snapshot import Built, SnapshotStore
 from feedsvc.web.app import create_app
 from feedsvc.web.metrics import Metrics, enable_multiprocess, reserve_space
@@ -104,6 +106,8 @@ class Service:
         self.app: Flask = create_app(self.settings, self.store, self.webhooks, self.metrics, self.ondemand)
         self.scheduler: RefreshScheduler | None = None
         self.deployment: Deployment | None = None
+        self.watch: FolderWatch | None = None
+        self._watch_wanted = watch_enabled(environ)
         self.cache_writer: CacheWriter | None = None
         self.store.details = self._details  # the deployment (workers.py) adds its own once it starts
         # Behind one cache, replicas serve the same feeds: one of them pings the hubs (docs/deployment.md).
@@ -177,10 +181,20 @@ class Service:
         self.refresher.listeners.append(self._save_posts)
         if self.refresher.settings is not None:  # built in this process (or its parent) before serving
             self._save_posts()
+        built_here = self.refresher.settings is not None  # else a warm start: nothing scanned in this process yet
         self.queue.start()
-        if self.refresher.settings is None:  # warm start: nothing has been scanned in this process yet
+        self.watch = FolderWatch(self.refresher.content_dir, self.queue.request)
+        if self.git is not None:
+            self.watch.fallback = "git source: pushes and the interval fetch bring changes"
+        elif not self._watch_wanted:
+            self.watch.fallback = "FEEDSVC_WATCH=off"
+        watching = self.watch.fallback == "not started" and self.watch.start()
+        if not built_here:
             self.queue.request("startup")
-        self.scheduler = RefreshScheduler(self.refresher, self.queue.request, self.settings.rescan_seconds)
+        elif watching:
+            self.queue.request("watch started")  # whatever changed since the build, before the watch began
+        interval = self.watch.safety_net_seconds(self.settings.rescan_seconds)
+        self.scheduler = RefreshScheduler(self.refresher, self.queue.request, interval)
         self.scheduler.start()
 
     def _save_posts(self, *_: object) -> None:
@@ -190,6 +204,8 @@ class Service:
             self.cache_writer.submit(seed)
 
     def _stop_builder(self) -> None:
+        if self.watch is not None:
+            self.watch.stop()
         if self.scheduler is not None:
             self.scheduler.shutdown()
             self.scheduler = None
@@ -227,6 +243,7 @@ class Service:
             "last_refresh": self.queue.last,
             "recent_refreshes": list(reversed(self.recent)),
             "websub": self.pinger.status() if self.pings else {"running": False, "off": "FEEDSVC_WEBSUB_PING=0"},
+            "changes_seen_by": self.watch.describe() if self.watch is not None else None,
         }
         if self.git is not None:
             details["git"] = self.git.status()

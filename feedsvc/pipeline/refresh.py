@@ -36,7 +36,7 @@ from feedsvc.pipeline.lastmodified import LastModified, from_ns
 from feedsvc.pipeline.parallel import read_posts
 from feedsvc.pipeline.postcache import Seed
 from feedsvc.pipeline.rendercache import RenderCache
-from feedsvc.pipeline.settle import Settling
+from feedsvc.pipeline.settle import WRITER_DONE_TRIGGERS, Settling
 from feedsvc.render.documents import EPOCH
 from feedsvc.render.entrycache import EntryCache
 from feedsvc.render.feeds import GZIP_LEVEL, UNSERVED_GZIP_LEVEL
@@ -292,9 +292,10 @@ class Refresher:
             forced = FileSignature(-1, -1, -1, -1)  # marked for a re-read by a settings change
             changes = replace(changes, modified=tuple(p for p in changes.modified
                                                       if p in memory.moved_changes or known[p] == forced))
-        # Not at startup, nor after a settings change, nor after a checkout; nor when a webhook said the
-        # writer is done.
-        if self.store.snapshot is not None and known and "webhook" not in trigger and not moved:
+        # Not at startup, nor after a settings change, nor after a checkout; nor when a webhook (or the OS,
+        # watching.py) said the writer is done.
+        writer_done = any(name in trigger for name in WRITER_DONE_TRIGGERS)
+        if self.store.snapshot is not None and known and not writer_done and not moved:
             changes = self._settling.hold_unsettled(changes, known, scan.inventory, scan.unreadable, now,
                                                     partial(removal_settles_at, self.content_dir))
         return changes
