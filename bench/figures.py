@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import http.client
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -43,9 +44,11 @@ class Row:
     subject: str
     posts: int
     sample: Sample
+    corpus: str = "bench"
 
     def as_dict(self) -> dict[str, object]:
-        return {"figure": self.figure, "subject": self.subject, "posts": self.posts, **self.sample.as_dict()}
+        return {"figure": self.figure, "subject": self.subject, "posts": self.posts, "corpus": self.corpus,
+                **self.sample.as_dict()}
 
 
 @dataclass
@@ -60,10 +63,11 @@ class Context:
     say: Callable[[str], None]
     rows: list[Row] = field(default_factory=list)
     extra: dict[str, object] = field(default_factory=dict)
+    corpus: str = "bench"  # which corpus the figures being measured are for (run.py sets it)
 
     def row(self, figure: str, subject: str, posts: int, unit: str, note: str = "") -> Sample:
         sample = Sample(unit, note=note)
-        self.rows.append(Row(figure, subject, posts, sample))
+        self.rows.append(Row(figure, subject, posts, sample, self.corpus))
         return sample
 
 
@@ -231,12 +235,17 @@ def _etag(conn: http.client.HTTPConnection, path: str = "/rss.xml") -> str:
     return get(conn, path).headers.get("etag", "")
 
 
-def _time_to_new_etag(server: FeedsvcServer, post: Path, mark: str, trigger: Callable[[], None]) -> float:
+def _time_to_new_etag(server: FeedsvcServer, post: Path, mark: str, trigger: Callable[[], None],
+                      change: Callable[[Path, str], None] | None = None) -> float:
+    """From the edit's end (or, for `change`, its start) to the new ETag of /rss.xml."""
     conn = connect(server.port)
     try:
         before = _etag(conn)
-        edit_post(post, mark)
+        if change is None:
+            edit_post(post, mark)
         started = time.perf_counter()
+        if change is not None:
+            change(post, mark)
         trigger()
         deadline = started + 120
         while _etag(conn) == before:
@@ -253,7 +262,9 @@ def edit_to_etag(ctx: Context, corpus: Path, posts: int, repeats: int) -> None:
     scratch = scratch_copy(ctx, corpus)
     post = newest_post(scratch)
     hook = ctx.row("signed webhook after one edit -> new ETag served", "feedsvc", posts, "s")
-    env = {"FEEDSVC_WEBHOOK_SECRET": WEBHOOK_SECRET, "FEEDSVC_RESCAN_SECONDS": "3600"}
+    # Not watching: the edit would reach the feed by an OS event first, and `?wait=1` would wait for a second
+    # refresh (the "save" figure times the watcher).
+    env = {"FEEDSVC_WEBHOOK_SECRET": WEBHOOK_SECRET, "FEEDSVC_RESCAN_SECONDS": "3600", "FEEDSVC_WATCH": "off"}
     with feedsvc_server(scratch, ctx.log, env) as server:
         _wait_ready(server)
         status = signed_hook(server.port, WEBHOOK_SECRET)
@@ -285,6 +296,80 @@ def _polling_fallback(ctx: Context, scratch: Path, post: Path, posts: int, repea
         for run in range(repeats):
             ctx.say(f"  edit -> new ETag (polling) {posts} posts, run {run + 1}/{repeats}")
             sample.add(_time_to_new_etag(server, post, f"poll {run}", lambda: None))
+
+
+# -- 4b. a save seen by the OS, and what watching costs while nothing changes -----------------
+
+IDLE_SECONDS = 10.0
+
+
+def editor_save(post: Path, mark: str) -> None:
+    """As editors save: the whole new text to a temporary file beside the post, renamed over it."""
+    temp = post.with_name(f".{post.name}.tmp")
+    temp.write_bytes(post.read_bytes() + f"\nSaved for the benchmark: {mark}.\n".encode())
+    os.replace(temp, post)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process so far (every thread), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _watching(server: FeedsvcServer) -> None:
+    """Until /status says the builder watches the folder (it starts after the first build, in the worker)."""
+    conn = connect(server.port)
+    try:
+        while time.perf_counter() - server.started < START_TIMEOUT:
+            response = get(conn, "/status")
+            seen_by = json.loads(response.body).get("changes_seen_by") if response.status == 200 else None
+            if seen_by and seen_by.get("mode") == "os events":
+                time.sleep(1.0)  # and its catch-up rescan has run
+                return
+            if seen_by and seen_by.get("fallback") not in (None, "not started"):
+                raise RuntimeError(f"the builder does not watch: {seen_by['fallback']}")
+            time.sleep(0.02)
+    finally:
+        conn.close()
+    raise RuntimeError("the builder never started watching")
+
+
+def _idle_cpu_ms(server: FeedsvcServer, seconds: float) -> float:
+    pids = [server.process.pid, *server.worker_pids()]
+    before = sum(cpu_seconds(pid) for pid in pids)
+    time.sleep(seconds)
+    return (sum(cpu_seconds(pid) for pid in pids) - before) * 1000
+
+
+def save_to_etag(ctx: Context, corpus: Path, posts: int, repeats: int) -> None:
+    """A post saved in an editor -> its new ETag served, no webhook (the OS tells the builder); then the CPU
+    every feedsvc process spends while nothing changes, watching, against rescanning every second."""
+    scratch = scratch_copy(ctx, corpus)
+    post = newest_post(scratch)
+    saved = ctx.row("post saved in an editor -> new ETag served (OS events, no webhook)", "feedsvc", posts, "s",
+                    "FEEDSVC_RESCAN_SECONDS=3600: only the watcher can see it")
+    idle = ctx.row("CPU while nothing changes, watching (all processes)", "feedsvc", posts, "ms/s",
+                   f"CPU ms per second over {IDLE_SECONDS:g} s idle; the full rescan runs every 10 min")
+    polled = ctx.row("CPU per check, rescanning every second instead (FEEDSVC_WATCH=off)", "feedsvc", posts, "ms",
+                     f"CPU ms over {IDLE_SECONDS:g} s idle / {IDLE_SECONDS:g} rescans")
+    with feedsvc_server(scratch, ctx.log, {"FEEDSVC_RESCAN_SECONDS": "3600"}) as server:
+        _wait_ready(server)
+        _watching(server)
+        for run in range(repeats):
+            ctx.say(f"  editor save -> new ETag {posts} posts, run {run + 1}/{repeats}")
+            saved.add(_time_to_new_etag(server, post, f"save {run}", lambda: None, change=editor_save))
+        time.sleep(1.0)
+        for run in range(repeats):
+            ctx.say(f"  idle CPU, watching, {posts} posts, run {run + 1}/{repeats}")
+            idle.add(_idle_cpu_ms(server, IDLE_SECONDS) / IDLE_SECONDS)
+    with feedsvc_server(scratch, ctx.log, {"FEEDSVC_RESCAN_SECONDS": "1", "FEEDSVC_WATCH": "off"}) as server:
+        _wait_ready(server)
+        _caught_up(server)
+        time.sleep(1.0)
+        for run in range(repeats):
+            ctx.say(f"  idle CPU, rescanning every second, {posts} posts, run {run + 1}/{repeats}")
+            polled.add(_idle_cpu_ms(server, IDLE_SECONDS) / IDLE_SECONDS)
+    shutil.rmtree(scratch, ignore_errors=True)
 
 
 # -- 5. serving with wrk -----------------------------------------------------------------------

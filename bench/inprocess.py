@@ -20,7 +20,8 @@ CASES = ("unchanged", "one edit", "one add", "one delete")
 
 def newest_post(content: Path) -> Path:
     """The newest post by file name: it is in the site feed, so an edit to it changes feeds."""
-    return max((content / "_posts").glob("*.md"), key=lambda path: path.name)
+    return max((p for p in (content / "_posts").iterdir() if p.suffix in (".md", ".markdown")),
+               key=lambda path: path.name)
 
 
 def edit_post(path: Path, mark: str) -> None:

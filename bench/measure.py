@@ -65,6 +65,8 @@ def fmt_value(value: float, unit: str) -> str:
         return f"{value:.0f} MB"
     if unit == "ms":
         return f"{value:.2f} ms"
+    if unit == "ms/s":
+        return f"{value:.2f} ms/s"
     return f"{value:g} {unit}"
 
 

@@ -15,7 +15,7 @@ import re
 import sys
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import frontmatter
@@ -42,23 +42,36 @@ def slugify(name: str) -> str:
     return re.sub(r"[\W_]+", "-", name.lower()).strip("-")
 
 
-def parse_date(value: object) -> datetime:
+def parse_date(value: object, path: Path) -> datetime:
+    """The front matter date (as YAML or as text with a zone), else the file name's date at noon UTC."""
     if isinstance(value, datetime):
-        return value
-    return datetime.strptime(str(value), "%Y-%m-%d %H:%M:%S %z")
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    for pattern in ("%Y-%m-%d %H:%M:%S %z", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M %z", "%Y-%m-%d"):
+        try:
+            parsed = datetime.strptime(str(value).strip(), pattern)  # noqa: DTZ007 (zone added below)
+        except ValueError:
+            continue
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return datetime.strptime(path.name[:10], "%Y-%m-%d").replace(hour=12, tzinfo=UTC)
+
+
+def _names(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return tuple(value.split())
+    return tuple(str(v) for v in value) if isinstance(value, list | tuple) else ()
 
 
 def read_entry(path: Path, site_url: str) -> Entry:
     post = frontmatter.load(path)
-    date = parse_date(post["date"])
+    date = parse_date(post.get("date"), path)
     slug = path.stem[11:]
     return Entry(
         title=str(post["title"]),
         url=f"{site_url}/{date:%Y/%m/%d}/{slug}.html",
         date=date,
         author=str(post.get("author", "")),
-        categories=tuple(post.get("categories", ())),
-        tags=tuple(post.get("tags", ())),
+        categories=_names(post.get("categories", post.get("category", ()))),
+        tags=_names(post.get("tags", ())),
         summary=str(post.get("excerpt", "")),
         html=markdown.markdown(post.content, extensions=["fenced_code", "tables"]),
     )
@@ -118,7 +131,8 @@ def build(content: Path, out: Path) -> int:
     """Write every feed; returns how many files were written."""
     config = yaml.safe_load((content / "_config.yml").read_text(encoding="utf-8")) or {}
     site_url = str(config.get("url", "http://localhost")).rstrip("/")
-    entries = [read_entry(path, site_url) for path in sorted((content / "_posts").glob("*.md"))]
+    entries = [read_entry(path, site_url) for path in sorted((content / "_posts").iterdir())
+               if path.suffix in (".md", ".markdown")]
     written = 0
     for scope, scoped in group_scopes(entries).items():
         folder = out / scope

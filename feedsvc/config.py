@@ -28,7 +28,8 @@ from feedsvc.content.dialects import (
     detect,
 )
 from feedsvc.content.dialects.jekyll import DEFAULT_PATTERN, JEKYLL, parse_config
-from feedsvc.content.kramdown import KramdownOptions, kramdown_options
+from feedsvc.content.kramdown import KramdownOptions
+from feedsvc.content.markup import MarkdownFlavour
 from feedsvc.model import Author, Problem
 from feedsvc.site.compat import CompatConfig, compat_config
 from feedsvc.urls import escape_path, is_outbound_safe
@@ -72,7 +73,7 @@ class Settings:
     liquid_fingerprint: str = field(default="", compare=False)  # fingerprint + all that Liquid's `site` shows
     dialect: str = DEFAULT_DIALECT  # the site's generator: its layout and URL rules (`dialects.dialect_named`)
     dialect_rules: str = ""  # what the site's own config decides under that generator's rules (`dialects.dialect_for`)
-    kramdown: KramdownOptions | None = KramdownOptions()  # Jekyll's Markdown and its settings; None: plain GFM
+    markdown: MarkdownFlavour = KramdownOptions()  # the generator's Markdown and the site's settings; None: plain GFM
 
     @property
     def tz(self) -> ZoneInfo:
@@ -275,7 +276,7 @@ def build_settings(environ: Mapping[str, str], config: Mapping[str, Any], conten
         site_data=_as_json(data) if data else "",
         dialect=dialect.name,
         dialect_rules=dialect.site_rules(config),
-        kramdown=kramdown_options(config.get("kramdown"), errors) if dialect.renders_kramdown else None,
+        markdown=dialect.markdown_flavour(config, errors),
     )
     if errors:
         raise ConfigError(errors)
@@ -294,7 +295,7 @@ def _with_fingerprint(settings: Settings) -> Settings:
     """Posts parsed under one fingerprint are reusable under another only if it is equal."""
     relevant = (
         settings.url, settings.baseurl, settings.author, settings.timezone,
-        settings.permalink, settings.excerpt_separator, settings.kramdown,
+        settings.permalink, settings.excerpt_separator, settings.markdown,
     ) + ((settings.dialect, settings.dialect_rules) if settings.dialect != DEFAULT_DIALECT  # so Jekyll's stay
          else (settings.dialect_rules,) if settings.dialect_rules else ())
     defaults = json.loads(settings.site_config or "{}").get("defaults")  # front matter of every post
@@ -348,6 +349,11 @@ def settings_key(settings: Settings) -> str:
 def webhook_secret(environ: Mapping[str, str]) -> str:
     """Kept out of `Settings`, so no settings dump, log line or error can ever carry it. Empty: hook disabled."""
     return environ.get("FEEDSVC_WEBHOOK_SECRET", "").strip()
+
+
+def watch_enabled(environ: Mapping[str, str]) -> bool:
+    """FEEDSVC_WATCH=off: find changes by the interval rescan only, never by OS events (pipeline/watching.py)."""
+    return environ.get("FEEDSVC_WATCH", "on").strip().lower() not in ("0", "off", "false", "no")
 
 
 # Never part of the state folder's name: anyone who can list its parent could test guesses against it.

@@ -124,6 +124,13 @@ class Post:
     # post's folder + slug): subscribers see no entry as new when a site switches to feedsvc.
     entry_id: str = ""
     language: Language | None = None  # None: the site's default language
+    # What else a generator orders its lists by (the dialect's `order_key`): Hugo's `weight` (0: none)
+    # and `linkTitle` ("" for none: the title).
+    weight: int = 0
+    link_title: str = ""
+    # Old paths (unescaped) that answer `301` to the post: Hugo's `aliases`, each in the forms a web
+    # server answered its redirect page at (`/old/`, `/old`, `/old/index.html`).
+    aliases: tuple[str, ...] = ()
     lang: str = ""  # the post's own language tag (front matter `lang:`), shown on its entry; "" for the feed's
 
     @property

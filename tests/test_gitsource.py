@@ -11,7 +11,8 @@ import pytest
 from conftest import BASIC_CONFIG, post_text
 from gitforge import Forge, git, serve_daemon
 
-from feedsvc.deploy.gitsource import GitConfig, GitError, GitSource, git_config_from, redact
+from feedsvc.deploy.gitconfig import GitConfig, git_config_from, redact
+from feedsvc.deploy.gitsource import GitError, GitSource
 from feedsvc.pipeline.refresh import Refresher, SnapshotStore
 
 POST_A = "_posts/2026-01-02-first.md"
@@ -244,3 +245,22 @@ def test_a_failed_fetch_shows_in_status_and_the_feeds_stay(forge: Forge, tmp_pat
     git_status = client.get("/status").get_json()["git"]
     assert git_status["commit"] == served and git_status["last_error"] and git_status["last_error_at"]
     assert b"<title>Second</title>" in client.get("/rss.xml").data
+
+
+def test_an_update_writes_only_the_changed_files_and_never_through_the_old_tree(forge: Forge, tmp_path: Path) -> None:
+    source = source_for(forge, tmp_path)
+    source.start()
+    old = source.content_dir.resolve()
+    forge.rename(POST_B, "_posts/2026-01-03-renamed.md")
+    forge.commit("edit, rename, add", {POST_A: post_text("title: First, edited\ndate: 2026-01-02 10:00:00 +0000"),
+                                       "_posts/2026-01-05-new.md": post_text("title: New\ndate: 2026-01-05")})
+    source.update()
+    new = source.content_dir.resolve()
+    assert (new / "_config.yml").stat().st_ino == (old / "_config.yml").stat().st_ino  # unchanged: linked
+    assert (new / POST_A).stat().st_ino != (old / POST_A).stat().st_ino
+    assert "edited" in (new / POST_A).read_text() and "edited" not in (old / POST_A).read_text()
+    assert not (new / POST_B).exists() and (old / POST_B).is_file()
+    assert (new / "_posts/2026-01-03-renamed.md").read_text() == (old / POST_B).read_text()
+    assert (new / "_posts/2026-01-05-new.md").is_file()
+    listed = git("ls-tree", "-r", "--name-only", "HEAD", cwd=forge.work).split()
+    assert sorted(str(p.relative_to(new)) for p in new.rglob("*") if p.is_file()) == sorted(listed)

@@ -21,6 +21,7 @@ import feedparser
 import lxml.html
 import pytest
 from conftest import post_text
+from hostile_posts import element_flood, hostile_site, nested_brackets, nested_list, nested_quotes, table
 from lxml import etree
 
 import feedsvc.content.reading as reading_module
@@ -192,6 +193,11 @@ def _check_not_followed(snapshot) -> None:
         assert b"Outside Secret" not in resource.body
 
 
+def _check_near_the_limits_served(snapshot) -> None:
+    post = _post(snapshot, "Near The Limits")
+    assert post.content_html.count("<td>") == 40 * 899 and post.content_html.count("<ul>") == 90
+
+
 def _check_one_duplicate_served(snapshot) -> None:
     assert [p.source for p in snapshot.site.posts if p.slug == "dup"] == ["_posts/2026-02-01-dup.markdown"]
 
@@ -289,6 +295,31 @@ CASES = [
          {"_posts/2026-02-01-dup.md": _front("title: Dup One"), "_posts/2026-02-01-dup.markdown": _front("title: Two")},
          (("_posts/2026-02-01-dup.md", "error", "has the same link as _posts/2026-02-01-dup.markdown", None),),
          check=_check_one_duplicate_served),
+    # Shapes that cost a renderer seconds and gigabytes (issue 12): refused before rendering (content/limits.py).
+    Case("table-of-900,000-cells", {BAD: _front("title: T", table(300, 3_000))},
+         ((BAD, "error", "tables of 900,300 cells (the largest from its line 2), over the limit of 40,000 cells for "
+                         "one post: not rendered", None),)),
+    Case("list-nested-1,500-deep", {BAD: _front("title: T", "- " * 1_500 + "x\n")},
+         ((BAD, "error", "nests 1,500 levels deep at its line 2 (lists, block quotes or brackets inside each other), "
+                         "over the limit of 100 levels", None),)),
+    Case("list-nested-by-indentation", {BAD: _front("title: T", nested_list(150))},
+         ((BAD, "error", "nests 150 levels deep at its line 151", None),)),
+    Case("quotes-nested-1,500-deep", {BAD: _front("title: T", nested_quotes(1_500))},
+         ((BAD, "error", "nests 1,500 levels deep", None),)),
+    Case("brackets-nested-1,500-deep", {BAD: _front("title: T", nested_brackets(1_500))},
+         ((BAD, "error", "nests 1,500 levels deep", None),)),
+    Case("sixty-thousand-links", {BAD: _front("title: T", "[a](/p) " * 60_000)},
+         ((BAD, "error", "about 60,000 elements (links, emphasis, inline HTML), over the limit of 50,000", None),)),
+    Case("twenty-thousand-paragraphs-and-more", {BAD: _front("title: T", element_flood(20_000) + "*a* " * 10_000)},
+         ((BAD, "error", "about 50,001 elements (blocks, links, emphasis, inline HTML), over the limit of 50,000",
+           None),)),
+    Case("raw-html-nested-1,000-deep", {BAD: _front("title: T", "<div>" * 1_000 + "\n")},
+         ((BAD, "error", "renders to HTML nested 1,000 elements deep, over the limit of 250 levels", None),)),
+    Case("html-five-times-the-markdown", {BAD: _front("title: T", "```\n" + ("&" * 999 + "\n") * 1_000 + "```\n")},
+         ((BAD, "error", "renders to 4,996,128 characters of HTML, over the limit of 4,194,304 characters", None),)),
+    Case("near-the-limits-is-served",
+         {BAD: _front("title: Near The Limits", table(40, 899) + "\n" + nested_list(90))},
+         check=_check_near_the_limits_served),
     Case("symlink-outside-the-content-folder", setup=_symlink_outside,
          expect=(("_posts/2026-02-01-link.md", "warning", "symlink points outside the content folder; not followed",
                   None),
@@ -373,3 +404,18 @@ def test_hostile_content(case: Case, site_dir, make_refresher, monkeypatch, caps
         prefix = "" if severity == "error" else f"{severity}: "
         assert any(row.startswith(f"{where}: {prefix}") and words in row for row in out.splitlines()), out
     assert code == (1 if any(e[1] == "error" for e in case.expect) else 0)
+
+
+def test_issue_12_site_serves_every_good_post(tmp_path, make_refresher):
+    """Issue 12's site (a 300 x 3,000 table, a list nested 1,500 levels deep) cost ~1 GB per process and
+    half a minute: now each hostile post is one error naming its file and its bound, and the rest is served."""
+    hostile = hostile_site(tmp_path / "content", good=8, tables=2, lists=2)
+    refresher = make_refresher(tmp_path / "content")
+    assert refresher.refresh("startup").error is None
+    snapshot = refresher.store.snapshot
+    errors = {p.path: p.message for p in snapshot.site.problems if p.severity == "error"}
+    assert set(errors) == set(hostile)
+    assert all("over the limit of" in message and message.endswith("for one post: not rendered")
+               for message in errors.values())
+    titles = [entry.title for entry in feedparser.parse(snapshot.resources["/atom.xml"].body).entries]
+    assert sorted(titles) == sorted(f"Good {i}" for i in range(8))

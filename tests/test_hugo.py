@@ -108,7 +108,8 @@ def test_hugo_bodies_are_not_liquid(site_dir, make_refresher):
                                               '{{< youtube abc >}} and {{ .Title }}\n')}
     refresher = make_refresher(_hugo_site(site_dir, files))
     refresher.refresh()
-    assert "{{&lt; youtube abc &gt;}}" in _posts(refresher)["content/posts/sc.md"].content_html
+    html = _posts(refresher)["content/posts/sc.md"].content_html
+    assert "https://www.youtube.com/watch?v=abc" in html and "{{ .Title }}" in html
     assert not [p for p in refresher.store.snapshot.site.problems if "Liquid" in p.message]
 
 
@@ -200,3 +201,81 @@ def test_each_language_has_its_feeds_under_its_prefix_saying_its_language_and_ti
     french_tag = json.loads(resources["/fr/tags/news/feed.json"].body)
     assert [i["title"] for i in french_tag["items"]] == ["Bonjour"]
     assert [i["title"] for i in json.loads(resources["/tags/news/feed.json"].body)["items"]] == ["Hello"]
+
+
+def test_a_hugo_feed_keeps_hugos_order_weight_then_newest_then_link_title(site_dir, make_refresher):
+    """Hugo's feeds list weighted pages first; posts of the same second by link title, case and accents
+    weighing last; a Jekyll site of the same posts stays newest first, then by path."""
+    same = "date = 2024-03-01T12:00:00Z"
+    files = {
+        "content/posts/a.md": toml_post(f'title = "Banana"\n{same}'),
+        "content/posts/b.md": toml_post(f'title = "Éclair"\n{same}'),
+        "content/posts/c.md": toml_post(f'title = "Ecluse"\n{same}'),
+        "content/posts/d.md": toml_post(f'title = "Zulu"\nlinkTitle = "Aardvark"\n{same}'),
+        "content/posts/e.md": toml_post(f'title = "apple"\n{same}'),
+        "content/posts/f.md": toml_post('title = "Weighted"\nweight = 3\ndate = 2001-01-01'),
+        "content/posts/g.md": toml_post('title = "Newer"\ndate = 2025-01-01'),
+    }
+    refresher = make_refresher(_hugo_site(site_dir, files))
+    refresher.refresh()
+    assert [p.title for p in refresher.store.snapshot.site.posts] == [
+        "Weighted", "Newer", "Zulu", "apple", "Banana", "Éclair", "Ecluse"]
+
+
+def test_retitling_a_hugo_post_among_posts_of_its_date_reorders_the_feed(site_dir, make_refresher):
+    same = "date = 2024-03-01T12:00:00Z"
+    files = {"content/posts/a.md": toml_post(f'title = "Alpha"\n{same}'),
+             "content/posts/b.md": toml_post(f'title = "Beta"\n{same}')}
+    root = _hugo_site(site_dir, files)
+    refresher = make_refresher(root)
+    refresher.refresh()
+    (root / "content/posts/a.md").write_text(toml_post(f'title = "Gamma"\n{same}'))
+    refresher.refresh()
+    assert [p.title for p in refresher.store.snapshot.site.posts] == ["Beta", "Gamma"]
+
+
+def test_hugos_own_feed_urls_answer_with_feedsvcs_rss_feeds(site_dir, make_refresher):
+    """Subscribers of a Hugo site keep their feeds: /index.xml, /posts/index.xml and each term's."""
+    refresher = make_refresher(_hugo_site(site_dir, {
+        **FILES, "content/posts/cpp.md": toml_post('title = "C++"\ndate = 2026-01-07\ntags = ["C++"]')}))
+    refresher.refresh()
+    snapshot = refresher.store.snapshot
+    resources, aliases = snapshot.resources, snapshot.aliases
+    assert aliases["/index.xml"] is resources["/rss.xml"]
+    assert aliases["/posts/index.xml"] is resources["/rss.xml"]
+    assert aliases["/tags/static-sites/index.xml"] is resources["/tags/static-sites/rss.xml"]
+    assert aliases["/categories/notes/index.xml"] is resources["/categories/notes/rss.xml"]
+    assert aliases["/tags/c++/index.xml"] is resources["/tags/c/rss.xml"]
+
+
+def test_a_jekyll_site_has_no_hugo_feed_urls(site_dir, make_refresher):
+    refresher = make_refresher(site_dir({"_posts/2026-01-01-a.md": "---\ntitle: A\ntags: [x]\n---\nBody.\n"}))
+    refresher.refresh()
+    assert not any(path.endswith("index.xml") for path in refresher.store.snapshot.aliases)
+
+
+def test_a_posts_aliases_answer_301_to_the_post(site_dir, make_refresher):
+    from feedsvc.web.app import create_app
+
+    files = {**FILES, "content/posts/moved/index.md": toml_post(
+        'title = "Moved"\ndate = 2026-01-08\naliases = ["/2019/old-name/", "/old page.html", "earlier", '
+        '"../../../etc", "/status"]')}
+    refresher = make_refresher(_hugo_site(site_dir, files))
+    refresher.refresh()
+    client = create_app(refresher.settings, refresher.store).test_client()
+    link = "https://example.org/blog/posts/moved/"
+    for old in ("/2019/old-name/", "/2019/old-name", "/2019/old-name/index.html", "/old%20page.html",
+                "/posts/earlier/", "/posts/earlier"):
+        response = client.get(old)
+        assert (response.status_code, response.headers.get("Location")) == (301, link), old
+    assert client.get("/status").status_code == 200
+    assert not any("etc" in path for path in refresher.store.snapshot.redirects)
+
+
+def test_alias_paths_follow_hugos_placement():
+    from feedsvc.content.dialects.hugo.aliases import alias_paths
+
+    assert alias_paths(["/Old Case/"], "/fr/a/") == ("/Old Case/", "/Old Case", "/Old Case/index.html")
+    assert alias_paths("rel", "/fr/2024/01/a/") == ("/fr/2024/01/rel/", "/fr/2024/01/rel", "/fr/2024/01/rel/index.html")
+    assert alias_paths("rel.html", "/posts/a.html") == ("/posts/rel.html",)
+    assert alias_paths(["/x.html", 3, "", "https://elsewhere.example/"], "/posts/a/") == ("/x.html",)

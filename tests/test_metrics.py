@@ -32,7 +32,7 @@ def value(text: str, name: str, **labels: str) -> float:
 def service(site_dir, tmp_path):
     root = site_dir(POSTS)
     running = Service({"FEEDSVC_WEBHOOK_SECRET": SECRET, "FEEDSVC_STATE_DIR": str(tmp_path / "state"),
-                       "FEEDSVC_RESCAN_SECONDS": "3600"}, root)
+                       "FEEDSVC_RESCAN_SECONDS": "3600", "FEEDSVC_WATCH": "off"}, root)  # webhooks only
     running.start_background()
     deadline = time.monotonic() + 5
     while running.scheduler is None and time.monotonic() < deadline:

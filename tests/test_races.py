@@ -178,3 +178,31 @@ def test_an_exception_the_fast_path_survives_is_logged_with_its_traceback_and_co
     assert "RuntimeError: a bug in the fast path" in caplog.text and "Traceback" in caplog.text
     exposition = metrics.exposition()[0].decode()
     assert 'feedsvc_exceptions_total{module="fastpath"} 1.0' in exposition
+
+
+def test_a_follower_that_takes_over_while_its_process_stops_leaves_no_builder_running(tmp_path, make_refresher,
+                                                                                      site_dir):
+    """A server shutting down stops its builder first: a follower then takes over, and its own stop can come
+    while the builder's threads are still starting. Whatever was started must be stopped (it used to keep
+    the scheduler running, and the worker alive until the server killed it)."""
+    import fcntl
+    import threading
+
+    state = StateFolder(tmp_path / "state")
+    queue = RefreshQueue(make_refresher(site_dir({})))
+    entered, running = threading.Event(), threading.Event()
+
+    def start_builder() -> None:  # slow, as loading the post cache is
+        entered.set()
+        time.sleep(0.3)
+        running.set()
+
+    holder = os.open(state.lock, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(holder, fcntl.LOCK_EX)  # another worker is the builder
+    deployment = Deployment(state, SnapshotStore(), queue, Delegate(queue), start_builder, running.clear, dict)
+    deployment.start()
+    assert deployment.role == "follower"
+    os.close(holder)  # the builder stops: this follower takes over...
+    assert entered.wait(10)
+    deployment.stop()  # ...and is told to stop while its builder starts
+    assert not running.is_set()

@@ -191,6 +191,9 @@ def test_a_planted_post_cache_runs_no_code_and_costs_only_a_rebuild(site_dir, tm
     first.publish_state()
     first.start_background()
     assert first.deployment is not None and first.deployment.role == "builder"
+    deadline = time.monotonic() + 30
+    while first.scheduler is None and time.monotonic() < deadline:  # the builder's threads start in the background
+        time.sleep(0.02)
     first.stop()
     cached = [p for p in (state / "posts").iterdir() if p.name != "index.json"]
     assert cached  # the cache was written, and every file of it is now replaced by a payload

@@ -2,7 +2,8 @@
 
 The only module that knows the Markdown renderer. cmarkgfm (GitHub's cmark fork)
 gives CommonMark plus GitHub tables, strikethrough and autolinks, at C speed; for
-Jekyll sites, kramdown.py's passes around it give kramdown's syntax and shapes.
+Jekyll sites, kramdown.py's passes around it give kramdown's syntax and shapes; for Hugo sites,
+goldmark.py's give Goldmark's typographer and heading ids. Which one is the site's `MarkdownFlavour`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,13 @@ from urllib.parse import urljoin
 import lxml.html
 from cmarkgfm import cmark
 
+from feedsvc.content import goldmark
+from feedsvc.content.goldmark import GoldmarkOptions
 from feedsvc.content.kramdown import KramdownOptions, finish, prepare
+
+#: How a site's Markdown is rendered: Jekyll's kramdown, Hugo's Goldmark (each with the site's settings),
+#: or None for plain CommonMark + GFM.
+MarkdownFlavour = KramdownOptions | GoldmarkOptions | None
 
 _OPTIONS = cmark.Options.CMARK_OPT_UNSAFE  # raw HTML passes through, as in Jekyll
 _EXTENSIONS = ["table", "strikethrough", "autolink", "tasklist"]
@@ -54,17 +61,28 @@ def strip_xml_illegal(text: str) -> str:
     return _XML_ILLEGAL.sub("", text)
 
 
-def render_markdown(text: str, kramdown: KramdownOptions | None = None) -> str:
-    """CommonMark + GFM extensions -> HTML; as Jekyll's kramdown renders it when given `kramdown` options."""
+def render_markdown(text: str, flavour: MarkdownFlavour = None) -> str:
+    """CommonMark + GFM extensions -> HTML; as Jekyll's kramdown renders it when given `KramdownOptions`, as
+    Hugo's Goldmark when given `GoldmarkOptions`."""
     if not text.strip():
         return ""
-    if kramdown is None:
+    if isinstance(flavour, GoldmarkOptions):
+        return _goldmark(text, flavour)
+    if flavour is None:
         rendered: str = cmark.markdown_to_html_with_extensions(text, options=_OPTIONS, extensions=_EXTENSIONS)
         return rendered
-    prepared = prepare(text, kramdown, lambda inner: render_markdown(inner, kramdown))
+    prepared = prepare(text, flavour, lambda inner: render_markdown(inner, flavour))
     rendered = cmark.markdown_to_html_with_extensions(prepared.source, options=_KRAMDOWN_OPTIONS,
                                                       extensions=_KRAMDOWN_EXTENSIONS)
-    return finish(rendered, prepared, kramdown)
+    return finish(rendered, prepared, flavour)
+
+
+def _goldmark(text: str, options: GoldmarkOptions) -> str:
+    flags = _OPTIONS | (cmark.Options.CMARK_OPT_SMART if options.typographer else 0)
+    if options.auto_heading_id or options.attributes:
+        flags |= cmark.Options.CMARK_OPT_SOURCEPOS  # which source line each heading came from
+    rendered: str = cmark.markdown_to_html_with_extensions(text, options=flags, extensions=_EXTENSIONS)
+    return goldmark.finish(rendered, text, options)
 
 
 def absolutize_links(fragment: str, base_url: str) -> str:

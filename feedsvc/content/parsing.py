@@ -23,6 +23,8 @@ from feedsvc.content.dialects import Dialect, PostPlace, dialect_for
 from feedsvc.content.excerpts import cut_excerpt
 from feedsvc.content.fields import PostError, text_field
 from feedsvc.content.front_matter import FrontMatter, FrontMatterError, split_front_matter
+from feedsvc.content.kramdown import KramdownOptions
+from feedsvc.content.limits import check_html, check_markdown
 from feedsvc.content.links import drop_unsafe_links
 from feedsvc.content.markup import absolutize_links, html_to_text, render_markdown, strip_xml_illegal
 from feedsvc.content.templating import Rendered, has_liquid, render_post_body
@@ -156,6 +158,11 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
         body, references = rendered.text, rendered.references
         warnings.extend(rendered.problems)
     # -- end Liquid --
+    expanded = dialect.expand_body(body, relpath, body_line, data)  # Hugo's shortcodes
+    body, references = expanded.text, references + expanded.references
+    warnings.extend(expanded.problems)
+    if not liquid:  # nothing to render on its own: the excerpt is cut from the body as expanded (shortcodes)
+        excerpt = cut_excerpt(body, separator)
 
     content_source = body.replace(separator, "\n\n") if excerpt.separated else body
     markdown = dialect.renders_markdown(relpath)
@@ -179,13 +186,14 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
     image = _image(data.get("image"), settings.site_url)
     lang = _language_tag(data.get("lang"), relpath, warnings)
 
+    weight, link_title = dialect.ranking(data)
     shaped_by = settings.liquid_fingerprint if liquid else settings.fingerprint
     fingerprint = hashlib.sha256(raw + shaped_by.encode() + relpath.encode()).hexdigest()[:24]
     return Post(
         source=relpath,
         fingerprint=fingerprint,
         slug=slug,
-        title=smartify(title, settings.kramdown) if settings.kramdown is not None else title,
+        title=smartify(title, settings.markdown) if isinstance(settings.markdown, KramdownOptions) else title,
         date=when,
         updated=max(updated, when),
         url=url,
@@ -205,6 +213,9 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
         entry_id=dialect.entry_id(place, path, settings.site_url),
         language=dialect.language_of(relpath),
         lang=lang,
+        weight=weight,
+        link_title=link_title,
+        aliases=dialect.aliases_of(data, path),
     )
 
 
@@ -221,8 +232,8 @@ def _summary_field(data: Mapping[Any, Any], keys: tuple[str, ...]) -> tuple[str,
 
 
 def _html(source: str, base_url: str, settings: Settings, markdown: bool = True) -> str:
-    """The body as HTML: Markdown rendered (the dialect's: kramdown's, or Hugo's GFM), anything else as written."""
-    rendered = render_markdown(source, settings.kramdown) if markdown else source
+    """The body as HTML: Markdown rendered (the generator's flavour), anything else as written; bounded (limits.py)."""
+    rendered = check_html(render_markdown(check_markdown(source), settings.markdown) if markdown else source)
     return strip_xml_illegal(drop_unsafe_links(absolutize_links(rendered, base_url))).strip()
 
 

@@ -1,6 +1,7 @@
 """A git repository as the content source: clone it into the state folder, serve a checkout, move it atomically.
 
-Real git, through the `git` command. Chosen over the bindings on evidence: libgit2 (pygit2) talks SSH
+Real git, through the `git` command (where from: gitconfig.py; when the site last changed: githistory.py;
+flushing and deleting checkouts: gitdisk.py). Chosen over the bindings on evidence: libgit2 (pygit2) talks SSH
 through libssh2, so `GIT_SSH_COMMAND` and `~/.ssh/config` deploy-key setups do not apply, it runs no
 credential helpers, and it has no partial clone; dulwich is pure Python (a 10,000-file checkout is
 slow) with partial support for helpers and shallow updates. The `git` command honours every way a
@@ -38,83 +39,21 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from feedsvc.deploy.gitconfig import GitConfig, redact
+from feedsvc.deploy.gitdisk import delete_all, sync_folder, sync_tree
+from feedsvc.deploy.githistory import site_changed_at
+
 log = logging.getLogger("feedsvc")
 
 FETCH_TIMEOUT_SECONDS = 300.0
 LOCAL_TIMEOUT_SECONDS = 300.0
 _COMMIT = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
-_HTTP_USERINFO = re.compile(r"(?i)\b(https?|ftps?)://[^/@\s]*@")
-_ANY_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/:@\s]*):[^/@\s]*@")
 _KEPT_TREES = 2
+_MAX_PATCHED = 2000  # changed paths up to which a checkout links the previous one's files
 
 
 class GitError(Exception):
     """A git operation failed; the message is already redacted."""
-
-
-def redact(text: str, url: str = "") -> str:
-    """`text` without credentials: no `user:pass@` (or token) in any URL, nor the given URL's secrets anywhere."""
-    if url:
-        for secret in _secrets_of(url):
-            text = text.replace(secret, "***")
-    text = _HTTP_USERINFO.sub(lambda m: f"{m.group(1)}://***@", text)
-    return _ANY_PASSWORD.sub(lambda m: f"{m.group(1)}:***@", text)
-
-
-def _secrets_of(url: str) -> list[str]:
-    """The userinfo of an http(s) URL and the password of any other; longest first, so replacements nest."""
-    match = re.match(r"(?i)^([a-z][a-z0-9+.-]*)://([^/@]*)@", url)
-    if not match:
-        return []
-    scheme, userinfo = match.group(1).lower(), match.group(2)
-    if scheme.startswith(("http", "ftp")):
-        parts = [userinfo, *userinfo.split(":", 1)]
-    else:
-        parts = userinfo.split(":", 1)[1:]
-    return sorted({part for part in parts if len(part) >= 3}, key=len, reverse=True)
-
-
-@dataclass(frozen=True, slots=True)
-class GitConfig:
-    """Where the content comes from: `FEEDSVC_GIT_URL`, `FEEDSVC_GIT_BRANCH`, `FEEDSVC_GIT_SUBDIR`."""
-
-    url: str
-    branch: str = ""  # "": the remote's default branch
-    subdir: str = ""  # "" or a relative POSIX path inside the repository
-
-    def __repr__(self) -> str:
-        return f"GitConfig(url={redact(self.url, self.url)!r}, branch={self.branch!r}, subdir={self.subdir!r})"
-
-    @property
-    def shown_url(self) -> str:
-        return redact(self.url, self.url)
-
-
-def git_config_from(environ: Mapping[str, str]) -> GitConfig | None:
-    """None when no repository is configured; raises ValueError naming every unusable value."""
-    url = environ.get("FEEDSVC_GIT_URL", "").strip()
-    if not url:
-        return None
-    problems = []
-    if url.startswith("-") or any(c.isspace() or ord(c) < 32 for c in url):
-        problems.append("FEEDSVC_GIT_URL: not a repository URL or path")
-    branch = environ.get("FEEDSVC_GIT_BRANCH", "").strip().removeprefix("refs/heads/")
-    if branch and not _is_branch_name(branch):
-        problems.append(f"FEEDSVC_GIT_BRANCH: not a branch name: {branch!r}")
-    subdir = environ.get("FEEDSVC_GIT_SUBDIR", "").strip().strip("/")
-    if subdir:
-        parts = PurePosixPath(subdir).parts
-        if any(part in ("..", ".") or part.startswith(".git") for part in parts) or "\\" in subdir:
-            problems.append(f"FEEDSVC_GIT_SUBDIR: must be a folder inside the repository, got {subdir!r}")
-        subdir = "/".join(parts)
-    if problems:
-        raise ValueError("; ".join(redact(p, url) for p in problems))
-    return GitConfig(url, branch, subdir)
-
-
-def _is_branch_name(name: str) -> bool:
-    return bool(re.fullmatch(r"[A-Za-z0-9._/+-]+", name)) and not name.startswith(("-", "/", ".")) \
-        and ".." not in name and not name.endswith((".lock", "/", ".")) and "//" not in name
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +89,7 @@ class GitSource:
         self._lock = threading.Lock()
         self._wanted: str | None = None
         self._branch = config.branch
+        self._dated: tuple[str, datetime] | None = None  # (commit, when it last changed the site)
 
     def __repr__(self) -> str:
         return f"GitSource({self.config!r}, {self.folder})"
@@ -192,6 +132,33 @@ class GitSource:
             "last_error": redact(_text(recorded.get("last_error")) or "", self.config.url) or None,
             "last_error_at": _text(recorded.get("last_error_at")),
         }
+
+    def site_changed_at(self) -> datetime | None:
+        """When the served commit last changed the site (githistory.py): every Last-Modified comes from it.
+
+        The same on every replica serving this commit; None if git cannot say (the file times are used then).
+        """
+        commit = self.served_commit()
+        if commit is None:
+            return None
+        with self._lock:
+            if self._dated is None or self._dated[0] != commit:
+                branch = self.branch
+                tracking = f"refs/remotes/origin/{branch}"
+                try:  # the branch's history, unless a push's commit ahead of it (fetched by id) is served
+                    on_branch = bool(branch) and self._git("rev-parse", "--verify", tracking).strip() == commit
+                except GitError:
+                    on_branch = False
+                refspec = f"+refs/heads/{branch}:{tracking}" if on_branch else commit
+                try:
+                    with self._folder_lock():
+                        when = site_changed_at(self._git, self.repo, commit, self.config.subdir, refspec,
+                                               FETCH_TIMEOUT_SECONDS)
+                except GitError as exc:
+                    log.error("git: cannot date commit %s: %s", commit[:12], exc)
+                    return None
+                self._dated = (commit, when)
+            return self._dated[1]
 
     # -- changing (the builder) ---------------------------------------------------------
 
@@ -268,7 +235,7 @@ class GitSource:
                             "serving %s", wanted[:12], branch, exc, head[:12])
         if target == previous and self._tree_path(target).is_dir():
             return Update(target, previous, frozenset())
-        self._checkout(target)
+        self._checkout(target, previous)
         self._git("update-ref", "refs/feedsvc/served", target)  # keeps its objects from `git gc`
         self._prune_trees(keep={target, previous})
         return Update(target, previous, self._changed(previous, target))
@@ -290,7 +257,7 @@ class GitSource:
     def _tree_path(self, commit: str) -> Path:
         return self.trees / commit
 
-    def _checkout(self, commit: str) -> None:
+    def _checkout(self, commit: str, previous: str | None = None) -> None:
         """Write the commit's files into a new folder, then point `current` at it with one rename."""
         self.trees.mkdir(exist_ok=True, mode=0o700)
         final = self._tree_path(commit)
@@ -298,11 +265,15 @@ class GitSource:
             partial = self.trees / f".partial-{commit}-{uuid.uuid4().hex[:8]}"
             index = self.folder / f".index-{uuid.uuid4().hex[:8]}"
             try:
-                partial.mkdir(mode=0o755)
                 self._git("read-tree", commit, index=index)
-                self._git("--work-tree", str(partial), "checkout-index", "--all", "--force", index=index)
+                if previous is None or not self._write_changes(previous, commit, partial, index):
+                    shutil.rmtree(partial, ignore_errors=True)
+                    partial.mkdir(mode=0o755)
+                    self._git("--work-tree", str(partial), "checkout-index", "--all", "--force", index=index)
                 self._check_subdir(partial)
+                sync_tree(partial)  # on disk before anything names it: a power loss never serves a truncated tree
                 os.rename(partial, final)
+                sync_folder(self.trees)
             finally:
                 index.unlink(missing_ok=True)
                 shutil.rmtree(partial, ignore_errors=True)
@@ -311,6 +282,40 @@ class GitSource:
         link = self.folder / f".current-{uuid.uuid4().hex[:8]}"
         os.symlink(f"trees/{commit}", link)
         os.replace(link, self.current)
+        sync_folder(self.folder)
+
+    def _write_changes(self, old: str, new: str, partial: Path, index: Path) -> bool:
+        """The new tree as hard links to the previous one's files, with only the files the commits' diff
+        names written anew: a one-post push writes one file, not 10,000. Checkouts are never written
+        to once complete, so sharing their files is safe. False (nothing usable made) to write it whole."""
+        base = self._tree_path(old)
+        if not base.is_dir():
+            return False
+        try:
+            out = self._git("diff-tree", "-r", "-z", "--no-commit-id", "--name-status", "--no-renames", old, new)
+        except GitError:
+            return False
+        fields = out.split("\0")
+        changes = list(zip(fields[0:-1:2], fields[1::2], strict=False))
+        if len(changes) > _MAX_PATCHED:
+            return False
+        linked = subprocess.run(["cp", "-a", "--link", "--no-target-directory", str(base), str(partial)],
+                                capture_output=True, stdin=subprocess.DEVNULL, check=False)
+        if linked.returncode != 0:
+            return False
+        written = []
+        try:
+            for status, path in changes:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(partial / path)  # a link shared with the previous tree: never written through
+                if status != "D":
+                    written.append(path)
+            if written:
+                self._git("--work-tree", str(partial), "checkout-index", "--force", "--", *written, index=index)
+        except (OSError, GitError) as exc:
+            log.warning("git: patching the previous checkout failed (%s); writing every file", exc)
+            return False
+        return True
 
     def _check_subdir(self, tree: Path) -> None:
         """The site folder must be a real folder inside the checkout (a symlink in the repo could point anywhere)."""
@@ -340,6 +345,8 @@ class GitSource:
         return frozenset(path[len(prefix):] for path in paths if path.startswith(prefix))
 
     def _prune_trees(self, keep: set[str | None]) -> None:
+        """Keep the served and the previous checkout; set the others aside at once and delete them in the
+        background (10,000 files take seconds to unlink on a busy disk: not on the way to the new feeds)."""
         try:
             entries = list(os.scandir(self.trees))
         except OSError:
@@ -347,16 +354,20 @@ class GitSource:
         complete = sorted((e for e in entries if _COMMIT.match(e.name)), key=lambda e: e.stat().st_mtime,
                           reverse=True)
         kept = {name for name in keep if name}
+        doomed: list[str] = []
         for entry in complete:
             if entry.name in kept:
                 continue
             if len(kept) < _KEPT_TREES:
                 kept.add(entry.name)
                 continue
-            shutil.rmtree(entry.path, ignore_errors=True)
-        for entry in entries:
-            if entry.name.startswith(".partial-"):
-                shutil.rmtree(entry.path, ignore_errors=True)
+            aside = self.trees / f".old-{entry.name}-{uuid.uuid4().hex[:8]}"
+            with contextlib.suppress(OSError):
+                os.rename(entry.path, aside)
+                doomed.append(str(aside))
+        doomed.extend(e.path for e in entries if e.name.startswith((".partial-", ".old-")))  # a crash's leftovers
+        if doomed:
+            threading.Thread(target=delete_all, args=(doomed,), name="feedsvc-git-prune", daemon=True).start()
 
     def _record(self, error: str | None) -> None:
         """Write status.json atomically; a fetch that worked clears the error and stamps the time."""

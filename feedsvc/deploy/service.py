@@ -8,7 +8,9 @@ import logging
 import multiprocessing.util
 import os
 import time
+from collections import deque
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,17 +23,21 @@ from feedsvc.config import (
     load_settings,
     settings_key,
     state_dir_from,
+    watch_enabled,
     webhook_secret,
 )
-from feedsvc.deploy.gitsource import GitError, GitSource, git_config_from
+from feedsvc.deploy.accesslog import show_query_strings
+from feedsvc.deploy.gitconfig import git_config_from
+from feedsvc.deploy.gitsource import GitError, GitSource
 from feedsvc.deploy.privatefolder import claim_folder, subfolder
 from feedsvc.deploy.statefolder import STATE_FOLDER, StateFolder, cannot_write
 from feedsvc.deploy.websub import HubPinger
 from feedsvc.deploy.workers import Delegate, Deployment
 from feedsvc.pipeline.postcache import CacheWriter, PostCache
-from feedsvc.pipeline.refresh import Progress, Refresher
+from feedsvc.pipeline.refresh import Progress, Refresher, RefreshReport
 from feedsvc.pipeline.scheduling import RefreshScheduler
-from feedsvc.pipeline.triggers import RefreshQueue
+from feedsvc.pipeline.triggers import RefreshQueue, summarize
+from feedsvc.pipeline.watching import FolderWatch
 from feedsvc.snapshot import Built, SnapshotStore
 from feedsvc.web.app import create_app
 from feedsvc.web.metrics import Metrics, enable_multiprocess, reserve_space
@@ -39,6 +45,9 @@ from feedsvc.web.ondemand import OnDemandFeeds
 from feedsvc.web.webhooks import SeenInFolder, WebhookReceiver
 
 log = logging.getLogger("feedsvc")
+
+RECENT_REFRESHES = 10
+RECENT_NAMES = 50
 
 
 class Service:
@@ -59,6 +68,7 @@ class Service:
         self.git, moved_at_start = _git_source(environ, self.state_dir)
         if self.git is not None:
             root = self.git.content_dir
+        self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_REFRESHES)  # for /status, newest last
         self.store = SnapshotStore()
         if serving:
             self.store.trouble("metrics", enable_multiprocess(self.state_dir / "metrics"))
@@ -66,6 +76,8 @@ class Service:
         self.refresher = Refresher(self.store, root, environ, progress=progress, for_build=for_build)
         if moved_at_start:  # posts a warm start remembers were read from an older checkout: compare them all
             self.refresher.moved(None)
+        if self.git is not None:
+            self.refresher.dated_by(self.git.site_changed_at())
         warm = self._warm_start(environ, root) if serving else None
         if warm is not None:
             self.settings: Settings = warm
@@ -74,11 +86,13 @@ class Service:
             assert self.refresher.settings is not None
             self.settings = self.refresher.settings
             self.metrics.refreshed(startup, self.store.snapshot.stats if self.store.snapshot else None)
+            self._remember(startup)
         release_memory(freeze=True)  # before gunicorn forks the workers
         self.queue = RefreshQueue(self.refresher)
         self.queue.on_report.append(
             lambda report: self.metrics.refreshed(report, self.store.snapshot.stats if self.store.snapshot else None))
         self.queue.on_report.append(lambda report: release_memory() if len(report.added) > 100 else None)
+        self.queue.on_report.append(self._remember)
         if self.git is not None:
             self.queue.before_run.append(self._fetch)
         self.refreshes = Delegate(self.queue)
@@ -92,8 +106,12 @@ class Service:
         self.app: Flask = create_app(self.settings, self.store, self.webhooks, self.metrics, self.ondemand)
         self.scheduler: RefreshScheduler | None = None
         self.deployment: Deployment | None = None
+        self.watch: FolderWatch | None = None
+        self._watch_wanted = watch_enabled(environ)
         self.cache_writer: CacheWriter | None = None
         self.store.details = self._details  # the deployment (workers.py) adds its own once it starts
+        # Behind one cache, replicas serve the same feeds: one of them pings the hubs (docs/deployment.md).
+        self.pings = environ.get("FEEDSVC_WEBSUB_PING", "1").strip().lower() not in ("0", "false", "no", "off")
         self.pinger = HubPinger(lambda: self.refresher.settings or self.settings,
                                 on_outcome=lambda outcome: self.metrics.websub_pings.labels(outcome).inc())
 
@@ -137,7 +155,8 @@ class Service:
                 self.metrics.count_alone()
                 self.store.trouble("metrics", trouble)
             self.deployment = Deployment(StateFolder(self.state_dir), self.store, self.queue, self.refreshes,
-                                         self._start_builder, self._stop_builder, self._details, self.ondemand)
+                                         self._start_builder, self._stop_builder, self._details, self.ondemand,
+                                         want=self.git.want if self.git is not None else None)
             self.deployment.start()
 
     def stop(self) -> None:
@@ -146,8 +165,9 @@ class Service:
             self.deployment = None
 
     def _start_builder(self) -> None:
-        self.refresher.listeners.append(self.pinger)  # after the startup build: a restart pings only real changes
-        self.pinger.start()
+        if self.pings:
+            self.refresher.listeners.append(self.pinger)  # after the startup build: a restart pings only real changes
+            self.pinger.start()
         cache = PostCache(subfolder(self.state_dir, "posts"))
         if self.refresher.settings is None and self.store.snapshot is not None:  # a warm start, or a takeover
             started = time.perf_counter()
@@ -161,10 +181,20 @@ class Service:
         self.refresher.listeners.append(self._save_posts)
         if self.refresher.settings is not None:  # built in this process (or its parent) before serving
             self._save_posts()
+        built_here = self.refresher.settings is not None  # else a warm start: nothing scanned in this process yet
         self.queue.start()
-        if self.refresher.settings is None:  # warm start: nothing has been scanned in this process yet
+        self.watch = FolderWatch(self.refresher.content_dir, self.queue.request)
+        if self.git is not None:
+            self.watch.fallback = "git source: pushes and the interval fetch bring changes"
+        elif not self._watch_wanted:
+            self.watch.fallback = "FEEDSVC_WATCH=off"
+        watching = self.watch.fallback == "not started" and self.watch.start()
+        if not built_here:
             self.queue.request("startup")
-        self.scheduler = RefreshScheduler(self.refresher, self.queue.request, self.settings.rescan_seconds)
+        elif watching:
+            self.queue.request("watch started")  # whatever changed since the build, before the watch began
+        interval = self.watch.safety_net_seconds(self.settings.rescan_seconds)
+        self.scheduler = RefreshScheduler(self.refresher, self.queue.request, interval)
         self.scheduler.start()
 
     def _save_posts(self, *_: object) -> None:
@@ -174,6 +204,8 @@ class Service:
             self.cache_writer.submit(seed)
 
     def _stop_builder(self) -> None:
+        if self.watch is not None:
+            self.watch.stop()
         if self.scheduler is not None:
             self.scheduler.shutdown()
             self.scheduler = None
@@ -193,12 +225,25 @@ class Service:
         update = self.git.update()
         if update is not None and update.moved:
             self.refresher.moved(update.changed)
+        self.refresher.dated_by(self.git.site_changed_at())  # also when another builder moved the checkout
+
+    def _remember(self, report: RefreshReport) -> None:
+        """What /status lists of a refresh: when, why, what it changed (long lists cut, with their counts)."""
+        summary = summarize(report, "")
+        del summary["refresh"]
+        for name in ("added", "updated", "removed", "feeds_changed", "errors"):
+            if len(summary[name]) > RECENT_NAMES:
+                summary[name + "_count"] = len(summary[name])
+                summary[name] = summary[name][:RECENT_NAMES]
+        self.recent.append({"at": datetime.now(UTC).isoformat(timespec="seconds"), **summary})
 
     def _details(self) -> dict[str, Any]:
         details = {
             "scheduler": self.scheduler.describe() if self.scheduler is not None else None,
             "last_refresh": self.queue.last,
-            "websub": self.pinger.status(),
+            "recent_refreshes": list(reversed(self.recent)),
+            "websub": self.pinger.status() if self.pings else {"running": False, "off": "FEEDSVC_WEBSUB_PING=0"},
+            "changes_seen_by": self.watch.describe() if self.watch is not None else None,
         }
         if self.git is not None:
             details["git"] = self.git.status()
@@ -231,6 +276,7 @@ def worker_app() -> Flask:
     if PRELOADED is None:  # a worker started without fork: warm-start from the state folder, or build
         configure_logging()
         PRELOADED = Service(serving=True)
+    show_query_strings()  # granian logs requests in this process: with their query strings
     PRELOADED.start_background()
     # granian runs each worker as a multiprocessing.Process, which skips atexit but runs these
     # finalizers when the worker stops: the builder lets go cleanly and saves its post cache.

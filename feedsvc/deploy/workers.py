@@ -11,7 +11,8 @@ the newest feeds. They meet in a state folder, whose files statefolder.py descri
   rename, which is atomic: a reader sees the old manifest or the new one, and every blob either
   names exists. Followers `stat` the manifest ten times a second and swap in a new snapshot,
   reusing the bytes they already hold. A blob whose hash does not match the manifest is never served.
-- **Requests.** A follower that receives a webhook drops a request; the builder takes it within
+- **Requests.** A follower that receives a webhook drops a request (naming the pushed commit, which
+  the builder's git source then fetches by id if its branch lags behind); the builder takes it within
   10-50 ms into its refresh queue (so bursts coalesce across workers too) and writes the result
   when that refresh is done, which the follower reads for `?wait=1`. A follower asked for an
   archive page or a filtered feed (ondemand.py) asks the same way: the builder renders it from
@@ -76,9 +77,9 @@ class RemoteRefreshes:
     def __init__(self, state: StateFolder) -> None:
         self.state = state
 
-    def request(self, trigger: str) -> str:
+    def request(self, trigger: str, commit: str | None = None) -> str:
         try:
-            return ask(self.state, {"trigger": trigger})
+            return ask(self.state, {"trigger": trigger, **({"commit": commit} if commit else {})})
         except OSError as exc:  # a full disk: the builder's interval rescan still comes
             log.error("cannot ask the builder for a refresh (%s); it rescans on its own schedule", exc)
             return UNSENT + uuid.uuid4().hex
@@ -122,9 +123,9 @@ class Delegate:
         self._asked: OrderedDict[str, Refreshes] = OrderedDict()  # refresh id -> who took the request
         self._lock = threading.Lock()
 
-    def request(self, trigger: str) -> str:
+    def request(self, trigger: str, commit: str | None = None) -> str:
         target = self.target  # read once: a takeover may switch it at any moment
-        refresh_id = target.request(trigger)
+        refresh_id = target.request(trigger, commit)
         with self._lock:
             self._asked[refresh_id] = target
             while len(self._asked) > ASKED_KEEP:
@@ -142,8 +143,11 @@ class Deployment:
 
     def __init__(self, state: StateFolder, store: SnapshotStore, queue: RefreshQueue, refreshes: Delegate,
                  start_builder: Callable[[], None], stop_builder: Callable[[], None],
-                 details: Callable[[], dict[str, Any]], ondemand: OnDemandFeeds | None = None) -> None:
+                 details: Callable[[], dict[str, Any]], ondemand: OnDemandFeeds | None = None,
+                 want: Callable[[str], None] | None = None) -> None:
+        """`want`: the builder's git source's `want` (gitsource.py), told the commits pushed to other workers."""
         self.state = state
+        self.want = want
         self.ondemand = ondemand
         self.store = store
         self.queue = queue
@@ -154,6 +158,11 @@ class Deployment:
         self.role = "starting"
         self._lock_fd: int | None = None
         self._stopping = threading.Event()
+        # Held while the builder's threads start and while `stop` decides what to stop: a follower may take
+        # over at the very moment its own process is told to stop (a server shutting down stops the builder
+        # first), and builder threads started after `stop` looked would keep the process alive.
+        self._role_lock = threading.Lock()
+        self._builder_started = False
         self._threads: list[threading.Thread] = []
         self._pending: dict[str, int] = {}  # request id -> refresh run (builder)
         self._unpublished: Built | None = None  # a snapshot the disk had no room for; written when it has
@@ -171,8 +180,10 @@ class Deployment:
         self._lead()
 
     def stop(self) -> None:
-        self._stopping.set()
-        if self.role == "builder":
+        with self._role_lock:
+            self._stopping.set()
+            started, self._builder_started = self._builder_started, False
+        if started:
             self._stop_builder()
         for thread in self._threads:
             if thread is not threading.current_thread() and thread.name != "feedsvc-election":
@@ -203,7 +214,11 @@ class Deployment:
             if not self.state.adopt(snapshot, self._key()):
                 self._publish_now(snapshot)
             self._after_refresh(None)
-        self._start_builder()
+        with self._role_lock:
+            if self._stopping.is_set():
+                return
+            self._start_builder()
+            self._builder_started = True
         self._inbox()
 
     def _publish(self, report: RefreshReport, snapshot: Built) -> None:
@@ -282,6 +297,9 @@ class Deployment:
                 self._render(entry.name.removesuffix(".json"), str(request["render"]))
             else:
                 trigger = str(request.get("trigger", "worker"))[:40]
+                commit = request.get("commit")
+                if self.want is not None and isinstance(commit, str):
+                    self.want(commit)  # checked there: only a commit id is taken
                 self._pending[entry.name.removesuffix(".json")] = self.queue.enqueue(trigger)
         if stale["refresh"]:
             self.queue.enqueue("worker")
@@ -362,10 +380,11 @@ class Deployment:
             fcntl.flock(fd, fcntl.LOCK_EX)
         except OSError:
             return
-        if self._stopping.is_set():
-            return
-        log.warning("worker %d takes over as the builder", os.getpid())
-        self._lead()
+        with self._role_lock:
+            if self._stopping.is_set():
+                return
+            log.warning("worker %d takes over as the builder", os.getpid())
+            self._lead()
 
     def _spawn(self, target: Callable[[], None], name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)

@@ -39,6 +39,7 @@ def encode(value: Post | Problem) -> dict[str, Any]:
         "entry_id": value.entry_id, "lang": value.lang,
         "language": None if value.language is None else [value.language.prefix, value.language.code,
                                                          value.language.title],
+        "weight": value.weight, "link_title": value.link_title, "aliases": list(value.aliases),
     }}
 
 
@@ -69,6 +70,8 @@ def decode(data: Any) -> Post | Problem:
         publish_at=_optional_moment(fields, "publish_at"), expire_at=_optional_moment(fields, "expire_at"),
         entry_id=_text(fields, "entry_id"), lang=_text(fields, "lang"),
         language=_language(fields.get("language")),
+        weight=_number(fields, "weight"), link_title=_text(fields, "link_title"),
+        aliases=tuple(_str(path) for path in _list(fields, "aliases")),
     )
 
 
@@ -97,6 +100,13 @@ def _optional(value: Any) -> str | None:
 
 def _text(fields: dict[str, Any], name: str) -> str:
     return _str(fields.get(name))
+
+
+def _number(fields: dict[str, Any], name: str) -> int:
+    value = fields.get(name)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise Malformed(f"{name} is not a whole number")
+    return value
 
 
 def _flag(fields: dict[str, Any], name: str) -> bool:

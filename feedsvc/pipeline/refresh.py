@@ -37,7 +37,7 @@ from feedsvc.pipeline.lastmodified import LastModified, from_ns
 from feedsvc.pipeline.parallel import read_posts
 from feedsvc.pipeline.postcache import Seed
 from feedsvc.pipeline.rendercache import RenderCache
-from feedsvc.pipeline.settle import Settling
+from feedsvc.pipeline.settle import WRITER_DONE_TRIGGERS, Settling
 from feedsvc.render.documents import EPOCH
 from feedsvc.render.entrycache import EntryCache
 from feedsvc.render.feeds import GZIP_LEVEL, UNSERVED_GZIP_LEVEL
@@ -116,6 +116,8 @@ class _Memory:
     seeded_fingerprint: str | None = None  # settings.fingerprint of posts taken from the post cache (seed)
     moved: bool = False  # the folder was replaced whole since the last scan (see `Refresher.moved`)
     moved_changes: frozenset[str] | None = None  # ...and only these files differ (None: unknown)
+    history: datetime | None = None  # git: when the served commit last changed the site (lastmodified.py)
+    redate: bool = False  # `history` moved since the last publish: publish even if no post changed
 
 
 class Refresher:
@@ -159,6 +161,15 @@ class Refresher:
             known = memory.moved_changes if memory.moved else frozenset()
             memory.moved = True
             memory.moved_changes = None if changed is None or known is None else known | changed
+
+    def dated_by(self, changed_at: datetime | None) -> None:
+        """Date every resource by this time from now on instead of by file times (a git source's commit,
+        deploy/githistory.py); the next refresh publishes if it moved, so replicas on one commit agree."""
+        with self._lock:
+            memory = self._memory
+            if changed_at != memory.history:
+                memory.history = changed_at
+                memory.redate = True
 
     def seed(self, seed: Seed, served: Mapping[str, Resource]) -> None:
         """Carry on from what an earlier builder parsed and rendered (postcache.py), before the first refresh.
@@ -233,7 +244,8 @@ class Refresher:
         changes = self._diff(scan, trigger, now)
         due = memory.next_publish_at is not None and now >= memory.next_publish_at
         rebuild = settings_changed or due or memory.retry  # index everything again, and publish
-        if not (changes or rebuild or scan.problems != memory.scan_problems or self.store.snapshot is None):
+        publish = rebuild or memory.redate or scan.problems != memory.scan_problems or self.store.snapshot is None
+        if not (changes or publish):
             return RefreshReport(trigger)
         gone = self._read(changes, scan, settings, now)
         site = self._index(changes, gone, settings, rebuild, now)
@@ -282,9 +294,10 @@ class Refresher:
             forced = FileSignature(-1, -1, -1, -1)  # marked for a re-read by a settings change
             changes = replace(changes, modified=tuple(p for p in changes.modified
                                                       if p in memory.moved_changes or known[p] == forced))
-        # Not at startup, nor after a settings change, nor after a checkout; nor when a webhook said the
-        # writer is done.
-        if self.store.snapshot is not None and known and "webhook" not in trigger and not moved:
+        # Not at startup, nor after a settings change, nor after a checkout; nor when a webhook (or the OS,
+        # watching.py) said the writer is done.
+        writer_done = any(name in trigger for name in WRITER_DONE_TRIGGERS)
+        if self.store.snapshot is not None and known and not writer_done and not moved:
             changes = self._settling.hold_unsettled(changes, known, scan.inventory, scan.unreadable, now,
                                                     partial(removal_settles_at, self.content_dir))
         return changes
@@ -336,7 +349,7 @@ class Refresher:
         that changed for readers."""
         memory = self._memory
         previous = self.store.snapshot.resources if self.store.snapshot is not None else {}
-        dating = LastModified(now, memory.content_mtime, memory.inventory)
+        dating = LastModified(now, memory.content_mtime, memory.inventory, memory.history)
         return self._renders.render(site, settings, previous, dating,
                                     lambda done, total: self.progress("rendering", done, total))
 
@@ -344,8 +357,10 @@ class Refresher:
         """Swap in the new snapshot: one reference, so a request sees the old one or the new one whole."""
         memory = self._memory
         self._report_new_problems(site.problems)
-        memory.retry = False
-        aliases, redirects = compat_routes(resources, site.scopes, settings.compat, settings.public_url)
+        memory.retry = memory.redate = False
+        aliases, redirects = compat_routes(resources, site.scopes, settings.compat, settings.public_url,
+                                           dialect_for(settings.dialect, settings.dialect_rules).own_feed_paths,
+                                           site.posts)
         self._generation += 1
         self.store.snapshot = Built(
             site=site,
@@ -354,7 +369,7 @@ class Refresher:
             stats=MappingProxyType(site_stats(site, resources, len(memory.inventory))),
             aliases=MappingProxyType(aliases),
             redirects=MappingProxyType(redirects),
-            modified=max(memory.content_mtime, from_ns(max(
+            modified=memory.history or max(memory.content_mtime, from_ns(max(
                 (max(sig.mtime_ns, sig.ctime_ns) for sig in memory.inventory.values()), default=0))),
         )
 

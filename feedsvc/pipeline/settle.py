@@ -13,6 +13,10 @@ from datetime import datetime, timedelta
 
 from feedsvc.content.scanning import SETTLE_SECONDS, Changes, FileSignature, diff_inventory, settles_at
 
+OS_EVENT_TRIGGER = "os event"  # watching.py: the OS said every writer closed its file
+WRITER_DONE_TRIGGERS = ("webhook", OS_EVENT_TRIGGER)
+"""A refresh whose trigger names one of these skips the window: the sender says the files are complete."""
+
 RemovalSettlesAt = Callable[[str, datetime], datetime | None]
 """`removal_settles_at(relpath, now)`: when a file found missing may count as removed (None: now)."""
 

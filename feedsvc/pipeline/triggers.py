@@ -50,8 +50,10 @@ class RefreshQueue:
             self._thread.join(timeout)
             self._thread = None
 
-    def request(self, trigger: str) -> str:
-        """Ask for a refresh that starts after now; returns the id of the run that will serve it."""
+    def request(self, trigger: str, commit: str | None = None) -> str:
+        """Ask for a refresh that starts after now; returns the id of the run that will serve it.
+
+        `commit` (a push's) is for a builder in another process; here the receiver told the source itself."""
         return str(self.enqueue(trigger))
 
     def outcome(self, refresh_id: str, timeout: float) -> dict[str, Any] | None:

@@ -8,9 +8,11 @@ so the refresher can key it exactly as it keys that scope's feeds.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from email.utils import format_datetime
 from types import MappingProxyType
+from typing import Any
 from urllib.parse import quote
 
 import jinja2
@@ -90,6 +92,23 @@ def render_index(site: Site, settings: Settings, custom_feeds: bool = True) -> R
         examples=_custom_feed_examples(site, settings) if custom_feeds else [],
     )
     return as_resource(INDEX_PATH, HTML_TYPE, body.encode("utf-8"), _newest(site))
+
+
+def render_status_page(status: Mapping[str, Any], settings: Settings) -> bytes:
+    """/status for people: the same facts as its JSON (`status`), as a page in the index's look."""
+    def records(value: object) -> list[Mapping[str, Any]]:
+        return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
+
+    recent = records(status.get("recent_refreshes")) or records([status.get("last_refresh")])
+    state = "starting" if not status.get("ready") else "degraded" if status.get("degraded") else "serving"
+    git, schedule = status.get("git"), status.get("scheduler")
+    return _ENV.get_template("status.html").render(
+        lang=settings.lang or "en", title=settings.title, version=__version__, state=state,
+        home=absolute(settings.public_url, INDEX_PATH), generation=status.get("generation"),
+        posts=status.get("posts"), feeds=status.get("feeds"), git=git if isinstance(git, Mapping) else None,
+        refreshes=recent, problems=records(status.get("problems")),
+        schedule=schedule if isinstance(schedule, Mapping) else None,
+    ).encode("utf-8")
 
 
 def _custom_feed_examples(site: Site, settings: Settings) -> list[tuple[str, str]]:

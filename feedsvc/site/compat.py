@@ -1,22 +1,26 @@
-"""Keeping subscribers: the feed URLs of jekyll-feed and WordPress, and a redirect map for any other old URL.
+"""Keeping subscribers: the generator's own feed URLs (Hugo's `index.xml`), those of jekyll-feed and
+WordPress, and a redirect map for any other old URL.
 
 A site moving to feedsvc must not lose the readers subscribed to its old feed URLs. This
 module decides, from the site config alone, which extra paths serve which already-rendered
 feed (aliases: the same `Resource` objects, nothing rendered twice) and which old paths
 answer `301` to where (redirects, with absolute `Location`s). The web layer only looks them up.
 
-Precedence, first match wins: feedsvc's own paths (`/rss.xml`, `/categories/<slug>/atom.xml`,
-...), then the compatibility aliases, then the redirect map.
+Old feed URLs are answered with the feed itself (an alias, `200`), not a redirect: every reader keeps
+working, whether or not it follows or remembers a `301`, and the old URL keeps working if the site
+moves back. Precedence, first match wins: feedsvc's own paths (`/rss.xml`,
+`/categories/<slug>/atom.xml`, ...), then the generator's own feed paths, then the compatibility
+aliases, then the redirect map, then the posts' own old paths (Hugo's `aliases`, as `301`s to the post).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from feedsvc.model import FeedFormat, Resource, Scope, ScopeKind
+from feedsvc.model import FeedFormat, Post, Resource, Scope, ScopeKind
 from feedsvc.urls import absolute, feed_path
 
 JEKYLL_FEED = "jekyll-feed"
@@ -155,16 +159,21 @@ def _alias_paths(scope: Scope, config: CompatConfig) -> list[tuple[str, FeedForm
 
 
 def compat_routes(resources: Mapping[str, Resource], scopes: Iterable[Scope], config: CompatConfig,
-                  public_url: str) -> tuple[dict[str, Resource], dict[str, str]]:
+                  public_url: str, own_feed_paths: Callable[[Scope], Iterable[str]] = lambda scope: (),
+                  posts: Iterable[Post] = ()) -> tuple[dict[str, Resource], dict[str, str]]:
     """Aliases (old path -> an already-rendered Resource) and redirects (old path -> absolute URL).
 
+    `own_feed_paths`: where the site's generator published a scope's RSS feed itself (the dialect's;
+    Hugo's `/index.xml`, `/tags/<term>/index.xml`), answered before the compatibility styles. Each of
+    `posts`' own old paths (`Post.aliases`) redirects to it, after the site's redirect map.
     Never shadows a path feedsvc serves itself; among aliases the first one claimed wins,
     in the order of `scopes` (the site first).
     """
     aliases: dict[str, Resource] = {}
     redirects: dict[str, str] = {}
     for scope in scopes:
-        for path, fmt in _alias_paths(scope, config):
+        paths = [(path, FeedFormat.RSS) for path in own_feed_paths(scope)] + _alias_paths(scope, config)
+        for path, fmt in paths:
             resource = resources.get(feed_path(scope, fmt))
             if resource is None or path in resources or path in aliases:
                 continue
@@ -174,6 +183,10 @@ def compat_routes(resources: Mapping[str, Resource], scopes: Iterable[Scope], co
     for source, target in config.redirects:
         if source not in resources and source not in aliases:
             redirects[source] = target if "://" in target else absolute(public_url, target)
+    for post in posts:
+        for path in post.aliases:
+            if path not in _RESERVED:
+                redirects.setdefault(path, post.url)
     for path in list(redirects):
         if path in resources or path in aliases:
             del redirects[path]

@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from feedsvc.config import Settings
+from feedsvc.content.dialects import dialect_for
 from feedsvc.content.references import resolve_references
 from feedsvc.model import SITE_SCOPE, Language, Post, Problem, Scope, ScopeKind, Site
 from feedsvc.urls import disambiguated_slug, slugify
@@ -40,7 +41,7 @@ def build_site(posts: Iterable[Post], problems: Iterable[Problem], settings: Set
         by_url[post.url] = post
         visible.append(post)
     own = [p for p in unresolved if not (p.severity == "warning" and p.path in hidden)] + found
-    visible.sort(key=_newest_first)
+    visible.sort(key=dialect_for(settings.dialect, settings.dialect_rules).order_key)  # the generator's own order
     ordered = tuple(visible)
     by_language: dict[Language | None, list[Post]] = {None: []}  # the default one even empty: subscribe early
     for post in ordered:
@@ -71,14 +72,15 @@ def update_site(previous: Site, replaced: Mapping[str, Post], problems: Iterable
     """`previous` with new versions of some posts, when no edit can move anything: a retitle, a fixed typo.
 
     Same order, same scopes, so the whole re-index is skipped. None when an edit touches what
-    places a post (date, link, visibility, categories, tags, authors) or uses references to other
-    posts: then `build_site` must run.
+    places a post (date, link, visibility, categories, tags, authors, weight), retitles a post next to
+    one of the same date, or uses references to other posts: then `build_site` must run.
     """
     current = {post.source: post for post in previous.posts}
     swaps: list[tuple[Post, Post]] = []
     for source, new in replaced.items():
         old = current.get(source)
-        if old is None or old.references or new.references or _placement(old) != _placement(new):
+        if old is None or old.references or new.references or _placement(old) != _placement(new) \
+                or (old.title != new.title and _has_same_date_neighbour(previous.posts, old)):
             return None
         swaps.append((old, new))
     posts, scopes = previous.posts, dict(previous.scopes)
@@ -93,6 +95,16 @@ def update_site(previous: Site, replaced: Mapping[str, Post], problems: Iterable
                    problems=_all_problems(problems, previous.own_problems, previous.hidden))
 
 
+def _has_same_date_neighbour(posts: tuple[Post, ...], post: Post) -> bool:
+    """Whether a post of the same date sits next to `post`: their order may then hang on the title (Hugo)."""
+    for at, other in enumerate(posts):
+        if other is post:
+            second = int(post.date.timestamp())
+            return any(0 <= near < len(posts) and int(posts[near].date.timestamp()) == second
+                       for near in (at - 1, at + 1))
+    return False
+
+
 def _swapped(posts: tuple[Post, ...], old: Post, new: Post) -> tuple[Post, ...]:
     for at, post in enumerate(posts):
         if post is old:
@@ -102,7 +114,7 @@ def _swapped(posts: tuple[Post, ...], old: Post, new: Post) -> tuple[Post, ...]:
 
 def _placement(post: Post) -> tuple[object, ...]:
     return (post.published, post.date, post.publish_at, post.expire_at, post.url, post.categories, post.tags,
-            tuple(a.name for a in post.authors))
+            tuple(a.name for a in post.authors), post.weight, post.link_title)
 
 
 def _all_problems(given: Iterable[Problem], own: Iterable[Problem], hidden: set[str] | frozenset[str]
@@ -110,10 +122,6 @@ def _all_problems(given: Iterable[Problem], own: Iterable[Problem], hidden: set[
     # /status is public: a hidden post's warnings (which may quote its title) wait until it is shown.
     shown = [p for p in given if not (p.severity == "warning" and p.path in hidden)] + list(own)
     return tuple(sorted(shown, key=lambda p: (p.path, p.line or 0, p.message)))
-
-
-def _newest_first(post: Post) -> tuple[float, str]:
-    return (-post.date.timestamp(), post.source)
 
 
 def _key(name: str) -> str:

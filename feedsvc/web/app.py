@@ -11,6 +11,7 @@ from werkzeug.http import parse_date
 from feedsvc import __version__
 from feedsvc.config import Settings
 from feedsvc.model import Resource
+from feedsvc.render.pages import HTML_TYPE, render_status_page
 from feedsvc.snapshot import SnapshotStore
 from feedsvc.urls import absolute
 from feedsvc.web.fastpath import HTML_CSP, SECURITY_HEADERS, FastPath
@@ -105,8 +106,13 @@ def create_app(settings: Settings, store: SnapshotStore, webhooks: WebhookReceiv
             body["generation"] = snapshot.generation
             body.update(snapshot.stats)
         body.update(store.details())
-        response = jsonify(body)
+        if request.accept_mimetypes.best_match(("application/json", "text/html")) == "text/html":  # a browser
+            response = Response(render_status_page(body, settings), content_type=HTML_TYPE)
+            response.headers["Content-Security-Policy"] = HTML_CSP
+        else:
+            response = jsonify(body)
         response.headers["Cache-Control"] = "no-store"
+        response.vary.add("Accept")
         return response
 
     @app.post(HOOK_PATH)
@@ -129,7 +135,8 @@ def create_app(settings: Settings, store: SnapshotStore, webhooks: WebhookReceiv
             except BodyRefused as refused:
                 app.logger.warning("webhook from %s refused: %s", request.remote_addr or "?", refused.reason)
                 metrics.webhooks.labels("bad_body").inc()
-                return _plain(refused.reason + "\n", refused.status)
+                # The connection's body is unread or broken: it cannot carry another request.
+                return _plain(refused.reason + "\n", refused.status, {"Connection": "close"})
             answer = receiver.handle(request.headers, body, wait=request.args.get("wait") in ("1", "true"),
                                      remote=request.remote_addr or "")
         finally:

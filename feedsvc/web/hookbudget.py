@@ -23,6 +23,7 @@ from typing import IO, Any
 BODY_SECONDS = 10.0
 SLOTS = 2
 _CHUNK = 64 * 1024
+_AFTER_SHUTDOWN_SECONDS = 2.0
 
 
 class BodyRefused(Exception):
@@ -108,6 +109,9 @@ class HookBudget:
         reader.join(self.seconds)
         if reader.is_alive():
             stop_reading(environ)
+            # The read ends now that the socket's reading side is shut; let it, so the server's parser is not
+            # still inside it when the server goes on with the connection ("generator already executing").
+            reader.join(_AFTER_SHUTDOWN_SECONDS)
             raise BodyRefused(408, f"body not received within {self.seconds:g}s")
         return outcome[0]
 

@@ -212,7 +212,9 @@ class PushTarget(Protocol):
 class Refreshes(Protocol):
     """Asks for a refresh and reads its outcome; in this process or in the deployment's builder."""
 
-    def request(self, trigger: str) -> str: ...
+    def request(self, trigger: str, commit: str | None = None) -> str:
+        """`commit`: the pushed commit, for a builder in another process to fetch by id."""
+        ...
 
     def outcome(self, refresh_id: str, timeout: float) -> dict[str, Any] | None: ...
 
@@ -259,7 +261,7 @@ class WebhookReceiver:
             if isinstance(decided, Answer):
                 return decided
             push = decided
-        refresh_id = self.refreshes.request("webhook")
+        refresh_id = self.refreshes.request("webhook", commit=push.commit if push is not None else None)
         log.info("webhook (%s%s) from %s: refresh %s requested", verdict.scheme,
                  f" {verdict.event}" if verdict.event else "", remote or "?", refresh_id)
         if not wait:

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 from feedsvc.content.front_matter import FrontMatterReader
-from feedsvc.model import Language
+from feedsvc.content.markup import MarkdownFlavour
+from feedsvc.model import Language, Post, Problem, Scope
 
 
 class SiteKindError(ValueError):
@@ -44,6 +45,15 @@ class PostPlace:
     date: datetime  # in the site's zone
     categories: tuple[str, ...]
     source: str = ""  # the file's path in the site folder
+
+
+@dataclass(frozen=True, slots=True)
+class Expansion:
+    """A body with the generator's own markup expanded: the Markdown, warnings, and the posts it links to."""
+
+    text: str
+    problems: tuple[Problem, ...] = ()
+    references: tuple[tuple[str, int], ...] = ()  # (reference key, line in the file)
 
 
 class Dialect(Protocol):
@@ -143,14 +153,18 @@ class Dialect(Protocol):
         """The summary of a post without a summary field or excerpt separator; None: the part before the
         separator (the whole post when there is none)."""
 
-    @property
-    def renders_kramdown(self) -> bool:
-        """Whether Markdown is rendered as Jekyll's kramdown (with the site's `kramdown:` settings), else plain GFM."""
+    def markdown_flavour(self, config: Mapping[str, Any], errors: list[str]) -> MarkdownFlavour:
+        """How Markdown is rendered (the generator's renderer with the site's settings, from the mapping
+        `load_config` returned; a bad setting is named in `errors`); None: plain GFM."""
         ...
 
     @property
     def renders_liquid(self) -> bool:
         """Whether post bodies are Liquid templates, rendered before Markdown."""
+
+    def expand_body(self, body: str, relpath: str, first_line: int, front: Mapping[Any, Any]) -> Expansion:
+        """The body with the generator's own markup that is not Markdown (Hugo's shortcodes) expanded, the
+        warnings that gives, and the posts it links to (reference keys, content/references.py)."""
 
     def post_path(self, place: PostPlace, pattern: str) -> str:
         """The post's URL path (unescaped), from its front matter and the site's permalink pattern."""
@@ -164,3 +178,17 @@ class Dialect(Protocol):
     def date_from_text(self, text: str, tz: tzinfo) -> tuple[datetime, str] | None:
         """A front matter date written as text, as the generator reads it (`tz`: the site's zone), with the
         text it ignored ("" for none); None leaves it to feedsvc's shared reading (ISO 8601 and near)."""
+
+    def ranking(self, front: Mapping[Any, Any]) -> tuple[int, str]:
+        """(weight, link title) the front matter gives a post for `order_key` ((0, "") for none)."""
+
+    def aliases_of(self, front: Mapping[Any, Any], path: str) -> tuple[str, ...]:
+        """Old paths (unescaped) that answer `301` to the post whose URL path is `path` (Hugo's `aliases`)."""
+
+    def own_feed_paths(self, scope: Scope) -> tuple[str, ...]:
+        """Where the generator itself publishes the RSS feed of `scope` (unescaped paths): feedsvc answers
+        there too, so subscribers of a site that moves to feedsvc keep their feeds (site/compat.py)."""
+
+    def order_key(self, post: Post) -> tuple[Any, ...]:
+        """The key the generator's own feeds sort posts by, ascending: the site's feed order, and its
+        tie-breaks between posts of the same date."""

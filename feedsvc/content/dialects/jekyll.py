@@ -23,12 +23,14 @@ from typing import Any
 
 import yaml
 
-from feedsvc.content.dialects.base import ConfigFileError, FileName, PostPlace
+from feedsvc.content.dialects.base import ConfigFileError, Expansion, FileName, PostPlace
 from feedsvc.content.dialects.jekylldates import read_ruby_date
 from feedsvc.content.dialects.jekylldefaults import apply_defaults
 from feedsvc.content.fields import PostError, text_field
 from feedsvc.content.front_matter import FrontMatterReader, split_toml, split_yaml_or_dots
-from feedsvc.model import Language
+from feedsvc.content.kramdown import kramdown_options
+from feedsvc.content.markup import MarkdownFlavour
+from feedsvc.model import Language, Post, Scope
 from feedsvc.urls import absolute
 
 CONFIG_FILE = "_config.yml"
@@ -153,7 +155,6 @@ class Jekyll:
     updated_keys = ("last_modified_at", "updated")
     summary_keys = ("description", "excerpt")  # jekyll-feed: `post.description | default: post.excerpt`
     renders_liquid = True
-    renders_kramdown = True
 
     def __init__(self, markdown_ext: tuple[str, ...] = MARKDOWN_EXT, collections_dir: str = "") -> None:
         self.markdown_suffixes = tuple(f".{ext.lower()}" for ext in markdown_ext)
@@ -180,6 +181,10 @@ class Jekyll:
         except UnicodeDecodeError as exc:
             raise ConfigFileError(f"{path}: not UTF-8 (byte {exc.start})") from None
         return parse_config(text)
+
+    def markdown_flavour(self, config: Mapping[str, Any], errors: list[str]) -> MarkdownFlavour:
+        """kramdown as Jekyll configures it, with the site's `kramdown:` settings."""
+        return kramdown_options(config.get("kramdown"), errors)
 
     def permalink_setting(self, config: Mapping[str, Any]) -> Any:
         collections = config.get("collections")
@@ -268,6 +273,9 @@ class Jekyll:
     def auto_summary(self, content_html: str) -> str | None:
         return None
 
+    def expand_body(self, body: str, relpath: str, first_line: int, front: Mapping[Any, Any]) -> Expansion:
+        return Expansion(body)  # Liquid is rendered on its own (templating.py)
+
     def with_defaults(self, front: dict[Any, Any], relpath: str, site_config: str) -> dict[Any, Any]:
         """`defaults:` of `_config.yml` (jekylldefaults.py), under the post's own front matter."""
         return apply_defaults(front, relpath, site_config)
@@ -287,6 +295,20 @@ class Jekyll:
     def language_of(self, relpath: str) -> Language | None:
         """A Jekyll site has one language."""
         return None
+
+    def ranking(self, front: Mapping[Any, Any]) -> tuple[int, str]:
+        return 0, ""
+
+    def aliases_of(self, front: Mapping[Any, Any], path: str) -> tuple[str, ...]:
+        return ()
+
+    def own_feed_paths(self, scope: Scope) -> tuple[str, ...]:
+        """Jekyll has no feeds of its own: jekyll-feed's paths are a compatibility style (site/compat.py)."""
+        return ()
+
+    def order_key(self, post: Post) -> tuple[Any, ...]:
+        """Newest first; posts of the same date by path."""
+        return -post.date.timestamp(), post.source
 
 
 JEKYLL = Jekyll()

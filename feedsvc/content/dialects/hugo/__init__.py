@@ -10,8 +10,12 @@ nested sections included; `_index.*` list pages are not posts, nor headless bund
 `publishDate` is to come or whose `expiryDate` is past. Pages in other configured languages (`index.fr.md`,
 or in a language's own `contentDir`) are posts of that language, with feeds of their own (languages.py).
 A page's link is its `url`, else its section's `[permalinks]` pattern, else its path (urls.py); a post
-without `summary` or `<!--more-->` gets Hugo's automatic summary (summary.py).
-Bodies are not Liquid; Hugo shortcodes (`{{< … >}}`) are not expanded yet.
+without `summary` or `<!--more-->` gets Hugo's automatic summary (summary.py). Feeds keep Hugo's order
+(order.py): weight, then newest first, then link title.
+Bodies are not Liquid; shortcodes are expanded before Markdown (shortcodes.py): Hugo's built-in ones as HTML
+a reader can use (builtins.py), a site's own ones to their inner content, with a warning.
+Markdown is Goldmark's as Hugo configures it (content/goldmark.py): typographer and heading ids, per the
+site's `[markup.goldmark]`.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from typing import Any
 
 import yaml
 
-from feedsvc.content.dialects.base import ConfigFileError, FileName, PostPlace
+from feedsvc.content.dialects.base import ConfigFileError, Expansion, FileName, PostPlace
+from feedsvc.content.dialects.hugo.aliases import alias_paths
+from feedsvc.content.dialects.hugo.builtins import renderer
 from feedsvc.content.dialects.hugo.config import (
     CONFIG_FILES,
     CONFIG_FOLDER,
@@ -34,12 +40,17 @@ from feedsvc.content.dialects.hugo.config import (
     read_config,
     rules_of,
 )
+from feedsvc.content.dialects.hugo.feeds import own_feed_paths
 from feedsvc.content.dialects.hugo.languages import language_value, locate, url_prefix
+from feedsvc.content.dialects.hugo.order import order_key, ranking
 from feedsvc.content.dialects.hugo.rules import HugoRules
+from feedsvc.content.dialects.hugo.shortcodes import expand, has_shortcodes
 from feedsvc.content.dialects.hugo.summary import auto_summary
 from feedsvc.content.dialects.hugo.urls import base_name, page_path, sections, urlize
 from feedsvc.content.front_matter import FrontMatterReader, split_toml, split_yaml
-from feedsvc.model import Language
+from feedsvc.content.goldmark import goldmark_options
+from feedsvc.content.markup import MarkdownFlavour
+from feedsvc.model import Language, Post, Scope
 from feedsvc.urls import absolute
 
 __all__ = ["HUGO", "Hugo", "HugoRules", "urlize"]
@@ -62,7 +73,6 @@ class Hugo:
     publish_keys = ("publishDate", "publishdate", "pubDate", "pubdate")
     expiry_keys = ("expiryDate", "expirydate", "unpublishdate")
     renders_liquid = False
-    renders_kramdown = False
 
     def __init__(self, rules: HugoRules | None = None) -> None:
         self.rules = rules or HugoRules()
@@ -95,6 +105,10 @@ class Hugo:
             raise ConfigFileError(f"{self.config_file(root) or root}: {exc}") from None
 
     # -- settings --
+
+    def markdown_flavour(self, config: Mapping[str, Any], errors: list[str]) -> MarkdownFlavour:
+        """Goldmark as Hugo configures it, with the site's `[markup.goldmark]` settings."""
+        return goldmark_options(config.get("markup"), errors)
 
     def permalink_setting(self, config: Mapping[str, Any]) -> Any:
         return config.get("permalink")
@@ -146,6 +160,13 @@ class Hugo:
     def auto_summary(self, content_html: str) -> str | None:
         return auto_summary(content_html, self.rules.summary_length)
 
+    def expand_body(self, body: str, relpath: str, first_line: int, front: Mapping[Any, Any]) -> Expansion:
+        """Shortcodes expanded (shortcodes.py, builtins.py): none reaches a reader as written."""
+        if not has_shortcodes(body):
+            return Expansion(body)
+        return expand(body, relpath, first_line,
+                      renderer(relpath, front, dict(self.rules.params), self.rules.content_dir))
+
     def post_path(self, place: PostPlace, pattern: str) -> str:
         """`url` front matter, else the section's [permalinks] pattern, else the path; `pattern` is not used
         (Hugo's patterns are per section, in the rules)."""
@@ -167,6 +188,21 @@ class Hugo:
     def language_of(self, relpath: str) -> Language | None:
         """By file name (`index.fr.md`), else by the language's own content folder; None: the default one."""
         return language_value(locate(relpath, self.rules)[0], self.rules)
+
+    def ranking(self, front: Mapping[Any, Any]) -> tuple[int, str]:
+        return ranking(front)
+
+    def aliases_of(self, front: Mapping[Any, Any], path: str) -> tuple[str, ...]:
+        """`aliases`: absolute ones as written, relative ones beside the page's own link (aliases.py)."""
+        return alias_paths(front.get("aliases"), path)
+
+    def own_feed_paths(self, scope: Scope) -> tuple[str, ...]:
+        """`/index.xml`, `/<section>/index.xml`, `/tags/<term>/index.xml`, each under its language (feeds.py)."""
+        return own_feed_paths(scope, self.rules)
+
+    def order_key(self, post: Post) -> tuple[Any, ...]:
+        """Hugo's own order (order.py): weight, newest first, link title, path."""
+        return order_key(post)
 
     def sections_of(self, relpath: str) -> list[str]:
         return sections(locate(relpath, self.rules)[1], self.rules.nested_sections)

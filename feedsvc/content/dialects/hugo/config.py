@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -114,6 +114,8 @@ def common_config(config: Mapping[str, Any], rules: HugoRules) -> dict[str, Any]
                        ("author", params.get("author") or config.get("author"))):
         if value and isinstance(value, (str, Mapping)):
             common[key] = value
+    if isinstance(config.get("markup"), Mapping):  # [markup.goldmark]: how Markdown is rendered
+        common["markup"] = config["markup"]
     limit = _rss_limit(config)
     if limit is not None:
         common["feed"] = {"posts_limit": limit}
@@ -165,7 +167,20 @@ def rules_of(config: Mapping[str, Any], root: Path) -> HugoRules:
         language_tags=tags,
         language_dirs=dirs,
         default_in_subdir=config.get("defaultcontentlanguageinsubdir") is True,
+        params=tuple(sorted(_plain_params(params))),
     )
+
+
+def _plain_params(params: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, str]]:
+    """The site's params the `param` shortcode can print: plain values, by dotted key in lower case."""
+    for key, value in params.items():
+        name = f"{prefix}{str(key).lower()}"
+        if isinstance(value, Mapping):
+            yield from _plain_params(value, name + ".")
+        elif isinstance(value, bool):
+            yield name, str(value).lower()
+        elif isinstance(value, (str, int, float)):
+            yield name, str(value)
 
 
 def _biggest_section(content: Path) -> tuple[str, ...]:

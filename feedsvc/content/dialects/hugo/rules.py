@@ -30,6 +30,7 @@ class HugoRules:
     language_tags: tuple[tuple[str, str, str], ...] = ()
     language_dirs: tuple[tuple[str, str], ...] = ()  # (language, its own contentDir), for those that set one
     default_in_subdir: bool = False  # `defaultContentLanguageInSubdir`: the default language's links under /<lang>/
+    params: tuple[tuple[str, str], ...] = ()  # the site's [params] with plain values, dotted keys in lower case
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, ensure_ascii=False)
