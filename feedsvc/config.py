@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from feedsvc.content.datafiles import DataFileError, read_data_folder
 from feedsvc.content.dialects import (
     DEFAULT_DIALECT,
     ConfigFileError,
@@ -67,6 +68,7 @@ class Settings:
     compat: CompatConfig = CompatConfig()  # old feed URLs to keep answering (compat.py)
     warnings: tuple[str, ...] = ()
     site_config: str = field(default="", repr=False)  # all of _config.yml as JSON: Liquid's `site` (templating.py)
+    site_data: str = field(default="", repr=False)  # the `_data` folder as JSON: Liquid's `site.data` (datafiles.py)
     fingerprint: str = field(default="", compare=False)
     liquid_fingerprint: str = field(default="", compare=False)  # fingerprint + all that Liquid's `site` shows
     dialect: str = DEFAULT_DIALECT  # the site's generator: its layout and URL rules (`dialects.dialect_named`)
@@ -153,9 +155,9 @@ def parse_config_yaml(text: str) -> dict[str, Any]:
 
 
 def build_settings(environ: Mapping[str, str], config: Mapping[str, Any], content_dir: Path,
-                   dialect: Dialect = JEKYLL) -> Settings:
+                   dialect: Dialect = JEKYLL, data: Mapping[str, Any] | None = None) -> Settings:
     """Merge the site's config (the common mapping its dialect loads) with `FEEDSVC_*` overrides;
-    raise ConfigError listing every problem."""
+    raise ConfigError listing every problem. `data`: the site's `_data` folder, as read."""
     errors: list[str] = []
     warnings: list[str] = []
 
@@ -271,6 +273,7 @@ def build_settings(environ: Mapping[str, str], config: Mapping[str, Any], conten
         compat=compat_config(environ, config, errors, warnings),
         warnings=tuple(warnings),
         site_config=_as_json(config),
+        site_data=_as_json(data) if data else "",
         dialect=dialect.name,
         dialect_rules=dialect.site_rules(config),
         markdown=dialect.markdown_flavour(config, errors),
@@ -293,12 +296,16 @@ def _with_fingerprint(settings: Settings) -> Settings:
     relevant = (
         settings.url, settings.baseurl, settings.author, settings.timezone,
         settings.permalink, settings.excerpt_separator, settings.markdown,
-    ) + ((settings.dialect, settings.dialect_rules) if settings.dialect != DEFAULT_DIALECT else ())  # so Jekyll's stay
+    ) + ((settings.dialect, settings.dialect_rules) if settings.dialect != DEFAULT_DIALECT  # so Jekyll's stay
+         else (settings.dialect_rules,) if settings.dialect_rules else ())
     defaults = json.loads(settings.site_config or "{}").get("defaults")  # front matter of every post
     relevant += (json.dumps(defaults, sort_keys=True, default=str),) if defaults else ()
+    authors = json.loads(settings.site_data or "{}").get("authors")  # who a post's `author: key` is
+    relevant += (json.dumps(authors, sort_keys=True, default=str),) if authors else ()
     digest = hashlib.sha256(repr(relevant).encode()).hexdigest()[:16]
     # Posts with Liquid also see the rest (`site.*`): they alone are re-read when only this changes.
-    site = (digest, settings.site_config, settings.title, settings.description)
+    site = (digest, settings.site_config, settings.title, settings.description) + \
+        ((settings.site_data,) if settings.site_data else ())
     liquid = hashlib.sha256(repr(site).encode()).hexdigest()[:16]
     return replace(settings, fingerprint=digest, liquid_fingerprint=liquid)
 
@@ -313,9 +320,10 @@ def load_settings(environ: Mapping[str, str], content_dir: Path | None = None) -
     try:
         dialect = detect(root)
         config = dialect.load_config(root)
-    except (SiteKindError, ConfigFileError) as exc:
+        data = read_data_folder(root) if dialect.renders_liquid else {}  # Liquid's site.data (Jekyll)
+    except (SiteKindError, ConfigFileError, DataFileError) as exc:
         raise ConfigError([str(exc)]) from None
-    return build_settings(environ, config, root, dialect)
+    return build_settings(environ, config, root, dialect, data)
 
 
 def config_path(root: Path) -> Path:

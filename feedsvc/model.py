@@ -131,6 +131,7 @@ class Post:
     # Old paths (unescaped) that answer `301` to the post: Hugo's `aliases`, each in the forms a web
     # server answered its redirect page at (`/old/`, `/old`, `/old/index.html`).
     aliases: tuple[str, ...] = ()
+    lang: str = ""  # the post's own language tag (front matter `lang:`), shown on its entry; "" for the feed's
 
     @property
     def content_html(self) -> str:

@@ -66,7 +66,8 @@ def test_archive_paths_parse_and_nothing_else_does():
         assert parse_archive_path(path) is None, path
 
 
-def test_the_subscription_feed_bytes_do_not_change_when_archives_exist(site_dir, make_refresher, tmp_path):
+def test_the_subscription_feed_names_its_newest_archive_in_the_document_and_the_header(site_dir, make_refresher,
+                                                                                      tmp_path):
     _, many = _site(site_dir, make_refresher, 2 * LIMIT + 3)
     # The same newest LIMIT posts alone, in a second folder: no archives at all.
     few_root = tmp_path / "few"
@@ -81,12 +82,19 @@ def test_the_subscription_feed_bytes_do_not_change_when_archives_exist(site_dir,
     for fmt in FeedFormat:
         served = many.store.snapshot.resources["/" + fmt.filename]
         plain = few.store.snapshot.resources["/" + fmt.filename]
-        assert served.body == plain.body and served.etag == plain.etag  # only the Link header differs
-        assert served.headers != plain.headers
-        assert _links(dict(served.headers)) == {
-            "prev-archive": f"https://example.org/archive/2/{fmt.filename}",
-            "next": f"https://example.org/archive/2/{fmt.filename}",
-            "last": f"https://example.org/archive/1/{fmt.filename}"}
+        assert served.body != plain.body and served.headers != plain.headers
+        expected = {"prev-archive": f"https://example.org/archive/2/{fmt.filename}",
+                    "next": f"https://example.org/archive/2/{fmt.filename}",
+                    "last": f"https://example.org/archive/1/{fmt.filename}"}
+        assert _links(dict(served.headers)) == expected
+        if fmt is FeedFormat.JSON:
+            assert json.loads(served.body)["next_url"] == expected["next"]
+            assert json.loads(plain.body)["next_url"] == f"https://example.org/archive/1/{fmt.filename}"
+        else:  # RFC 5005's links in the document too: readers follow those, not the header
+            in_document = {link.rel: link.href for link in feedparser.parse(served.body).feed.links}
+            assert {rel: in_document.get(rel) for rel in expected} == expected
+            plain_links = {link.rel: link.href for link in feedparser.parse(plain.body).feed.links}
+            assert plain_links["prev-archive"] == f"https://example.org/archive/1/{fmt.filename}"
 
 
 def _walk_xml(client, fmt: FeedFormat, start: str) -> list[str]:
@@ -128,8 +136,8 @@ def test_json_feed_archives_chain_by_next_url(site_dir, make_refresher):
     _, refresher = _site(site_dir, make_refresher, total)
     client = create_app(refresher.settings, refresher.store).test_client()
     subscription = client.get("/feed.json")
-    assert "next_url" not in subscription.get_json()
-    url = _links(subscription.headers)["next"]
+    url = subscription.get_json()["next_url"]
+    assert url == _links(subscription.headers)["next"]
     titles = [item["title"] for item in subscription.get_json()["items"]]
     while url:
         page = client.get(_local(url)).get_json()

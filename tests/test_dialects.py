@@ -101,9 +101,8 @@ def test_settings_carry_the_dialect_by_name_and_pickle(tmp_path):
 def test_scanning_follows_the_dialect_it_is_given(tmp_path):
     root = _folder(tmp_path / "site", "_posts/2026-01-01-a.md", "content/posts/b.md", "content/posts/_index.md",
                    "content/posts/c/index.md", "about.md")
-    assert sorted(take_inventory(root, dialect=JEKYLL)[0]) == [
-        "_posts/2026-01-01-a.md", "about.md", "content/posts/_index.md", "content/posts/b.md",
-        "content/posts/c/index.md"]
+    assert sorted(take_inventory(root, dialect=JEKYLL)[0]) == [  # `_index.md`: Jekyll skips names starting with _
+        "_posts/2026-01-01-a.md", "about.md", "content/posts/b.md", "content/posts/c/index.md"]
     assert sorted(take_inventory(root, dialect=HUGO)[0]) == ["content/posts/b.md", "content/posts/c/index.md"]
 
 
@@ -162,8 +161,12 @@ def test_jekyll_file_names_and_folders():
     with pytest.raises(PostError, match="the file name's date '2016-02-30' is not a real date"):
         JEKYLL.file_name("_posts/2016-02-30-no.md")
     assert JEKYLL.folder_categories("news/tech/_posts/2016-10-06-hello.md") == ["news", "tech"]
-    assert JEKYLL.requires_front_matter("_posts/a.md") and not JEKYLL.requires_front_matter("pages/a.md")
-    assert JEKYLL.renders_liquid and JEKYLL.summary_keys == ("excerpt",)
+    assert JEKYLL.always_a_post("_posts/a.md") and not JEKYLL.always_a_post("pages/a.md")
+    assert JEKYLL.renders_liquid and JEKYLL.summary_keys == ("description", "excerpt")
+    in_collections = JEKYLL.configured(JEKYLL.site_rules({"collections_dir": "/my_collections/"}))
+    assert in_collections.post_folders == ("my_collections",)
+    assert in_collections.folder_categories("my_collections/news/_posts/2016-10-06-hello.md") == ["news"]
+    assert JEKYLL.post_folders == ("",)
 
 
 # -- Hugo's rules --------------------------------------------------------------------------
@@ -195,6 +198,6 @@ def test_hugo_files_and_keys():
     assert HUGO.is_post_file("post.md") and not HUGO.is_post_file("_index.md") and not HUGO.is_post_file(".x.md")
     assert not HUGO.walks_folder("_drafts") and HUGO.walks_folder("bundle")
     assert HUGO.folder_categories("content/posts/news/a.md") == []
-    assert not HUGO.requires_front_matter("content/posts/a.md")
+    assert not HUGO.always_a_post("content/posts/a.md")
     assert not HUGO.renders_liquid and HUGO.summary_keys == ("summary",)
     assert "lastmod" in HUGO.updated_keys and "lastmod" not in JEKYLL.updated_keys

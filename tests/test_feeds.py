@@ -297,3 +297,24 @@ def test_opml_head_holds_only_elements_the_opml_2_spec_defines(synthetic):
     assert {child.tag for child in head} <= {"title", "dateCreated", "dateModified", "ownerName", "ownerEmail",
                                              "ownerId", "expansionState", "vertScrollState", "windowTop",
                                              "windowLeft", "windowBottom", "windowRight"}
+
+
+def test_an_atom_entrys_alternate_link_comes_before_its_enclosure(synthetic):
+    snapshot, _ = synthetic
+    root = etree.fromstring(snapshot.resources["/atom.xml"].body)
+    atom = "{http://www.w3.org/2005/Atom}"
+    with_image = [entry for entry in root.iterfind(f"{atom}entry")
+                  if any(link.get("rel") == "enclosure" for link in entry.iterfind(f"{atom}link"))]
+    assert with_image
+    for entry in with_image:  # a reader that takes the first link sends people to the post, not its image
+        assert [link.get("rel") for link in entry.iterfind(f"{atom}link")][0] == "alternate"
+
+
+def test_json_feed_items_carry_json_feed_1_0s_author_beside_1_1s_authors(synthetic):
+    snapshot, _ = synthetic
+    feed = json.loads(snapshot.resources["/feed.json"].body)
+    assert feed["author"] == feed["authors"][0]
+    items = [item for item in feed["items"] if item.get("authors")]
+    assert items
+    for item in items:
+        assert item["author"] == item["authors"][0]

@@ -115,8 +115,9 @@ def test_junk_date_is_a_problem():
 
 
 def test_jekyll_tolerated_date_with_extra_text_parses_with_a_warning():
+    # Ruby's Time.parse takes a zone only right after the time: this one is in the site's zone.
     post = _post("title: T\ndate: 2023-01-29 18:30:22 2023 -0800")
-    assert post.date == datetime(2023, 1, 30, 2, 30, 22, tzinfo=UTC)
+    assert post.date == datetime(2023, 1, 29, 18, 30, 22, tzinfo=BERLIN)
     assert post.date.tzinfo == BERLIN
     assert [(w.path, w.severity) for w in post.warnings] == [(REL, "warning")]
     assert "`date`" in post.warnings[0].message
@@ -468,7 +469,6 @@ def test_xml_forbidden_characters_from_yaml_escapes_absent_from_author_and_excer
         (b"---\n- a\n- b\n---\nbody\n", "list"),
         (b"---\njust some words\n---\nbody\n", "mapping"),
         (b"---\ntitle: T\nbody that never ends\n", "never closed"),
-        (b"Just a body, no front matter.\n", "front matter"),
         (b"---\ntitle: Caf\xe9\n---\nbody\n", "UTF-8"),
         (b"\xff\xfe-\x00-\x00-\x00\n\x00", "UTF-8"),
         (b"", "empty"),
@@ -476,7 +476,7 @@ def test_xml_forbidden_characters_from_yaml_escapes_absent_from_author_and_excer
         (b"---\ntitle:\n  text: nested\n---\nbody\n", "`title`"),
         (b"---\ntitle: {a: 1}\n---\nbody\n", "`title`"),
     ],
-    ids=["front-matter-list", "front-matter-scalar", "never-closed", "no-front-matter", "latin-1",
+    ids=["front-matter-list", "front-matter-scalar", "never-closed", "latin-1",
          "utf-16-bom", "empty", "whitespace-only", "title-mapping-block", "title-mapping-flow"],
 )
 def test_bad_input_is_a_problem(raw, keyword):

@@ -162,6 +162,19 @@ def split_yaml(text: str) -> FrontMatter | None:
     return FrontMatter(data, body, _first_line(text, body), duplicates)
 
 
+_CLOSING = re.compile(r"^(---|\.\.\.)[ \t]*$", re.MULTILINE)
+
+
+def split_yaml_or_dots(text: str) -> FrontMatter | None:
+    """YAML front matter closed by `---` or, as Jekyll also accepts (YAML's end of document), by `...`."""
+    if text.startswith("---"):
+        opening_end = text.find("\n")
+        closing = _CLOSING.search(text, opening_end + 1) if opening_end >= 0 else None
+        if closing is not None and closing.group(1) == "...":
+            text = text[:closing.start()] + "---" + text[closing.start() + 3:]
+    return split_yaml(text)
+
+
 def _first_line(text: str, body: str) -> int:
     """The file line the body starts on (the body is the tail of the text)."""
     return text.count("\n", 0, len(text) - len(body)) + 1

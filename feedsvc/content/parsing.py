@@ -8,41 +8,39 @@ asked of the site's dialect (content/dialects/); reading the front matter itself
 from __future__ import annotations
 
 import hashlib
+import html
+import json
 import posixpath
 import re
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import datetime, time
+from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from feedsvc.config import Settings
+from feedsvc.content.dates import first_date, parse_date
 from feedsvc.content.dialects import Dialect, PostPlace, dialect_for
+from feedsvc.content.excerpts import cut_excerpt
 from feedsvc.content.fields import PostError, text_field
-from feedsvc.content.front_matter import FrontMatterError, split_front_matter
+from feedsvc.content.front_matter import FrontMatter, FrontMatterError, split_front_matter
+from feedsvc.content.kramdown import KramdownOptions
 from feedsvc.content.limits import check_html, check_markdown
 from feedsvc.content.links import drop_unsafe_links
 from feedsvc.content.markup import absolutize_links, html_to_text, render_markdown, strip_xml_illegal
-from feedsvc.content.templating import has_liquid, render_post_body
+from feedsvc.content.templating import Rendered, has_liquid, render_post_body
+from feedsvc.content.typography import smartify
 from feedsvc.model import BODY_LEVEL, Author, Image, Post, Problem, pack_html
 from feedsvc.urls import absolute, outbound_url
 
 MAX_POST_BYTES = 5 * 1024 * 1024
+# Summary fields shown as written, never rendered as Markdown (jekyll-feed writes a `description` so).
+PLAIN_TEXT_SUMMARY_KEYS = frozenset(("description",))
 # Every category, tag and author is a feed of its own (three, one per format) and every entry lists
 # its terms: a post with 10,000 tags would cost 30,000 feeds of 10,000 terms each. Beyond this many
 # names per field, the rest are dropped with a warning.
 MAX_NAMES_PER_FIELD = 100
 
-_DATE = re.compile(
-    r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})"
-    r"(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?"
-    r"\s*(Z|UTC|GMT|[+-]\d{2}:?\d{2}|[+-]\d{2})?\s*$",
-    re.IGNORECASE,
-)
-# Jekyll (Ruby's Time.parse) tolerates junk between the time and the zone; so do we, with a warning.
-_LENIENT_DATE = re.compile(
-    r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?\b"
-    r"(?:.*?\s([+-]\d{2}:?\d{2}|Z)(?=\s|$))?",
-)
+_LANGUAGE_TAG = re.compile(r"^[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*$")
 # A fixed table rather than the mimetypes module, whose answers depend on the host's files.
 _IMAGE_TYPES = {
     ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".gif": "image/gif",
@@ -82,12 +80,15 @@ def _parse(relpath: str, raw: bytes, settings: Settings, body_level: int = BODY_
         front = split_front_matter(text, dialect.front_matter_readers)
     except FrontMatterError as exc:
         raise PostError(str(exc), exc.line) from None
+    notes: list[Problem] = []
     if front is None:
-        if not dialect.requires_front_matter(relpath):
+        if not dialect.always_a_post(relpath):
             return Problem(relpath, "no front matter: not a post, skipped", "warning")
-        raise PostError("no front matter: a post starts with a line of three dashes (---)", 1)
-    notes = [Problem(relpath, f"`{key}` is given more than once; the last one is used", "warning", line)
-             for key, line in front.duplicates]
+        notes.append(Problem(relpath, "no front matter (a post starts with a line of three dashes, ---): read as a "
+                                      "post without fields, as Jekyll reads it", "warning", 1))
+        front = FrontMatter({}, text, 1)
+    notes += [Problem(relpath, f"`{key}` is given more than once; the last one is used", "warning", line)
+              for key, line in front.duplicates]
     data = dialect.with_defaults(front.data, relpath, settings.site_config)
     return _build_post(dialect, relpath, raw, data, front.body, settings, front.body_line, notes, body_level)
 
@@ -103,7 +104,7 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
         and dialect.listed(data)
 
     if data.get("date") is not None:
-        when, note = _parse_date(data["date"], tz, "date")
+        when, note = parse_date(data["date"], tz, "date", dialect)
         if note:
             warnings.append(Problem(relpath, note, "warning"))
     elif file_date is not None:
@@ -114,12 +115,12 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
     updated = when
     for key in dialect.updated_keys:
         if data.get(key) is not None:
-            updated, note = _parse_date(data[key], tz, key)
+            updated, note = parse_date(data[key], tz, key, dialect)
             if note:
                 warnings.append(Problem(relpath, note, "warning"))
             break
 
-    publish_at, expire_at = (_first_date(data, keys, tz, relpath, warnings)
+    publish_at, expire_at = (first_date(dialect, data, keys, tz, relpath, warnings)
                              for keys in (dialect.publish_keys, dialect.expiry_keys))
 
     title = text_field(data.get("title"), "title")
@@ -131,7 +132,8 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
     categories = _capped(_unique(dialect.folder_categories(relpath) + named), "categories", relpath, warnings)
     tags = _capped(_unique(_words(data, "tags", "tag")), "tags", relpath, warnings)
 
-    authors = tuple(_capped(list(_authors(data, settings.site_url)), "authors", relpath, warnings))
+    known = _known_authors(settings.site_data)
+    authors = tuple(_capped(list(_authors(data, settings.site_url, known)), "authors", relpath, warnings))
     if not authors and settings.author is not None:
         authors = (settings.author,)
 
@@ -140,33 +142,49 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
     path = dialect.post_path(place, settings.permalink)
     url = absolute(settings.site_url, path)
 
+    separator = text_field(data.get("excerpt_separator"), "excerpt_separator") or settings.excerpt_separator
+    excerpt = cut_excerpt(body, separator)  # cut before Liquid, as Jekyll cuts it (excerpts.py)
+
     # -- Liquid (templating.py): Jekyll renders it before Markdown; bodies without {{ or {% skip it --
     references: tuple[tuple[str, int], ...] = ()
     liquid = dialect.renders_liquid and has_liquid(body) and data.get("render_with_liquid") is not False
+
+    def liquid_rendered(source: str, excerpt: bool = False) -> Rendered:
+        return render_post_body(source, relpath, body_line, data, settings, title=title, when=when, path=path,
+                                slug=slug, categories=categories, tags=tags, excerpt=excerpt)
+
     if liquid:
-        rendered = render_post_body(body, relpath, body_line, data, settings, title=title, when=when, path=path,
-                                    slug=slug, categories=categories, tags=tags)
+        rendered = liquid_rendered(body)
         body, references = rendered.text, rendered.references
         warnings.extend(rendered.problems)
     # -- end Liquid --
     expanded = dialect.expand_body(body, relpath, body_line, data)  # Hugo's shortcodes
     body, references = expanded.text, references + expanded.references
     warnings.extend(expanded.problems)
+    if not liquid:  # nothing to render on its own: the excerpt is cut from the body as expanded (shortcodes)
+        excerpt = cut_excerpt(body, separator)
 
-    body_parts = body.split(settings.excerpt_separator, 1)
-    content_source = body.replace(settings.excerpt_separator, "\n\n") if len(body_parts) > 1 else body
-    content_html = _html(content_source, url, settings)
-    excerpt_field = next((data[key] for key in dialect.summary_keys if key in data), None)
-    auto_summary = dialect.auto_summary(content_html) if excerpt_field is None and len(body_parts) == 1 else None
-    if excerpt_field is not None:
-        summary_html = _html(text_field(excerpt_field, "excerpt"), url, settings)
+    content_source = body.replace(separator, "\n\n") if excerpt.separated else body
+    markdown = dialect.renders_markdown(relpath)
+    content_html = _html(content_source, url, settings, markdown)
+    summary_key, summary_field = _summary_field(data, dialect.summary_keys)
+    auto_summary = dialect.auto_summary(content_html) if summary_field is None and not excerpt.separated else None
+    if summary_field is not None and summary_key in PLAIN_TEXT_SUMMARY_KEYS:
+        summary_html = html.escape(summary_field, quote=False)
+    elif summary_field is not None:
+        summary_html = _html(summary_field, url, settings, markdown)
     elif auto_summary is not None:
         summary_html = auto_summary
+    elif liquid:  # the excerpt rendered on its own, as Jekyll does (its warnings are the post's)
+        in_excerpt = liquid_rendered(excerpt.source, excerpt=True)
+        references = tuple(dict.fromkeys(references + in_excerpt.references))
+        summary_html = _html(in_excerpt.text, url, settings, markdown)
     else:
-        summary_html = _html(body_parts[0], url, settings)
+        summary_html = _html(excerpt.source, url, settings, markdown)
     summary_text = html_to_text(summary_html)
 
     image = _image(data.get("image"), settings.site_url)
+    lang = _language_tag(data.get("lang"), relpath, warnings)
 
     weight, link_title = dialect.ranking(data)
     shaped_by = settings.liquid_fingerprint if liquid else settings.fingerprint
@@ -175,7 +193,7 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
         source=relpath,
         fingerprint=fingerprint,
         slug=slug,
-        title=title,
+        title=smartify(title, settings.markdown) if isinstance(settings.markdown, KramdownOptions) else title,
         date=when,
         updated=max(updated, when),
         url=url,
@@ -194,26 +212,28 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
         expire_at=expire_at,
         entry_id=dialect.entry_id(place, path, settings.site_url),
         language=dialect.language_of(relpath),
+        lang=lang,
         weight=weight,
         link_title=link_title,
         aliases=dialect.aliases_of(data, path),
     )
 
 
-def _first_date(data: Mapping[Any, Any], keys: tuple[str, ...], tz: ZoneInfo, relpath: str,
-                warnings: list[Problem]) -> datetime | None:
-    """The first of `keys` the front matter gives, as a date in the site's zone."""
+def _summary_field(data: Mapping[Any, Any], keys: tuple[str, ...]) -> tuple[str, str | None]:
+    """The first of the dialect's summary keys with a value (jekyll-feed: `description`, else `excerpt`), and
+    that value; the last key given blank (`excerpt: ""`) is an empty summary; None: the excerpt is made."""
     for key in keys:
-        if data.get(key) is not None:
-            when, note = _parse_date(data[key], tz, key)
-            if note:
-                warnings.append(Problem(relpath, note, "warning"))
-            return when.astimezone(tz)
-    return None
+        if key != keys[-1] and isinstance(data.get(key), (dict, list)):
+            continue  # a `description` some plugin reads as a mapping: not a summary
+        value = text_field(data.get(key), key)
+        if value.strip() or (key == keys[-1] and key in data and data[key] is not None):
+            return key, value
+    return "", None
 
 
-def _html(markdown: str, base_url: str, settings: Settings) -> str:
-    rendered = check_html(render_markdown(check_markdown(markdown), settings.markdown))  # the generator's, bounded
+def _html(source: str, base_url: str, settings: Settings, markdown: bool = True) -> str:
+    """The body as HTML: Markdown rendered (the generator's flavour), anything else as written; bounded (limits.py)."""
+    rendered = check_html(render_markdown(check_markdown(source), settings.markdown) if markdown else source)
     return strip_xml_illegal(drop_unsafe_links(absolutize_links(rendered, base_url))).strip()
 
 
@@ -266,9 +286,18 @@ def _capped(names: list[Any], field: str, relpath: str, warnings: list[Problem])
     return names[:MAX_NAMES_PER_FIELD]
 
 
-def _author(value: Any, field: str, site_url: str) -> Author | None:
+@lru_cache(maxsize=4)
+def _known_authors(site_data: str) -> Mapping[str, Any]:
+    """`site.data.authors` (`_data/authors.yml`): the people a post's `author: key` names, as jekyll-feed reads it."""
+    authors = json.loads(site_data).get("authors") if site_data else None
+    return authors if isinstance(authors, dict) else {}
+
+
+def _author(value: Any, field: str, site_url: str, known: Mapping[str, Any]) -> Author | None:
     if value is None or value == "":
         return None
+    if isinstance(value, str) and isinstance(known.get(value), dict):
+        value = {"name": value, **known[value]}
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
         name = text_field(value, field)
         return Author(name) if name else None
@@ -282,19 +311,29 @@ def _author(value: Any, field: str, site_url: str) -> Author | None:
     raise PostError(f"`{field}` must be a name or a mapping with `name`, `email`, `uri`")
 
 
-def _authors(data: Mapping[Any, Any], site_url: str) -> tuple[Author, ...]:
+def _authors(data: Mapping[Any, Any], site_url: str, known: Mapping[str, Any]) -> tuple[Author, ...]:
     found: list[Author] = []
-    single = _author(data.get("author"), "author", site_url)
+    single = _author(data.get("author"), "author", site_url, known)
     if single:
         found.append(single)
     many = data.get("authors")
     if many is not None:
         items = many if isinstance(many, list) else [many]
         for item in items:
-            author = _author(item, "authors", site_url)
+            author = _author(item, "authors", site_url, known)
             if author and author.name not in {a.name for a in found}:
                 found.append(author)
     return tuple(found)
+
+
+def _language_tag(value: Any, relpath: str, warnings: list[Problem]) -> str:
+    """Front matter `lang:` (jekyll-feed's entry `xml:lang`) when it looks like a language tag (BCP 47)."""
+    tag = text_field(value, "lang") if isinstance(value, str) else ""
+    if tag and not _LANGUAGE_TAG.match(tag):
+        warnings.append(Problem(relpath, f"`lang` {tag!r} is not a language tag such as en or pt-BR; ignored",
+                                "warning"))
+        return ""
+    return tag
 
 
 def _image(value: Any, site_url: str) -> Image | None:
@@ -314,59 +353,3 @@ def _image(value: Any, site_url: str) -> Image | None:
         return None
     extension = posixpath.splitext(url.split("?", 1)[0])[1].lower()
     return Image(url=url, mime_type=_IMAGE_TYPES.get(extension, "application/octet-stream"), alt=alt)
-
-
-def _parse_date(value: Any, tz: ZoneInfo, field: str) -> tuple[datetime, str | None]:
-    """A datetime, a date or a Jekyll-style string -> aware datetime (site zone when none given)."""
-    if isinstance(value, datetime):
-        when = value if value.tzinfo else value.replace(tzinfo=tz)
-        _check_range(when, tz, field, value)
-        return when, None
-    if isinstance(value, date):
-        when = datetime.combine(value, time(), tz)
-        _check_range(when, tz, field, value)
-        return when, None
-    if not isinstance(value, str):
-        raise PostError(f"`{field}` must be a date such as 2016-10-06 11:10:38 -0700, got {value!r}")
-    match = _DATE.match(value)
-    note = None
-    if not match:
-        lenient = _LENIENT_DATE.match(value)
-        if not lenient:
-            raise PostError(f"`{field}` is not a date Jekyll understands: {value!r} (try 2016-10-06 11:10:38 -0700)")
-        y, mo, d, h, mi, s, zone = lenient.groups()
-        frac = None
-        note = f"`{field}` {value!r} has extra text; read as {y}-{mo}-{d} {h}:{mi}:{s or '00'} {zone or ''}".rstrip()
-    else:
-        y, mo, d, h, mi, s, frac, zone = match.groups()
-    try:
-        micro = int((frac or "0")[:6].ljust(6, "0"))
-        when = datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(s or 0), micro,
-                        tzinfo=_zone(zone, tz, field, value))
-    except ValueError as exc:
-        raise PostError(f"`{field}` {value!r} is not a real date: {exc}") from None
-    _check_range(when, tz, field, value)
-    return when, note
-
-
-def _check_range(when: datetime, tz: ZoneInfo, field: str, value: Any) -> None:
-    """Years 1 to 9999 in every zone the date is shown in; the edges overflow once a zone moves them."""
-    try:
-        when.astimezone(UTC)
-        when.astimezone(tz)
-    except (OverflowError, ValueError):
-        raise PostError(f"`{field}` {value!r} is out of range: dates must fall within the years 1 to 9999 "
-                         "in every time zone") from None
-
-
-def _zone(zone: str | None, tz: ZoneInfo, field: str, value: str) -> timezone | ZoneInfo:
-    if zone is None:
-        return tz
-    if zone.upper() in ("Z", "UTC", "GMT"):
-        return UTC
-    digits = zone[1:].replace(":", "")
-    hours, minutes = int(digits[:2]), int(digits[2:4] or 0)
-    if hours > 23 or minutes > 59:
-        raise PostError(f"`{field}` {value!r} has an impossible zone offset {zone}")
-    offset = timedelta(hours=hours, minutes=minutes)
-    return timezone(-offset if zone[0] == "-" else offset)

@@ -140,12 +140,12 @@ def _walk(dialect: Dialect, folder: Path, prefix: str, real_root: Path, visited:
     for entry in entries:
         relpath = prefix + entry.name
         if not _is_utf8(entry.name):
-            if dialect.is_post_file(entry.name) or dialect.walks_folder(entry.name):
+            if dialect.is_post_file(relpath) or dialect.walks_folder(entry.name):
                 shown = relpath.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
                 problems.append(Problem(shown, "name is not valid UTF-8; skipped (rename it)", "warning"))
             continue
         if entry.is_file(follow_symlinks=False):  # the common case first: a plain regular file is one stat
-            if dialect.is_post_file(entry.name):
+            if dialect.is_post_file(relpath):
                 _add_post_file(entry, relpath, inventory, problems, unreadable)
             continue
         try:
@@ -171,7 +171,7 @@ def _walk(dialect: Dialect, folder: Path, prefix: str, real_root: Path, visited:
                 continue
             _walk(dialect, Path(entry.path), relpath + "/", real_root, visited | {real}, inventory, problems,
                   folder_mtimes, unreadable)
-        elif dialect.is_post_file(entry.name):
+        elif dialect.is_post_file(relpath):
             _add_post_file(entry, relpath, inventory, problems, unreadable)
 
 

@@ -3,10 +3,12 @@
 The only module that knows python-liquid. One environment, with Jekyll's filters and tags,
 is built once per process; a body without `{{` or `{%` never reaches it.
 
-Nothing here raises for bad markup. A Liquid syntax error, an unknown tag or filter, or a
+Nothing here raises for bad markup. A Liquid syntax error, an unknown filter, or a
 filter that fails leaves the offending `{{ … }}` / `{% … %}` in the text as it was written
 (wrapped in `{% raw %}` and rendered again), and becomes a warning naming the file and line.
-`{% include %}` is such an unknown tag: feedsvc reads no `_includes` folder.
+`{% include %}` stays so too: feedsvc reads no `_includes` folder. A tag that only the site's own
+plugins define (`{% youtube … %}`) never reaches a reader: it is dropped, a block keeping its inner
+text, with a warning naming the file, line and tag.
 
 **Links to other posts.** `{% post_url name %}` and `{% link _posts/… %}` write a placeholder
 that indexing resolves, where every post is known (references.py). Every other `{% link %}` (a
@@ -34,17 +36,14 @@ from feedsvc.model import Problem
 _REFS_VAR = "__feedsvc_references"
 _MAX_REPAIRS = 25  # offending tags wrapped in raw before giving up on a body
 _MARKUP = re.compile(r"\{\{|\{%")
-# Jekyll 4's highlight body is verbatim (like raw), so it is turned into HTML before Liquid
-# sees the body; raw and comment blocks are skipped so a highlight tag shown in them stays text.
-_VERBATIM = re.compile(
-    r"(?P<keep>\{%-?\s*raw\s*-?%\}.*?\{%-?\s*endraw\s*-?%\}"
-    r"|\{%-?\s*comment\s*-?%\}.*?\{%-?\s*endcomment\s*-?%\})"
-    r"|\{%-?\s*highlight\b(?P<args>[^%]*?)-?%\}(?P<code>.*?)\{%-?\s*endhighlight\s*-?%\}",
-    re.DOTALL,
-)
 _LANG = re.compile(r"^[A-Za-z0-9.+#_-]+$")
 _NEWLINE_BEFORE_BLANK = re.compile(r"\n(?=[ \t]*(?:\n|$))")
 _UNCLOSED = re.compile(r"expected tag end(\w+)")
+_UNEXPECTED = re.compile(r"unexpected tag '(\w+)'")
+# Tags of Liquid and Jekyll that feedsvc does not render (includes: no _includes folder is read), and the
+# inner tags of Liquid's blocks: a failure there is the author's mistake, shown as written, never dropped.
+_LIQUID_TAGS = frozenset(("include", "include_relative", "render", "else", "elsif", "when", "break", "continue",
+                          "empty"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +67,7 @@ def render_liquid(body: str, relpath: str, first_line: int, site: Mapping[str, A
     """
     if not has_liquid(body):
         return Rendered(body)
-    source = _expand_highlights(body)
+    source = body
     problems: list[Problem] = []
     env, LiquidError = _environment()  # noqa: N806
     for _ in range(_MAX_REPAIRS):
@@ -76,6 +75,10 @@ def render_liquid(body: str, relpath: str, first_line: int, site: Mapping[str, A
         try:
             text = env.from_string(source).render(site=site, page=page, **{_REFS_VAR: references})
         except LiquidError as exc:
+            plugin_tag = _plugin_tag(exc, env.tags)
+            if plugin_tag is not None:
+                source = _drop_tag(source, plugin_tag, relpath, first_line, problems)
+                continue
             span = _offending_span(source, exc)
             if span is None:
                 break
@@ -95,6 +98,40 @@ def render_liquid(body: str, relpath: str, first_line: int, site: Mapping[str, A
     problems.append(Problem(relpath, "Liquid: cannot be rendered; the body is shown without Liquid", "warning",
                             first_line))
     return Rendered(body, tuple(problems))
+
+
+def _plugin_tag(exc: Any, known: Mapping[str, Any]) -> str | None:
+    """The name of the tag that failed when it is one only a site's plugins could define (not Liquid's or
+    Jekyll's, whose misuse is the author's mistake and stays visible), else None."""
+    unexpected = _UNEXPECTED.match(str(exc.message))
+    if unexpected is None:
+        return None
+    name = unexpected.group(1)
+    opener = name[3:] if name.startswith("end") else name
+    if name in known or opener in known or opener in _LIQUID_TAGS:
+        return None
+    return opener
+
+
+def _drop_tag(source: str, name: str, relpath: str, first_line: int, problems: list[Problem]) -> str:
+    """`source` without the tag `name` and its end tag (a block keeps its inner text), each named in a warning;
+    raw and comment blocks are left alone. Newlines inside a dropped tag stay, so later lines keep their numbers."""
+    tag = re.compile(r"(?P<keep>\{%-?\s*raw\s*-?%\}.*?\{%-?\s*endraw\s*-?%\}"
+                     r"|\{%-?\s*comment\s*-?%\}.*?\{%-?\s*endcomment\s*-?%\})"
+                     r"|\{%-?\s*(?P<end>end)?" + re.escape(name) + r"\b.*?-?%\}", re.DOTALL)
+
+    def drop(match: re.Match[str]) -> str:
+        if match.group("keep"):
+            return match.group(0)
+        markup = match.group(0)
+        if not match.group("end"):
+            line = first_line + source.count("\n", 0, match.start())
+            problems.append(Problem(relpath, f"Liquid: `{{% {name} %}}` is a tag only the site's plugins define; "
+                                             f"`{_shorten(markup)}` dropped (a block keeps its inner text)",
+                                    "warning", line))
+        return "\n" * markup.count("\n")
+
+    return tag.sub(drop, source)
 
 
 def _describe(exc: Any, markup: str) -> str:
@@ -130,51 +167,58 @@ def _offending_span(source: str, exc: Any) -> tuple[int, int] | None:
     return None if end < 0 else (start, end + 2)
 
 
-def _expand_highlights(body: str) -> str:
-    if "highlight" not in body:
-        return body
-    return _VERBATIM.sub(_highlight_html, body)
-
-
-def _highlight_html(match: re.Match[str]) -> str:
-    """`{% highlight lang %}` -> a code block with the language class, as many lines as it took."""
-    if match.group("keep") is not None:
-        return match.group(0)
-    words = (match.group("args") or "").split()
+def highlight_block(code: str, args: str) -> str:
+    """`{% highlight lang %}`'s rendered body -> a code block with the language class (Rouge's wrapper)."""
+    words = args.split()
     lang = words[0] if words and _LANG.match(words[0]) else ""
-    code = match.group("code").strip("\r\n")
-    escaped = html.escape(code, quote=False).replace("{", "&#123;")
-    # No blank line inside: Markdown and the excerpt split must not cut the block in two.
+    escaped = html.escape(code.strip("\r\n"), quote=False).replace("{", "&#123;")
+    # No blank line inside: Markdown must not cut the block in two.
     escaped = _NEWLINE_BEFORE_BLANK.sub("&#10;", escaped)
     attrs = f' class="language-{html.escape(lang)}" data-lang="{html.escape(lang)}"' if lang else ""
-    block = f'<pre class="highlight"><code{attrs}>{escaped}</code></pre>'
-    lost = match.group(0).count("\n") - block.count("\n")
-    return block + "\n" * max(lost, 0)
+    return f'<pre class="highlight"><code{attrs}>{escaped}</code></pre>'
 
 
 # -- site and page variables -----------------------------------------------------------------
 
 
 @lru_cache(maxsize=4)
-def site_variables(config_json: str, url: str, baseurl: str, title: str, description: str) -> Mapping[str, Any]:
-    """Jekyll's `site`: every `_config.yml` key, with the effective url/baseurl/title/description."""
+def site_variables(config_json: str, url: str, baseurl: str, title: str, description: str,
+                   data_json: str = "") -> Mapping[str, Any]:
+    """Jekyll's `site`: every `_config.yml` key, with the effective url/baseurl/title/description, and
+    `site.data` (the `_data` folder)."""
     loaded = json.loads(config_json) if config_json else {}
     site: dict[str, Any] = loaded if isinstance(loaded, dict) else {}
-    site.update(url=url, baseurl=baseurl, title=title, description=description)
+    site.update(url=url, baseurl=baseurl, title=title, description=description,
+                data=json.loads(data_json) if data_json else {})
     return site
 
 
 def render_post_body(body: str, relpath: str, first_line: int, front: Mapping[Any, Any], settings: Settings, *,
                      title: str, when: datetime, path: str, slug: str, categories: Sequence[str],
-                     tags: Sequence[str]) -> Rendered:
-    """The hook parsing calls: Jekyll's site and page variables around `render_liquid`."""
+                     tags: Sequence[str], excerpt: bool = False) -> Rendered:
+    """The hook parsing calls: Jekyll's site and page variables around `render_liquid`. `excerpt`: the
+    text is the post's excerpt, rendered on its own (its `page.id` ends in `#excerpt`, as in Jekyll)."""
     if not has_liquid(body) or front.get("render_with_liquid") is False:
         return Rendered(body)
     site = site_variables(settings.site_config, settings.url, settings.baseurl, settings.title,
-                          settings.description)
+                          settings.description, settings.site_data)
     page = page_variables(front, title=title, when=when, path=path, relpath=relpath, slug=slug,
                           categories=categories, tags=tags, author=front.get("author"))
+    if excerpt:
+        page["id"] = f"{page['id']}#excerpt"
     return render_liquid(body, relpath, first_line, site, page)
+
+
+class RubyTime(datetime):
+    """A date Liquid writes as Ruby's `Time#to_s` does (`2008-11-21 00:00:00 +0000`); filters see a datetime."""
+
+    @classmethod
+    def of(cls, when: datetime) -> RubyTime:
+        return cls(when.year, when.month, when.day, when.hour, when.minute, when.second, when.microsecond,
+                   tzinfo=when.tzinfo)
+
+    def __str__(self) -> str:
+        return self.strftime("%Y-%m-%d %H:%M:%S %z")
 
 
 def page_variables(front: Mapping[Any, Any], *, title: str, when: datetime, path: str, relpath: str, slug: str,
@@ -182,7 +226,7 @@ def page_variables(front: Mapping[Any, Any], *, title: str, when: datetime, path
     """Jekyll's `page` for a post: its front matter, then what Jekyll computes."""
     page = {str(key): value for key, value in front.items()}
     page.update(
-        title=title, date=when, url=path, id=path.rstrip("/").removesuffix(".html") or "/",
+        title=title, date=RubyTime.of(when), url=path, id=path.rstrip("/").removesuffix(".html") or "/",
         categories=list(categories), tags=list(tags), slug=slug, path=relpath,
         name=posixpath.basename(relpath), collection="posts",
     )
@@ -199,8 +243,11 @@ def _environment() -> tuple[Any, type[Exception]]:
     from liquid.ast import Node
     from liquid.exceptions import LiquidError, LiquidSyntaxError
     from liquid.filter import with_context
+    from liquid.parser import get_parser
     from liquid.tag import Tag
-    from liquid.token import TOKEN_EXPRESSION, TOKEN_TAG
+    from liquid.token import TOKEN_EOF, TOKEN_EXPRESSION, TOKEN_TAG
+
+    _END_HIGHLIGHT = frozenset(("endhighlight", TOKEN_EOF))  # noqa: N806
 
     class JekyllEnvironment(Environment):
         # A post is text from strangers: bound what one body may cost.
@@ -244,6 +291,41 @@ def _environment() -> tuple[Any, type[Exception]]:
                 raise LiquidSyntaxError(f"{self.name} with a variable is not supported", token=token)
             return ReferenceNode(token, self.kind, argument)
 
+    class HighlightNode(Node):
+        """`{% highlight lang %}…{% endhighlight %}`: its body rendered as Liquid (as Jekyll 4.3 does), then a
+        code block."""
+
+        __slots__ = ("args", "body")
+
+        def __init__(self, token: Any, args: str, body: Any) -> None:
+            super().__init__(token)
+            self.args = args
+            self.body = body
+            self.blank = False
+
+        def render_to_output(self, context: Any, buffer: TextIO) -> int:
+            inner = context.get_buffer(buffer)
+            self.body.render(context, inner)
+            return buffer.write(highlight_block(inner.getvalue(), self.args))
+
+        def children(self, static_context: Any, *, include_partials: bool = True) -> Any:
+            yield self.body
+
+    class HighlightTag(Tag):
+        name = "highlight"
+        end = "endhighlight"
+        block = True
+
+        def parse(self, stream: Any) -> Node:
+            token = stream.eat(TOKEN_TAG)
+            args = ""
+            if stream.current.kind == TOKEN_EXPRESSION:
+                args = stream.current.value
+                stream.next()
+            body = get_parser(self.env).parse_block(stream, _END_HIGHLIGHT)
+            stream.expect(TOKEN_TAG, value="endhighlight")
+            return HighlightNode(token, args, body)
+
     class PostUrlTag(ReferenceTag):
         name = kind = "post_url"
 
@@ -253,6 +335,7 @@ def _environment() -> tuple[Any, type[Exception]]:
     env = JekyllEnvironment(tolerance=Mode.STRICT, strict_filters=True)
     for name in ("include", "render"):  # no _includes folder is read: left as text, reported
         env.tags.pop(name, None)
+    env.add_tag(HighlightTag)
     env.add_tag(PostUrlTag)
     env.add_tag(LinkTag)
     for name, function in FILTERS.items():

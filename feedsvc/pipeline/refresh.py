@@ -21,6 +21,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from feedsvc.config import CONFIG_FILE, ConfigError, Settings, config_path, config_problems, load_settings
+from feedsvc.content.datafiles import data_signature
 from feedsvc.content.dialects import dialect_for
 from feedsvc.content.scanning import (
     Changes,
@@ -101,6 +102,7 @@ class _Memory:
 
     settings: Settings | None = None
     config_signature: FileSignature | None = None
+    data_signature: tuple[tuple[str, int, int, int], ...] = ()  # the `_data` folder (Liquid's site.data)
     config_errors: tuple[Problem, ...] = ()
     retry: bool = False  # the last refresh failed half-way: the next one must publish even if nothing changed
     content_mtime: datetime = EPOCH  # newest folder or config change
@@ -374,14 +376,16 @@ class Refresher:
     # -- helpers of the steps ------------------------------------------------------------
 
     def _load_settings(self) -> bool:
-        """Reload settings when `_config.yml` changed; a broken config keeps the last good one."""
+        """Reload settings when `_config.yml` or a `_data` file changed; a broken config keeps the last good one."""
         memory = self._memory
         try:
             signature: FileSignature | None = signature_of(os.stat(config_path(self.content_dir)))
         except OSError:
             signature = None
-        if memory.settings is not None and signature == memory.config_signature:
+        data = data_signature(self.content_dir)
+        if memory.settings is not None and signature == memory.config_signature and data == memory.data_signature:
             return False
+        memory.data_signature = data
         try:
             settings = load_settings(self.environ, self.content_dir)
         except ConfigError as exc:

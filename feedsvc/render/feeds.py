@@ -83,13 +83,15 @@ def render_feed(site: Site, scope: Scope, fmt: FeedFormat, settings: Settings,
 
 
 def subscription_doc(site: Site, scope: Scope, fmt: FeedFormat, settings: Settings) -> FeedDoc:
-    """The feed readers subscribe to: the scope's `feed_limit` newest entries. Its archives are named
-    in the `Link` response header only, so the document's bytes stay those of a plain feed."""
+    """The feed readers subscribe to: the scope's `feed_limit` newest entries. Its archives are named in
+    the document (RFC 5005's links; JSON Feed's `next_url`) and in the `Link` response header: no reader
+    tried follows a header alone. The bytes change when an archive page is added, which is honest."""
     self_url = feed_url(settings, scope, fmt)
     posts = site.scopes[scope]
     paging = subscription_links(settings, scope, fmt, len(posts))
     return FeedDoc(path=feed_path(scope, fmt), fmt=fmt, title=feed_title(settings, scope), self_url=self_url,
-                   feed_id=self_url, entries=posts[: settings.feed_limit],
+                   feed_id=self_url, entries=posts[: settings.feed_limit], links=tuple(paging),
+                   next_url=dict(paging).get("next"),
                    headers=link_header([*websub_links(settings, self_url), *paging]), hubs=settings.websub_hubs,
                    language=scope.language)
 

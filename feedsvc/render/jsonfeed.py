@@ -30,7 +30,9 @@ def render_json(doc: FeedDoc, settings: Settings, entries: EntryCache | None) ->
     if language:
         feed["language"] = language
     if settings.author:
-        feed["authors"] = [_json_author(settings.author)]
+        site_author = _json_author(settings.author)
+        feed["authors"] = [site_author]
+        feed["author"] = site_author  # JSON Feed 1.0's, beside 1.1's list
     if doc.hubs:
         feed["hubs"] = [{"type": "WebSub", "url": hub} for hub in doc.hubs]
     shape = EntryShape.of(settings)
@@ -80,9 +82,13 @@ def _json_item(post: Post, shape: EntryShape) -> dict[str, object]:
     item["date_published"] = post.date.isoformat()
     item["date_modified"] = post.updated.isoformat()
     if post.authors:
-        item["authors"] = [_json_author(a) for a in post.authors]
+        authors = [_json_author(a) for a in post.authors]
+        item["authors"] = authors
+        item["author"] = authors[0]  # JSON Feed 1.0's, for readers that know no 1.1 (gofeed, atoma)
     terms = terms_of(post)
     if terms:
         item["tags"] = terms
+    if post.lang:
+        item["language"] = post.lang
     return item
 

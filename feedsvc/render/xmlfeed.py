@@ -29,6 +29,7 @@ _MEDIA = "http://search.yahoo.com/mrss/"
 _ATOM = "http://www.w3.org/2005/Atom"
 _HISTORY = "http://purl.org/syndication/history/1.0"  # RFC 5005
 _CONTENT = "http://purl.org/rss/1.0/modules/content/"  # feedgen declares it on every RSS root
+_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _RSS_TITLE = re.compile(rb"<title>([^<]*)</title>")
 _MARKUP = re.compile(r"<[a-zA-Z/!?]|&(?:#[0-9]+|#x[0-9a-fA-F]+|[a-zA-Z][a-zA-Z0-9]*);")
 # How a document ends after its entries; the entries go right before.
@@ -142,9 +143,10 @@ def _fill_entry(fe: FeedEntry, post: Post, shape: EntryShape) -> None:
     terms = terms_of(post)
     if terms:
         fe.category([{"term": term} for term in terms])
+    # The alternate link first: readers that take an entry's first link send people to the post, not its image.
+    fe.link(href=post.url, rel="alternate", type="text/html")
     if post.image:
         fe.link(href=post.image.url, rel="enclosure", type=post.image.mime_type)
-    fe.link(href=post.url, rel="alternate", type="text/html")
     fe.feedsvc.post = post
     fe.feedsvc.authors = authors
 
@@ -211,6 +213,8 @@ class _EntryExtension(BaseEntryExtension):  # type: ignore[misc]  # feedgen ship
 
     def extend_atom(self, entry: etree._Element) -> etree._Element:
         # feedgen builds Atom elements without a namespace and declares it on the root.
+        if self.post and self.post.lang:
+            entry.set(_XML_LANG, self.post.lang)  # the post's own `lang:`, as jekyll-feed writes it
         entry_id = entry.find("id")
         if entry_id is not None and self.post and self.post.entry_id:
             # The generator's own Atom id (jekyll-feed's), so a site switching to feedsvc is no news to

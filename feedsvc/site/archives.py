@@ -7,8 +7,8 @@ once it exists, keeps its entries while posts are only added; the newest entries
 
 Both vocabularies of RFC 5005 are written: archived feeds (`prev-archive`, `next-archive`,
 `current`, `<fh:archive/>`) and paged feeds (`first` is the subscription feed, `next` goes
-back in time, `last` is page 1). The subscription feed names its archives in its `Link`
-response header only, so its bytes stay those of a plain feed.
+back in time, `last` is page 1). The subscription feed names its newest archive page and its
+oldest in the document and in its `Link` response header.
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ def parse_archive_path(path: str) -> tuple[ScopeKind, str, int, FeedFormat] | No
 
 
 def subscription_links(settings: Settings, scope: Scope, fmt: FeedFormat, total: int) -> list[tuple[str, str]]:
-    """(rel, href) for the subscription feed's `Link` header: its newest archive page and its oldest."""
+    """(rel, href) the subscription feed names (in the document and its `Link` header): its newest archive
+    page and its oldest."""
     count = archive_count(total, settings.feed_limit)
     if not count or scope.language is not None:  # archive pages are served for the default language only
         return []

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
@@ -106,8 +106,11 @@ class Dialect(Protocol):
     def walks_folder(self, name: str) -> bool:
         """Whether a folder with this name, inside a posts folder, is walked."""
 
-    def is_post_file(self, name: str) -> bool:
-        """Whether a file with this name, inside a walked folder, is read as a post."""
+    def is_post_file(self, relpath: str) -> bool:
+        """Whether the file at `relpath` (in the site folder), inside a walked folder, is read as a post."""
+
+    def renders_markdown(self, relpath: str) -> bool:
+        """Whether the post at `relpath` is Markdown (else its body is HTML, taken as written)."""
 
     # -- one post --
 
@@ -115,8 +118,8 @@ class Dialect(Protocol):
     def front_matter_readers(self) -> tuple[FrontMatterReader, ...]:
         """The front matter formats a post may open with, tried in order."""
 
-    def requires_front_matter(self, relpath: str) -> bool:
-        """Whether a file without front matter is an error (True) or only not a post (False)."""
+    def always_a_post(self, relpath: str) -> bool:
+        """Whether the file is a post even without front matter (Jekyll's `_posts`); elsewhere it is not one."""
 
     def with_defaults(self, front: dict[Any, Any], relpath: str, site_config: str) -> dict[Any, Any]:
         """The post's front matter with the defaults the site's config (`site_config`, JSON) gives it."""
@@ -171,6 +174,10 @@ class Dialect(Protocol):
 
     def language_of(self, relpath: str) -> Language | None:
         """The language of the post at `relpath` in a multilingual site; None for the default language."""
+
+    def date_from_text(self, text: str, tz: tzinfo) -> tuple[datetime, str] | None:
+        """A front matter date written as text, as the generator reads it (`tz`: the site's zone), with the
+        text it ignored ("" for none); None leaves it to feedsvc's shared reading (ISO 8601 and near)."""
 
     def ranking(self, front: Mapping[Any, Any]) -> tuple[int, str]:
         """(weight, link title) the front matter gives a post for `order_key` ((0, "") for none)."""

@@ -11,20 +11,23 @@ Liquid `slugify` filter alike).
 
 from __future__ import annotations
 
+import json
 import posixpath
 import re
 import unicodedata
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from feedsvc.content.dialects.base import ConfigFileError, Expansion, FileName, PostPlace
+from feedsvc.content.dialects.jekylldates import read_ruby_date
 from feedsvc.content.dialects.jekylldefaults import apply_defaults
 from feedsvc.content.fields import PostError, text_field
-from feedsvc.content.front_matter import FrontMatterReader, split_toml, split_yaml
+from feedsvc.content.front_matter import FrontMatterReader, split_toml, split_yaml_or_dots
 from feedsvc.content.kramdown import kramdown_options
 from feedsvc.content.markup import MarkdownFlavour
 from feedsvc.model import Language, Post, Scope
@@ -43,8 +46,14 @@ PERMALINK_STYLES = {
 }
 DEFAULT_PATTERN = PERMALINK_STYLES["date"]
 
-_FILENAME = re.compile(r"^(?:(\d{4})-(\d{1,2})-(\d{1,2})-)?(.+?)\.(?:md|markdown)$", re.IGNORECASE)
-_POST_SUFFIXES = (".md", ".markdown")
+_FILENAME = re.compile(r"^(?:(\d{4})-(\d{1,2})-(\d{1,2})-)?(.+?)(\.[^.]+)$")
+# Jekyll's `Document::DATE_FILENAME_MATCHER`: in a `_posts` folder, any file so named is a post.
+_DATED_NAME = re.compile(r"^\d{2,4}-\d{1,2}-\d{1,2}-[^/]*\.[^./]+$")
+#: Jekyll's default `markdown_ext`: the extensions rendered as Markdown (others are taken as written).
+MARKDOWN_EXT = ("markdown", "mkdown", "mkdn", "mkd", "md")
+# Files in `_posts` that are never posts: Jekyll reads YAML as data; the rest are not text.
+_NOT_POSTS = frozenset((".yml", ".yaml", ".json", ".csv", ".tsv", ".png", ".jpg", ".jpeg", ".gif", ".webp",
+                        ".avif", ".svg", ".ico", ".pdf", ".zip", ".gz", ".mp3", ".mp4", ".mov", ".woff", ".woff2"))
 _SLUG_PATTERNS = {"raw": r"\s+", "pretty": r"[^\w.~!$&'()+,;=@]+", "ascii": r"[^a-zA-Z0-9]+"}
 _DEFAULT_SLUG = r"[\W_]+"
 _PLACEHOLDER = re.compile(r":([a-z_]+)")
@@ -134,18 +143,23 @@ def parse_config(text: str) -> dict[str, Any]:
 
 
 class Jekyll:
-    """The Jekyll dialect (a module-level singleton, `JEKYLL`)."""
+    """The Jekyll dialect: `JEKYLL` with Jekyll's defaults, `JEKYLL.configured(...)` with a site's `markdown_ext`
+    and `collections_dir` (posts under `<collections_dir>/_posts`, that folder no category)."""
 
-    __slots__ = ()
+    __slots__ = ("collections_dir", "markdown_suffixes", "post_folders")
     name = "jekyll"
     looked_for = f"a Jekyll site has {CONFIG_FILE} or a {POSTS_FOLDER} folder"
     default_permalink = "date"
-    post_folders = ("",)
     # TOML too, as feedsvc has always read it in every site (Jekyll itself reads only YAML).
-    front_matter_readers: tuple[FrontMatterReader, ...] = (split_toml, split_yaml)
+    front_matter_readers: tuple[FrontMatterReader, ...] = (split_toml, split_yaml_or_dots)
     updated_keys = ("last_modified_at", "updated")
-    summary_keys = ("excerpt",)
+    summary_keys = ("description", "excerpt")  # jekyll-feed: `post.description | default: post.excerpt`
     renders_liquid = True
+
+    def __init__(self, markdown_ext: tuple[str, ...] = MARKDOWN_EXT, collections_dir: str = "") -> None:
+        self.markdown_suffixes = tuple(f".{ext.lower()}" for ext in markdown_ext)
+        self.collections_dir = collections_dir
+        self.post_folders = (collections_dir,)  # "": the root
 
     def config_file(self, root: Path) -> Path | None:
         path = root / CONFIG_FILE
@@ -186,10 +200,21 @@ class Jekyll:
         """Hidden folders and `_folders` are not content, except `_posts`."""
         return not name.startswith(".") and (not name.startswith("_") or name == POSTS_FOLDER)
 
-    def is_post_file(self, name: str) -> bool:
-        return not name.startswith(".") and name.lower().endswith(_POST_SUFFIXES)
+    def is_post_file(self, relpath: str) -> bool:
+        """Markdown anywhere (feedsvc's own rule); in a `_posts` folder, any file named as a dated post."""
+        name = posixpath.basename(relpath)
+        if name.startswith((".", "_", "#")) or name.endswith("~"):  # Jekyll's EntryFilter: hidden, special, backups
+            return False
+        if self.renders_markdown(name):
+            return True
+        return self.always_a_post(relpath) and _DATED_NAME.match(name) is not None \
+            and posixpath.splitext(name)[1].lower() not in _NOT_POSTS
 
-    def requires_front_matter(self, relpath: str) -> bool:
+    def renders_markdown(self, relpath: str) -> bool:
+        """Whether the file is Markdown by the site's `markdown_ext`; others (`.html`, `.text`) are taken as written."""
+        return relpath.lower().endswith(self.markdown_suffixes)
+
+    def always_a_post(self, relpath: str) -> bool:
         return POSTS_FOLDER in relpath.split("/")[:-1]
 
     def file_name(self, relpath: str) -> FileName:
@@ -207,23 +232,40 @@ class Jekyll:
             raise PostError(f"the file name's date {filename[:10]!r} is not a real date") from None
 
     def folder_categories(self, relpath: str) -> list[str]:
+        if self.collections_dir and relpath.startswith(self.collections_dir + "/"):
+            relpath = relpath[len(self.collections_dir) + 1:]
         folders = relpath.split("/")[:-1]
         return folders[: folders.index(POSTS_FOLDER)] if POSTS_FOLDER in folders else []
 
     def post_path(self, place: PostPlace, pattern: str) -> str:
         """The `permalink` front matter, else the site's pattern, filled with Jekyll's placeholders."""
         permalink = text_field(place.front.get("permalink"), "permalink") or pattern
-        return expand_permalink(permalink, permalink_placeholders(place.slug, place.date, place.categories))
+        placeholders = permalink_placeholders(place.slug, place.date, place.categories)
+        if place.source and not self.renders_markdown(place.source):  # Jekyll's identity converter keeps the ext
+            extension = posixpath.splitext(place.source)[1]
+            placeholders["output_ext"] = ".html" if extension.lower() in (".html", ".htm") else extension
+        return expand_permalink(permalink, placeholders)
 
     # -- what Hugo needs of the seam, which Jekyll does not have --
     publish_keys: tuple[str, ...] = ()
     expiry_keys: tuple[str, ...] = ()
 
     def configured(self, rules: str) -> Jekyll:
-        return self
+        """`rules`: JSON of the site's `markdown_ext` and `collections_dir` ("" for Jekyll's defaults)."""
+        return _configured(rules) if rules else JEKYLL
 
     def site_rules(self, config: Mapping[str, Any]) -> str:
-        return ""
+        """The site's `markdown_ext` and `collections_dir` where they differ from Jekyll's defaults, as JSON."""
+        rules: dict[str, str] = {}
+        value = config.get("markdown_ext")
+        if isinstance(value, str):
+            extensions = ",".join(ext.strip().lstrip(".") for ext in value.split(",") if ext.strip())
+            if tuple(extensions.split(",")) != MARKDOWN_EXT:
+                rules["markdown_ext"] = extensions
+        folder = config.get("collections_dir")
+        if isinstance(folder, str) and folder.strip("/. "):
+            rules["collections_dir"] = posixpath.normpath(folder.strip("/ "))
+        return json.dumps(rules, sort_keys=True) if rules else ""
 
     def listed(self, front: Mapping[Any, Any]) -> bool:
         return True
@@ -244,6 +286,12 @@ class Jekyll:
         as written (Addressable reads it as a fragment, and so does every reader that compares ids)."""
         folder = posixpath.dirname(path.rstrip("/") or "/")
         return absolute(site_url, posixpath.join(folder, place.slug)).replace("%23", "#")
+
+    def date_from_text(self, text: str, tz: tzinfo) -> tuple[datetime, str] | None:
+        """Ruby's `Time.parse`, as Jekyll reads a `date:` its YAML left as text (jekylldates.py)."""
+        reading = read_ruby_date(text, tz)
+        return None if reading is None else (reading.when, reading.leftover)
+
     def language_of(self, relpath: str) -> Language | None:
         """A Jekyll site has one language."""
         return None
@@ -264,3 +312,10 @@ class Jekyll:
 
 
 JEKYLL = Jekyll()
+
+
+@lru_cache(maxsize=8)
+def _configured(rules: str) -> Jekyll:
+    loaded = json.loads(rules)
+    markdown_ext = tuple(loaded["markdown_ext"].split(",")) if "markdown_ext" in loaded else MARKDOWN_EXT
+    return Jekyll(markdown_ext, loaded.get("collections_dir", ""))

@@ -21,6 +21,7 @@ site's `[markup.goldmark]`.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime, tzinfo
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -134,14 +135,15 @@ class Hugo:
         """Hidden and `_` folders are skipped, as in every site feedsvc reads."""
         return not name.startswith((".", "_"))
 
-    def is_post_file(self, name: str) -> bool:
+    def is_post_file(self, relpath: str) -> bool:
         """A page (Markdown or HTML), not hidden, not an `_index` list page; in any configured language."""
+        name = relpath.rsplit("/", 1)[-1]
         lowered = name.lower()
         return not (name.startswith(".") or not lowered.endswith(_PAGE_SUFFIXES) or lowered.startswith("_index."))
 
     # -- one post --
 
-    def requires_front_matter(self, relpath: str) -> bool:
+    def always_a_post(self, relpath: str) -> bool:
         return False
 
     def file_name(self, relpath: str) -> FileName:
@@ -174,6 +176,14 @@ class Hugo:
         return page_path(path, url.strip() if isinstance(url, str) else "",
                          str(front_slug).strip() if isinstance(front_slug, (str, int, float)) else "",
                          place.title, place.date, self.rules, url_prefix(language, self.rules))
+
+    def renders_markdown(self, relpath: str) -> bool:
+        """Every page goes through the Markdown renderer, as before the seam asked."""
+        return True
+
+    def date_from_text(self, text: str, tz: tzinfo) -> tuple[datetime, str] | None:
+        """Hugo's date layouts are the shared reading's."""
+        return None
 
     def language_of(self, relpath: str) -> Language | None:
         """By file name (`index.fr.md`), else by the language's own content folder; None: the default one."""
