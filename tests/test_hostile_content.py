@@ -193,9 +193,9 @@ def _check_not_followed(snapshot) -> None:
         assert b"Outside Secret" not in resource.body
 
 
-def _check_near_the_limits_served(snapshot) -> None:
-    post = _post(snapshot, "Near The Limits")
-    assert post.content_html.count("<td>") == 40 * 899 and post.content_html.count("<ul>") == 90
+def _check_big_but_bounded_served(snapshot) -> None:
+    post = _post(snapshot, "Big But Bounded")
+    assert post.content_html.count("<td>") == 40 * 150 and post.content_html.count("<ul>") == 90
 
 
 def _check_one_duplicate_served(snapshot) -> None:
@@ -317,9 +317,11 @@ CASES = [
          ((BAD, "error", "renders to HTML nested 1,000 elements deep, over the limit of 250 levels", None),)),
     Case("html-five-times-the-markdown", {BAD: _front("title: T", "```\n" + ("&" * 999 + "\n") * 1_000 + "```\n")},
          ((BAD, "error", "renders to 4,996,128 characters of HTML, over the limit of 4,194,304 characters", None),)),
-    Case("near-the-limits-is-served",
-         {BAD: _front("title: Near The Limits", table(40, 899) + "\n" + nested_list(90))},
-         check=_check_near_the_limits_served),
+    # A post near the bounds passes them (test_limits); here a big one goes all the way into every feed (a
+    # smaller table than the bound: every feed of every case is read back by feedparser, slowly for huge entries).
+    Case("big-but-bounded-is-served",
+         {BAD: _front("title: Big But Bounded", table(40, 150) + "\n" + nested_list(90))},
+         check=_check_big_but_bounded_served),
     Case("symlink-outside-the-content-folder", setup=_symlink_outside,
          expect=(("_posts/2026-02-01-link.md", "warning", "symlink points outside the content folder; not followed",
                   None),

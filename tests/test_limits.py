@@ -67,6 +67,13 @@ def test_rendered_html_is_bounded_in_size_and_depth():
         check_html(render_markdown("<div>" * 300 + "\n"))
 
 
+def test_a_post_just_inside_every_markdown_bound_passes():
+    """The bounds refuse only what is past them: 35,960 table cells and 90 levels of list are rendered."""
+    text = table(40, 899) + "\n" + nested_list(90)
+    assert check_markdown(text) == text
+    assert check_html(render_markdown(text))
+
+
 def test_limits_can_be_tightened():
     small = MarkupLimits(depth=3)
     assert check_markdown(nested_list(3), small) == nested_list(3)
