@@ -100,3 +100,13 @@ def serve_daemon(base: Path) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(10)
+
+
+def first_post_forge(root: Path) -> Forge:
+    """A forge whose branch holds a site with one post, `First` (the start most git tests share)."""
+    from conftest import BASIC_CONFIG, post_text
+
+    forge = Forge(root / "forge")
+    forge.commit("start", {"_config.yml": BASIC_CONFIG,
+                           "_posts/2026-01-02-first.md": post_text("title: First\ndate: 2026-01-02 10:00:00 +0000")})
+    return forge

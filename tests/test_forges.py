@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import BASIC_CONFIG, post_text
-from gitforge import Forge, git, serve_daemon
+from conftest import post_text
+from gitforge import Forge, first_post_forge, git, serve_daemon
 
 from feedsvc.deploy.service import Service
 from feedsvc.web.forges import NotAPush, Push, read_push
@@ -135,10 +135,7 @@ def test_deletions_forced_pushes_and_other_events() -> None:
 
 @pytest.fixture
 def forge(tmp_path: Path) -> Forge:
-    forge = Forge(tmp_path / "forge")
-    forge.commit("start", {"_config.yml": BASIC_CONFIG,
-                           "_posts/2026-01-02-first.md": post_text("title: First\ndate: 2026-01-02 10:00:00 +0000")})
-    return forge
+    return first_post_forge(tmp_path)
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import BASIC_CONFIG, post_text
-from gitforge import Forge, git
+from conftest import post_text
+from gitforge import Forge, first_post_forge, git
 from test_forges import SECRET, github
 
 from feedsvc.deploy import gitsource
@@ -16,10 +16,7 @@ from feedsvc.deploy.service import Service
 
 @pytest.fixture
 def forge(tmp_path: Path) -> Forge:
-    forge = Forge(tmp_path / "forge")
-    forge.commit("start", {"_config.yml": BASIC_CONFIG,
-                           "_posts/2026-01-02-first.md": post_text("title: First\ndate: 2026-01-02 10:00:00 +0000")})
-    return forge
+    return first_post_forge(tmp_path)
 
 
 @pytest.fixture

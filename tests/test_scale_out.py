@@ -19,8 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import BASIC_CONFIG, post_text, require_tool
-from gitforge import Forge, free_port
+from conftest import post_text, require_tool
+from gitforge import Forge, first_post_forge, free_port
 from werkzeug.serving import make_server
 
 from feedsvc.deploy.service import Service
@@ -126,10 +126,7 @@ def after_expiry(port: int, path: str) -> tuple[int, dict[str, str], bytes]:
 
 @pytest.fixture
 def forge(tmp_path: Path) -> Forge:
-    forge = Forge(tmp_path / "forge")
-    forge.commit("start", {"_config.yml": BASIC_CONFIG,
-                           "_posts/2026-01-02-first.md": post_text("title: First\ndate: 2026-01-02 10:00:00 +0000")})
-    return forge
+    return first_post_forge(tmp_path)
 
 
 def test_two_replicas_behind_nginx_revalidate_each_others_copies(forge: Forge, tmp_path: Path) -> None:

@@ -19,6 +19,8 @@ from fnmatch import fnmatchcase
 from functools import lru_cache
 from typing import Any
 
+from feedsvc.content.fields import deep_merge
+
 POST_TYPE = "posts"
 _OLD_TYPES = {"post": "posts", "page": "pages", "draft": "drafts"}  # Jekyll 2's names, still accepted
 
@@ -42,17 +44,6 @@ def defaults_for(relpath: str, doc_type: str, site_config: str) -> dict[Any, Any
             winner = scope
         else:
             merged = deep_merge(values, merged)
-    return merged
-
-
-def deep_merge(base: Mapping[Any, Any], over: Mapping[Any, Any]) -> dict[Any, Any]:
-    """`over` on top of `base`; mappings in both are merged key by key."""
-    merged = dict(base)
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = value
     return merged
 
 

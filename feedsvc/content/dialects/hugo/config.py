@@ -21,6 +21,7 @@ import yaml
 
 from feedsvc.content.dialects.hugo.languages import language_settings
 from feedsvc.content.dialects.hugo.rules import DEFAULT_SUMMARY_LENGTH, HugoRules
+from feedsvc.content.fields import deep_merge
 
 ROOT_NAMES = ("hugo", "config")
 SUFFIXES = (".toml", ".yaml", ".yml", ".json")
@@ -57,17 +58,6 @@ def _lowered(data: Mapping[Any, Any]) -> dict[str, Any]:
     return {str(key).lower(): _lowered(value) if isinstance(value, Mapping) else value for key, value in data.items()}
 
 
-def _merged(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    """`over` on top of `base`, mappings merged key by key."""
-    result = dict(base)
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(result.get(key), Mapping):
-            result[key] = _merged(result[key], value)
-        else:
-            result[key] = value
-    return result
-
-
 def _read_folder(folder: Path) -> dict[str, Any]:
     """A config directory: the root file's keys, and each other file's content under its own name."""
     config: dict[str, Any] = {}
@@ -76,7 +66,7 @@ def _read_folder(folder: Path) -> dict[str, Any]:
         if suffix not in SUFFIXES or not path.is_file() or "." in stem:  # `params.en.toml`: not read yet
             continue
         data = read_file(path)
-        config = _merged(config, data if stem.lower() in ROOT_NAMES else {stem.lower(): data})
+        config = deep_merge(config, data if stem.lower() in ROOT_NAMES else {stem.lower(): data})
     return config
 
 
@@ -90,7 +80,7 @@ def read_config(root: Path) -> dict[str, Any] | None:
             break
     for folder in (CONFIG_FOLDER, ENVIRONMENT_FOLDER):
         if (root / folder).is_dir():
-            config, found = _merged(config, _read_folder(root / folder)), True
+            config, found = deep_merge(config, _read_folder(root / folder)), True
     return config if found else None
 
 
