@@ -95,6 +95,9 @@ _EXPLICIT_ID = re.compile(r"[ \t]+\{#([A-Za-z][\w:.-]*)\}$")
 _ABBREVIATION = re.compile(r"^ {0,3}\*\[([^\]]+)\]:[ \t]*(.*)$")
 _MARKDOWN_BLOCK = re.compile(
     r"""^<([A-Za-z][\w-]*)(\s[^>]*?)?\s+markdown\s*=\s*(["']?)(1|block|span|0)\3([^>]*)>[ \t]*$""")
+# kramdown's block HTML: it runs to the matching end tag, blank lines and all (CommonMark's ends at a blank line).
+_HTML_BLOCK = re.compile(r"^<(address|article|aside|blockquote|details|div|dl|fieldset|figure|footer|form|header|"
+                         r"nav|ol|section|table|ul)(\s[^>]*)?>", re.IGNORECASE)
 _DEFINITION = re.compile(r"^:[ \t]+(.*)$")
 _LINK_DEFINITION = re.compile(r"^ {0,3}\[(?!\^)[^\]]+\]:[ \t]*\S.*$", re.MULTILINE)
 _NON_WORD = re.compile(r"[^\w\- ]")
@@ -152,6 +155,13 @@ def prepare(text: str, options: KramdownOptions, render: Callable[[str], str]) -
                     rendered = re.sub(r"^<p>|</p>\s*$", "", rendered.strip())
             out.append(f"<!--kd-block:{len(prepared.blocks)}-->")
             prepared.blocks.append(f"{opening}\n{rendered}</{match.group(1)}>")
+            out.extend([""] * (end - index))
+            index = end + 1
+            continue
+        elif (match := _HTML_BLOCK.match(line)) and (end := _closing_line(lines, index, match.group(1))) and \
+                any(not between.strip() for between in lines[index + 1: end]):
+            out.append(f"<!--kd-block:{len(prepared.blocks)}-->")
+            prepared.blocks.append("\n".join(lines[index: end + 1]))
             out.extend([""] * (end - index))
             index = end + 1
             continue
