@@ -31,7 +31,15 @@ from typing import Any, TextIO
 
 from feedsvc.config import Settings
 from feedsvc.content.includes import INCLUDES_VAR, POST_PATH_VAR, PROBLEMS_VAR, RELATIVE_VAR, WANTED_VAR
-from feedsvc.content.jekyllfilters import CONTEXT_FILTERS, FILTERS, is_post_path, page_url, site_relative_url
+from feedsvc.content.jekyllfilters import (
+    CONTEXT_FILTERS,
+    FILTERS,
+    MARKDOWN_VAR,
+    is_post_path,
+    page_url,
+    site_relative_url,
+)
+from feedsvc.content.markup import MarkdownFlavour
 from feedsvc.content.references import file_key, placeholder, post_url_key
 from feedsvc.content.siteposts import LISTING_KEYS, listing_digest
 from feedsvc.model import Problem
@@ -66,12 +74,12 @@ def has_liquid(text: str) -> bool:
 
 def render_liquid(body: str, relpath: str, first_line: int, site: Mapping[str, Any],
                   page: Mapping[str, Any], includes: Mapping[str, str] | None = None,
-                  relative: Mapping[str, str] | None = None) -> Rendered:
+                  relative: Mapping[str, str] | None = None, markdown: MarkdownFlavour = None) -> Rendered:
     """Render the Liquid in one post body; never raises for what the body contains.
 
     `first_line` is the file line the body starts on, so warnings point into the file. `includes`:
     the `_includes` files, `relative`: the files the post include_relatives, each by its path from
-    the site's root.
+    the site's root. `markdown`: the site's flavour, for `markdownify`.
     """
     if not has_liquid(body):
         return Rendered(body)
@@ -86,7 +94,8 @@ def render_liquid(body: str, relpath: str, first_line: int, site: Mapping[str, A
         try:
             text = env.from_string(source).render(site=watched, page=page, **{
                 _REFS_VAR: references, INCLUDES_VAR: includes or {}, RELATIVE_VAR: relative or {},
-                POST_PATH_VAR: relpath, WANTED_VAR: wanted, PROBLEMS_VAR: included})
+                POST_PATH_VAR: relpath, WANTED_VAR: wanted, PROBLEMS_VAR: included,
+                MARKDOWN_VAR: markdown})
         except LiquidError as exc:
             plugin_tag = _plugin_tag(exc, env.tags)
             if plugin_tag is not None:
@@ -249,7 +258,8 @@ def render_post_body(body: str, relpath: str, first_line: int, front: Mapping[An
     site["related_posts"] = [post for post in site["posts"] if post["url"] != path][:10]  # Jekyll's without lsi
     if excerpt:
         page["id"] = f"{page['id']}#excerpt"
-    return render_liquid(body, relpath, first_line, site, page, _includes_of(settings.site_includes), relative)
+    return render_liquid(body, relpath, first_line, site, page, _includes_of(settings.site_includes), relative,
+                         settings.markdown)
 
 
 def listing_read(rendered: Sequence[Rendered], settings: Settings) -> str:

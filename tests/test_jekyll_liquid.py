@@ -1,4 +1,5 @@
-"""Jekyll's `{% include %}` and `{% include_relative %}` (content/includetag.py, content/includes.py), and
+"""Jekyll's Liquid beyond one file: `{% include %}` and `{% include_relative %}` (content/includetag.py,
+content/includes.py), `markdownify` through the site's kramdown, and
 `site.posts` in Liquid (content/siteposts.py): what a post shows, the warnings, and rescans that notice
 an include or the list of posts changed."""
 
@@ -134,3 +135,12 @@ def test_a_post_that_reads_no_list_of_posts_does_not_depend_on_it(site_dir, make
     refresher = make_refresher(root)
     refresher.refresh()
     assert refresher.store.snapshot.site.posts[0].listing == ""
+
+
+def test_markdownify_renders_as_the_sites_kramdown(tmp_path: Path) -> None:
+    root = _write(tmp_path, {"_config.yml": BASIC_CONFIG + "kramdown:\n  auto_id_prefix: h-\n"})
+    post = _post(root, "_posts/2020-01-01-a.md",
+                 "---\ntitle: A\nblurb: \"It's *here* -- now\"\n---\n{{ page.blurb | markdownify }}\n\n"
+                 "{{ '## Hello there' | markdownify }}\n")
+    assert "<p>It’s <em>here</em> – now</p>" in post.content_html
+    assert '<h2 id="h-hello-there">Hello there</h2>' in post.content_html
