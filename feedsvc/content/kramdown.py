@@ -19,6 +19,8 @@ from urllib.parse import quote as _quote
 from urllib.parse import unquote
 
 from feedsvc.content.kramdownattributes import resolve_references, tree_pass
+from feedsvc.content.kramdownmath import block_math, block_math_end, inline_math, mark_inline_math
+from feedsvc.content.kramdowntoc import table_of_contents, toc_placeholder
 from feedsvc.content.rouge_languages import ROUGE_LANGUAGES
 
 _ENTITY_CHARS = {"lsquo": "‘", "rsquo": "’", "ldquo": "“", "rdquo": "”", "apos": "'", "quot": '"',
@@ -81,6 +83,7 @@ class _Prepared:
     source: str
     blocks: list[str] = field(default_factory=list)  # rendered HTML for each kd-block placeholder
     abbreviations: dict[str, str] = field(default_factory=dict)
+    math: list[str] = field(default_factory=list)  # the TeX of each inline math placeholder (kramdownmath.py)
 
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
@@ -98,6 +101,9 @@ _HTML_BLOCK = re.compile(r"^<(address|article|aside|blockquote|details|div|dl|fi
                          r"nav|ol|section|table|ul)(\s[^>]*)?>", re.IGNORECASE)
 _DEFINITION = re.compile(r"^:[ \t]+(.*)$")
 _LINK_DEFINITION = re.compile(r"^ {0,3}\[(?!\^)[^\]]+\]:[ \t]*\S.*$", re.MULTILINE)
+_NOTE_MARK = re.compile(r"\[\^[^\]]+\]")
+_LINK_TARGET = re.compile(r"\]\([^)]*\)")
+_INDENTED = re.compile(r"^(?: {4}|\t)")
 _NON_WORD = re.compile(r"[^\w\- ]")
 
 
@@ -114,6 +120,7 @@ def prepare(text: str, options: KramdownOptions, render: Callable[[str], str]) -
     fence: str | None = None
     used_ids: dict[str, int] = {}
     alds: dict[str, str] = {}
+    verbatim: set[int] = set()  # lines of fenced code
     index = 0
     while index < len(lines):
         line = lines[index]
@@ -122,17 +129,23 @@ def prepare(text: str, options: KramdownOptions, render: Callable[[str], str]) -
             if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence) and \
                     not line.strip().strip(fence[0]):
                 fence = None
+            verbatim.add(len(out))
             out.append(line)
             index += 1
             continue
         if opened:
             fence = opened.group(1)
+            verbatim.add(len(out))
             out.append(line)
             index += 1
             continue
         previous = out[-1] if out else ""
         if match := _ALD.match(line):
             alds[match.group(1)] = match.group(2)
+            out.append("")
+        elif (match := _BLOCK_IAL.match(line)) and match.group(1).strip() == "toc" and \
+                (toc := toc_placeholder(previous)) is not None:
+            out[-1] = toc
             out.append("")
         elif match := _BLOCK_IAL.match(line):
             attributes = resolve_references(match.group(1), alds)
@@ -163,6 +176,12 @@ def prepare(text: str, options: KramdownOptions, render: Callable[[str], str]) -
             out.extend([""] * (end - index))
             index = end + 1
             continue
+        elif not previous.strip() and (end := block_math_end(lines, index)) is not None:
+            out.append(f"<!--kd-block:{len(prepared.blocks)}-->")
+            prepared.blocks.append(block_math(lines[index: end + 1]))
+            out.extend([""] * (end - index))
+            index = end + 1
+            continue
         elif _DEFINITION.match(line) and previous.strip() and not _DEFINITION.match(previous):
             end, html_list = _definition_list(lines, index, out, render)
             out.append(f"<!--kd-block:{len(prepared.blocks)}-->")
@@ -179,8 +198,27 @@ def prepare(text: str, options: KramdownOptions, render: Callable[[str], str]) -
         else:
             out.append(line)
         index += 1
-    prepared.source = "\n".join(out)
+    prepared.source = _with_inline_math("\n".join(out), verbatim, prepared.math)
     return prepared
+
+
+def _with_inline_math(source: str, verbatim: set[int], found: list[str]) -> str:
+    """The source with inline math outside code blocks (fenced, or indented after a blank line) as placeholders."""
+    if "$$" not in source:
+        return source
+    parts: list[str] = []
+    text: list[str] = []
+    for number, line in enumerate(source.split("\n")):
+        if number in verbatim or (_INDENTED.match(line) and (not text or not text[-1].strip())):
+            if text:
+                parts.append(mark_inline_math("\n".join(text), found))
+                text = []
+            parts.append(line)
+        else:
+            text.append(line)
+    if text:
+        parts.append(mark_inline_math("\n".join(text), found))
+    return "\n".join(parts)
 
 
 def _with_id(line: str, raw: str, options: KramdownOptions, used_ids: dict[str, int]) -> str:
@@ -190,6 +228,7 @@ def _with_id(line: str, raw: str, options: KramdownOptions, used_ids: dict[str, 
         return f"{line.rstrip()[: explicit.start()]} <!--kd-id:{quote(explicit.group(1))}-->"
     if not options.auto_ids:
         return line
+    raw = _LINK_TARGET.sub("]", _NOTE_MARK.sub("", raw))  # a link's text and a footnote's mark are not in the id
     generated = _NON_WORD.sub("", raw.lower()).replace(" ", "-").replace("\t", "-")
     count = used_ids.get(generated, -1) + 1
     used_ids[generated] = count
@@ -270,12 +309,16 @@ def finish(rendered: str, prepared: _Prepared, options: KramdownOptions) -> str:
                                             f"{m.group(2)}</h{m.group(1)}>", rendered)
     if prepared.blocks:
         rendered = _BLOCK.sub(lambda m: prepared.blocks[int(m.group(1))], rendered)
+    if prepared.math:
+        rendered = inline_math(rendered, prepared.math)
     if "<code>" in rendered and options.highlighter:
         rendered = _CODE_SPAN.sub('<code class="language-plaintext highlighter-rouge">', rendered)
     if "<pre><code" in rendered and options.highlighter:
         rendered = _CODE_BLOCK.sub(_rouge_shape, rendered)
     if 'class="footnotes"' in rendered:
         rendered = _kramdown_footnotes(rendered, options)
+    if "<!--kd-toc:" in rendered:
+        rendered = table_of_contents(rendered)
     if " align=\"" in rendered:
         rendered = _ALIGN.sub(r'<\1 style="text-align: \2">', rendered)
     if 'type="checkbox"' in rendered:
