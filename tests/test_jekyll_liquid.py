@@ -144,3 +144,10 @@ def test_markdownify_renders_as_the_sites_kramdown(tmp_path: Path) -> None:
                  "{{ '## Hello there' | markdownify }}\n")
     assert "<p>It’s <em>here</em> – now</p>" in post.content_html
     assert '<h2 id="h-hello-there">Hello there</h2>' in post.content_html
+
+
+def test_an_include_that_includes_itself_stops_with_a_warning(tmp_path: Path) -> None:
+    root = _write(tmp_path, {"_config.yml": BASIC_CONFIG, "_includes/self.html": "x{% include self.html %}"})
+    post = _post(root, "_posts/2020-01-01-a.md", "---\ntitle: A\n---\nbefore {% include self.html %} after\n")
+    assert "before" in post.content_html and "after" in post.content_html
+    assert len(post.warnings) == 1 and "recursive" in post.warnings[0].message

@@ -15,6 +15,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any, TextIO
 
 from liquid.ast import Node
@@ -63,6 +64,12 @@ def include_path(name: str, relative_to: str | None) -> str | None:
     return posixpath.normpath(posixpath.join(base, name)) if base else posixpath.normpath(name)
 
 
+@lru_cache(maxsize=256)
+def _parsed(env: Any, text: str, path: str) -> Any:
+    """An include parsed once per process, not once per post that includes it."""
+    return env.from_string(text, name=path)
+
+
 class IncludeNode(Node):
     """One include: its name (a small template when it holds `{{ … }}`) and its parameters, then the file."""
 
@@ -96,7 +103,7 @@ class IncludeNode(Node):
         here = (path, stack[0][1] if stack else self._line())
         inner = context.get_buffer()
         try:
-            template = context.env.from_string(text, name=path)
+            template = _parsed(context.env, text, path)
             with context.extend({"include": self._parameters(context), _STACK_VAR: [*stack, here]},
                                 template=template):
                 template.render_with_context(context, inner, partial=True)
