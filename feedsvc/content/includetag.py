@@ -104,8 +104,9 @@ class IncludeNode(Node):
         inner = context.get_buffer()
         try:
             template = _parsed(context.env, text, path)
-            with context.extend({"include": self._parameters(context), _STACK_VAR: [*stack, here]},
-                                template=template):
+            # Without parameters, `include` stays what the including file had (Jekyll sets it only with some).
+            namespace = {"include": self._parameters(context)} if self.params else {}
+            with context.extend({**namespace, _STACK_VAR: [*stack, here]}, template=template):
                 template.render_with_context(context, inner, partial=True)
         except LiquidError as exc:
             self._report(context, stack, name, path, f"{path}: {exc.message}")
