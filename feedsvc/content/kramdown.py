@@ -86,6 +86,7 @@ class _Prepared:
     math: list[str] = field(default_factory=list)  # the TeX of each inline math placeholder (kramdownmath.py)
 
 
+_MARKS = frozenset("`~{*<$:#=-")  # what a line that matters to `prepare` starts with (after up to 3 spaces)
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _ALD = re.compile(r"^ {0,3}\{:([\w-]+):\s*(.*?)\}\s*$")
 _BLOCK_IAL = re.compile(r"^ {0,3}\{:(?!\w+:)\s*(.*?)\}\s*$")
@@ -124,6 +125,13 @@ def prepare(text: str, options: KramdownOptions, render: Callable[[str], str]) -
     index = 0
     while index < len(lines):
         line = lines[index]
+        stripped = line.lstrip(" ")
+        if not stripped or stripped[0] not in _MARKS:  # most lines: nothing below could match
+            if fence is not None:
+                verbatim.add(len(out))
+            out.append(line)
+            index += 1
+            continue
         opened = _FENCE.match(line)
         if fence is not None:
             if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence) and \
