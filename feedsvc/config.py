@@ -28,6 +28,7 @@ from feedsvc.content.dialects import (
     detect,
 )
 from feedsvc.content.dialects.jekyll import DEFAULT_PATTERN, JEKYLL, parse_config
+from feedsvc.content.includes import read_includes_folder
 from feedsvc.content.kramdown import KramdownOptions
 from feedsvc.content.markup import MarkdownFlavour
 from feedsvc.model import Author, Problem
@@ -69,6 +70,9 @@ class Settings:
     warnings: tuple[str, ...] = ()
     site_config: str = field(default="", repr=False)  # all of _config.yml as JSON: Liquid's `site` (templating.py)
     site_data: str = field(default="", repr=False)  # the `_data` folder as JSON: Liquid's `site.data` (datafiles.py)
+    site_includes: str = field(default="", repr=False)  # the `_includes` folder as JSON: {% include %} (includes.py)
+    # Liquid's `site.posts` as JSON (siteposts.py): set by the refresher for the posts that read it, never from config.
+    site_posts: str = field(default="", repr=False, compare=False)
     fingerprint: str = field(default="", compare=False)
     liquid_fingerprint: str = field(default="", compare=False)  # fingerprint + all that Liquid's `site` shows
     dialect: str = DEFAULT_DIALECT  # the site's generator: its layout and URL rules (`dialects.dialect_named`)
@@ -155,7 +159,8 @@ def parse_config_yaml(text: str) -> dict[str, Any]:
 
 
 def build_settings(environ: Mapping[str, str], config: Mapping[str, Any], content_dir: Path,
-                   dialect: Dialect = JEKYLL, data: Mapping[str, Any] | None = None) -> Settings:
+                   dialect: Dialect = JEKYLL, data: Mapping[str, Any] | None = None,
+                   includes: Mapping[str, str] | None = None) -> Settings:
     """Merge the site's config (the common mapping its dialect loads) with `FEEDSVC_*` overrides;
     raise ConfigError listing every problem. `data`: the site's `_data` folder, as read."""
     errors: list[str] = []
@@ -274,6 +279,7 @@ def build_settings(environ: Mapping[str, str], config: Mapping[str, Any], conten
         warnings=tuple(warnings),
         site_config=_as_json(config),
         site_data=_as_json(data) if data else "",
+        site_includes=_as_json(includes) if includes else "",
         dialect=dialect.name,
         dialect_rules=dialect.site_rules(config),
         markdown=dialect.markdown_flavour(config, errors),
@@ -305,7 +311,8 @@ def _with_fingerprint(settings: Settings) -> Settings:
     digest = hashlib.sha256(repr(relevant).encode()).hexdigest()[:16]
     # Posts with Liquid also see the rest (`site.*`): they alone are re-read when only this changes.
     site = (digest, settings.site_config, settings.title, settings.description) + \
-        ((settings.site_data,) if settings.site_data else ())
+        ((settings.site_data,) if settings.site_data else ()) + \
+        ((settings.site_includes,) if settings.site_includes else ())
     liquid = hashlib.sha256(repr(site).encode()).hexdigest()[:16]
     return replace(settings, fingerprint=digest, liquid_fingerprint=liquid)
 
@@ -321,9 +328,10 @@ def load_settings(environ: Mapping[str, str], content_dir: Path | None = None) -
         dialect = detect(root)
         config = dialect.load_config(root)
         data = read_data_folder(root) if dialect.renders_liquid else {}  # Liquid's site.data (Jekyll)
+        includes = read_includes_folder(root) if dialect.renders_liquid else {}  # {% include %} (Jekyll)
     except (SiteKindError, ConfigFileError, DataFileError) as exc:
         raise ConfigError([str(exc)]) from None
-    return build_settings(environ, config, root, dialect, data)
+    return build_settings(environ, config, root, dialect, data, includes)
 
 
 def config_path(root: Path) -> Path:

@@ -117,6 +117,9 @@ class Post:
     # at index time, where every post is known (references.resolve_references).
     references: tuple[tuple[str, int], ...] = ()
     liquid: bool = False  # its body went through Liquid, so it depends on all of _config.yml
+    # Its Liquid read `site.posts` (or categories, tags, related_posts): the digest of the list it saw
+    # (content/siteposts.py), so the refresher parses it again when the list changes. "" when it read none.
+    listing: str = ""
     # When it is published, if not at `date` (Hugo's publishDate), and when it stops being (expiryDate).
     publish_at: datetime | None = None
     expire_at: datetime | None = None

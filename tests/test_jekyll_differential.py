@@ -45,11 +45,7 @@ for _site in sorted(SITES.iterdir()) if SITES.is_dir() else ():
     FIXTURES[_site.name] = Fixture(_site.name, _site, adjustments=("feed: posts_limit raised",))
 
 #: (field, fixture) -> why feedsvc differs from Jekyll there today. Shrinks as rules land.
-KNOWN_DIFFERENCES: dict[tuple[str, str], str] = {
-    ("summary", "jekyll-test-source"): "includes not expanded; site.posts is empty in Liquid",
-    ("content", "jekyll-test-source"): "includes not expanded; site.posts is empty in Liquid",
-    ("markup", "jekyll-test-source"): "includes not expanded",
-}
+KNOWN_DIFFERENCES: dict[tuple[str, str], str] = {}
 
 
 @pytest.fixture(scope="session")

@@ -18,12 +18,13 @@ from feedsvc.content.kramdown import KramdownOptions, kramdown_options
 from feedsvc.content.markup import render_markdown
 
 KNOWN_DIFFERENCES = {
+    # Rouge's token <span>s are not reproduced (the wrapper, the language class and the text are). Pygments was
+    # measured against Rouge on every highlighted block of the fixtures: 2 of 9 equal (its lexers cut and name
+    # tokens otherwise: regex escapes, YAML keys, shell builtins, Python's print), so it would not close these.
     "fenced_code_lang": "Rouge's syntax-highlighting <span>s are not reproduced (the wrapper and the text are)",
     "tilde_fence": "Rouge's syntax-highlighting <span>s are not reproduced (the wrapper and the text are)",
     "jekyll-news/2017-03-02-jekyll-3-4-1-released": "Rouge's highlighting <span>s (a ruby block)",
     "jekyll-news/2019-08-19-jekyll-4-0-0-released": "Rouge's highlighting <span>s (a ruby block)",
-    "math": "kramdown's math blocks ($$) are not rendered for MathJax",
-    "toc": "kramdown's {:toc} table of contents is not generated",
 }
 _LIQUID = re.compile(r"\{\{|\{%")
 

@@ -118,7 +118,7 @@ def test_highlight_with_blank_lines_is_not_cut_by_the_excerpt():
 
 
 @pytest.mark.parametrize(("body", "visible", "message", "line"), [
-    ("Fine.\n\nSee {% include footer.html %} below.\n", "{% include footer.html %}", "_includes", 7),
+    ("Fine.\n\nSee {% render footer %} below.\n", "{% render footer %}", "{% include %}", 7),
     ("Text\n{{ page.title | no_such_filter }} done.\n", "{{ page.title | no_such_filter }}", "no_such_filter", 6),
     ("Open {% if page.title %} never closed.\n", "{% if page.title %}", "endif", 5),
     ("{{ page.title | split: }}\n", "{{ page.title | split: }}", "split", 5),
@@ -246,13 +246,13 @@ def test_liquid_warnings_show_in_check_and_status(site_dir, make_refresher, caps
                     config=CONFIG)
     assert main(["check", "--content", str(root)]) == 0  # a warning: the post is still served
     out = capsys.readouterr().out
-    assert "_posts/2026-01-01-bad.md:5: warning: Liquid: feedsvc reads no _includes folder" in out
+    assert "_posts/2026-01-01-bad.md:5: warning: Liquid: `{% include nav.html %}`: no file _includes/nav.html" in out
     refresher = make_refresher(root)
     refresher.refresh()
     status = create_app(refresher.settings, refresher.store).test_client().get("/status").get_json()
     assert any(p["path"] == "_posts/2026-01-01-bad.md" and p["line"] == 5 and "include" in p["message"]
                for p in status["problems"])
-    assert "{% include nav.html %}" in refresher.store.snapshot.resources["/rss.xml"].body.decode()
+    assert "One" in refresher.store.snapshot.resources["/rss.xml"].body.decode()  # the rest of the post is kept
 
 
 # -- the Jekyll news corpus: what jekyllrb.com publishes --------------------------------------------

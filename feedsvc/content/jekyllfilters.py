@@ -83,6 +83,14 @@ def absolute_url(value: Any, *, context: Any) -> str:
     return _absolute_url(value, context.resolve("site"))
 
 
+MARKDOWN_VAR = "__feedsvc_markdown"  # the site's Markdown flavour, in a render's globals (templating.py)
+
+
+def markdownify(value: Any, *, context: Any) -> str:
+    """Jekyll's `markdownify`: Markdown as the site's own converter renders it (kramdown, with its settings)."""
+    return render_markdown("" if value is None else str(value), context.resolve(MARKDOWN_VAR, default=None))
+
+
 def _as_datetime(value: Any) -> datetime | None:
     if isinstance(value, datetime):
         return value
@@ -170,7 +178,7 @@ def _to_integer(value: Any) -> int:
         return 0
 
 
-CONTEXT_FILTERS = frozenset({"relative_url", "absolute_url"})
+CONTEXT_FILTERS = frozenset({"relative_url", "absolute_url", "markdownify"})
 FILTERS: dict[str, Any] = {
     "relative_url": relative_url,
     "absolute_url": absolute_url,
@@ -185,7 +193,7 @@ FILTERS: dict[str, Any] = {
     "jsonify": _jsonify,
     "inspect": _jsonify,
     "slugify": slugify,
-    "markdownify": lambda value: render_markdown("" if value is None else str(value)),
+    "markdownify": markdownify,
     "number_of_words": lambda value: len(("" if value is None else str(value)).split()),
     "normalize_whitespace": lambda value: " ".join(("" if value is None else str(value)).split()),
     "array_to_sentence_string": _array_to_sentence,

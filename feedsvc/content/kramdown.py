@@ -18,9 +18,9 @@ from typing import Any
 from urllib.parse import quote as _quote
 from urllib.parse import unquote
 
-import lxml.etree
-import lxml.html
-
+from feedsvc.content.kramdownattributes import resolve_references, tree_pass
+from feedsvc.content.kramdownmath import block_math, block_math_end, inline_math, mark_inline_math
+from feedsvc.content.kramdowntoc import table_of_contents, toc_placeholder
 from feedsvc.content.rouge_languages import ROUGE_LANGUAGES
 
 _ENTITY_CHARS = {"lsquo": "‘", "rsquo": "’", "ldquo": "“", "rdquo": "”", "apos": "'", "quot": '"',
@@ -83,8 +83,10 @@ class _Prepared:
     source: str
     blocks: list[str] = field(default_factory=list)  # rendered HTML for each kd-block placeholder
     abbreviations: dict[str, str] = field(default_factory=dict)
+    math: list[str] = field(default_factory=list)  # the TeX of each inline math placeholder (kramdownmath.py)
 
 
+_MARKS = frozenset("`~{*<$:#=-")  # what a line that matters to `prepare` starts with (after up to 3 spaces)
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _ALD = re.compile(r"^ {0,3}\{:([\w-]+):\s*(.*?)\}\s*$")
 _BLOCK_IAL = re.compile(r"^ {0,3}\{:(?!\w+:)\s*(.*?)\}\s*$")
@@ -95,8 +97,14 @@ _EXPLICIT_ID = re.compile(r"[ \t]+\{#([A-Za-z][\w:.-]*)\}$")
 _ABBREVIATION = re.compile(r"^ {0,3}\*\[([^\]]+)\]:[ \t]*(.*)$")
 _MARKDOWN_BLOCK = re.compile(
     r"""^<([A-Za-z][\w-]*)(\s[^>]*?)?\s+markdown\s*=\s*(["']?)(1|block|span|0)\3([^>]*)>[ \t]*$""")
+# kramdown's block HTML: it runs to the matching end tag, blank lines and all (CommonMark's ends at a blank line).
+_HTML_BLOCK = re.compile(r"^<(address|article|aside|blockquote|details|div|dl|fieldset|figure|footer|form|header|"
+                         r"nav|ol|section|table|ul)(\s[^>]*)?>", re.IGNORECASE)
 _DEFINITION = re.compile(r"^:[ \t]+(.*)$")
 _LINK_DEFINITION = re.compile(r"^ {0,3}\[(?!\^)[^\]]+\]:[ \t]*\S.*$", re.MULTILINE)
+_NOTE_MARK = re.compile(r"\[\^[^\]]+\]")
+_LINK_TARGET = re.compile(r"\]\([^)]*\)")
+_INDENTED = re.compile(r"^(?: {4}|\t)")
 _NON_WORD = re.compile(r"[^\w\- ]")
 
 
@@ -113,19 +121,29 @@ def prepare(text: str, options: KramdownOptions, render: Callable[[str], str]) -
     fence: str | None = None
     used_ids: dict[str, int] = {}
     alds: dict[str, str] = {}
+    verbatim: set[int] = set()  # lines of fenced code
     index = 0
     while index < len(lines):
         line = lines[index]
+        stripped = line.lstrip(" ")
+        if not stripped or stripped[0] not in _MARKS:  # most lines: nothing below could match
+            if fence is not None:
+                verbatim.add(len(out))
+            out.append(line)
+            index += 1
+            continue
         opened = _FENCE.match(line)
         if fence is not None:
             if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence) and \
                     not line.strip().strip(fence[0]):
                 fence = None
+            verbatim.add(len(out))
             out.append(line)
             index += 1
             continue
         if opened:
             fence = opened.group(1)
+            verbatim.add(len(out))
             out.append(line)
             index += 1
             continue
@@ -133,8 +151,12 @@ def prepare(text: str, options: KramdownOptions, render: Callable[[str], str]) -
         if match := _ALD.match(line):
             alds[match.group(1)] = match.group(2)
             out.append("")
+        elif (match := _BLOCK_IAL.match(line)) and match.group(1).strip() == "toc" and \
+                (toc := toc_placeholder(previous)) is not None:
+            out[-1] = toc
+            out.append("")
         elif match := _BLOCK_IAL.match(line):
-            attributes = _resolve_references(match.group(1), alds)
+            attributes = resolve_references(match.group(1), alds)
             where = "prev" if previous.strip() else "next"
             out.append(f"<!--kd-ial:{where}:{quote(attributes)}-->")
         elif match := _ABBREVIATION.match(line):
@@ -155,6 +177,19 @@ def prepare(text: str, options: KramdownOptions, render: Callable[[str], str]) -
             out.extend([""] * (end - index))
             index = end + 1
             continue
+        elif (match := _HTML_BLOCK.match(line)) and (end := _closing_line(lines, index, match.group(1))) and \
+                any(not between.strip() for between in lines[index + 1: end]):
+            out.append(f"<!--kd-block:{len(prepared.blocks)}-->")
+            prepared.blocks.append("\n".join(lines[index: end + 1]))
+            out.extend([""] * (end - index))
+            index = end + 1
+            continue
+        elif not previous.strip() and (end := block_math_end(lines, index)) is not None:
+            out.append(f"<!--kd-block:{len(prepared.blocks)}-->")
+            prepared.blocks.append(block_math(lines[index: end + 1]))
+            out.extend([""] * (end - index))
+            index = end + 1
+            continue
         elif _DEFINITION.match(line) and previous.strip() and not _DEFINITION.match(previous):
             end, html_list = _definition_list(lines, index, out, render)
             out.append(f"<!--kd-block:{len(prepared.blocks)}-->")
@@ -171,8 +206,27 @@ def prepare(text: str, options: KramdownOptions, render: Callable[[str], str]) -
         else:
             out.append(line)
         index += 1
-    prepared.source = "\n".join(out)
+    prepared.source = _with_inline_math("\n".join(out), verbatim, prepared.math)
     return prepared
+
+
+def _with_inline_math(source: str, verbatim: set[int], found: list[str]) -> str:
+    """The source with inline math outside code blocks (fenced, or indented after a blank line) as placeholders."""
+    if "$$" not in source:
+        return source
+    parts: list[str] = []
+    text: list[str] = []
+    for number, line in enumerate(source.split("\n")):
+        if number in verbatim or (_INDENTED.match(line) and (not text or not text[-1].strip())):
+            if text:
+                parts.append(mark_inline_math("\n".join(text), found))
+                text = []
+            parts.append(line)
+        else:
+            text.append(line)
+    if text:
+        parts.append(mark_inline_math("\n".join(text), found))
+    return "\n".join(parts)
 
 
 def _with_id(line: str, raw: str, options: KramdownOptions, used_ids: dict[str, int]) -> str:
@@ -182,6 +236,7 @@ def _with_id(line: str, raw: str, options: KramdownOptions, used_ids: dict[str, 
         return f"{line.rstrip()[: explicit.start()]} <!--kd-id:{quote(explicit.group(1))}-->"
     if not options.auto_ids:
         return line
+    raw = _LINK_TARGET.sub("]", _NOTE_MARK.sub("", raw))  # a link's text and a footnote's mark are not in the id
     generated = _NON_WORD.sub("", raw.lower()).replace(" ", "-").replace("\t", "-")
     count = used_ids.get(generated, -1) + 1
     used_ids[generated] = count
@@ -229,41 +284,6 @@ def _inline(text: str, render: Callable[[str], str]) -> str:
     return re.sub(r"^<p>|</p>\s*$", "", render(text).strip())
 
 
-def _resolve_references(attributes: str, alds: Mapping[str, str]) -> str:
-    """An IAL may name ALDs (`{: note}`): their attributes come first, then the IAL's own."""
-    words = []
-    for token in _ATTRIBUTE.finditer(attributes):
-        name = token.group(7)
-        words.append(alds.get(name, "") if name else token.group(0))
-    return " ".join(word for word in words if word)
-
-
-_STRAIGHT = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"'})  # cmark's smart quotes in a span IAL
-_ATTRIBUTE = re.compile(r"""\.([\w-]+)|#([\w:.-]+)|([\w:-]+)=(?:"([^"]*)"|'([^']*)'|([^\s"']+))|([\w-]+)""")
-
-
-def _attributes(text: str) -> list[tuple[str, str]]:
-    pairs: list[tuple[str, str]] = []
-    for token in _ATTRIBUTE.finditer(text.translate(_STRAIGHT)):
-        klass, ident, key = token.group(1), token.group(2), token.group(3)
-        if klass:
-            pairs.append(("class", klass))
-        elif ident:
-            pairs.append(("id", ident))
-        elif key and not key.lower().startswith("on"):  # no event handlers from an attribute list
-            value = next((group for group in token.group(4, 5, 6) if group is not None), "")
-            pairs.append((key, value))
-    return pairs
-
-
-def _apply(element: Any, pairs: list[tuple[str, str]]) -> None:
-    for key, value in pairs:
-        if key == "class" and element.get("class"):
-            element.set("class", f"{element.get('class')} {value}")
-        else:
-            element.set(key, value)
-
-
 _HEADER_ID = re.compile(r"<h([1-6])>(.*?)[ \t]*<!--kd-id:([^>]*?)-->[ \t]*</h\1>")
 _BLOCK = re.compile(r"<!--kd-block:(\d+)-->\n?")
 _STRAY = re.compile(r"<!--kd-(?:id|ial:\w+):[^>]*?-->\n?")
@@ -297,12 +317,16 @@ def finish(rendered: str, prepared: _Prepared, options: KramdownOptions) -> str:
                                             f"{m.group(2)}</h{m.group(1)}>", rendered)
     if prepared.blocks:
         rendered = _BLOCK.sub(lambda m: prepared.blocks[int(m.group(1))], rendered)
+    if prepared.math:
+        rendered = inline_math(rendered, prepared.math)
     if "<code>" in rendered and options.highlighter:
         rendered = _CODE_SPAN.sub('<code class="language-plaintext highlighter-rouge">', rendered)
     if "<pre><code" in rendered and options.highlighter:
         rendered = _CODE_BLOCK.sub(_rouge_shape, rendered)
     if 'class="footnotes"' in rendered:
         rendered = _kramdown_footnotes(rendered, options)
+    if "<!--kd-toc:" in rendered:
+        rendered = table_of_contents(rendered)
     if " align=\"" in rendered:
         rendered = _ALIGN.sub(r'<\1 style="text-align: \2">', rendered)
     if 'type="checkbox"' in rendered:
@@ -311,7 +335,7 @@ def finish(rendered: str, prepared: _Prepared, options: KramdownOptions) -> str:
     if "&lt;&lt;" in rendered or "&gt;&gt;" in rendered:
         rendered = _GUILLEMETS.sub(_guillemet, rendered)
     if "<!--kd-ial:" in rendered or "}{:" in rendered or ">{:" in rendered or prepared.abbreviations:
-        rendered = _tree_pass(rendered, prepared)
+        rendered = tree_pass(rendered, prepared.abbreviations)
     if options.smart_quotes != _KRAMDOWN_QUOTES:
         rendered = rendered.translate({ord(c): options.smart_quotes[i] for c, i in
                                        (("‘", 0), ("’", 1), ("“", 2), ("”", 3))})
@@ -339,69 +363,3 @@ def _kramdown_footnotes(rendered: str, options: KramdownOptions) -> str:
     rendered = rendered.replace('<section class="footnotes" data-footnotes>',
                                 '<div class="footnotes" role="doc-endnotes">')
     return rendered.replace("</section>", "</div>")
-
-
-_SPAN_IAL = re.compile(r"^\{:\s*([^}]*)\}")
-
-
-def _tree_pass(rendered: str, prepared: _Prepared) -> str:
-    """Attribute lists and abbreviations need the element tree."""
-    root = lxml.html.fragment_fromstring(rendered, create_parent="div")
-    for comment in list(root.iter(lxml.etree.Comment)):
-        text = comment.text or ""
-        if not text.startswith("kd-ial:"):
-            continue
-        where, _, attributes = text[len("kd-ial:"):].partition(":")
-        target = comment.getprevious() if where == "prev" else comment.getnext()
-        if target is not None and isinstance(target.tag, str):
-            _apply(target, _attributes(unquote(attributes)))
-        _drop(comment)
-    for element in root.iter():
-        if isinstance(element.tag, str) and element.tail and element.tail.startswith("{:"):
-            match = _SPAN_IAL.match(element.tail)
-            if match:
-                _apply(element, _attributes(match.group(1)))
-                element.tail = element.tail[match.end():]
-    if prepared.abbreviations:
-        _mark_abbreviations(root, prepared.abbreviations)
-    parts = [html.escape(root.text, quote=False)] if root.text else []
-    parts.extend(lxml.html.tostring(child, encoding="unicode") for child in root)
-    return "".join(parts)
-
-
-def _drop(node: Any) -> None:
-    parent, tail = node.getparent(), node.tail or ""
-    previous = node.getprevious()
-    if previous is not None:
-        previous.tail = (previous.tail or "") + tail
-    else:
-        parent.text = (parent.text or "") + tail
-    parent.remove(node)
-
-
-def _mark_abbreviations(root: Any, abbreviations: Mapping[str, str]) -> None:
-    pattern = re.compile(r"(?<!\w)(" + "|".join(re.escape(a) for a in sorted(abbreviations, key=len, reverse=True))
-                         + r")(?!\w)")
-    for element in list(root.iter()):
-        if not isinstance(element.tag, str) or element.tag in ("code", "pre", "abbr", "script", "style"):
-            continue
-        for attribute in ("text", "tail"):
-            if attribute == "tail" and (element is root or element.getparent().tag in ("code", "pre")):
-                continue
-            value = getattr(element, attribute)
-            if not value or not pattern.search(value):
-                continue
-            pieces = pattern.split(value)
-            setattr(element, attribute, pieces[0])
-            anchor = element
-            for number, piece in enumerate(pieces[1:]):
-                if number % 2 == 0:
-                    abbr = lxml.html.Element("abbr", title=abbreviations[piece])
-                    abbr.text = piece
-                    if attribute == "text" and anchor is element:
-                        element.insert(0, abbr)
-                    else:
-                        anchor.addnext(abbr)
-                    anchor = abbr
-                else:
-                    anchor.tail = piece

@@ -13,6 +13,7 @@ import json
 import posixpath
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, time
 from functools import lru_cache
 from typing import Any
@@ -27,7 +28,7 @@ from feedsvc.content.kramdown import KramdownOptions
 from feedsvc.content.limits import check_html, check_markdown
 from feedsvc.content.links import drop_unsafe_links
 from feedsvc.content.markup import absolutize_links, html_to_text, render_markdown, strip_xml_illegal
-from feedsvc.content.templating import Rendered, has_liquid, render_post_body
+from feedsvc.content.templating import Rendered, has_liquid, listing_read, render_post_body
 from feedsvc.content.typography import smartify
 from feedsvc.model import BODY_LEVEL, Author, Image, Post, Problem, pack_html
 from feedsvc.urls import absolute, outbound_url
@@ -49,13 +50,18 @@ _IMAGE_TYPES = {
 }
 
 
-def parse_post(relpath: str, raw: bytes, settings: Settings, body_level: int = BODY_LEVEL) -> Post | Problem:
+def parse_post(relpath: str, raw: bytes, settings: Settings, body_level: int = BODY_LEVEL, *,
+               relative: Mapping[str, str] | None = None, wanted: list[str] | None = None) -> Post | Problem:
     """Parse one post file; never raises for bad input, returns a Problem instead.
+
+    `relative`: the files the post `{% include_relative %}`s, by path from the site's root, as the
+    reader found them; the paths it asked for and was not given are added to `wanted`, so the reader
+    can read them and parse again (reading.py).
 
     `body_level`: how hard to compress the body held in memory (`Post.content_zlib`): 1 where it is
     held for long (serving), 0 (stored, no compression work) for a build that exits when done."""
     try:
-        return _parse(relpath, raw, settings, body_level)
+        return _parse(relpath, raw, settings, body_level, _Neighbours(relative or {}, wanted))
     except PostError as exc:
         return Problem(relpath, str(exc), "error", exc.line)
     except RecursionError:
@@ -64,7 +70,16 @@ def parse_post(relpath: str, raw: bytes, settings: Settings, body_level: int = B
         return Problem(relpath, f"cannot be used: {exc}")
 
 
-def _parse(relpath: str, raw: bytes, settings: Settings, body_level: int = BODY_LEVEL) -> Post | Problem:
+@dataclass(frozen=True, slots=True)
+class _Neighbours:
+    """The files a post include_relatives: those given, and where to say which others it asked for."""
+
+    given: Mapping[str, str]
+    wanted: list[str] | None
+
+
+def _parse(relpath: str, raw: bytes, settings: Settings, body_level: int = BODY_LEVEL,
+           neighbours: _Neighbours | None = None) -> Post | Problem:
     dialect = dialect_for(settings.dialect, settings.dialect_rules)
     if len(raw) > MAX_POST_BYTES:
         raise PostError(f"file is {len(raw):,} bytes, over the {MAX_POST_BYTES:,}-byte limit for a post")
@@ -90,11 +105,13 @@ def _parse(relpath: str, raw: bytes, settings: Settings, body_level: int = BODY_
     notes += [Problem(relpath, f"`{key}` is given more than once; the last one is used", "warning", line)
               for key, line in front.duplicates]
     data = dialect.with_defaults(front.data, relpath, settings.site_config)
-    return _build_post(dialect, relpath, raw, data, front.body, settings, front.body_line, notes, body_level)
+    return _build_post(dialect, relpath, raw, data, front.body, settings, front.body_line, notes, body_level,
+                       neighbours)
 
 
 def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any], body: str, settings: Settings,
-                body_line: int = 1, notes: Iterable[Problem] = (), body_level: int = BODY_LEVEL) -> Post:
+                body_line: int = 1, notes: Iterable[Problem] = (), body_level: int = BODY_LEVEL,
+                neighbours: _Neighbours | None = None) -> Post:
     warnings: list[Problem] = list(notes)
     tz = settings.tz
     file_slug, file_date = dialect.file_name(relpath)
@@ -149,9 +166,16 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
     references: tuple[tuple[str, int], ...] = ()
     liquid = dialect.renders_liquid and has_liquid(body) and data.get("render_with_liquid") is not False
 
+    given = neighbours.given if neighbours is not None else {}
+    renders: list[Rendered] = []
+
     def liquid_rendered(source: str, excerpt: bool = False) -> Rendered:
-        return render_post_body(source, relpath, body_line, data, settings, title=title, when=when, path=path,
-                                slug=slug, categories=categories, tags=tags, excerpt=excerpt)
+        rendered = render_post_body(source, relpath, body_line, data, settings, title=title, when=when, path=path,
+                                    slug=slug, categories=categories, tags=tags, excerpt=excerpt, relative=given)
+        renders.append(rendered)
+        if neighbours is not None and neighbours.wanted is not None:
+            neighbours.wanted.extend(rendered.wanted)
+        return rendered
 
     if liquid:
         rendered = liquid_rendered(body)
@@ -187,7 +211,8 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
     lang = _language_tag(data.get("lang"), relpath, warnings)
 
     weight, link_title = dialect.ranking(data)
-    shaped_by = settings.liquid_fingerprint if liquid else settings.fingerprint
+    listing = listing_read(renders, settings)
+    shaped_by = settings.liquid_fingerprint + listing + _digest(given) if liquid else settings.fingerprint
     fingerprint = hashlib.sha256(raw + shaped_by.encode() + relpath.encode()).hexdigest()[:24]
     return Post(
         source=relpath,
@@ -208,6 +233,7 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
         warnings=tuple(warnings),
         references=references,
         liquid=liquid,
+        listing=listing,
         publish_at=publish_at,
         expire_at=expire_at,
         entry_id=dialect.entry_id(place, path, settings.site_url),
@@ -353,3 +379,8 @@ def _image(value: Any, site_url: str) -> Image | None:
         return None
     extension = posixpath.splitext(url.split("?", 1)[0])[1].lower()
     return Image(url=url, mime_type=_IMAGE_TYPES.get(extension, "application/octet-stream"), alt=alt)
+
+
+def _digest(files: Mapping[str, str]) -> str:
+    """What the files a post include_relatives add to its fingerprint ("" for none)."""
+    return hashlib.sha256(json.dumps(sorted(files.items())).encode()).hexdigest()[:16] if files else ""

@@ -14,10 +14,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from feedsvc.config import Settings
+from feedsvc.content.includes import read_relative_files
 from feedsvc.content.parsing import MAX_POST_BYTES, parse_post
 from feedsvc.content.scanning import FileSignature, signature_of
 from feedsvc.model import BODY_LEVEL, Post, Problem
 
+_MAX_INCLUDE_ROUNDS = 4  # parses of one post while its include_relatives ask for more files
 Result = Post | Problem | None  # None: the file vanished or changed between listing and reading
 
 
@@ -36,7 +38,25 @@ def read_post(root: Path, relpath: str, signature: FileSignature, settings: Sett
         return Problem(relpath, f"cannot read: {exc.strerror or exc}")
     if read_signature != signature:  # replaced or rewritten since the scan: the bytes may be torn
         return None
-    return parse_post(relpath, raw, settings, body_level)
+    return _parse_with_neighbours(root, relpath, raw, settings, body_level)
+
+
+def _parse_with_neighbours(root: Path, relpath: str, raw: bytes, settings: Settings, body_level: int) -> Result:
+    """Parse, then again with the files the post `{% include_relative %}`s for as long as it asks for
+    more (an included file may include others); a file that cannot be read is then the post's warning."""
+    if b"include_relative" not in raw and "include_relative" not in settings.site_includes:
+        return parse_post(relpath, raw, settings, body_level)
+    given: dict[str, str] = {}
+    tried: set[str] = set()
+    for _ in range(_MAX_INCLUDE_ROUNDS):
+        wanted: list[str] = []
+        result = parse_post(relpath, raw, settings, body_level, relative=given, wanted=wanted)
+        new = [path for path in dict.fromkeys(wanted) if path not in tried]
+        if not new:
+            break
+        tried.update(new)
+        given.update(read_relative_files(root, new))
+    return result
 
 
 def read_posts(root: Path, items: Sequence[tuple[str, FileSignature]], settings: Settings,

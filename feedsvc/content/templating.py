@@ -6,7 +6,8 @@ is built once per process; a body without `{{` or `{%` never reaches it.
 Nothing here raises for bad markup. A Liquid syntax error, an unknown filter, or a
 filter that fails leaves the offending `{{ … }}` / `{% … %}` in the text as it was written
 (wrapped in `{% raw %}` and rendered again), and becomes a warning naming the file and line.
-`{% include %}` stays so too: feedsvc reads no `_includes` folder. A tag that only the site's own
+`{% include %}` and `{% include_relative %}` are Jekyll's (includetag.py), the files handed in as
+values. `site.posts` is the list the refresher hands in (siteposts.py). A tag that only the site's own
 plugins define (`{% youtube … %}`) never reaches a reader: it is dropped, a block keeping its inner
 text, with a warning naming the file, line and tag.
 
@@ -29,8 +30,18 @@ from functools import cache, lru_cache
 from typing import Any, TextIO
 
 from feedsvc.config import Settings
-from feedsvc.content.jekyllfilters import CONTEXT_FILTERS, FILTERS, is_post_path, page_url, site_relative_url
+from feedsvc.content.includes import INCLUDES_VAR, POST_PATH_VAR, PROBLEMS_VAR, RELATIVE_VAR, WANTED_VAR
+from feedsvc.content.jekyllfilters import (
+    CONTEXT_FILTERS,
+    FILTERS,
+    MARKDOWN_VAR,
+    is_post_path,
+    page_url,
+    site_relative_url,
+)
+from feedsvc.content.markup import MarkdownFlavour
 from feedsvc.content.references import file_key, placeholder, post_url_key
+from feedsvc.content.siteposts import LISTING_KEYS, listing_digest
 from feedsvc.model import Problem
 
 _REFS_VAR = "__feedsvc_references"
@@ -40,7 +51,7 @@ _LANG = re.compile(r"^[A-Za-z0-9.+#_-]+$")
 _NEWLINE_BEFORE_BLANK = re.compile(r"\n(?=[ \t]*(?:\n|$))")
 _UNCLOSED = re.compile(r"expected tag end(\w+)")
 _UNEXPECTED = re.compile(r"unexpected tag '(\w+)'")
-# Tags of Liquid and Jekyll that feedsvc does not render (includes: no _includes folder is read), and the
+# Tags of Liquid and Jekyll that feedsvc does not render or may fail on (an include's own markup), and the
 # inner tags of Liquid's blocks: a failure there is the author's mistake, shown as written, never dropped.
 _LIQUID_TAGS = frozenset(("include", "include_relative", "render", "else", "elsif", "when", "break", "continue",
                           "empty"))
@@ -53,6 +64,8 @@ class Rendered:
     text: str
     problems: tuple[Problem, ...] = ()
     references: tuple[tuple[str, int], ...] = ()  # (reference key, line in the file)
+    reads_posts: bool = False  # it read site.posts (or categories, tags, related_posts): see siteposts.py
+    wanted: tuple[str, ...] = ()  # files it include_relative'd that were not handed in (the reader reads them)
 
 
 def has_liquid(text: str) -> bool:
@@ -60,20 +73,29 @@ def has_liquid(text: str) -> bool:
 
 
 def render_liquid(body: str, relpath: str, first_line: int, site: Mapping[str, Any],
-                  page: Mapping[str, Any]) -> Rendered:
+                  page: Mapping[str, Any], includes: Mapping[str, str] | None = None,
+                  relative: Mapping[str, str] | None = None, markdown: MarkdownFlavour = None) -> Rendered:
     """Render the Liquid in one post body; never raises for what the body contains.
 
-    `first_line` is the file line the body starts on, so warnings point into the file.
+    `first_line` is the file line the body starts on, so warnings point into the file. `includes`:
+    the `_includes` files, `relative`: the files the post include_relatives, each by its path from
+    the site's root. `markdown`: the site's flavour, for `markdownify`.
     """
     if not has_liquid(body):
         return Rendered(body)
     source = body
     problems: list[Problem] = []
     env, LiquidError = _environment()  # noqa: N806
+    watched = _Watched(site)
     for _ in range(_MAX_REPAIRS):
         references: list[tuple[str, int]] = []
+        wanted: list[str] = []
+        included: list[tuple[str, int]] = []
         try:
-            text = env.from_string(source).render(site=site, page=page, **{_REFS_VAR: references})
+            text = env.from_string(source).render(site=watched, page=page, **{
+                _REFS_VAR: references, INCLUDES_VAR: includes or {}, RELATIVE_VAR: relative or {},
+                POST_PATH_VAR: relpath, WANTED_VAR: wanted, PROBLEMS_VAR: included,
+                MARKDOWN_VAR: markdown})
         except LiquidError as exc:
             plugin_tag = _plugin_tag(exc, env.tags)
             if plugin_tag is not None:
@@ -93,8 +115,9 @@ def render_liquid(body: str, relpath: str, first_line: int, site: Mapping[str, A
             problems.append(Problem(relpath, f"Liquid: {type(exc).__name__}: {exc}; the body is shown without "
                                              "Liquid", "warning", first_line))
             return Rendered(body, tuple(problems))
-        return Rendered(text, tuple(problems),
-                        tuple((key, first_line + line - 1) for key, line in references))
+        problems += [Problem(relpath, message, "warning", first_line + line - 1) for message, line in included]
+        return Rendered(text, tuple(problems), tuple((key, first_line + line - 1) for key, line in references),
+                        watched.reads_posts, tuple(dict.fromkeys(wanted)))
     problems.append(Problem(relpath, "Liquid: cannot be rendered; the body is shown without Liquid", "warning",
                             first_line))
     return Rendered(body, tuple(problems))
@@ -136,8 +159,8 @@ def _drop_tag(source: str, name: str, relpath: str, first_line: int, problems: l
 
 def _describe(exc: Any, markup: str) -> str:
     message = str(exc.message)
-    if re.match(r"\{%-?\s*(include|include_relative|render)\b", markup):
-        return "feedsvc reads no _includes folder, so includes are not expanded"
+    if re.match(r"\{%-?\s*render\b", markup):
+        return "feedsvc does not render Liquid's {% render %} (Jekyll sites use {% include %})"
     return message
 
 
@@ -183,30 +206,65 @@ def highlight_block(code: str, args: str) -> str:
 
 @lru_cache(maxsize=4)
 def site_variables(config_json: str, url: str, baseurl: str, title: str, description: str,
-                   data_json: str = "") -> Mapping[str, Any]:
-    """Jekyll's `site`: every `_config.yml` key, with the effective url/baseurl/title/description, and
-    `site.data` (the `_data` folder)."""
+                   data_json: str = "", posts_json: str = "") -> Mapping[str, Any]:
+    """Jekyll's `site`: every `_config.yml` key, with the effective url/baseurl/title/description,
+    `site.data` (the `_data` folder) and the list of posts (siteposts.py: `posts`, `categories`, `tags`)."""
     loaded = json.loads(config_json) if config_json else {}
     site: dict[str, Any] = loaded if isinstance(loaded, dict) else {}
+    posts = [dict(entry, date=RubyTime.of(datetime.fromisoformat(entry["date"])))
+             for entry in (json.loads(posts_json) if posts_json else ())]
+    categories: dict[str, list[dict[str, Any]]] = {}
+    tags: dict[str, list[dict[str, Any]]] = {}
+    for post in posts:
+        for name in post["categories"]:
+            categories.setdefault(name, []).append(post)
+        for name in post["tags"]:
+            tags.setdefault(name, []).append(post)
     site.update(url=url, baseurl=baseurl, title=title, description=description,
-                data=json.loads(data_json) if data_json else {})
+                data=json.loads(data_json) if data_json else {}, posts=posts, categories=categories, tags=tags)
     return site
+
+
+@lru_cache(maxsize=4)
+def _includes_of(includes_json: str) -> Mapping[str, str]:
+    loaded = json.loads(includes_json) if includes_json else {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+class _Watched(dict[str, Any]):
+    """`site` for one render, noting whether the body read the list of posts (siteposts.py)."""
+
+    reads_posts = False
+
+    def __getitem__(self, key: str) -> Any:
+        if key in LISTING_KEYS:
+            self.reads_posts = True
+        return super().__getitem__(key)
 
 
 def render_post_body(body: str, relpath: str, first_line: int, front: Mapping[Any, Any], settings: Settings, *,
                      title: str, when: datetime, path: str, slug: str, categories: Sequence[str],
-                     tags: Sequence[str], excerpt: bool = False) -> Rendered:
+                     tags: Sequence[str], excerpt: bool = False,
+                     relative: Mapping[str, str] | None = None) -> Rendered:
     """The hook parsing calls: Jekyll's site and page variables around `render_liquid`. `excerpt`: the
-    text is the post's excerpt, rendered on its own (its `page.id` ends in `#excerpt`, as in Jekyll)."""
+    text is the post's excerpt, rendered on its own (its `page.id` ends in `#excerpt`, as in Jekyll).
+    `relative`: the files the post include_relatives, as the reader found them."""
     if not has_liquid(body) or front.get("render_with_liquid") is False:
         return Rendered(body)
-    site = site_variables(settings.site_config, settings.url, settings.baseurl, settings.title,
-                          settings.description, settings.site_data)
+    site = dict(site_variables(settings.site_config, settings.url, settings.baseurl, settings.title,
+                               settings.description, settings.site_data, settings.site_posts))
     page = page_variables(front, title=title, when=when, path=path, relpath=relpath, slug=slug,
                           categories=categories, tags=tags, author=front.get("author"))
+    site["related_posts"] = [post for post in site["posts"] if post["url"] != path][:10]  # Jekyll's without lsi
     if excerpt:
         page["id"] = f"{page['id']}#excerpt"
-    return render_liquid(body, relpath, first_line, site, page)
+    return render_liquid(body, relpath, first_line, site, page, _includes_of(settings.site_includes), relative,
+                         settings.markdown)
+
+
+def listing_read(rendered: Sequence[Rendered], settings: Settings) -> str:
+    """`Post.listing` for a post rendered so: the digest of the list of posts it read, or ""."""
+    return listing_digest(settings.site_posts) if any(part.reads_posts for part in rendered) else ""
 
 
 class RubyTime(datetime):
@@ -333,8 +391,11 @@ def _environment() -> tuple[Any, type[Exception]]:
         name = kind = "link"
 
     env = JekyllEnvironment(tolerance=Mode.STRICT, strict_filters=True)
-    for name in ("include", "render"):  # no _includes folder is read: left as text, reported
-        env.tags.pop(name, None)
+    from feedsvc.content.includetag import IncludeRelativeTag, IncludeTag
+
+    env.tags.pop("render", None)  # Liquid's, not Jekyll's: left as text, reported
+    env.add_tag(IncludeTag)
+    env.add_tag(IncludeRelativeTag)
     env.add_tag(HighlightTag)
     env.add_tag(PostUrlTag)
     env.add_tag(LinkTag)

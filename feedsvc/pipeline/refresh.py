@@ -23,6 +23,7 @@ from types import MappingProxyType
 from feedsvc.config import CONFIG_FILE, ConfigError, Settings, config_path, config_problems, load_settings
 from feedsvc.content.datafiles import data_signature
 from feedsvc.content.dialects import dialect_for
+from feedsvc.content.includes import includes_signature
 from feedsvc.content.scanning import (
     Changes,
     FileSignature,
@@ -32,6 +33,7 @@ from feedsvc.content.scanning import (
     signature_of,
     take_inventory,
 )
+from feedsvc.content.siteposts import listing_digest, listing_of
 from feedsvc.model import BODY_LEVEL, UNSERVED_BODY_LEVEL, Post, Problem, Resource, ScanStatus, Site
 from feedsvc.pipeline.lastmodified import LastModified, from_ns
 from feedsvc.pipeline.parallel import read_posts
@@ -102,7 +104,7 @@ class _Memory:
 
     settings: Settings | None = None
     config_signature: FileSignature | None = None
-    data_signature: tuple[tuple[str, int, int, int], ...] = ()  # the `_data` folder (Liquid's site.data)
+    data_signature: tuple[tuple[str, int, int, int], ...] = ()  # the `_data` and `_includes` folders (Liquid)
     config_errors: tuple[Problem, ...] = ()
     retry: bool = False  # the last refresh failed half-way: the next one must publish even if nothing changed
     content_mtime: datetime = EPOCH  # newest folder or config change
@@ -116,6 +118,7 @@ class _Memory:
     seeded_fingerprint: str | None = None  # settings.fingerprint of posts taken from the post cache (seed)
     moved: bool = False  # the folder was replaced whole since the last scan (see `Refresher.moved`)
     moved_changes: frozenset[str] | None = None  # ...and only these files differ (None: unknown)
+    listing: str = ""  # Liquid's site.posts as last indexed, when a post reads it (content/siteposts.py)
     history: datetime | None = None  # git: when the served commit last changed the site (lastmodified.py)
     redate: bool = False  # `history` moved since the last publish: publish even if no post changed
 
@@ -249,6 +252,7 @@ class Refresher:
             return RefreshReport(trigger)
         gone = self._read(changes, scan, settings, now)
         site = self._index(changes, gone, settings, rebuild, now)
+        site = self._list_posts(site, settings, now)
         resources, feeds_changed = self._render(site, settings, now)
         self._publish(site, resources, settings)
         return RefreshReport(trigger, added=tuple(p for p in changes.added if p not in gone),
@@ -311,7 +315,8 @@ class Refresher:
         gone: list[str] = []
         to_read = [(relpath, scan.inventory[relpath]) for relpath in changes.added + changes.modified]
         self.progress("reading", 0, len(to_read))
-        read = read_posts(self.content_dir, to_read, settings, body_level=self.body_level,
+        read = read_posts(self.content_dir, to_read, replace(settings, site_posts=memory.listing),
+                          body_level=self.body_level,
                           progress=lambda done: self.progress("reading", done, len(to_read)))
         for (relpath, _), result in zip(to_read, read, strict=True):
             if result is None:  # vanished, or changed, between listing and reading: look again shortly
@@ -343,6 +348,26 @@ class Refresher:
             site = build_site(posts, problems, settings, now)
         memory.next_publish_at = site.next_publish_at
         return site
+
+    def _list_posts(self, site: Site, settings: Settings, now: datetime) -> Site:
+        """Posts whose Liquid reads `site.posts` see the list as indexed: parsed again, and the site
+        indexed again, when it is not the list they saw (content/siteposts.py)."""
+        memory = self._memory
+        listing = listing_of(site.posts, settings.site_url)
+        digest = listing_digest(listing)
+        stale = [(relpath, memory.inventory[relpath]) for relpath, post in memory.parsed.items()
+                 if isinstance(post, Post) and post.listing not in ("", digest) and relpath in memory.inventory]
+        readers = any(isinstance(post, Post) and post.listing for post in memory.parsed.values())
+        memory.listing = listing if readers else ""
+        if not stale:
+            return site
+        read = read_posts(self.content_dir, stale, replace(settings, site_posts=listing), body_level=self.body_level)
+        for (relpath, _), result in zip(stale, read, strict=True):
+            if result is not None:  # else: changed since the scan; the next refresh reads it
+                memory.parsed[relpath] = result
+                if isinstance(result, Post):
+                    memory.last_good[relpath] = result
+        return self._index(Changes((), (), ()), [], settings, True, now)
 
     def _render(self, site: Site, settings: Settings, now: datetime) -> tuple[dict[str, Resource], list[str]]:
         """Every resource to serve (only what changed is rendered again, rendercache.py), and the feeds
@@ -376,13 +401,14 @@ class Refresher:
     # -- helpers of the steps ------------------------------------------------------------
 
     def _load_settings(self) -> bool:
-        """Reload settings when `_config.yml` or a `_data` file changed; a broken config keeps the last good one."""
+        """Reload settings when `_config.yml`, a `_data` or an `_includes` file changed; a broken config keeps
+        the last good one."""
         memory = self._memory
         try:
             signature: FileSignature | None = signature_of(os.stat(config_path(self.content_dir)))
         except OSError:
             signature = None
-        data = data_signature(self.content_dir)
+        data = data_signature(self.content_dir) + includes_signature(self.content_dir)
         if memory.settings is not None and signature == memory.config_signature and data == memory.data_signature:
             return False
         memory.data_signature = data
