@@ -83,10 +83,18 @@ def _plain_markup(root: Path) -> None:
                      "[markup.goldmark.parser]\nautoHeadingID = false\n")
 
 
+def _default_dates(root: Path) -> None:
+    """The frontmatter fixture without its [frontmatter] table: Hugo's default date settings."""
+    config = root / "hugo.toml"
+    config.write_text(config.read_text(encoding="utf-8").split("\n[frontmatter]")[0], encoding="utf-8")
+
+
 #: name -> (source folder, the adjustment made to a copy before both builds, or None)
 SITES: dict[str, tuple[Path, Callable[[Path], None] | None]] = {
     "blog": (FIXTURES / "blog", None),
     "config-dir": (FIXTURES / "config-dir", None),
+    "frontmatter": (FIXTURES / "frontmatter", None),
+    "frontmatter-default": (FIXTURES / "frontmatter", _default_dates),
     "markup": (FIXTURES / "markup", None),
     "markup-plain": (FIXTURES / "markup", _plain_markup),
     "multilingual": (FIXTURES / "multilingual", None),

@@ -40,6 +40,15 @@ from feedsvc.content.dialects.hugo.config import (
     read_config,
     rules_of,
 )
+from feedsvc.content.dialects.hugo.dates import (
+    DATE,
+    EXPIRY_DATE,
+    LASTMOD,
+    OUTPUT_KEYS,
+    PUBLISH_DATE,
+    ZERO_DATE,
+    resolve_dates,
+)
 from feedsvc.content.dialects.hugo.feeds import own_feed_paths
 from feedsvc.content.dialects.hugo.languages import language_value, locate, url_prefix
 from feedsvc.content.dialects.hugo.order import order_key, ranking
@@ -50,7 +59,7 @@ from feedsvc.content.dialects.hugo.urls import base_name, page_path, sections, u
 from feedsvc.content.front_matter import FrontMatterReader, split_toml, split_yaml
 from feedsvc.content.goldmark import goldmark_options
 from feedsvc.content.markup import MarkdownFlavour
-from feedsvc.model import Language, Post, Scope
+from feedsvc.model import Language, Post, Problem, Scope
 from feedsvc.urls import absolute
 
 __all__ = ["HUGO", "Hugo", "HugoRules", "urlize"]
@@ -68,10 +77,11 @@ class Hugo:
                  f"{POSTS_FOLDER} folder"
     default_permalink = DEFAULT_PERMALINK
     front_matter_readers: tuple[FrontMatterReader, ...] = (split_toml, split_yaml)
-    updated_keys = ("lastmod", "lastMod", "modified", "last_modified_at", "updated")
+    # each date as the site's [frontmatter] settings find it, by `with_defaults` (dates.py)
+    updated_keys = (OUTPUT_KEYS[LASTMOD],)
     summary_keys = ("summary",)
-    publish_keys = ("publishDate", "publishdate", "pubDate", "pubdate")
-    expiry_keys = ("expiryDate", "expirydate", "unpublishdate")
+    publish_keys = (OUTPUT_KEYS[PUBLISH_DATE],)
+    expiry_keys = (OUTPUT_KEYS[EXPIRY_DATE],)
     renders_liquid = False
 
     def __init__(self, rules: HugoRules | None = None) -> None:
@@ -117,8 +127,10 @@ class Hugo:
         return permalink if permalink.startswith("/") else "/" + permalink
 
     def with_defaults(self, front: dict[Any, Any], relpath: str, site_config: str) -> dict[Any, Any]:
-        """Hugo's `cascade` is not read yet: the front matter as written."""
-        return front
+        """Each date from where the site's `[frontmatter]` settings find it (dates.py), and the slug a dated file
+        name gives; Hugo's `cascade` is not read yet."""
+        return resolve_dates(front, base_name(locate(relpath, self.rules)[1], self.rules.languages),
+                             self.rules.date_sources)
 
     def entry_id(self, place: PostPlace, path: str, site_url: str) -> str:
         """Hugo's feeds identify an entry by its link."""
@@ -162,10 +174,14 @@ class Hugo:
 
     def expand_body(self, body: str, relpath: str, first_line: int, front: Mapping[Any, Any]) -> Expansion:
         """Shortcodes expanded (shortcodes.py, builtins.py): none reaches a reader as written."""
+        undated = (Problem(relpath, "no date: Hugo dates it 0001-01-01, so it comes last in the feeds; give `date` "
+                           "in the front matter (or see [frontmatter] in the config)", "warning"),) \
+            if front.get(OUTPUT_KEYS[DATE]) is ZERO_DATE else ()
         if not has_shortcodes(body):
-            return Expansion(body)
-        return expand(body, relpath, first_line,
-                      renderer(relpath, front, dict(self.rules.params), self.rules.content_dir))
+            return Expansion(body, undated)
+        expansion = expand(body, relpath, first_line,
+                           renderer(relpath, front, dict(self.rules.params), self.rules.content_dir))
+        return Expansion(expansion.text, undated + expansion.problems, expansion.references)
 
     def post_path(self, place: PostPlace, pattern: str) -> str:
         """`url` front matter, else the section's [permalinks] pattern, else the path; `pattern` is not used

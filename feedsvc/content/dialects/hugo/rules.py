@@ -11,6 +11,8 @@ import json
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from feedsvc.content.dialects.hugo.dates import DEFAULT_SOURCES
+
 DEFAULT_SUMMARY_LENGTH = 70  # Hugo's `summaryLength`
 
 
@@ -31,6 +33,7 @@ class HugoRules:
     language_dirs: tuple[tuple[str, str], ...] = ()  # (language, its own contentDir), for those that set one
     default_in_subdir: bool = False  # `defaultContentLanguageInSubdir`: the default language's links under /<lang>/
     params: tuple[tuple[str, str], ...] = ()  # the site's [params] with plain values, dotted keys in lower case
+    date_sources: tuple[tuple[str, ...], ...] = DEFAULT_SOURCES  # [frontmatter]: (date, source, ...) rows
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, ensure_ascii=False)
