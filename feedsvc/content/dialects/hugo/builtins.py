@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from feedsvc.content.dialects.hugo.shortcodes import Output, Shortcode, param_value, protect
-from feedsvc.content.references import file_key, placeholder, post_url_key
+from feedsvc.content.references import file_key, placeholder, post_url_key, shortcode_key
 
 
 def _attr(value: str) -> str:
@@ -108,7 +108,7 @@ def renderer(relpath: str, front: Mapping[Any, Any], site_params: Mapping[str, s
             target = code.get("path", 0)
             if not target:
                 return Output("", "no page named: left out")
-            return _reference(target, relpath, content_dir)
+            return _reference(code.name, target, relpath, content_dir)
         if code.name == "param":
             value = param_value(code.get("name", 0), front, site_params)
             if value is None:
@@ -122,7 +122,7 @@ def renderer(relpath: str, front: Mapping[Any, Any], site_params: Mapping[str, s
     return render
 
 
-def _reference(target: str, relpath: str, content_dir: str) -> Output:
+def _reference(shortcode: str, target: str, relpath: str, content_dir: str) -> Output:
     """The linked post's URL, as a placeholder resolved once every post is known: by its path in the content
     folder when it names one, else by its file name."""
     path, hash_mark, anchor = target.partition("#")
@@ -137,4 +137,5 @@ def _reference(target: str, relpath: str, content_dir: str) -> Output:
         key = file_key(candidate)
     else:
         key = post_url_key(posixpath.splitext(path)[0])
+    key = shortcode_key(shortcode, target, key)
     return Output(placeholder(key) + fragment, reference=key)
