@@ -55,6 +55,7 @@ from feedsvc.content.dialects.hugo.order import order_key, ranking
 from feedsvc.content.dialects.hugo.rules import HugoRules
 from feedsvc.content.dialects.hugo.shortcodes import expand, has_shortcodes
 from feedsvc.content.dialects.hugo.summary import auto_summary
+from feedsvc.content.dialects.hugo.taxonomies import with_taxonomies
 from feedsvc.content.dialects.hugo.urls import base_name, page_path, sections, urlize
 from feedsvc.content.front_matter import FrontMatterReader, split_toml, split_yaml
 from feedsvc.content.goldmark import goldmark_options
@@ -128,9 +129,11 @@ class Hugo:
 
     def with_defaults(self, front: dict[Any, Any], relpath: str, site_config: str) -> dict[Any, Any]:
         """Each date from where the site's `[frontmatter]` settings find it (dates.py), and the slug a dated file
-        name gives; Hugo's `cascade` is not read yet."""
-        return resolve_dates(front, base_name(locate(relpath, self.rules)[1], self.rules.languages),
-                             self.rules.date_sources)
+        name gives; tags and categories as the site's `[taxonomies]` name them (taxonomies.py); Hugo's
+        `cascade` is not read yet."""
+        dated = resolve_dates(front, base_name(locate(relpath, self.rules)[1], self.rules.languages),
+                              self.rules.date_sources)
+        return with_taxonomies(dated, self.rules.taxonomies)
 
     def entry_id(self, place: PostPlace, path: str, site_url: str) -> str:
         """Hugo's feeds identify an entry by its link."""

@@ -22,6 +22,7 @@ import yaml
 from feedsvc.content.dialects.hugo.dates import date_sources
 from feedsvc.content.dialects.hugo.languages import language_settings
 from feedsvc.content.dialects.hugo.rules import DEFAULT_SUMMARY_LENGTH, HugoRules
+from feedsvc.content.dialects.hugo.taxonomies import taxonomies_of
 from feedsvc.content.fields import deep_merge
 
 ROOT_NAMES = ("hugo", "config")
@@ -160,6 +161,7 @@ def rules_of(config: Mapping[str, Any], root: Path) -> HugoRules:
         default_in_subdir=config.get("defaultcontentlanguageinsubdir") is True,
         params=tuple(sorted(_plain_params(params))),
         date_sources=date_sources(config.get("frontmatter")),
+        taxonomies=taxonomies_of(config),
     )
 
 
