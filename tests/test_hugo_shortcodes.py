@@ -4,6 +4,7 @@ their inner content (else nothing), each with a warning naming the file, line an
 from __future__ import annotations
 
 from feedsvc.content.dialects.hugo import HUGO, Hugo, HugoRules
+from feedsvc.content.goldmark import goldmark_options
 from feedsvc.content.markup import html_to_text, render_markdown
 
 
@@ -47,7 +48,8 @@ def test_figure_is_a_figure_with_its_caption() -> None:
 
 
 def test_highlight_is_a_code_block_escaped() -> None:
-    html, _ = _expand("{{< highlight go >}}\nif a < b && c {\n\n}\n{{< /highlight >}}")
+    expanded = HUGO.expand_body("{{< highlight go >}}\nif a < b && c {\n\n}\n{{< /highlight >}}", "p.md", 1, {})
+    html = render_markdown(expanded.text, goldmark_options({}, []))  # as Hugo's Goldmark: line numbers if asked
     assert html == '<pre><code class="language-go">if a &lt; b &amp;&amp; c {\n\n}\n</code></pre>\n'
 
 

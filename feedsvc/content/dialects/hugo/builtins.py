@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from feedsvc.content.dialects.hugo.shortcodes import Output, Shortcode, param_value, protect
+from feedsvc.content.highlight import SHORTCODE_MARK
 from feedsvc.content.references import file_key, placeholder, post_url_key, shortcode_key
 
 
@@ -46,7 +47,9 @@ def _highlight(code: Shortcode) -> Output:
     language = code.get("lang", 0)
     source = (code.inner or "").strip("\n")
     css = f' class="language-{_attr(language)}"' if language else ""
-    return Output(f"<pre><code{css}>{protect(html.escape(source, quote=False))}\n</code></pre>")
+    options = _attr(code.get("options", 1))  # line numbers: content/highlight.py, after Markdown
+    return Output(f'<pre {SHORTCODE_MARK}="{options}"><code{css}>{protect(html.escape(source, quote=False))}\n'
+                  "</code></pre>")
 
 
 def _video(host: str, url: str) -> Callable[[Shortcode], Output]:
