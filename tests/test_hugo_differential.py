@@ -55,9 +55,10 @@ FIELDS = ("posts", "order", "link", "guid", "title", "date", "summary", "anchors
 #: language) or `<fixture>/<language prefix>`. Each row must still differ (the test says when one can go);
 #: the table shrinks as Hugo's rules land.
 _SAME_DATE = "posts of the same date are ordered by title in the language's collation: Chinese's is by pinyin, " \
-             "feedsvc's language-neutral one by code point (dialects/hugo/order.py)"
+             "feedsvc's language-neutral one by code point (dialects/hugo/order.py; ICU's zh collation was tried: " \
+             "it orders stack-demo's pair right but 57 of 2145 pairs of the collation fixture wrong, and Latin last)"
 KNOWN_DIFFERENCES: dict[tuple[str, str], str] = {
-    **{(field, "stack-demo/zh"): _SAME_DATE for field in ("order", "link", "guid")},
+    **{(field, site): _SAME_DATE for field in ("order", "link", "guid") for site in ("stack-demo/zh", "collation")},
 }
 
 
@@ -97,6 +98,7 @@ def _numbers_inline_guessed(root: Path) -> None:
 #: name -> (source folder, the adjustment made to a copy before both builds, or None)
 SITES: dict[str, tuple[Path, Callable[[Path], None] | None]] = {
     "blog": (FIXTURES / "blog", None),
+    "collation": (FIXTURES / "collation", None),
     "config-dir": (FIXTURES / "config-dir", None),
     "frontmatter": (FIXTURES / "frontmatter", None),
     "frontmatter-default": (FIXTURES / "frontmatter", _default_dates),
