@@ -169,8 +169,16 @@ class Hugo:
         return []
 
     def listed(self, front: Mapping[Any, Any]) -> bool:
-        """A headless bundle is never a page of its own."""
-        return front.get("headless") is not True
+        """A headless bundle is never a page of its own; a page whose `_build` options say `list: never` (or
+        false) is in no page collection, so in no feed, and `list: local` only in its section's, so not in the
+        home feed, which is feedsvc's site feed (Hugo 0.111 reads `_build`, not the later `build`)."""
+        if front.get("headless") is True:
+            return False
+        options = next((value for key, value in front.items() if str(key).lower() == "_build"), None)
+        if not isinstance(options, Mapping):
+            return True
+        listing = next((value for key, value in options.items() if str(key).lower() == "list"), True)
+        return not (listing is False or str(listing).lower() in ("never", "false", "local"))
 
     def auto_summary(self, content_html: str) -> str | None:
         return auto_summary(content_html, self.rules.summary_length)
