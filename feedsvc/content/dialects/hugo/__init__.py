@@ -7,7 +7,9 @@ without any generator's config file, a `content/posts/` folder.
 **Which files are posts.** The pages (`.md`, `.markdown`, `.html`) of the site's main sections: the
 `mainSections` param, else the top-level section of the content folder (`contentDir`) with the most pages,
 nested sections included; `_index.*` list pages are not posts, nor headless bundles, drafts, pages whose
-`publishDate` is to come or whose `expiryDate` is past. Pages in other configured languages (`index.fr.md`,
+`_build` options keep them out of lists, pages whose `publishDate` is to come or whose `expiryDate` is past
+(each date from where the `[frontmatter]` settings find it: dates.py). Tags and categories are the
+`[taxonomies]` the site names so (taxonomies.py). Pages in other configured languages (`index.fr.md`,
 or in a language's own `contentDir`) are posts of that language, with feeds of their own (languages.py).
 A page's link is its `url`, else its section's `[permalinks]` pattern, else its path (urls.py); a post
 without `summary` or `<!--more-->` gets Hugo's automatic summary (summary.py). Feeds keep Hugo's order
