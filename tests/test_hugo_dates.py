@@ -63,3 +63,13 @@ def test_a_post_nothing_dates_comes_last_dated_0001_with_a_warning(site_dir, mak
     assert posts[-1].date == datetime(1, 1, 1, tzinfo=UTC)
     warnings = [p.message for p in refresher.store.snapshot.site.problems if p.path == "content/posts/undated.md"]
     assert any("no date" in message and "0001-01-01" in message for message in warnings)
+
+
+def test_west_of_utc_an_undated_post_is_dated_local_midnight_of_year_one(site_dir, make_refresher) -> None:
+    """Hugo's zero instant cannot be shown in a zone behind UTC: the post stays, at that day's local midnight."""
+    files = {"content/posts/undated.md": toml_post('title = "Undated"')}
+    refresher = make_refresher(_hugo_site(site_dir, files, CONFIG + 'timeZone = "America/New_York"\n'))
+    refresher.refresh()
+    [post] = refresher.store.snapshot.site.posts
+    assert (post.date.year, post.date.month, post.date.day, post.date.hour) == (1, 1, 1, 0)
+    assert post.date.utcoffset() is not None and post.date.utcoffset().total_seconds() < 0

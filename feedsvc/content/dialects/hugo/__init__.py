@@ -48,8 +48,8 @@ from feedsvc.content.dialects.hugo.dates import (
     LASTMOD,
     OUTPUT_KEYS,
     PUBLISH_DATE,
-    ZERO_DATE,
     resolve_dates,
+    zero_date,
 )
 from feedsvc.content.dialects.hugo.feeds import own_feed_paths
 from feedsvc.content.dialects.hugo.languages import language_value, locate, url_prefix
@@ -74,7 +74,7 @@ _PAGE_SUFFIXES = (".md", ".markdown", ".html", ".htm")
 class Hugo:
     """The Hugo dialect: `HUGO` with Hugo's defaults, `HUGO.configured(...)` with one site's rules."""
 
-    __slots__ = ("rules",)
+    __slots__ = ("rules", "zero_date")
     name = "hugo"
     looked_for = f"a Hugo site has one of {', '.join(CONFIG_FILES)}, a {CONFIG_FOLDER} folder or a " \
                  f"{POSTS_FOLDER} folder"
@@ -89,6 +89,7 @@ class Hugo:
 
     def __init__(self, rules: HugoRules | None = None) -> None:
         self.rules = rules or HugoRules()
+        self.zero_date = zero_date(self.rules.time_zone)
 
     def configured(self, rules: str) -> Hugo:
         """This dialect with one site's rules (`Settings.dialect_rules`)."""
@@ -134,7 +135,7 @@ class Hugo:
         name gives; tags and categories as the site's `[taxonomies]` name them (taxonomies.py); Hugo's
         `cascade` is not read yet."""
         dated = resolve_dates(front, base_name(locate(relpath, self.rules)[1], self.rules.languages),
-                              self.rules.date_sources)
+                              self.rules.date_sources, self.zero_date)
         return with_taxonomies(dated, self.rules.taxonomies)
 
     def entry_id(self, place: PostPlace, path: str, site_url: str) -> str:
@@ -189,7 +190,7 @@ class Hugo:
         """Shortcodes expanded (shortcodes.py, builtins.py): none reaches a reader as written."""
         undated = (Problem(relpath, "no date: Hugo dates it 0001-01-01, so it comes last in the feeds; give `date` "
                            "in the front matter (or see [frontmatter] in the config)", "warning"),) \
-            if front.get(OUTPUT_KEYS[DATE]) is ZERO_DATE else ()
+            if front.get(OUTPUT_KEYS[DATE]) is self.zero_date else ()
         if not has_shortcodes(body):
             return Expansion(body, undated)
         expansion = expand(body, relpath, first_line,

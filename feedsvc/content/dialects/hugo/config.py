@@ -162,6 +162,7 @@ def rules_of(config: Mapping[str, Any], root: Path) -> HugoRules:
         params=tuple(sorted(_plain_params(params))),
         date_sources=date_sources(config.get("frontmatter")),
         taxonomies=taxonomies_of(config),
+        time_zone=str(config.get("timezone") or ""),
     )
 
 

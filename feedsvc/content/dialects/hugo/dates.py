@@ -9,8 +9,8 @@ list replaces Hugo's: no `:default` is added to it.
 
 `:fileModTime` and `:git` are not read (a source that gives nothing, so the next one is tried): feedsvc's
 core reads a post's bytes, not its file's times or its git history, and a checkout's file times are the
-time of the clone. A page no source dates gets Hugo's zero date, 0001-01-01 (feeds list it last), with a
-warning.
+time of the clone. A page no source dates gets Hugo's zero date, 0001-01-01 00:00 UTC (feeds list it last),
+with a warning; in a site zone west of UTC, which cannot show that instant, local midnight of that day.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DATE = "date"
 LASTMOD = "lastmod"
@@ -78,9 +79,23 @@ def _from_file_name(name: str) -> tuple[date, str] | None:
     return when, name[10:].strip(" -_")
 
 
-def resolve_dates(front: Mapping[Any, Any], name: str, rows: tuple[tuple[str, ...], ...]) -> dict[Any, Any]:
+def zero_date(zone: str) -> datetime:
+    """Hugo's zero date as the site's zone (`timeZone`) can show it."""
+    try:
+        local = ZoneInfo(zone) if zone else UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZERO_DATE
+    try:
+        ZERO_DATE.astimezone(local)
+    except OverflowError:
+        return ZERO_DATE.replace(tzinfo=local)
+    return ZERO_DATE
+
+
+def resolve_dates(front: Mapping[Any, Any], name: str, rows: tuple[tuple[str, ...], ...],
+                  zero: datetime = ZERO_DATE) -> dict[Any, Any]:
     """The front matter with each date as the settings find it, under the key the shared reading takes
-    (OUTPUT_KEYS); `name` is the page's base name (a bundle's folder), for `:filename`."""
+    (OUTPUT_KEYS); `name` is the page's base name (a bundle's folder), for `:filename`; `zero` for none."""
     lowered = {str(key).lower(): value for key, value in front.items()}
     resolved = {key: value for key, value in front.items() if str(key).lower() not in OUTPUT_KEYS}
     for field, *sources in rows:
@@ -99,5 +114,5 @@ def resolve_dates(front: Mapping[Any, Any], name: str, rows: tuple[tuple[str, ..
         if found is not None:
             resolved[OUTPUT_KEYS[field]] = found
         elif field == DATE:
-            resolved[OUTPUT_KEYS[field]] = ZERO_DATE
+            resolved[OUTPUT_KEYS[field]] = zero
     return resolved

@@ -36,6 +36,7 @@ class HugoRules:
     params: tuple[tuple[str, str], ...] = ()  # the site's [params] with plain values, dotted keys in lower case
     date_sources: tuple[tuple[str, ...], ...] = DEFAULT_SOURCES  # [frontmatter]: (date, source, ...) rows
     taxonomies: tuple[tuple[str, str], ...] = DEFAULT_TAXONOMIES  # [taxonomies]: (singular, plural)
+    time_zone: str = ""  # timeZone, for the zero date of an undated page (dates.zero_date)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, ensure_ascii=False)
