@@ -84,7 +84,7 @@ def number_lines(code_html: str, language: str, options: Mapping[str, str], site
 
 
 _FENCE_INFO = re.compile(r"^[ \t]*(?:`{3,}|~{3,})[ \t]*([^\s{]*)[ \t]*(\{.*\})?")
-_SOURCE_BLOCK = re.compile(r'<pre data-sourcepos="(\d+):\d+-\d+:\d+"><code(?: class="language-[^"]*")?>'
+_SOURCE_BLOCK = re.compile(r'<pre data-sourcepos="(\d+):(\d+)-\d+:\d+"><code(?: class="language-[^"]*")?>'
                            r"(.*?)</code></pre>", re.DOTALL)
 SHORTCODE_MARK = "data-hugo-highlight"  # the `highlight` shortcode's block: <pre data-hugo-highlight="opts">
 _SHORTCODE_BLOCK = re.compile(r'<pre ' + SHORTCODE_MARK + r'="([^"]*)"><code(?: class="language-([^"]*)")?>(.*?)'
@@ -100,11 +100,13 @@ def number_blocks(rendered: str, lines: list[str], site: Highlight) -> str:
     """cmark's HTML (with source positions) with line numbers on the fenced blocks Hugo would number, and
     on the `highlight` shortcode's blocks (marked by SHORTCODE_MARK, which goes)."""
     def fenced(match: re.Match[str]) -> str:
-        line = int(match.group(1)) - 1
-        info = _FENCE_INFO.match(lines[line]) if line < len(lines) else None
+        line, column = int(match.group(1)) - 1, int(match.group(2)) - 1
+        # the fence from cmark's column (in bytes): inside a quote or a list item too
+        start = lines[line].encode()[column:].decode(errors="ignore") if line < len(lines) else ""
+        info = _FENCE_INFO.match(start)
         if info is None or not (info.group(1) or site.guess_syntax):
             return match.group(0)
-        numbered = number_lines(match.group(2), info.group(1), block_options(info.group(2) or ""), site)
+        numbered = number_lines(match.group(3), info.group(1), block_options(info.group(2) or ""), site)
         return match.group(0) if numbered is None else numbered
 
     def shortcode(match: re.Match[str]) -> str:
