@@ -10,7 +10,8 @@ list replaces Hugo's: no `:default` is added to it.
 `:fileModTime` and `:git` are not read (a source that gives nothing, so the next one is tried): feedsvc's
 core reads a post's bytes, not its file's times or its git history, and a checkout's file times are the
 time of the clone. A page no source dates gets Hugo's zero date, 0001-01-01 00:00 UTC (feeds list it last),
-with a warning; in a site zone west of UTC, which cannot show that instant, local midnight of that day.
+with a warning; in a site zone west of UTC, which cannot show that instant, local midnight of that day (both
+shown in UTC: year 1 is local mean time in every zone, an offset with seconds: content/dates.shown_in).
 """
 
 from __future__ import annotations
