@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta, timezone
 
 from feedsvc.content.dialects import detect
+from feedsvc.content.dialects.hugo import HUGO
 from feedsvc.model import Post
 
 HUGO_TOML = """\
@@ -279,3 +280,11 @@ def test_alias_paths_follow_hugos_placement():
     assert alias_paths("rel", "/fr/2024/01/a/") == ("/fr/2024/01/rel/", "/fr/2024/01/rel", "/fr/2024/01/rel/index.html")
     assert alias_paths("rel.html", "/posts/a.html") == ("/posts/rel.html",)
     assert alias_paths(["/x.html", 3, "", "https://elsewhere.example/"], "/posts/a/") == ("/x.html",)
+
+
+def test_build_options_keep_a_page_out_of_the_site_feed_as_hugo_lists_it():
+    """Hugo 0.111: `_build: {list: never}` (or false) leaves a page out of every list, `list: local` out of the
+    home feed (it stays in its section's); `build` is a later Hugo's key, read as a plain parameter."""
+    assert not HUGO.listed({"_build": {"list": "never"}}) and not HUGO.listed({"_Build": {"List": False}})
+    assert not HUGO.listed({"_build": {"list": "local"}}) and not HUGO.listed({"headless": True})
+    assert HUGO.listed({"_build": {"list": "always", "render": "never"}}) and HUGO.listed({"build": {"list": "never"}})

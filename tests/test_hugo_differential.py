@@ -36,7 +36,8 @@ STACK_DEMO = SHARED / "corpora" / "hugo-stack-demo"
 
 #: The harness's one addition to every fixture: Hugo prints the links of the pages of its main sections.
 MAIN_SECTION_PAGES = ('{{ range where .Site.RegularPages "Section" "in" .Site.Params.mainSections }}'
-                      '{{ .Permalink }}\n{{ end }}{{ range .Site.Params.mainSections }}section:{{ . }}\n{{ end }}')
+                      '{{ .Permalink }}\n{{ end }}{{ range .Site.Params.mainSections }}section:{{ . }}\n{{ end }}'
+                      '{{ range $name, $_ := .Site.Taxonomies }}taxonomy:{{ $name }}\n{{ end }}')
 ALIAS_PAGE = re.compile(r'<meta http-equiv="refresh" content="0; url=([^"]+)"')
 
 #: Hugo's own feed paths where feedsvc answers otherwise than Hugo -> why; each must still differ.
@@ -45,6 +46,7 @@ _NESTED = "Hugo's section feed leaves out the pages of its nested sections; feed
 OWN_FEED_DIFFERENCES: dict[tuple[str, str], str] = {
     ("blog", "/posts/index.xml"): _NESTED,
     ("config-dir", "/notes/index.xml"): _NESTED,
+    ("taxonomies", "/series/intro-series/index.xml"): "a taxonomy besides tags and categories has no feeds in feedsvc",
 }
 
 FIELDS = ("posts", "order", "link", "guid", "title", "date", "summary", "anchors")
@@ -53,12 +55,10 @@ FIELDS = ("posts", "order", "link", "guid", "title", "date", "summary", "anchors
 #: language) or `<fixture>/<language prefix>`. Each row must still differ (the test says when one can go);
 #: the table shrinks as Hugo's rules land.
 _SAME_DATE = "posts of the same date are ordered by title in the language's collation: Chinese's is by pinyin, " \
-             "feedsvc's language-neutral one by code point (dialects/hugo/order.py)"
-_LINE_NUMBERS = "Hugo's highlighter numbers a code block's lines ([markup.highlight] lineNos), feedsvc's Markdown " \
-                "renderer does not"
+             "feedsvc's language-neutral one by code point (dialects/hugo/order.py; ICU's zh collation was tried: " \
+             "it orders stack-demo's pair right but 57 of 2145 pairs of the collation fixture wrong, and Latin last)"
 KNOWN_DIFFERENCES: dict[tuple[str, str], str] = {
-    **{(field, "stack-demo/zh"): _SAME_DATE for field in ("order", "link", "guid")},
-    **{("summary", f"stack-demo/{language}"): _LINE_NUMBERS for language in ("ja", "zh", "zh-hant-tw")},
+    **{(field, site): _SAME_DATE for field in ("order", "link", "guid") for site in ("stack-demo/zh", "collation")},
 }
 
 
@@ -83,15 +83,33 @@ def _plain_markup(root: Path) -> None:
                      "[markup.goldmark.parser]\nautoHeadingID = false\n")
 
 
+def _default_dates(root: Path) -> None:
+    """The frontmatter fixture without its [frontmatter] table: Hugo's default date settings."""
+    config = root / "hugo.toml"
+    config.write_text(config.read_text(encoding="utf-8").split("\n[frontmatter]")[0], encoding="utf-8")
+
+
+def _numbers_inline_guessed(root: Path) -> None:
+    """The linenos fixture with numbers at the start of each line, and every fenced block highlighted."""
+    with (root / "hugo.toml").open("a", encoding="utf-8") as config:
+        config.write("lineNumbersInTable = false\nguessSyntax = true\n")
+
+
 #: name -> (source folder, the adjustment made to a copy before both builds, or None)
 SITES: dict[str, tuple[Path, Callable[[Path], None] | None]] = {
     "blog": (FIXTURES / "blog", None),
+    "collation": (FIXTURES / "collation", None),
     "config-dir": (FIXTURES / "config-dir", None),
+    "frontmatter": (FIXTURES / "frontmatter", None),
+    "frontmatter-default": (FIXTURES / "frontmatter", _default_dates),
+    "linenos": (FIXTURES / "linenos", None),
+    "linenos-inline": (FIXTURES / "linenos", _numbers_inline_guessed),
     "markup": (FIXTURES / "markup", None),
     "markup-plain": (FIXTURES / "markup", _plain_markup),
     "multilingual": (FIXTURES / "multilingual", None),
     "ordering": (FIXTURES / "ordering", None),
     "shortcodes": (FIXTURES / "shortcodes", None),
+    "taxonomies": (FIXTURES / "taxonomies", None),
     "stack-demo": (STACK_DEMO, _stack_demo),
 }
 
@@ -164,10 +182,11 @@ def _hugo_build(root: Path, out: Path
     languages: dict[str, str] = {}
     posts: set[str] = set()
     sections: set[str] = set()
+    taxonomies: set[str] = set()
     for home in [out / "index.html", *sorted(out.glob("*/index.html"))]:
         feed = home.parent / "index.xml"
         words = home.read_text(encoding="utf-8").split() if home.is_file() else ["-"]
-        links = {word for word in words if not word.startswith("section:")}
+        links = {word for word in words if not word.startswith(("section:", "taxonomy:"))}
         if not feed.is_file() or not all(word.startswith(("http://", "https://")) for word in links):
             continue  # not a language's home page (Hugo's redirect pages are HTML)
         prefix = home.parent.relative_to(out).as_posix().strip(".")
@@ -175,6 +194,7 @@ def _hugo_build(root: Path, out: Path
         languages[prefix] = _language(feed.read_bytes())
         posts |= links
         sections |= {word.removeprefix("section:").lower() for word in words if word.startswith("section:")}
+        taxonomies |= {word.removeprefix("taxonomy:") for word in words if word.startswith("taxonomy:")}
     own: dict[str, list[Entry]] = {}
     for feed in sorted(out.rglob("index.xml")):
         path = feed.relative_to(out).as_posix()
@@ -182,7 +202,7 @@ def _hugo_build(root: Path, out: Path
         if parts[0] in feeds:
             parts = parts[1:]
         if not (parts == ["index.xml"] or (len(parts) == 2 and parts[0] in sections and len(sections) == 1)
-                or (len(parts) == 3 and parts[0] in ("tags", "categories"))):
+                or (len(parts) == 3 and parts[0] in taxonomies)):
             continue  # a nested section's, a taxonomy's list of terms, another section's: feedsvc has no such feed
         own["/" + path] = [entry for entry in _entries(feed.read_bytes()) if entry.link in posts]
     return feeds, languages, own, _alias_pages(out, posts)
@@ -312,13 +332,15 @@ def test_feedsvc_answers_at_hugos_own_feed_urls_with_the_same_posts(builds: Call
     assert build.hugo_own, f"Hugo wrote no feeds for {site}"
     for path, hugo in build.hugo_own.items():
         ours = build.feedsvc_own.get(path)
-        assert ours is not None, f"{site}: feedsvc does not answer at Hugo's {path}"
+        known = OWN_FEED_DIFFERENCES.get((site, path))
+        if ours is None:
+            assert known is not None, f"{site}: feedsvc does not answer at Hugo's {path}"
+            continue
         first = path.split("/")[1]
         label = _label(site, first if first in build.hugo else "")
         if ("order", label) in KNOWN_DIFFERENCES:
             hugo, ours = sorted(hugo, key=lambda e: e.link), sorted(ours, key=lambda e: e.link)
         theirs, mine = [(e.link, e.title, e.date) for e in hugo], [(e.link, e.title, e.date) for e in ours]
-        known = OWN_FEED_DIFFERENCES.get((site, path))
         if known is None:
             assert mine == theirs, f"{site}: {path}"
         else:

@@ -4,6 +4,7 @@ their inner content (else nothing), each with a warning naming the file, line an
 from __future__ import annotations
 
 from feedsvc.content.dialects.hugo import HUGO, Hugo, HugoRules
+from feedsvc.content.goldmark import goldmark_options
 from feedsvc.content.markup import html_to_text, render_markdown
 
 
@@ -47,7 +48,8 @@ def test_figure_is_a_figure_with_its_caption() -> None:
 
 
 def test_highlight_is_a_code_block_escaped() -> None:
-    html, _ = _expand("{{< highlight go >}}\nif a < b && c {\n\n}\n{{< /highlight >}}")
+    expanded = HUGO.expand_body("{{< highlight go >}}\nif a < b && c {\n\n}\n{{< /highlight >}}", "p.md", 1, {})
+    html = render_markdown(expanded.text, goldmark_options({}, []))  # as Hugo's Goldmark: line numbers if asked
     assert html == '<pre><code class="language-go">if a &lt; b &amp;&amp; c {\n\n}\n</code></pre>\n'
 
 
@@ -78,8 +80,9 @@ def test_param_prints_the_pages_parameter_else_the_sites() -> None:
 def test_ref_and_relref_are_the_linked_posts_url_resolved_at_index_time() -> None:
     expanded = HUGO.expand_body('[a]({{< ref "other.md#top" >}}) [b]({{< relref "/posts/two/index.md" >}})',
                                 "content/posts/p.md", 1, {})
-    assert [key for key, _ in expanded.references] == ["post:other", "file:content/posts/two/index.md"]
-    assert "feedsvc-ref:post%3Aother/#top" in expanded.text
+    assert [key for key, _ in expanded.references] == ['ref:post:other\nother.md#top',
+                                                       'relref:file:content/posts/two/index.md\n/posts/two/index.md']
+    assert "feedsvc-ref:ref%3Apost%3Aother%0Aother.md%23top/#top" in expanded.text
 
 
 def test_a_body_without_shortcodes_is_left_alone() -> None:
@@ -102,3 +105,17 @@ def test_a_ref_links_to_the_other_posts_permalink_and_param_reads_the_config(sit
     one = next(p for p in refresher.store.snapshot.site.posts if p.source == "content/posts/one.md")
     assert '<a href="https://example.org/2026/second/">two</a>' in one.content_html
     assert "Small is beautiful" in one.content_html and "{{" not in one.content_html
+
+
+def test_a_ref_to_a_missing_post_is_warned_about_in_hugos_words(site_dir, make_refresher) -> None:
+    files = {"content/posts/one.md": '+++\ntitle = "One"\ndate = 2026-01-01\n+++\n\n'
+                                     'See [gone]({{< ref "gone.md" >}}).\n'}
+    root = site_dir(files, config=None)
+    (root / "hugo.toml").write_text('baseURL = "https://example.org/"\ntitle = "T"\n')
+    refresher = make_refresher(root)
+    refresher.refresh()
+    one = refresher.store.snapshot.site.posts[0]
+    assert '<a href="#">gone</a>' in one.content_html and "{{" not in one.content_html
+    [problem] = [p for p in refresher.store.snapshot.site.problems if p.path == "content/posts/one.md"]
+    assert 'REF_NOT_FOUND: Ref "gone.md": page not found' in problem.message and problem.line == 6
+    assert "post_url" not in problem.message

@@ -26,6 +26,14 @@ _LENIENT_DATE = re.compile(
 )
 
 
+def shown_in(when: datetime, tz: ZoneInfo) -> datetime:
+    """`when` in the site's zone, or in UTC where that zone's offset then had seconds (local mean time, before
+    standard time: `+09:18:59`), which no feed format can write (RFC 822 and RFC 3339 offsets are minutes)."""
+    local = when.astimezone(tz)
+    offset = local.utcoffset()
+    return when.astimezone(UTC) if offset is not None and offset.seconds % 60 else local
+
+
 def parse_date(value: Any, tz: ZoneInfo, field: str, dialect: Dialect) -> tuple[datetime, str | None]:
     """A datetime, a date or a string (read as the dialect reads it) -> aware datetime (site zone when none given)."""
     if isinstance(value, datetime):

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from feedsvc.content.highlight import Highlight, highlight_options, number_blocks, wants_numbers
+
 ID_TYPES = ("github", "github-ascii", "blackfriday")  # Hugo's `autoHeadingIDType` values
 
 
@@ -28,13 +30,15 @@ class GoldmarkOptions:
     auto_heading_id: bool = True  # parser.autoHeadingID
     id_type: str = "github"  # parser.autoHeadingIDType, one of ID_TYPES
     attributes: bool = True  # parser.attribute.title: `## Title {#id}`
+    highlight: Highlight = Highlight()  # [markup.highlight]: line numbers (highlight.py)
 
 
 def goldmark_options(config: Any, errors: list[str]) -> GoldmarkOptions:
     """Read a Hugo config's `markup` mapping (keys lower-cased); a bad value is named in `errors`."""
     goldmark = config.get("goldmark") if isinstance(config, Mapping) else None
+    highlight = highlight_options(config.get("highlight") if isinstance(config, Mapping) else None)
     if not isinstance(goldmark, Mapping):
-        return GoldmarkOptions()
+        return GoldmarkOptions(highlight=highlight)
     extensions = goldmark.get("extensions") if isinstance(goldmark.get("extensions"), Mapping) else {}
     parser = goldmark.get("parser") if isinstance(goldmark.get("parser"), Mapping) else {}
     assert isinstance(extensions, Mapping) and isinstance(parser, Mapping)
@@ -51,6 +55,7 @@ def goldmark_options(config: Any, errors: list[str]) -> GoldmarkOptions:
         auto_heading_id=parser.get("autoheadingid", True) is not False,
         id_type=id_type if id_type in ID_TYPES else "github",
         attributes=not (isinstance(attribute, Mapping) and attribute.get("title") is False),
+        highlight=highlight,
     )
 
 
@@ -66,11 +71,15 @@ _RENDERED_ATTRIBUTE_BLOCK = re.compile(r"\s*\{[^{}]*\}\s*$")
 
 
 def finish(rendered: str, source: str, options: GoldmarkOptions) -> str:
-    """cmark's HTML (rendered with source positions) with Goldmark's heading ids and the positions gone."""
+    """cmark's HTML (rendered with source positions) with Goldmark's heading ids, Hugo's line numbers
+    (highlight.py) and the positions gone."""
+    lines: list[str] | None = None
     if options.auto_heading_id or options.attributes:
         lines = _LINE_BREAK.split(source)
         taken: set[str] = set()
-        rendered = _HEADING.sub(lambda match: _heading(match, lines, taken, options), rendered)
+        rendered = _HEADING.sub(lambda match: _heading(match, lines or [], taken, options), rendered)
+    if wants_numbers(rendered, source, options.highlight):
+        rendered = number_blocks(rendered, lines or _LINE_BREAK.split(source), options.highlight)
     return _SOURCEPOS.sub("", rendered)
 
 

@@ -78,9 +78,8 @@ def render_markdown(text: str, flavour: MarkdownFlavour = None) -> str:
 
 
 def _goldmark(text: str, options: GoldmarkOptions) -> str:
-    flags = _OPTIONS | (cmark.Options.CMARK_OPT_SMART if options.typographer else 0)
-    if options.auto_heading_id or options.attributes:
-        flags |= cmark.Options.CMARK_OPT_SOURCEPOS  # which source line each heading came from
+    # source positions: which source line each heading or code block came from (goldmark.finish drops them)
+    flags = _OPTIONS | cmark.Options.CMARK_OPT_SOURCEPOS | (cmark.Options.CMARK_OPT_SMART if options.typographer else 0)
     rendered: str = cmark.markdown_to_html_with_extensions(text, options=flags, extensions=_EXTENSIONS)
     return goldmark.finish(rendered, text, options)
 

@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import Any
 
 from feedsvc.config import Settings
-from feedsvc.content.dates import first_date, parse_date
+from feedsvc.content.dates import first_date, parse_date, shown_in
 from feedsvc.content.dialects import Dialect, PostPlace, dialect_for
 from feedsvc.content.excerpts import cut_excerpt
 from feedsvc.content.fields import PostError, text_field
@@ -154,7 +154,7 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
     if not authors and settings.author is not None:
         authors = (settings.author,)
 
-    when, updated = when.astimezone(tz), updated.astimezone(tz)  # shown in the site's zone, as Jekyll does
+    when, updated = shown_in(when, tz), shown_in(updated, tz)  # shown in the site's zone, as Jekyll does
     place = PostPlace(data, slug, file_slug, title, when, tuple(categories), relpath)
     path = dialect.post_path(place, settings.permalink)
     url = absolute(settings.site_url, path)

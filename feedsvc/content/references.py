@@ -23,6 +23,7 @@ from urllib.parse import quote, unquote
 from feedsvc.model import Post, Problem, pack_html
 
 REF_PREFIX = "feedsvc-ref:"
+_SHORTCODES = ("ref", "relref")  # Hugo's: content/dialects/hugo/builtins.py
 _REF = re.compile(re.escape(REF_PREFIX) + r"([A-Za-z0-9_.~%-]+)/")
 
 
@@ -36,6 +37,26 @@ def post_url_key(name: str) -> str:
 
 def file_key(relpath: str) -> str:
     return "file:" + relpath.strip().lstrip("/")
+
+
+def shortcode_key(shortcode: str, written: str, key: str) -> str:
+    """A Hugo `ref`/`relref` to the post `key` names, `written` as in the page: a missing one is warned about
+    in Hugo's words and its link left empty (no shortcode reaches a reader as written)."""
+    return f"{shortcode}:{key}\n{written}"
+
+
+def _target(key: str) -> str:
+    """The post a key names: a shortcode key's inner key, else the key itself."""
+    kind, _, rest = key.partition(":")
+    return rest.partition("\n")[0] if kind in _SHORTCODES else key
+
+
+def _missing(key: str) -> str:
+    kind, _, name = key.partition(":")
+    if kind in _SHORTCODES:
+        written = name.partition("\n")[2]
+        return f'{{{{< {kind} "{written}" >}}}}: REF_NOT_FOUND: Ref "{written}": page not found; the link is left empty'
+    return f"Liquid: {{% {'post_url' if kind == 'post' else 'link'} {name} %}}: no such post; left as text"
 
 
 def resolve_references(posts: Iterable[Post]) -> tuple[list[Post], list[Problem]]:
@@ -59,17 +80,14 @@ def resolve_references(posts: Iterable[Post]) -> tuple[list[Post], list[Problem]
             continue
         found: dict[str, str] = {}
         for key, line in post.references:
-            url = by_key.get(key)
+            url = by_key.get(_target(key))
             if url is None:
-                kind, _, name = key.partition(":")
-                tag = "post_url" if kind == "post" else "link"
-                problems.append(Problem(post.source, f"Liquid: {{% {tag} {name} %}}: no such post; left as text",
-                                        "warning", line))
+                problems.append(Problem(post.source, _missing(key), "warning", line))
             found.setdefault(key, url if url is not None else "")
 
         def swap(match: re.Match[str], escape: bool, found: dict[str, str] = found) -> str:
             key = unquote(match.group(1))
-            url = found.get(key) or _as_markup(key)
+            url = found.get(key) or ("#" if key.partition(":")[0] in _SHORTCODES else _as_markup(key))
             return html.escape(url) if escape else url
 
         fingerprint = post.fingerprint + repr(sorted(found.items()))

@@ -7,7 +7,9 @@ without any generator's config file, a `content/posts/` folder.
 **Which files are posts.** The pages (`.md`, `.markdown`, `.html`) of the site's main sections: the
 `mainSections` param, else the top-level section of the content folder (`contentDir`) with the most pages,
 nested sections included; `_index.*` list pages are not posts, nor headless bundles, drafts, pages whose
-`publishDate` is to come or whose `expiryDate` is past. Pages in other configured languages (`index.fr.md`,
+`_build` options keep them out of lists, pages whose `publishDate` is to come or whose `expiryDate` is past
+(each date from where the `[frontmatter]` settings find it: dates.py). Tags and categories are the
+`[taxonomies]` the site names so (taxonomies.py). Pages in other configured languages (`index.fr.md`,
 or in a language's own `contentDir`) are posts of that language, with feeds of their own (languages.py).
 A page's link is its `url`, else its section's `[permalinks]` pattern, else its path (urls.py); a post
 without `summary` or `<!--more-->` gets Hugo's automatic summary (summary.py). Feeds keep Hugo's order
@@ -40,17 +42,27 @@ from feedsvc.content.dialects.hugo.config import (
     read_config,
     rules_of,
 )
+from feedsvc.content.dialects.hugo.dates import (
+    DATE,
+    EXPIRY_DATE,
+    LASTMOD,
+    OUTPUT_KEYS,
+    PUBLISH_DATE,
+    resolve_dates,
+    zero_date,
+)
 from feedsvc.content.dialects.hugo.feeds import own_feed_paths
 from feedsvc.content.dialects.hugo.languages import language_value, locate, url_prefix
 from feedsvc.content.dialects.hugo.order import order_key, ranking
 from feedsvc.content.dialects.hugo.rules import HugoRules
 from feedsvc.content.dialects.hugo.shortcodes import expand, has_shortcodes
 from feedsvc.content.dialects.hugo.summary import auto_summary
+from feedsvc.content.dialects.hugo.taxonomies import with_taxonomies
 from feedsvc.content.dialects.hugo.urls import base_name, page_path, sections, urlize
 from feedsvc.content.front_matter import FrontMatterReader, split_toml, split_yaml
 from feedsvc.content.goldmark import goldmark_options
 from feedsvc.content.markup import MarkdownFlavour
-from feedsvc.model import Language, Post, Scope
+from feedsvc.model import Language, Post, Problem, Scope
 from feedsvc.urls import absolute
 
 __all__ = ["HUGO", "Hugo", "HugoRules", "urlize"]
@@ -62,20 +74,22 @@ _PAGE_SUFFIXES = (".md", ".markdown", ".html", ".htm")
 class Hugo:
     """The Hugo dialect: `HUGO` with Hugo's defaults, `HUGO.configured(...)` with one site's rules."""
 
-    __slots__ = ("rules",)
+    __slots__ = ("rules", "zero_date")
     name = "hugo"
     looked_for = f"a Hugo site has one of {', '.join(CONFIG_FILES)}, a {CONFIG_FOLDER} folder or a " \
                  f"{POSTS_FOLDER} folder"
     default_permalink = DEFAULT_PERMALINK
     front_matter_readers: tuple[FrontMatterReader, ...] = (split_toml, split_yaml)
-    updated_keys = ("lastmod", "lastMod", "modified", "last_modified_at", "updated")
+    # each date as the site's [frontmatter] settings find it, by `with_defaults` (dates.py)
+    updated_keys = (OUTPUT_KEYS[LASTMOD],)
     summary_keys = ("summary",)
-    publish_keys = ("publishDate", "publishdate", "pubDate", "pubdate")
-    expiry_keys = ("expiryDate", "expirydate", "unpublishdate")
+    publish_keys = (OUTPUT_KEYS[PUBLISH_DATE],)
+    expiry_keys = (OUTPUT_KEYS[EXPIRY_DATE],)
     renders_liquid = False
 
     def __init__(self, rules: HugoRules | None = None) -> None:
         self.rules = rules or HugoRules()
+        self.zero_date = zero_date(self.rules.time_zone)
 
     def configured(self, rules: str) -> Hugo:
         """This dialect with one site's rules (`Settings.dialect_rules`)."""
@@ -117,8 +131,12 @@ class Hugo:
         return permalink if permalink.startswith("/") else "/" + permalink
 
     def with_defaults(self, front: dict[Any, Any], relpath: str, site_config: str) -> dict[Any, Any]:
-        """Hugo's `cascade` is not read yet: the front matter as written."""
-        return front
+        """Each date from where the site's `[frontmatter]` settings find it (dates.py), and the slug a dated file
+        name gives; tags and categories as the site's `[taxonomies]` name them (taxonomies.py); Hugo's
+        `cascade` is not read yet."""
+        dated = resolve_dates(front, base_name(locate(relpath, self.rules)[1], self.rules.languages),
+                              self.rules.date_sources, self.zero_date)
+        return with_taxonomies(dated, self.rules.taxonomies)
 
     def entry_id(self, place: PostPlace, path: str, site_url: str) -> str:
         """Hugo's feeds identify an entry by its link."""
@@ -154,18 +172,30 @@ class Hugo:
         return []
 
     def listed(self, front: Mapping[Any, Any]) -> bool:
-        """A headless bundle is never a page of its own."""
-        return front.get("headless") is not True
+        """A headless bundle is never a page of its own; a page whose `_build` options say `list: never` (or
+        false) is in no page collection, so in no feed, and `list: local` only in its section's, so not in the
+        home feed, which is feedsvc's site feed (Hugo 0.111 reads `_build`, not the later `build`)."""
+        if front.get("headless") is True:
+            return False
+        options = next((value for key, value in front.items() if str(key).lower() == "_build"), None)
+        if not isinstance(options, Mapping):
+            return True
+        listing = next((value for key, value in options.items() if str(key).lower() == "list"), True)
+        return not (listing is False or str(listing).lower() in ("never", "false", "local"))
 
     def auto_summary(self, content_html: str) -> str | None:
         return auto_summary(content_html, self.rules.summary_length)
 
     def expand_body(self, body: str, relpath: str, first_line: int, front: Mapping[Any, Any]) -> Expansion:
         """Shortcodes expanded (shortcodes.py, builtins.py): none reaches a reader as written."""
+        undated = (Problem(relpath, "no date: Hugo dates it 0001-01-01, so it comes last in the feeds; give `date` "
+                           "in the front matter (or see [frontmatter] in the config)", "warning"),) \
+            if front.get(OUTPUT_KEYS[DATE]) is self.zero_date else ()
         if not has_shortcodes(body):
-            return Expansion(body)
-        return expand(body, relpath, first_line,
-                      renderer(relpath, front, dict(self.rules.params), self.rules.content_dir))
+            return Expansion(body, undated)
+        expansion = expand(body, relpath, first_line,
+                           renderer(relpath, front, dict(self.rules.params), self.rules.content_dir))
+        return Expansion(expansion.text, undated + expansion.problems, expansion.references)
 
     def post_path(self, place: PostPlace, pattern: str) -> str:
         """`url` front matter, else the section's [permalinks] pattern, else the path; `pattern` is not used

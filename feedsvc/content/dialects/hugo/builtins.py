@@ -14,7 +14,8 @@ from typing import Any
 from urllib.parse import quote
 
 from feedsvc.content.dialects.hugo.shortcodes import Output, Shortcode, param_value, protect
-from feedsvc.content.references import file_key, placeholder, post_url_key
+from feedsvc.content.highlight import SHORTCODE_MARK
+from feedsvc.content.references import file_key, placeholder, post_url_key, shortcode_key
 
 
 def _attr(value: str) -> str:
@@ -46,7 +47,9 @@ def _highlight(code: Shortcode) -> Output:
     language = code.get("lang", 0)
     source = (code.inner or "").strip("\n")
     css = f' class="language-{_attr(language)}"' if language else ""
-    return Output(f"<pre><code{css}>{protect(html.escape(source, quote=False))}\n</code></pre>")
+    options = _attr(code.get("options", 1))  # line numbers: content/highlight.py, after Markdown
+    return Output(f'<pre {SHORTCODE_MARK}="{options}"><code{css}>{protect(html.escape(source, quote=False))}\n'
+                  "</code></pre>")
 
 
 def _video(host: str, url: str) -> Callable[[Shortcode], Output]:
@@ -108,7 +111,7 @@ def renderer(relpath: str, front: Mapping[Any, Any], site_params: Mapping[str, s
             target = code.get("path", 0)
             if not target:
                 return Output("", "no page named: left out")
-            return _reference(target, relpath, content_dir)
+            return _reference(code.name, target, relpath, content_dir)
         if code.name == "param":
             value = param_value(code.get("name", 0), front, site_params)
             if value is None:
@@ -122,7 +125,7 @@ def renderer(relpath: str, front: Mapping[Any, Any], site_params: Mapping[str, s
     return render
 
 
-def _reference(target: str, relpath: str, content_dir: str) -> Output:
+def _reference(shortcode: str, target: str, relpath: str, content_dir: str) -> Output:
     """The linked post's URL, as a placeholder resolved once every post is known: by its path in the content
     folder when it names one, else by its file name."""
     path, hash_mark, anchor = target.partition("#")
@@ -137,4 +140,5 @@ def _reference(target: str, relpath: str, content_dir: str) -> Output:
         key = file_key(candidate)
     else:
         key = post_url_key(posixpath.splitext(path)[0])
+    key = shortcode_key(shortcode, target, key)
     return Output(placeholder(key) + fragment, reference=key)

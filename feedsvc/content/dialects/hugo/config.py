@@ -19,8 +19,10 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from feedsvc.content.dialects.hugo.dates import date_sources
 from feedsvc.content.dialects.hugo.languages import language_settings
 from feedsvc.content.dialects.hugo.rules import DEFAULT_SUMMARY_LENGTH, HugoRules
+from feedsvc.content.dialects.hugo.taxonomies import taxonomies_of
 from feedsvc.content.fields import deep_merge
 
 ROOT_NAMES = ("hugo", "config")
@@ -158,6 +160,9 @@ def rules_of(config: Mapping[str, Any], root: Path) -> HugoRules:
         language_dirs=dirs,
         default_in_subdir=config.get("defaultcontentlanguageinsubdir") is True,
         params=tuple(sorted(_plain_params(params))),
+        date_sources=date_sources(config.get("frontmatter")),
+        taxonomies=taxonomies_of(config),
+        time_zone=str(config.get("timezone") or ""),
     )
 
 
