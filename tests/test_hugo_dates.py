@@ -77,5 +77,6 @@ def test_an_undated_post_in_any_zone_is_in_a_feed_readers_can_parse(site_dir, ma
         assert post.date.date() == date(1, 1, 1)
         rss = refresher.store.snapshot.resources["/rss.xml"].body.decode()
         published = rss.split("<pubDate>")[1].split("</pubDate>")[0]
-        assert published.startswith("Mon, 01 Jan ") and published.endswith(" +0000")
+        assert published.startswith("Mon, 01 Jan 0001 ") and published.endswith(" +0000")  # as Hugo writes it
+        assert "<lastBuildDate>Mon, 01 Jan 0001 " in rss
         assert parsedate_to_datetime(published).utcoffset() == timedelta(0)  # (Python reads year 1 as 2001)

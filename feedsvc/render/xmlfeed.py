@@ -31,6 +31,8 @@ _HISTORY = "http://purl.org/syndication/history/1.0"  # RFC 5005
 _CONTENT = "http://purl.org/rss/1.0/modules/content/"  # feedgen declares it on every RSS root
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _RSS_TITLE = re.compile(rb"<title>([^<]*)</title>")
+#: glibc's `%Y` writes year 1 as "1"; RFC 822 dates need at least two digits and readers expect four.
+_SHORT_YEAR = re.compile(r"^([A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} )(\d{1,3}) ")
 _MARKUP = re.compile(r"<[a-zA-Z/!?]|&(?:#[0-9]+|#x[0-9a-fA-F]+|[a-zA-Z][a-zA-Z0-9]*);")
 # How a document ends after its entries; the entries go right before.
 _CLOSING = MappingProxyType({FeedFormat.ATOM: b"</feed>\n", FeedFormat.RSS: b"  </channel>\n</rss>\n"})
@@ -118,6 +120,14 @@ def _profile_escape(match: re.Match[bytes]) -> bytes:
     return b"<title>" + text + b"</title>"
 
 
+def _pad_years(parent: etree._Element, *tags: str) -> None:
+    """Year 1 (Hugo's date of an undated page) as `0001`, as Hugo writes it, not feedgen's `1`."""
+    for tag in tags:
+        element = parent.find(tag)
+        if element is not None and element.text:
+            element.text = _SHORT_YEAR.sub(lambda m: f"{m.group(1)}{int(m.group(2)):04d} ", element.text)
+
+
 def _author_dict(author: Author) -> dict[str, str]:
     data = {"name": author.name}
     if author.email:
@@ -167,6 +177,8 @@ class _FeedExtension(BaseExtension):  # type: ignore[misc]  # feedgen ships no t
 
     def extend_rss(self, rss: etree._Element) -> etree._Element:
         channel = rss.find("channel")
+        if channel is not None:
+            _pad_years(channel, "lastBuildDate", "pubDate")
         if channel is None or not (self.hubs or self.links or self.archive):
             return rss
         links = [("hub", hub) for hub in self.hubs] + list(self.links)
@@ -209,6 +221,7 @@ class _EntryExtension(BaseEntryExtension):  # type: ignore[misc]  # feedgen ship
                 etree.SubElement(item, f"{{{_DC}}}creator").text = author.name
         if self.post and self.post.image:
             etree.SubElement(item, f"{{{_MEDIA}}}thumbnail", url=self.post.image.url)
+        _pad_years(item, "pubDate")
         return item
 
     def extend_atom(self, entry: etree._Element) -> etree._Element:
