@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import zlib
 from pathlib import Path
 
@@ -121,6 +122,22 @@ def test_an_output_file_changed_by_hand_is_written_again(content, tmp_path):
     (out / "tags/a/atom.xml").write_text("tampered")
     (out / "rss.xml").unlink()
     _build(content, out, cache)
+    assert _tree(out) == _cold(content, tmp_path)
+
+
+def test_a_link_or_a_folder_in_the_way_in_the_output_is_replaced_not_followed(content, tmp_path):
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    _build(content, out, cache)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.rmtree(out / "tags")
+    (out / "tags").symlink_to(elsewhere)
+    (out / "rss.xml").unlink()
+    (out / "rss.xml").mkdir()
+    post = content / "_posts/2026-01-02-post-2.md"
+    post.write_text(post.read_text(encoding="utf-8") + "More.\n", encoding="utf-8")
+    _build(content, out, cache)
+    assert list(elsewhere.iterdir()) == []  # nothing written through the link
     assert _tree(out) == _cold(content, tmp_path)
 
 

@@ -83,6 +83,7 @@ class BuildCache:
         self.started_ns = time.time_ns()
         self.posts = PostCache(folder / "posts")
         self.kept: dict[str, Resource] = {}  # URL path -> stand-in for bytes already in `--out`
+        self._written: dict[str, Written] | None = None
 
     @classmethod
     def open(cls, folder: Path, out: Path) -> BuildCache | None:
@@ -121,6 +122,11 @@ class BuildCache:
 
     def written(self) -> dict[str, Written]:
         """What the last build recorded of `--out`; nothing (with a note) if it is missing, foreign or malformed."""
+        if self._written is None:
+            self._written = self._read_written()
+        return self._written
+
+    def _read_written(self) -> dict[str, Written]:
         try:
             data = json.loads(read_private(self.folder / OUTPUT, MAX_OUTPUT_BYTES))
         except FileNotFoundError:
