@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import random
@@ -210,3 +211,27 @@ def test_the_cache_folder_is_private(content, tmp_path):
     _build(content, tmp_path / "out", cache)
     assert cache.stat().st_mode & 0o777 == 0o700
     assert (cache / "output.json").stat().st_mode & 0o077 == 0
+
+
+def test_a_full_disk_mid_update_leaves_every_output_file_as_it_was(content, tmp_path, monkeypatch, capsys):
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    _build(content, out, cache)
+    before = _tree(out)
+    real = Path.write_bytes
+    written: list[str] = []
+
+    def write_bytes(path: Path, data: bytes) -> int:
+        if path.name.endswith(".new") and written:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        written.append(path.name)
+        return real(path, data)
+
+    monkeypatch.setattr(Path, "write_bytes", write_bytes)
+    post = content / "_posts/2026-01-05-post-5.md"
+    post.write_text(post.read_text(encoding="utf-8") + "More.\n", encoding="utf-8")
+    assert main(["build", "--content", str(content), "--out", str(out), "--cache", str(cache)]) == 1
+    assert "No space left" in capsys.readouterr().err
+    assert _tree(out) == before  # not one file replaced, no temporary file left
+    monkeypatch.setattr(Path, "write_bytes", real)
+    _build(content, out, cache)
+    assert _tree(out) == _cold(content, tmp_path)
