@@ -105,7 +105,9 @@ class BuildCache:
         self.started_ns = time.time_ns()  # before the folder is scanned
         seed = self.posts.load()
         if seed is None:
-            note(f"nothing usable in {self.posts.folder}; a cold build")
+            first = not os.path.lexists(self.posts.folder / "index.json")
+            note(f"{self.folder} is new: this build fills it" if first
+                 else f"nothing usable in {self.posts.folder}; a cold build")
             return
         written = self.written()
         for path, (_, etag) in seed.rendered.items():

@@ -89,8 +89,14 @@ def _update(out: Path, files: Mapping[str, Resource], kept: Collection[str], wri
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
         raise
-    for temporary, target in ready:
-        os.replace(temporary, target)
+    for index, (temporary, target) in enumerate(ready):
+        try:
+            os.replace(temporary, target)
+        except BaseException:
+            for left, _ in ready[index:]:
+                with contextlib.suppress(OSError):
+                    os.unlink(left)
+            raise
     for relative in present - files.keys():
         with contextlib.suppress(FileNotFoundError):
             os.unlink(out / relative)
