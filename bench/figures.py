@@ -113,6 +113,47 @@ def cold_build(ctx: Context, corpus: Path, posts: int, repeats: int) -> None:
             shutil.rmtree(ctx.tmp / f"hugo-cache-{run}", ignore_errors=True)
 
 
+# -- 1b. a build after a one-post edit, with a build cache -------------------------------------
+
+INCREMENTAL_FIGURE = "build after a one-post edit"
+
+
+def incremental_build(ctx: Context, corpus: Path, posts: int, repeats: int) -> None:
+    """`feedsvc build --cache` after the newest post was edited, interleaved with Hugo's build after an edit
+    (Hugo has no incremental static build: it renders everything again, with its own cache folder kept)."""
+    scratch = scratch_copy(ctx, corpus)
+    out, cache = ctx.tmp / "incr-out", ctx.tmp / "incr-cache"
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.rmtree(cache, ignore_errors=True)
+    commands = {"feedsvc": [sys.executable, "-m", "feedsvc", "build", "--content", str(scratch), "--out", str(out),
+                            "--cache", str(cache)]}
+    hugo_content = ctx.tmp / "incr-hugo-content"
+    hugo = _build_commands(ctx, corpus, ctx.tmp / "incr-hugo-out", 0)["Hugo"]
+    if hugo is not None and (corpus / "hugo" / "content").is_dir():
+        shutil.rmtree(hugo_content, ignore_errors=True)
+        shutil.copytree(corpus / "hugo" / "content", hugo_content)
+        commands["Hugo"] = [str(hugo_content) if arg == str(corpus / "hugo" / "content") else arg for arg in hugo]
+    edited = {"feedsvc": newest_post(scratch),
+              "Hugo": max((hugo_content / "posts").glob("*.md"), default=hugo_content, key=lambda p: p.name)}
+    samples = {subject: ctx.row(INCREMENTAL_FIGURE, subject, posts, "s",
+                                "with --cache, after a cold build that filled it" if subject == "feedsvc"
+                                else "renders everything again") for subject in commands}
+    for subject, argv in commands.items():  # the first build, untimed: fills the caches
+        ctx.say(f"  {INCREMENTAL_FIGURE}: first build ({subject}) {posts} posts")
+        if run_child(argv, env=feedsvc_env(), log=ctx.log, cwd=REPO).returncode != 0:
+            raise RuntimeError(f"{subject} build failed; see {ctx.log}")
+    for run in range(repeats):
+        for subject, argv in commands.items():
+            ctx.say(f"  {INCREMENTAL_FIGURE} {subject} {posts} posts, run {run + 1}/{repeats}")
+            edit_post(edited[subject], f"incremental {run}")
+            child = run_child(argv, env=feedsvc_env(), log=ctx.log, cwd=REPO)
+            if child.returncode != 0:
+                raise RuntimeError(f"{subject} build failed ({child.returncode}); see {ctx.log}")
+            samples[subject].add(child.seconds)
+    for folder in (scratch, out, cache, hugo_content, ctx.tmp / "incr-hugo-out", ctx.tmp / "hugo-cache-0"):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 # -- 2. warm start (and 6. memory) ------------------------------------------------------------
 
 def sweep(port: int, paths: list[str], workers: int = 4) -> None:

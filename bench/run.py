@@ -25,11 +25,12 @@ from .tools import ensure_tools, library_versions, machine, tool_version
 RESULTS = Path(__file__).resolve().parent / "results"
 QUICK_SIZES = (1_000,)
 FULL_SIZES = (1_000, 10_000, 100_000)
-ALL_FIGURES = ("build", "warm", "rescan", "hook", "save", "serve")
+ALL_FIGURES = ("build", "incr", "warm", "rescan", "hook", "save", "serve")
 ALL_CORPORA = ("bench", "news")  # gen_corpus.py's generated posts; news_corpus.py's replicated real posts
 Measure = Callable[[figures.Context, Path, int, int], None]
 MEASURES: dict[str, Measure] = {
     "build": figures.cold_build,
+    "incr": figures.incremental_build,
     "warm": figures.warm_start,
     "rescan": figures.rescans,
     "hook": figures.edit_to_etag,

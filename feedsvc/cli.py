@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from feedsvc.config import ConfigError, Settings
+from feedsvc.deploy.buildcache import BuildCache, relative_path
+from feedsvc.deploy.outputtree import write_tree
 from feedsvc.deploy.service import Service, configure_logging
+from feedsvc.model import Resource
 from feedsvc.pipeline.progress import BuildProgress
 from feedsvc.render.pages import INDEX_PATH, render_index
 from feedsvc.snapshot import Built, Served
@@ -33,14 +34,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     build = commands.add_parser("build", help="write every feed, index.html and feeds.opml to a folder")
     build.add_argument("--content", help="content folder")
     build.add_argument("--out", required=True, help="output folder (replaced whole on success)")
+    build.add_argument("--cache", help="folder kept between builds: only what changed is parsed, rendered and "
+                                       "written again (created 0700)")
     check = commands.add_parser("check", help="list every content problem; exit 1 if any file is in error")
     check.add_argument("--content", help="content folder")
     args = parser.parse_args(argv)
     configure_logging()
     progress = BuildProgress() if args.command in ("build", "check") else None
+    cache = None
+    if args.command == "build" and args.cache:
+        cache = BuildCache.open(Path(args.cache), Path(args.out))
     try:
         service = Service(content_dir=args.content, serving=args.command == "serve", progress=progress,
-                          for_build=args.command != "serve")
+                          for_build=args.command != "serve", seed=cache.seed if cache else None)
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"configuration: {problem}", file=sys.stderr)
@@ -51,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "check":
         return _check(service)
     if args.command == "build":
-        return _build(service, Path(args.out), progress)
+        return _build(service, Path(args.out), progress, cache)
     if args.server == "gunicorn":
         return _serve_gunicorn(service, args.host, args.port)
     return _serve_granian(service, args.host, args.port)
@@ -70,72 +76,46 @@ def _check(service: Service) -> int:
 
 
 def output_files(snapshot: Served, settings: Settings | None = None) -> dict[str, bytes]:
-    """Relative output path -> bytes: the same tree the HTTP server serves.
+    """Relative output path -> bytes: the same tree the HTTP server serves (see `output_resources`)."""
+    return {relative: resource.body for relative, resource in output_resources(snapshot, settings).items()}
+
+
+def output_resources(snapshot: Served, settings: Settings | None = None) -> dict[str, Resource]:
+    """Relative output path -> the resource whose bytes go there.
 
     With `settings`, for a static host: the index then offers no filtered feeds or archive pages,
     which only the server answers.
     """
-    files = {}
-    for path, resource in snapshot.resources.items():
-        relative = path.lstrip("/")
-        if path.endswith("/"):  # an HTML page: the index, or a category's, tag's or author's
-            relative += "index.html"
-        files[relative] = resource.body
+    files = {relative_path(path): resource for path, resource in snapshot.resources.items()}
     if settings is not None and isinstance(snapshot, Built) and INDEX_PATH in snapshot.resources:
-        files["index.html"] = render_index(snapshot.site, settings, custom_feeds=False).body
+        files["index.html"] = render_index(snapshot.site, settings, custom_feeds=False)
     return files
 
 
-def _build(service: Service, out: Path, progress: BuildProgress | None = None) -> int:
-    """Write aside, then swap, so a failed build never leaves a half-written tree.
+def _build(service: Service, out: Path, progress: BuildProgress | None = None, cache: BuildCache | None = None) -> int:
+    """Write aside, then swap, so a failed build never leaves a half-written tree (deploy/outputtree.py).
 
-    On any failure (disk full, permissions) the previous tree is left as it was, or put back.
+    On any failure (disk full, permissions) the previous tree is left as it was, or put back. With
+    a cache, files whose bytes did not change are kept as they are, and the cache is saved after.
     """
     snapshot = service.store.snapshot
     assert isinstance(snapshot, Built)  # built in this process: `build` never starts warm
     out = out.resolve()
-    parent = out.parent
+    files = output_resources(snapshot, service.refresher.settings or service.settings)
+    kept = None
+    if cache is not None:
+        kept = {relative for relative, resource in files.items() if cache.is_kept(resource.path, resource)}
     try:
-        if out.exists() and not out.is_dir():
-            raise NotADirectoryError(f"{out} exists and is not a folder; not replacing it")
-        parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=parent))
-        try:
-            files = sorted(output_files(snapshot, service.refresher.settings or service.settings).items())
-            for written, (relative, body) in enumerate(files, 1):
-                target = staging / relative
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(body)
-                if progress is not None:
-                    progress("writing", written, len(files))
-            staging.chmod(0o755)
-            _swap_in(staging, out)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+        count = write_tree(out, files, progress, kept, cache.written() if cache is not None else None)
     except OSError as exc:
         print(f"build failed: {exc}; {out} is unchanged", file=sys.stderr)
         return 1
+    if cache is not None:
+        cache.save(service.refresher, {relative: resource.etag for relative, resource in files.items()})
     for problem in snapshot.site.problems:
         print(problem, file=sys.stderr)
-    print(f"wrote {len(snapshot.resources)} files for {len(snapshot.site.posts)} posts to {out}", file=sys.stderr)
+    print(f"wrote {count} of {len(files)} files for {len(snapshot.site.posts)} posts to {out}", file=sys.stderr)
     return 0
-
-
-def _swap_in(staging: Path, out: Path) -> None:
-    """Two renames: `out` is the old tree, then (for an instant) absent, then the whole new tree."""
-    previous = None
-    if out.exists():
-        previous = out.parent / f".{out.name}.old-{os.getpid()}"
-        out.rename(previous)
-    try:
-        staging.rename(out)
-    except BaseException:
-        if previous is not None:
-            previous.rename(out)  # put the last good tree back
-        raise
-    if previous is not None:
-        shutil.rmtree(previous, ignore_errors=True)
 
 
 def _serve_granian(service: Service, host: str, port: int) -> int:

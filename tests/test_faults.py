@@ -17,6 +17,7 @@ from conftest import post_text
 from test_server import Server, free_port, start  # noqa: F401  (start: a fixture)
 
 import feedsvc.content.scanning as scanning_module
+import feedsvc.deploy.outputtree as outputtree_module
 from feedsvc import cli
 from feedsvc.content.scanning import SETTLE_SECONDS
 from feedsvc.web.app import create_app
@@ -194,7 +195,7 @@ def test_build_without_permission_to_write_beside_the_output(built, monkeypatch,
     def mkdtemp(*args, **kwargs):
         raise PermissionError(errno.EACCES, "Permission denied", str(out.parent))
 
-    monkeypatch.setattr(cli.tempfile, "mkdtemp", mkdtemp)
+    monkeypatch.setattr(outputtree_module.tempfile, "mkdtemp", mkdtemp)
     capsys.readouterr()
     assert cli.main(["build", "--content", str(root), "--out", str(out)]) == 1
     assert "Permission denied" in capsys.readouterr().err

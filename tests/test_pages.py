@@ -176,6 +176,26 @@ def test_an_edit_re_renders_only_the_pages_of_the_scopes_that_show_the_post(serv
 
 
 
+def test_the_index_is_rendered_again_only_when_what_it_shows_changes(served, monkeypatch):
+    root, refresher, client = served()
+    rendered: list[bool] = []
+    real = feedsvc.pipeline.rendercache.render_index
+    monkeypatch.setattr(feedsvc.pipeline.rendercache, "render_index",
+                        lambda site, settings: rendered.append(True) or real(site, settings))
+    alpha = root / "_posts/2026-01-10-alpha.md"
+    before = refresher.store.snapshot.resources
+    alpha.write_text(POSTS["_posts/2026-01-10-alpha.md"].replace("Second paragraph", "Second, longer paragraph"),
+                     encoding="utf-8")
+    refresher.refresh()
+    after = refresher.store.snapshot.resources
+    assert after["/rss.xml"].etag != before["/rss.xml"].etag  # the feeds show the whole post...
+    assert rendered == [] and after["/"] is before["/"]  # ...the index only its summary: left as it was
+    alpha.write_text(POSTS["_posts/2026-01-10-alpha.md"].replace("Alpha Post", "Alpha Retitled"), encoding="utf-8")
+    refresher.refresh()
+    assert rendered == [True]
+    assert "Alpha Retitled" in [title for title, _ in _entries(_page(client, "/"))]
+
+
 def test_an_entry_beyond_a_pages_limit_does_not_re_render_it(served, monkeypatch):
     root, refresher, _ = served(environ={"FEEDSVC_FEED_LIMIT": "1"})
     rendered: list[str] = []

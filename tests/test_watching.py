@@ -278,7 +278,7 @@ def test_a_file_left_open_gets_an_ordinary_request_and_its_close_a_settled_one(s
     requests: list[str] = []
     arrived = threading.Condition()
 
-    def request(trigger: str) -> None:
+    def request(trigger: str, named: frozenset[str] | None = None) -> None:
         with arrived:
             requests.append(trigger)
             arrived.notify_all()

@@ -89,14 +89,16 @@ def removal_settles_at(root: Path, relpath: str, now: datetime,
 
 
 def take_inventory(root: Path, folder_mtimes: list[int] | None = None, unreadable: list[str] | None = None,
-                   *, dialect: Dialect | None = None) -> tuple[dict[str, FileSignature], list[Problem]]:
+                   *, dialect: Dialect | None = None,
+                   linked: list[str] | None = None) -> tuple[dict[str, FileSignature], list[Problem]]:
     """Every post file under `root` with its signature; symlinks are followed only inside `root`.
 
     `dialect` says which folders and files are posts (the site's, from its settings; detected when
     not given). `folder_mtimes`, when given, collects the mtime of every folder walked: a deletion or
     rename leaves no file behind, but it does touch its folder. `unreadable`, when given,
     collects the folders (with a trailing slash) and files that exist but could not be
-    listed or stat'ed: what was in them is unknown, not gone.
+    listed or stat'ed: what was in them is unknown, not gone. `linked`, when given, collects the links
+    followed and the post files with other hard links: a change to them may show under another name.
     """
     try:
         real_root = root.resolve(strict=True)
@@ -122,13 +124,13 @@ def take_inventory(root: Path, folder_mtimes: list[int] | None = None, unreadabl
         if folder and not posts.is_dir():
             continue
         _walk(dialect, posts, folder + "/" if folder else "", real_root, {str(real_root), str(posts)}, inventory,
-              problems, folder_mtimes, [] if unreadable is None else unreadable)
+              problems, folder_mtimes, [] if unreadable is None else unreadable, [] if linked is None else linked)
     return inventory, problems
 
 
 def _walk(dialect: Dialect, folder: Path, prefix: str, real_root: Path, visited: set[str],
           inventory: dict[str, FileSignature], problems: list[Problem], folder_mtimes: list[int] | None,
-          unreadable: list[str]) -> None:
+          unreadable: list[str], linked: list[str]) -> None:
     try:
         if folder_mtimes is not None:
             folder_mtimes.append(os.stat(folder).st_mtime_ns)
@@ -146,11 +148,12 @@ def _walk(dialect: Dialect, folder: Path, prefix: str, real_root: Path, visited:
             continue
         if entry.is_file(follow_symlinks=False):  # the common case first: a plain regular file is one stat
             if dialect.is_post_file(relpath):
-                _add_post_file(entry, relpath, inventory, problems, unreadable)
+                _add_post_file(entry, relpath, inventory, problems, unreadable, linked)
             continue
         try:
             is_link = entry.is_symlink()
             if is_link:
+                linked.append(relpath)
                 target = Path(entry.path).resolve(strict=True)
                 if target != real_root and real_root not in target.parents:
                     problems.append(Problem(relpath, "symlink points outside the content folder; not followed",
@@ -170,13 +173,13 @@ def _walk(dialect: Dialect, folder: Path, prefix: str, real_root: Path, visited:
                 problems.append(Problem(relpath, "symlink loop; not followed", "warning"))
                 continue
             _walk(dialect, Path(entry.path), relpath + "/", real_root, visited | {real}, inventory, problems,
-                  folder_mtimes, unreadable)
+                  folder_mtimes, unreadable, linked)
         elif dialect.is_post_file(relpath):
-            _add_post_file(entry, relpath, inventory, problems, unreadable)
+            _add_post_file(entry, relpath, inventory, problems, unreadable, linked)
 
 
 def _add_post_file(entry: os.DirEntry[str], relpath: str, inventory: dict[str, FileSignature],
-                   problems: list[Problem], unreadable: list[str]) -> None:
+                   problems: list[Problem], unreadable: list[str], linked: list[str]) -> None:
     try:
         stat = entry.stat()  # follows a symlink (already checked to stay inside the folder)
     except FileNotFoundError:
@@ -188,6 +191,8 @@ def _add_post_file(entry: os.DirEntry[str], relpath: str, inventory: dict[str, F
     if not stat_module.S_ISREG(stat.st_mode):  # reading a FIFO would block the refresher forever
         problems.append(Problem(relpath, "not a regular file (a pipe, socket or device); skipped", "warning"))
         return
+    if stat.st_nlink > 1:
+        linked.append(relpath)
     inventory[relpath] = FileSignature(stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
 
 

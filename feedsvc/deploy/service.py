@@ -9,7 +9,7 @@ import multiprocessing.util
 import os
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -54,10 +54,12 @@ class Service:
     """Built before gunicorn forks (one initial build for all workers); threads start after, per worker."""
 
     def __init__(self, environ: Mapping[str, str] | None = None, content_dir: str | Path | None = None,
-                 serving: bool = False, progress: Progress | None = None, for_build: bool = False) -> None:
+                 serving: bool = False, progress: Progress | None = None, for_build: bool = False,
+                 seed: Callable[[Refresher], None] | None = None) -> None:
         """`serving`: this process will fork HTTP workers (metrics are then kept across processes).
         `progress`: told how the builds advance (`feedsvc build` and `check` show it).
-        `for_build`: `build` and `check`, which serve nothing (see `Refresher`)."""
+        `for_build`: `build` and `check`, which serve nothing (see `Refresher`).
+        `seed`: given the refresher before its first refresh (`build --cache`, deploy/buildcache.py)."""
         environ = dict(os.environ if environ is None else environ)
         root = content_dir_from(environ, content_dir)
         self.state_dir = state_dir_from(environ, root)
@@ -82,6 +84,8 @@ class Service:
         if warm is not None:
             self.settings: Settings = warm
         else:
+            if seed is not None:
+                seed(self.refresher)
             startup = self.refresher.refresh("startup")  # raises ConfigError when the settings are unusable
             assert self.refresher.settings is not None
             self.settings = self.refresher.settings

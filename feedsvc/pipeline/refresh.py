@@ -36,6 +36,7 @@ from feedsvc.content.scanning import (
 from feedsvc.content.siteposts import listing_digest, listing_of
 from feedsvc.model import BODY_LEVEL, UNSERVED_BODY_LEVEL, Post, Problem, Resource, ScanStatus, Site
 from feedsvc.pipeline.lastmodified import LastModified, from_ns
+from feedsvc.pipeline.namedpaths import inventory_with
 from feedsvc.pipeline.parallel import read_posts
 from feedsvc.pipeline.postcache import Seed
 from feedsvc.pipeline.rendercache import RenderCache
@@ -117,6 +118,7 @@ class _Memory:
     liquid_fingerprint: str | None = None  # settings.liquid_fingerprint the parsed posts were made under
     seeded_fingerprint: str | None = None  # settings.fingerprint of posts taken from the post cache (seed)
     moved: bool = False  # the folder was replaced whole since the last scan (see `Refresher.moved`)
+    linked: list[str] = field(default_factory=list)  # links and hard-linked posts the last full walk met
     moved_changes: frozenset[str] | None = None  # ...and only these files differ (None: unknown)
     listing: str = ""  # Liquid's site.posts as last indexed, when a post reads it (content/siteposts.py)
     history: datetime | None = None  # git: when the served commit last changed the site (lastmodified.py)
@@ -204,13 +206,16 @@ class Refresher:
                     {path: signature for path, signature in memory.inventory.items() if path in parsed},
                     dict(parsed), self._renders.keys(), last_good)
 
-    def refresh(self, trigger: str = "manual") -> RefreshReport:
-        """Bring the served snapshot up to date with the folder; safe to call from any thread."""
+    def refresh(self, trigger: str = "manual", named: frozenset[str] | None = None) -> RefreshReport:
+        """Bring the served snapshot up to date with the folder; safe to call from any thread.
+
+        `named`: the OS said only these files (relative paths) changed (watching.py); they alone are
+        looked at again where namedpaths.py can tell, else (None) every file is."""
         with self._lock:
             started = time.perf_counter()
             now = self.clock()
             try:
-                report = self._refresh(trigger, now)
+                report = self._refresh(trigger, now, named)
             except ScanError as exc:
                 report = RefreshReport(trigger, error=str(exc))
                 log.error("refresh (%s): %s; still serving the last good feeds", trigger, exc)
@@ -238,12 +243,12 @@ class Refresher:
 
     # -- the sequence ------------------------------------------------------------------
 
-    def _refresh(self, trigger: str, now: datetime) -> RefreshReport:
+    def _refresh(self, trigger: str, now: datetime, named: frozenset[str] | None = None) -> RefreshReport:
         """Settings, inventory, diff; then, unless nothing changed: read, index, render, publish."""
         memory = self._memory
         self._settling.start()
         settings, settings_changed = self._current_settings()
-        scan = self._take_inventory(settings)
+        scan = self._take_inventory(settings, None if settings_changed else named)
         changes = self._diff(scan, trigger, now)
         due = memory.next_publish_at is not None and now >= memory.next_publish_at
         rebuild = settings_changed or due or memory.retry  # index everything again, and publish
@@ -278,14 +283,26 @@ class Refresher:
         memory.liquid_fingerprint = settings.liquid_fingerprint
         return settings, changed
 
-    def _take_inventory(self, settings: Settings) -> _Scan:
-        """Every post file's signature, with the newest change of any folder or of the site's config."""
-        folder_mtimes: list[int] = []
+    def _take_inventory(self, settings: Settings, named: frozenset[str] | None = None) -> _Scan:
+        """Every post file's signature, with the newest change of any folder or of the site's config.
+
+        With `named` files, and a complete inventory from an earlier scan, only those are looked at."""
+        memory = self._memory
+        dialect = dialect_for(settings.dialect, settings.dialect_rules)
+        config_mtime = memory.config_signature.mtime_ns if memory.config_signature else 0
+        if named is not None and memory.inventory and self.store.snapshot is not None and not memory.moved \
+                and not memory.scan_problems and not memory.linked:
+            updated = inventory_with(memory.inventory, self.content_dir, named, dialect)
+            if updated is not None:
+                inventory, folder_mtimes = updated
+                memory.content_mtime = max(memory.content_mtime, from_ns(max(folder_mtimes + [config_mtime])))
+                return _Scan(inventory, [], [])
+        folder_mtimes = []
         unreadable: list[str] = []
-        inventory, problems = take_inventory(self.content_dir, folder_mtimes, unreadable,
-                                             dialect=dialect_for(settings.dialect, settings.dialect_rules))
-        config_mtime = self._memory.config_signature.mtime_ns if self._memory.config_signature else 0
-        self._memory.content_mtime = from_ns(max(folder_mtimes + [config_mtime]))
+        memory.linked = []
+        inventory, problems = take_inventory(self.content_dir, folder_mtimes, unreadable, dialect=dialect,
+                                             linked=memory.linked)
+        memory.content_mtime = from_ns(max(folder_mtimes + [config_mtime]))
         return _Scan(inventory, problems, unreadable)
 
     def _diff(self, scan: _Scan, trigger: str, now: datetime) -> Changes:

@@ -19,7 +19,7 @@ from feedsvc.pipeline.parallel import RenderJob, render_all
 from feedsvc.render.documents import EPOCH
 from feedsvc.render.entrycache import EntryCache
 from feedsvc.render.feeds import ResourceParts, feed_parts
-from feedsvc.render.pages import page_path, render_index, render_opml, scope_page_parts
+from feedsvc.render.pages import index_key, page_path, render_index, render_opml, scope_page_parts
 from feedsvc.urls import feed_path
 
 _FEED_FILES = tuple(fmt.filename for fmt in FeedFormat)
@@ -111,11 +111,12 @@ class RenderCache:
 
     def _site_pages(self, site: Site, settings: Settings) -> list[Resource]:
         """The OPML lists scopes and counts, the index those and the site's newest entries: most edits
-        leave both as they were."""
+        leave both as they were, and neither is rendered again then."""
         newest = max((p.updated for p in site.posts), default=EPOCH)
-        key = (settings, tuple((scope, len(posts)) for scope, posts in site.scopes.items()), newest)
-        shown = tuple(p.fingerprint for p in site.posts[: settings.feed_limit])
-        keys: dict[str, object] = {"index": (key, shown), "opml": key}
+        keys: dict[str, object] = {
+            "index": index_key(site, settings),
+            "opml": (settings, tuple((scope, len(posts)) for scope, posts in site.scopes.items()), newest),
+        }
         renderers = {"index": render_index, "opml": render_opml}
         for name, page_key in keys.items():
             cached = self._pages.get(name)

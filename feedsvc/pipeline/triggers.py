@@ -29,6 +29,7 @@ class RefreshQueue:
         self.before_run: list[Callable[[str], None]] = []
         self._condition = threading.Condition()
         self._queued: list[str] | None = None  # the triggers waiting for the next run
+        self._named: set[str] | None = None  # ...the only files they say changed (None: any may have)
         self._started = 0
         self._finished = 0
         self._reports: OrderedDict[int, RefreshReport] = OrderedDict()
@@ -50,20 +51,25 @@ class RefreshQueue:
             self._thread.join(timeout)
             self._thread = None
 
-    def request(self, trigger: str, commit: str | None = None) -> str:
+    def request(self, trigger: str, commit: str | None = None, named: frozenset[str] | None = None) -> str:
         """Ask for a refresh that starts after now; returns the id of the run that will serve it.
 
-        `commit` (a push's) is for a builder in another process; here the receiver told the source itself."""
-        return str(self.enqueue(trigger))
+        `commit` (a push's) is for a builder in another process; here the receiver told the source itself.
+        `named`: the only files that changed (the OS watcher's); a run looks at those alone only if
+        every request it serves named its files."""
+        return str(self.enqueue(trigger, named))
 
     def outcome(self, refresh_id: str, timeout: float) -> dict[str, Any] | None:
         report = self.wait(int(refresh_id), timeout)
         return None if report is None else summarize(report, refresh_id)
 
-    def enqueue(self, trigger: str) -> int:
+    def enqueue(self, trigger: str, named: frozenset[str] | None = None) -> int:
         with self._condition:
             if self._queued is None:
                 self._queued = []
+                self._named = set(named) if named is not None else None
+            elif self._named is not None:
+                self._named = self._named | named if named is not None else None
             self._queued.append(trigger)
             self._condition.notify_all()
             return self._started + 1
@@ -91,6 +97,7 @@ class RefreshQueue:
                 if self._stopping:
                     return
                 triggers, self._queued = self._queued or [], None
+                named = frozenset(self._named) if self._named is not None else None
                 self._started += 1
                 run = self._started
             for prepare in list(self.before_run):
@@ -99,7 +106,8 @@ class RefreshQueue:
                 except Exception:  # a failed preparation leaves the content as it was: refresh that
                     log.exception("preparing a refresh failed")
             try:
-                report = self.refresher.refresh(_describe(triggers))
+                trigger = _describe(triggers)
+                report = self.refresher.refresh(trigger) if named is None else self.refresher.refresh(trigger, named)
             except Exception as exc:  # an unusable config with no last good one (a warm start): keep serving
                 log.error("refresh failed: %s; still serving the last feeds", exc,
                           exc_info=not isinstance(exc, ConfigError))  # a bad config is no bug: no traceback

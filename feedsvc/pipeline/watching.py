@@ -83,9 +83,12 @@ def _read_mountinfo() -> str | None:
 
 
 class FolderWatch(FileSystemEventHandler):
-    """Watches one content folder; `request(trigger)` queues a refresh (triggers.RefreshQueue.request)."""
+    """Watches one content folder; `request(trigger, named=...)` queues a refresh (triggers.RefreshQueue.request).
 
-    def __init__(self, root: Path, request: Callable[[str], object],
+    `named` is the burst's files, relative to the folder, or None when a folder itself was created,
+    moved or deleted (then every file is looked at)."""
+
+    def __init__(self, root: Path, request: Callable[..., object],
                  observer: Callable[[], Watching] = Observer, mountinfo: Callable[[], str | None] = _read_mountinfo,
                  quiet_seconds: float = QUIET_SECONDS, max_delay_seconds: float = MAX_DELAY_SECONDS) -> None:
         self.root = root
@@ -101,6 +104,7 @@ class FolderWatch(FileSystemEventHandler):
         self._condition = threading.Condition()
         self._open: set[str] = set()  # files written to and not yet closed
         self._first: float | None = None  # when the pending burst began (None: nothing pending)
+        self._named: set[str] | None = set()  # the pending burst's files (None: a folder event, walk them all)
         self._last = 0.0
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -184,6 +188,7 @@ class FolderWatch(FileSystemEventHandler):
             return  # .git, editors' swap files: what they become (by a rename) is what counts
         with self._condition:
             self.events += 1
+            self._name(event.is_directory, path, dest)
             if kind in ("modified", "created") and not event.is_directory and not event.is_synthetic:
                 self._open.add(path)  # being written: its close (or a rename into place) settles it
                 # (a synthetic "created" is a file found in a folder moved in whole: it is complete)
@@ -194,6 +199,22 @@ class FolderWatch(FileSystemEventHandler):
                 self._first = now
             self._last = now
             self._condition.notify_all()
+
+    def _name(self, is_directory: bool, *paths: str) -> None:
+        """Add an event's paths to the burst's (holding the condition): a folder's, or one outside, names none."""
+        if self._named is None:
+            return
+        if is_directory:
+            self._named = None
+            return
+        for path in paths:
+            if not path:
+                continue
+            relative = os.path.relpath(path, self._real)
+            if relative.startswith(".."):
+                self._named = None
+                return
+            self._named.add(Path(relative).as_posix())
 
     def _run(self) -> None:
         """Ask for one refresh per burst, once it has been quiet and no file is half-written.
@@ -213,11 +234,13 @@ class FolderWatch(FileSystemEventHandler):
                     self._condition.wait(timeout=due - now)  # an event (or a close) wakes us earlier
                     continue
                 trigger = UNSETTLED_TRIGGER if self._open else SETTLED_TRIGGER
+                named = frozenset(self._named) if self._named is not None else None
                 self._open.clear()
                 self._first = None
+                self._named = set()
                 self.requests += 1
             try:
-                self.request(trigger)
+                self.request(trigger, named=named)
             except Exception:  # a failed request must not stop watching; the safety net still rescans
                 log.exception("requesting a refresh after a file event failed")
 

@@ -65,6 +65,14 @@ def page_path(scope: Scope) -> str:
     return scope_dir(scope)
 
 
+def index_key(site: Site, settings: Settings) -> tuple[object, ...]:
+    """What `render_index` shows, and nothing else: while this is equal, so are its bytes. An edit to a
+    post's body past its summary, or to a post the index does not list, leaves it as it was."""
+    scopes = tuple((scope, len(posts)) for scope, posts in site.scopes.items())
+    shown = tuple(tuple(_entry(post).items()) for post in site.posts[: settings.feed_limit])
+    return settings, scopes, len(site.posts), shown
+
+
 def render_index(site: Site, settings: Settings, custom_feeds: bool = True) -> Resource:
     """The front page: subscribe to the site, its newest entries, and every scope's page and feeds;
     `custom_feeds`: examples of what only the server answers (filtered feeds, archive pages)."""

@@ -1,0 +1,237 @@
+"""`feedsvc build --cache`: after any edits the tree equals a cold build's, and only changed files are written."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import random
+import shutil
+import zlib
+from pathlib import Path
+
+import pytest
+from conftest import post_text
+
+from feedsvc.cli import main
+
+CONFIG = "title: Cached\nurl: https://example.org\n"
+NAMES = ["apple", "brook", "cedar", "dune", "ember", "fjord", "grove", "heath"]
+TAGS = ["a", "b", "c", "d"]
+
+
+def _post(rng: random.Random, title: str) -> str:
+    tags = rng.sample(TAGS, rng.randint(0, 2))
+    author = rng.choice(["Ann", "Bo", ""])
+    front = f"title: {title}\ntags: [{', '.join(tags)}]" + (f"\nauthor: {author}" if author else "")
+    body = " ".join(rng.choice(NAMES) for _ in range(rng.randint(3, 30))) + "\n"
+    return post_text(front, body)
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _stats(root: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(root)): (p.stat().st_ino, p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()}
+
+
+def _build(content: Path, out: Path, cache: Path | None = None) -> None:
+    args = ["build", "--content", str(content), "--out", str(out)] + (["--cache", str(cache)] if cache else [])
+    assert main(args) == 0
+
+
+def _cold(content: Path, tmp_path: Path) -> dict[str, bytes]:
+    out = tmp_path / "cold"
+    _build(content, out)
+    return _tree(out)
+
+
+@pytest.fixture
+def content(tmp_path: Path) -> Path:
+    root = tmp_path / "content"
+    (root / "_posts").mkdir(parents=True)
+    (root / "_config.yml").write_text(CONFIG, encoding="utf-8")
+    rng = random.Random(0)
+    for day in range(1, 7):
+        (root / f"_posts/2026-01-{day:02d}-post-{day}.md").write_text(_post(rng, f"Post {day}"), encoding="utf-8")
+    return root
+
+
+def _random_edit(rng: random.Random, root: Path, step: int) -> None:
+    posts = sorted((root / "_posts").iterdir())
+    action = rng.choice(["edit", "edit", "add", "delete", "rename", "config", "touch"])
+    if action == "delete" and len(posts) > 1:
+        rng.choice(posts).unlink()
+    elif action == "rename" and posts:
+        post = rng.choice(posts)
+        post.rename(post.with_name(f"2026-02-{rng.randint(1, 28):02d}-renamed-{step}.md"))
+    elif action == "add" or not posts:
+        (root / f"_posts/2026-03-{rng.randint(1, 28):02d}-new-{step}.md").write_text(
+            _post(rng, f"New {step}"), encoding="utf-8")
+    elif action == "config":
+        (root / "_config.yml").write_text(CONFIG + f"description: take {step}\n", encoding="utf-8")
+    elif action == "touch":
+        os.utime(rng.choice(posts))
+    else:
+        rng.choice(posts).write_text(_post(rng, f"Edited {step}"), encoding="utf-8")
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_edits_build_to_the_same_bytes_as_a_cold_build(content, tmp_path, seed):
+    rng = random.Random(seed)
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    _build(content, out, cache)
+    for step in range(8):
+        _random_edit(rng, content, step)
+        _build(content, out, cache)
+        assert _tree(out) == _cold(content, tmp_path), f"step {step}"
+
+
+def test_only_changed_files_are_written_and_the_rest_keep_inode_and_mtime(content, tmp_path):
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    _build(content, out, cache)
+    before, bodies = _stats(out), _tree(out)
+    post = content / "_posts/2026-01-03-post-3.md"
+    post.write_text(post.read_text(encoding="utf-8") + "One more line.\n", encoding="utf-8")
+    _build(content, out, cache)
+    after, now = _stats(out), _tree(out)
+    changed = {path for path in now if now[path] != bodies.get(path)}
+    assert "rss.xml" in changed
+    assert changed < set(now)  # the edit touched some feeds, not all
+    for path in now:
+        assert (after[path] == before[path]) == (path not in changed), path
+
+
+def test_a_deleted_posts_feeds_disappear_and_a_stranger_in_the_output_is_removed(content, tmp_path):
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    (content / "_posts/2026-01-07-lonely.md").write_text(post_text("title: Lonely\ntags: [only-here]"), "utf-8")
+    _build(content, out, cache)
+    assert (out / "tags/only-here/rss.xml").exists()
+    (out / "stale.xml").write_text("old")
+    (content / "_posts/2026-01-07-lonely.md").unlink()
+    _build(content, out, cache)
+    assert not (out / "tags/only-here").exists()
+    assert not (out / "stale.xml").exists()
+    assert _tree(out) == _cold(content, tmp_path)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no staging left behind
+
+
+def test_an_output_file_changed_by_hand_is_written_again(content, tmp_path):
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    _build(content, out, cache)
+    (out / "tags/a/atom.xml").write_text("tampered")
+    (out / "rss.xml").unlink()
+    _build(content, out, cache)
+    assert _tree(out) == _cold(content, tmp_path)
+
+
+def test_a_link_or_a_folder_in_the_way_in_the_output_is_replaced_not_followed(content, tmp_path):
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    _build(content, out, cache)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.rmtree(out / "tags")
+    (out / "tags").symlink_to(elsewhere)
+    (out / "rss.xml").unlink()
+    (out / "rss.xml").mkdir()
+    post = content / "_posts/2026-01-02-post-2.md"
+    post.write_text(post.read_text(encoding="utf-8") + "More.\n", encoding="utf-8")
+    _build(content, out, cache)
+    assert list(elsewhere.iterdir()) == []  # nothing written through the link
+    assert _tree(out) == _cold(content, tmp_path)
+
+
+def _corrupt(cache: Path) -> None:
+    for value in sorted((cache / "posts").glob("*.json.z"))[:3]:
+        value.write_bytes(value.read_bytes()[:10])  # truncated
+    (cache / "posts/index.json").write_text("{not json")
+    (cache / "output.json").write_bytes(zlib.compress(b"junk"))
+
+
+def _foreign(cache: Path) -> None:
+    index = json.loads((cache / "posts/index.json").read_text())
+    index["identity"]["feedsvc"] = "0.0.0-elsewhere"
+    (cache / "posts/index.json").write_text(json.dumps(index))
+    output = json.loads((cache / "output.json").read_text())
+    output["identity"]["content"] = "/somewhere/else"
+    (cache / "output.json").write_text(json.dumps(output))
+
+
+def _truncated_values(cache: Path) -> None:
+    for value in (cache / "posts").glob("*.json.z"):
+        value.write_bytes(value.read_bytes()[:-5])
+
+
+def _lying_values(cache: Path) -> None:
+    """Well-formed JSON that says something else: a different title in every cached post."""
+    for value in (cache / "posts").glob("*.json.z"):
+        data = json.loads(zlib.decompress(value.read_bytes()))
+        if "post" in data:
+            data["post"]["title"] = 12345  # wrong type: refused, the file is parsed again
+        value.write_bytes(zlib.compress(json.dumps(data).encode()))
+
+
+@pytest.mark.parametrize("spoil", [_corrupt, _foreign, _truncated_values, _lying_values])
+def test_a_bad_cache_is_only_a_cold_build(content, tmp_path, spoil, capsys):
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    _build(content, out, cache)
+    post = content / "_posts/2026-01-02-post-2.md"
+    post.write_text(post.read_text(encoding="utf-8").replace("Post 2", "Post two"), encoding="utf-8")
+    spoil(cache)
+    capsys.readouterr()
+    _build(content, out, cache)
+    if spoil in (_corrupt, _foreign):
+        assert "build cache:" in capsys.readouterr().err  # a one-line note says why it starts cold
+    assert _tree(out) == _cold(content, tmp_path)
+    _build(content, out, cache)  # and the cache it saves instead works
+    assert _tree(out) == _cold(content, tmp_path)
+
+
+def test_a_cache_folder_that_is_a_link_or_open_to_others_is_not_used(content, tmp_path, capsys):
+    real = tmp_path / "real-cache"
+    real.mkdir(mode=0o700)
+    link = tmp_path / "cache"
+    link.symlink_to(real)
+    out = tmp_path / "out"
+    _build(content, out, link)
+    assert "symbolic link" in capsys.readouterr().err
+    assert list(real.iterdir()) == []  # nothing written through the link
+    assert _tree(out) == _cold(content, tmp_path)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    _build(content, out, shared)
+    assert "written by others" in capsys.readouterr().err
+    assert list(shared.iterdir()) == []
+
+
+def test_the_cache_folder_is_private(content, tmp_path):
+    cache = tmp_path / "new" / "cache"
+    _build(content, tmp_path / "out", cache)
+    assert cache.stat().st_mode & 0o777 == 0o700
+    assert (cache / "output.json").stat().st_mode & 0o077 == 0
+
+
+def test_a_full_disk_mid_update_leaves_every_output_file_as_it_was(content, tmp_path, monkeypatch, capsys):
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    _build(content, out, cache)
+    before = _tree(out)
+    real = Path.write_bytes
+    written: list[str] = []
+
+    def write_bytes(path: Path, data: bytes) -> int:
+        if path.name.endswith(".new") and written:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        written.append(path.name)
+        return real(path, data)
+
+    monkeypatch.setattr(Path, "write_bytes", write_bytes)
+    post = content / "_posts/2026-01-05-post-5.md"
+    post.write_text(post.read_text(encoding="utf-8") + "More.\n", encoding="utf-8")
+    assert main(["build", "--content", str(content), "--out", str(out), "--cache", str(cache)]) == 1
+    assert "No space left" in capsys.readouterr().err
+    assert _tree(out) == before  # not one file replaced, no temporary file left
+    monkeypatch.setattr(Path, "write_bytes", real)
+    _build(content, out, cache)
+    assert _tree(out) == _cold(content, tmp_path)
