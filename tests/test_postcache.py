@@ -191,3 +191,28 @@ def test_the_cache_keeps_every_field_of_a_post():
                 entry_id="https://example.org/a", language=Language("fr", "fr-FR", "Le site"))
     assert set(encode(post)["post"]) == {field.name for field in fields(Post)}
     assert decode(encode(post)) == post
+
+
+def test_a_cache_entry_holding_other_bytes_than_the_index_names_is_parsed_again(site_dir, make_refresher, tmp_path):
+    """Each file is checked against the digest the index holds: well-formed bytes of another post do not pass."""
+    root = site_dir(dict(_post(n) for n in range(4)))
+    first = make_refresher(root)
+    first.refresh()
+    PostCache(tmp_path / "posts").save(first.export())
+    one, other = sorted((tmp_path / "posts").glob("*.json.z"))[:2]
+    one.write_bytes(other.read_bytes())
+    seed = PostCache(tmp_path / "posts").load()
+    assert len(seed.parsed) == 3 and len({post.title for post in seed.parsed.values()}) == 3
+
+
+def test_a_save_after_an_unreadable_entry_writes_it_again(site_dir, make_refresher, tmp_path):
+    root = site_dir(dict(_post(n) for n in range(3)))
+    first = make_refresher(root)
+    first.refresh()
+    PostCache(tmp_path / "posts").save(first.export())
+    victim = sorted((tmp_path / "posts").glob("*.json.z"))[0]
+    victim.write_bytes(b"not zlib")
+    cache = PostCache(tmp_path / "posts")
+    assert len(cache.load().parsed) == 2
+    cache.save(first.export())
+    assert len(PostCache(tmp_path / "posts").load().parsed) == 3

@@ -24,6 +24,7 @@ import logging
 import os
 import re
 import threading
+import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,10 +39,12 @@ from feedsvc.pipeline.postcodec import Malformed, decode, encode
 
 log = logging.getLogger("feedsvc")
 
-CACHE_FORMAT = 2  # 1 held pickles, which are never read again (nor anything else that runs code as it loads)
+# 1 held pickles, which are never read again (nor anything else that runs code as it loads); 2 named no digests
+CACHE_FORMAT = 3
 INDEX = "index.json"
 SUFFIX = ".json.z"
 _NAME = re.compile(r"[0-9a-f]{32}" + re.escape(SUFFIX))  # a file name in this folder, never a path
+_DIGEST = re.compile(r"[0-9a-f]{64}")
 MAX_FILE_BYTES = 64 * 1024 * 1024
 RETRY_SECONDS = 5.0  # after a failed save (a full disk), unless a newer seed comes first
 
@@ -83,8 +86,17 @@ def _pack(value: Post | Problem) -> bytes:
     return zlib.compress(json.dumps(encode(value), ensure_ascii=False).encode("utf-8", "surrogatepass"), 1)
 
 
+def _digest(packed: bytes) -> str:
+    return hashlib.sha256(packed).hexdigest()
+
+
 def _is_text(value: Any) -> bool:
     return isinstance(value, str)
+
+
+def _is_value_file(name: Any, digest: Any) -> bool:
+    return (_is_text(name) and _NAME.fullmatch(name) is not None
+            and _is_text(digest) and _DIGEST.fullmatch(digest) is not None)
 
 
 def _is_signature(value: Any) -> bool:
@@ -94,7 +106,7 @@ def _is_signature(value: Any) -> bool:
 class PostCache:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self._saved: set[str] | None = None  # value files on disk that the last index named
+        self._saved: dict[str, str] | None = None  # value file on disk that the last index named -> its SHA-256
 
     def load(self) -> Seed | None:
         """The seed the last builder saved, or None if there is none this version can use.
@@ -124,24 +136,28 @@ class PostCache:
             raise Malformed("fingerprints are not text")
         inventory: dict[str, FileSignature] = {}
         parsed: dict[str, Post | Problem] = {}
-        names: set[str] = set()
+        names: dict[str, str] = {}
         skipped = 0
-        for relpath, (signature, name) in dict(index["entries"]).items():
-            if not _is_signature(signature) or not _is_text(name) or not _NAME.fullmatch(name):
-                raise Malformed(f"the entry for {relpath!r} is not [signature, file name]")
-            names.add(name)
-            value = self._read(name)
+        for relpath, (signature, name, digest) in dict(index["entries"]).items():
+            if not _is_signature(signature) or not _is_value_file(name, digest):
+                raise Malformed(f"the entry for {relpath!r} is not [signature, file name, digest]")
+            value = self._read(name, digest)
+            names[name] = digest if value is not None else ""  # "": rewritten if named again, else deleted
+            # Let the request threads of this process have the interpreter between files: a warm start
+            # loads this while the first readers are being served (without it, each waits a switch interval).
+            time.sleep(0)
             if value is None:
                 skipped += 1
                 continue
             inventory[relpath] = FileSignature(*signature)
             parsed[relpath] = value
         last_good: dict[str, Post] = {}
-        for relpath, name in dict(index.get("last_good", {})).items():
-            if not _is_text(name) or not _NAME.fullmatch(name):
-                raise Malformed(f"the last good version of {relpath!r} is not a file name")
-            names.add(name)
-            if isinstance(post := self._read(name), Post):
+        for relpath, (name, digest) in dict(index.get("last_good", {})).items():
+            if not _is_value_file(name, digest):
+                raise Malformed(f"the last good version of {relpath!r} is not [file name, digest]")
+            post = self._read(name, digest)
+            names[name] = digest if isinstance(post, Post) else ""
+            if isinstance(post, Post):
                 last_good[relpath] = post
         rendered: dict[str, tuple[str, str]] = {}
         for path, pair in dict(index.get("rendered", {})).items():
@@ -154,14 +170,19 @@ class PostCache:
         self._saved = names
         return Seed(fingerprints[0], fingerprints[1], inventory, parsed, rendered, last_good)
 
-    def _read(self, name: str) -> Post | Problem | None:
-        """One cached value, or None if it is missing or not one this version writes."""
+    def _read(self, name: str, digest: str) -> Post | Problem | None:
+        """One cached value, or None if it is missing, not the bytes the index names, or not one this version writes."""
         try:
+            packed = read_private(self.folder / name, MAX_FILE_BYTES)
+            if _digest(packed) != digest:
+                raise Malformed("not the bytes the index names")
             inflater = zlib.decompressobj()
-            text = inflater.decompress(read_private(self.folder / name, MAX_FILE_BYTES), MAX_FILE_BYTES)
+            text = inflater.decompress(packed, MAX_FILE_BYTES)
             if not inflater.eof:
                 raise Malformed("truncated or too large")
-            return decode(json.loads(text.decode("utf-8", "surrogatepass")))
+            # The bytes are the ones this cache wrote (a digest in its own private folder): the body,
+            # checked as it was packed, need not be inflated again to be trusted.
+            return decode(json.loads(text.decode("utf-8", "surrogatepass")), body_verified=True)
         except (OSError, ValueError, zlib.error, RecursionError) as exc:  # Malformed is a ValueError
             log.debug("post cache: %s skipped (%s)", name, exc)
             return None
@@ -169,29 +190,38 @@ class PostCache:
     def save(self, seed: Seed) -> None:
         """Write the values this seed adds, then the index, then drop the files it no longer names."""
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if self._saved is None:  # first save of this process: every file already there is known (or stale)
-            self._saved = {entry.name for entry in os.scandir(self.folder)
+        if self._saved is None:  # first save of this process: files already there are stale (their digests
+            # are unknown: written by another version, or under an index that is gone), rewritten where named
+            self._saved = {entry.name: "" for entry in os.scandir(self.folder)
                            if entry.name != INDEX and not entry.name.startswith(".")}
-        entries: dict[str, tuple[list[int], str]] = {}
+        saved = self._saved
+        written: dict[str, str] = {}
+
+        def kept(name: str, value: Post | Problem) -> str:
+            digest = saved.get(name) or written.get(name)
+            if not digest:
+                packed = _pack(value)
+                write_atomically(self.folder / name, packed)
+                digest = written[name] = _digest(packed)
+            return digest
+
+        entries: dict[str, tuple[list[int], str, str]] = {}
         for relpath, signature in seed.inventory.items():
             value = seed.parsed.get(relpath)
             if value is None:
                 continue
             name = _value_name(relpath, signature, seed.settings_fingerprint)
-            if name not in self._saved:
-                write_atomically(self.folder / name, _pack(value))
-            entries[relpath] = (list(signature), name)
-        last_good: dict[str, str] = {}
+            entries[relpath] = (list(signature), name, kept(name, value))
+        last_good: dict[str, tuple[str, str]] = {}
         for relpath, post in seed.last_good.items():
-            name = last_good[relpath] = _good_name(relpath, post)
-            if name not in self._saved:
-                write_atomically(self.folder / name, _pack(post))
+            name = _good_name(relpath, post)
+            last_good[relpath] = (name, kept(name, post))
         index = {"identity": _identity(), "settings_fingerprint": seed.settings_fingerprint,
                  "liquid_fingerprint": seed.liquid_fingerprint, "entries": entries, "last_good": last_good,
                  "rendered": {path: list(pair) for path, pair in seed.rendered.items()}}
         write_atomically(self.folder / INDEX, json.dumps(index).encode())
-        named = {name for _, name in entries.values()} | set(last_good.values())
-        for name in self._saved - named:
+        named = {name: digest for _, name, digest in entries.values()} | dict(last_good.values())
+        for name in saved.keys() - named.keys():
             with contextlib.suppress(OSError):
                 os.unlink(self.folder / name)
         self._saved = named
