@@ -78,6 +78,8 @@ class Service:
             self.refresher.moved(None)
         if self.git is not None:
             self.refresher.dated_by(self.git.site_changed_at())
+        # The warm start's reader of the state folder, kept for the builder: it knows which blobs it checked.
+        self.state_folder: StateFolder | None = None
         warm = self._warm_start(environ, root) if serving else None
         if warm is not None:
             self.settings: Settings = warm
@@ -123,9 +125,11 @@ class Service:
         """
         settings = load_settings(environ, root)  # raises ConfigError when the settings are unusable
         started = time.perf_counter()
-        snapshot = StateFolder(self.state_dir).read_snapshot(None, settings_key(settings))
+        state = StateFolder(self.state_dir)
+        snapshot = state.read_snapshot(None, settings_key(settings))
         if snapshot is None:
             return None
+        self.state_folder = state
         self.store.snapshot = snapshot
         log.info("warm start: serving %d files of generation %d from %s in %.3fs; rescanning in the background",
                  len(snapshot.resources), snapshot.generation, self.state_dir, time.perf_counter() - started)
@@ -154,8 +158,9 @@ class Service:
                 log.error("%s; this worker counts alone", trouble)
                 self.metrics.count_alone()
                 self.store.trouble("metrics", trouble)
-            self.deployment = Deployment(StateFolder(self.state_dir), self.store, self.queue, self.refreshes,
-                                         self._start_builder, self._stop_builder, self._details, self.ondemand,
+            state = self.state_folder or StateFolder(self.state_dir)
+            self.deployment = Deployment(state, self.store, self.queue, self.refreshes, self._start_builder,
+                                         self._stop_builder, self._details, self.ondemand,
                                          want=self.git.want if self.git is not None else None)
             self.deployment.start()
 
