@@ -216,3 +216,27 @@ def test_a_save_after_an_unreadable_entry_writes_it_again(site_dir, make_refresh
     assert len(cache.load().parsed) == 2
     cache.save(first.export())
     assert len(PostCache(tmp_path / "posts").load().parsed) == 3
+
+
+def test_a_save_cut_short_leaves_an_index_of_what_it_wrote(site_dir, make_refresher, tmp_path, monkeypatch):
+    """A builder stopped while a cold build's cache is still being written keeps that much for the next start."""
+    root = site_dir(dict(_post(n) for n in range(10)))
+    first = make_refresher(root)
+    first.refresh()
+    monkeypatch.setattr(postcache, "INTERIM_INDEX_SECONDS", 0.0)
+    real_write, writes = postcache.write_atomically, []
+
+    def write_until_stopped(path, data):
+        if path.name != postcache.INDEX:
+            if len(writes) == 6:
+                raise OSError(28, "stopped")
+            writes.append(path.name)
+        real_write(path, data)
+
+    monkeypatch.setattr(postcache, "write_atomically", write_until_stopped)
+    with pytest.raises(OSError):
+        PostCache(tmp_path / "posts").save(first.export())
+    monkeypatch.undo()
+    seed = PostCache(tmp_path / "posts").load()
+    assert seed is not None and len(seed.parsed) == 5  # the sixth written as the index was not
+    assert set(seed.rendered) == set(first.export().rendered)

@@ -46,6 +46,7 @@ SUFFIX = ".json.z"
 _NAME = re.compile(r"[0-9a-f]{32}" + re.escape(SUFFIX))  # a file name in this folder, never a path
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 MAX_FILE_BYTES = 64 * 1024 * 1024
+INTERIM_INDEX_SECONDS = 2.0  # during a long save
 RETRY_SECONDS = 5.0  # after a failed save (a full disk), unless a newer seed comes first
 
 
@@ -188,7 +189,11 @@ class PostCache:
             return None
 
     def save(self, seed: Seed) -> None:
-        """Write the values this seed adds, then the index, then drop the files it no longer names."""
+        """Write the values this seed adds, then the index, then drop the files it no longer names.
+
+        A long save (a cold build's 10,000 files) also writes the index every few seconds, naming
+        what is written so far: a builder stopped meanwhile leaves that much for the next one.
+        """
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         if self._saved is None:  # first save of this process: files already there are stale (their digests
             # are unknown: written by another version, or under an index that is gone), rewritten where named
@@ -196,35 +201,44 @@ class PostCache:
                            if entry.name != INDEX and not entry.name.startswith(".")}
         saved = self._saved
         written: dict[str, str] = {}
+        entries: dict[str, tuple[list[int], str, str]] = {}
+        last_good: dict[str, tuple[str, str]] = {}
+        interim_at = time.monotonic() + INTERIM_INDEX_SECONDS
 
         def kept(name: str, value: Post | Problem) -> str:
+            nonlocal interim_at
             digest = saved.get(name) or written.get(name)
             if not digest:
                 packed = _pack(value)
                 write_atomically(self.folder / name, packed)
                 digest = written[name] = _digest(packed)
+                if time.monotonic() > interim_at:
+                    self._write_index(seed, entries, last_good)
+                    interim_at = time.monotonic() + INTERIM_INDEX_SECONDS
             return digest
 
-        entries: dict[str, tuple[list[int], str, str]] = {}
         for relpath, signature in seed.inventory.items():
             value = seed.parsed.get(relpath)
             if value is None:
                 continue
             name = _value_name(relpath, signature, seed.settings_fingerprint)
             entries[relpath] = (list(signature), name, kept(name, value))
-        last_good: dict[str, tuple[str, str]] = {}
         for relpath, post in seed.last_good.items():
             name = _good_name(relpath, post)
             last_good[relpath] = (name, kept(name, post))
-        index = {"identity": _identity(), "settings_fingerprint": seed.settings_fingerprint,
-                 "liquid_fingerprint": seed.liquid_fingerprint, "entries": entries, "last_good": last_good,
-                 "rendered": {path: list(pair) for path, pair in seed.rendered.items()}}
-        write_atomically(self.folder / INDEX, json.dumps(index).encode())
+        self._write_index(seed, entries, last_good)
         named = {name: digest for _, name, digest in entries.values()} | dict(last_good.values())
         for name in saved.keys() - named.keys():
             with contextlib.suppress(OSError):
                 os.unlink(self.folder / name)
         self._saved = named
+
+    def _write_index(self, seed: Seed, entries: dict[str, tuple[list[int], str, str]],
+                     last_good: dict[str, tuple[str, str]]) -> None:
+        index = {"identity": _identity(), "settings_fingerprint": seed.settings_fingerprint,
+                 "liquid_fingerprint": seed.liquid_fingerprint, "entries": entries, "last_good": last_good,
+                 "rendered": {path: list(pair) for path, pair in seed.rendered.items()}}
+        write_atomically(self.folder / INDEX, json.dumps(index).encode())
 
 
 class CacheWriter:
