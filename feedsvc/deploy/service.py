@@ -7,6 +7,7 @@ import gc
 import logging
 import multiprocessing.util
 import os
+import sys
 import time
 from collections import deque
 from collections.abc import Mapping
@@ -48,6 +49,7 @@ log = logging.getLogger("feedsvc")
 
 RECENT_REFRESHES = 10
 RECENT_NAMES = 50
+LOADING_SWITCH_SECONDS = 0.001
 
 
 class Service:
@@ -176,7 +178,15 @@ class Service:
         cache = PostCache(subfolder(self.state_dir, "posts"))
         if self.refresher.settings is None and self.store.snapshot is not None:  # a warm start, or a takeover
             started = time.perf_counter()
-            seed = cache.load()
+            # This runs while the first readers are served from the same process: let a waiting request
+            # thread have the interpreter after 1 ms instead of 5 (a sleep per file instead would hand the
+            # CPU to other processes too, which on a loaded machine made the load several times slower).
+            interval = sys.getswitchinterval()
+            sys.setswitchinterval(min(interval, LOADING_SWITCH_SECONDS))
+            try:
+                seed = cache.load()
+            finally:
+                sys.setswitchinterval(interval)
             if seed is not None:
                 self.refresher.seed(seed, self.store.snapshot.resources)
                 log.info("post cache: %d parsed posts and %d render keys from %s in %.2fs", len(seed.parsed),

@@ -144,9 +144,6 @@ class PostCache:
                 raise Malformed(f"the entry for {relpath!r} is not [signature, file name, digest]")
             value = self._read(name, digest)
             names[name] = digest if value is not None else ""  # "": rewritten if named again, else deleted
-            # Let the request threads of this process have the interpreter between files: a warm start
-            # loads this while the first readers are being served (without it, each waits a switch interval).
-            time.sleep(0)
             if value is None:
                 skipped += 1
                 continue
