@@ -240,3 +240,28 @@ def test_a_save_cut_short_leaves_an_index_of_what_it_wrote(site_dir, make_refres
     seed = PostCache(tmp_path / "posts").load()
     assert seed is not None and len(seed.parsed) == 5  # the sixth written as the index was not
     assert set(seed.rendered) == set(first.export().rendered)
+
+
+def test_a_big_cache_loaded_in_other_processes_gives_the_same_seed(site_dir, make_refresher, tmp_path, monkeypatch,
+                                                                   caplog):
+    """Past LOAD_IN_PROCESSES_FROM posts the files are read in spawned processes; the seed is the same."""
+    root = site_dir(dict(_post(n) for n in range(12)))
+    first = make_refresher(root)
+    first.refresh()
+    PostCache(tmp_path / "posts").save(first.export())
+    victim = sorted((tmp_path / "posts").glob("*.json.z"))[0]
+    victim.write_bytes(b"not zlib")  # a bad file is skipped the same way in a child
+    here = PostCache(tmp_path / "posts").load()
+    monkeypatch.setattr(postcache, "LOAD_IN_PROCESSES_FROM", 1)
+    batches = []
+    real_run_batch = postcache.run_batch
+
+    def run_batch(items, start_worker, **options):
+        batches.append(len(items))
+        return real_run_batch(items, start_worker, processes=2, **options)
+
+    monkeypatch.setattr(postcache, "run_batch", run_batch)
+    elsewhere = PostCache(tmp_path / "posts").load()
+    assert batches == [12] and len(here.parsed) == 11
+    assert elsewhere == here
+    assert "worker processes failed" not in caplog.text  # read there, not here after all
