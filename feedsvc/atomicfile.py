@@ -45,9 +45,17 @@ def read_private(path: Path, limit: int | None = None) -> bytes:
     """The bytes of a regular file in the state folder; OSError if it is a link, not a file, or over `limit`."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | _NOFOLLOW | _CLOEXEC)  # a planted FIFO does not block us
     with open(fd, "rb", closefd=True) as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
             raise OSError(f"{path} is not a regular file")
-        data = handle.read(-1 if limit is None else limit + 1)
+        # Asked for what the file holds (and one byte more, to see it grew), not for `limit`: a read of
+        # `limit` bytes sets aside that much for every small file (the post cache reads thousands).
+        if limit is None:
+            data = handle.read()
+        else:
+            data = handle.read(min(status.st_size, limit) + 1)
+            if len(data) > status.st_size:  # it grew since: read on, up to the limit
+                data += handle.read(limit + 1 - len(data))
     if limit is not None and len(data) > limit:
         raise OSError(f"{path} is larger than {limit} bytes")
     return data

@@ -191,3 +191,77 @@ def test_the_cache_keeps_every_field_of_a_post():
                 entry_id="https://example.org/a", language=Language("fr", "fr-FR", "Le site"))
     assert set(encode(post)["post"]) == {field.name for field in fields(Post)}
     assert decode(encode(post)) == post
+
+
+def test_a_cache_entry_holding_other_bytes_than_the_index_names_is_parsed_again(site_dir, make_refresher, tmp_path):
+    """Each file is checked against the digest the index holds: well-formed bytes of another post do not pass."""
+    root = site_dir(dict(_post(n) for n in range(4)))
+    first = make_refresher(root)
+    first.refresh()
+    PostCache(tmp_path / "posts").save(first.export())
+    one, other = sorted((tmp_path / "posts").glob("*.json.z"))[:2]
+    one.write_bytes(other.read_bytes())
+    seed = PostCache(tmp_path / "posts").load()
+    assert len(seed.parsed) == 3 and len({post.title for post in seed.parsed.values()}) == 3
+
+
+def test_a_save_after_an_unreadable_entry_writes_it_again(site_dir, make_refresher, tmp_path):
+    root = site_dir(dict(_post(n) for n in range(3)))
+    first = make_refresher(root)
+    first.refresh()
+    PostCache(tmp_path / "posts").save(first.export())
+    victim = sorted((tmp_path / "posts").glob("*.json.z"))[0]
+    victim.write_bytes(b"not zlib")
+    cache = PostCache(tmp_path / "posts")
+    assert len(cache.load().parsed) == 2
+    cache.save(first.export())
+    assert len(PostCache(tmp_path / "posts").load().parsed) == 3
+
+
+def test_a_save_cut_short_leaves_an_index_of_what_it_wrote(site_dir, make_refresher, tmp_path, monkeypatch):
+    """A builder stopped while a cold build's cache is still being written keeps that much for the next start."""
+    root = site_dir(dict(_post(n) for n in range(10)))
+    first = make_refresher(root)
+    first.refresh()
+    monkeypatch.setattr(postcache, "INTERIM_INDEX_SECONDS", 0.0)
+    real_write, writes = postcache.write_atomically, []
+
+    def write_until_stopped(path, data):
+        if path.name != postcache.INDEX:
+            if len(writes) == 6:
+                raise OSError(28, "stopped")
+            writes.append(path.name)
+        real_write(path, data)
+
+    monkeypatch.setattr(postcache, "write_atomically", write_until_stopped)
+    with pytest.raises(OSError):
+        PostCache(tmp_path / "posts").save(first.export())
+    monkeypatch.undo()
+    seed = PostCache(tmp_path / "posts").load()
+    assert seed is not None and len(seed.parsed) == 5  # the sixth written as the index was not
+    assert set(seed.rendered) == set(first.export().rendered)
+
+
+def test_a_big_cache_loaded_in_other_processes_gives_the_same_seed(site_dir, make_refresher, tmp_path, monkeypatch,
+                                                                   caplog):
+    """Past LOAD_IN_PROCESSES_FROM posts the files are read in spawned processes; the seed is the same."""
+    root = site_dir(dict(_post(n) for n in range(12)))
+    first = make_refresher(root)
+    first.refresh()
+    PostCache(tmp_path / "posts").save(first.export())
+    victim = sorted((tmp_path / "posts").glob("*.json.z"))[0]
+    victim.write_bytes(b"not zlib")  # a bad file is skipped the same way in a child
+    here = PostCache(tmp_path / "posts").load()
+    monkeypatch.setattr(postcache, "LOAD_IN_PROCESSES_FROM", 1)
+    batches = []
+    real_run_batch = postcache.run_batch
+
+    def run_batch(items, start_worker, **options):
+        batches.append(len(items))
+        return real_run_batch(items, start_worker, processes=2, **options)
+
+    monkeypatch.setattr(postcache, "run_batch", run_batch)
+    elsewhere = PostCache(tmp_path / "posts").load()
+    assert batches == [12] and len(here.parsed) == 11
+    assert elsewhere == here
+    assert "worker processes failed" not in caplog.text  # read there, not here after all

@@ -53,3 +53,30 @@ def test_every_file_a_deployment_writes_is_in_the_one_description(site_dir, make
     assert undescribed == []
     for folder in ("blobs", "requests", "results", "posts", "webhook-ids", "metrics"):
         assert any(p.startswith(folder + "/") for p in patterns), folder
+
+
+def test_a_warm_started_builder_writes_again_only_the_blobs_it_could_not_check(site_dir, make_refresher,
+                                                                              tmp_path: Path, monkeypatch) -> None:
+    """A restart republishes the same feeds: the blobs it checked as it loaded stay as they are (no 60 MB
+    rewrite at 10,000 posts), and one deleted in between is written again, so the manifest never names a hole."""
+    posts = {f"_posts/2026-01-0{n}-p{n}.md": f"---\ntitle: P{n}\ntags: [t{n}]\n---\nBody {n}\n" for n in range(1, 5)}
+    refresher = make_refresher(site_dir(posts))
+    refresher.refresh()
+    snapshot = refresher.store.snapshot
+    StateFolder(tmp_path / "state").write_snapshot(snapshot, "key")
+    restarted = StateFolder(tmp_path / "state")
+    assert restarted.read_snapshot(None, "key") is not None
+    blobs = sorted(restarted.blobs.iterdir())
+    blobs[0].unlink()
+    written: list[str] = []
+    real_write = statefolder.write_atomically
+
+    def write_atomically(path: Path, data: bytes) -> None:
+        written.append(path.name)
+        real_write(path, data)
+
+    monkeypatch.setattr(statefolder, "write_atomically", write_atomically)
+    restarted.write_snapshot(snapshot, "key")
+    assert sorted(name for name in written if name.endswith(".gz")) == [blobs[0].name]
+    assert sorted(restarted.blobs.iterdir()) == blobs
+    assert StateFolder(tmp_path / "state").read_snapshot(None, "key") is not None

@@ -7,6 +7,7 @@ import gc
 import logging
 import multiprocessing.util
 import os
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -48,6 +49,7 @@ log = logging.getLogger("feedsvc")
 
 RECENT_REFRESHES = 10
 RECENT_NAMES = 50
+LOADING_SWITCH_SECONDS = 0.001
 
 
 class Service:
@@ -80,6 +82,8 @@ class Service:
             self.refresher.moved(None)
         if self.git is not None:
             self.refresher.dated_by(self.git.site_changed_at())
+        # The warm start's reader of the state folder, kept for the builder: it knows which blobs it checked.
+        self.state_folder: StateFolder | None = None
         warm = self._warm_start(environ, root) if serving else None
         if warm is not None:
             self.settings: Settings = warm
@@ -127,9 +131,11 @@ class Service:
         """
         settings = load_settings(environ, root)  # raises ConfigError when the settings are unusable
         started = time.perf_counter()
-        snapshot = StateFolder(self.state_dir).read_snapshot(None, settings_key(settings))
+        state = StateFolder(self.state_dir)
+        snapshot = state.read_snapshot(None, settings_key(settings))
         if snapshot is None:
             return None
+        self.state_folder = state
         self.store.snapshot = snapshot
         log.info("warm start: serving %d files of generation %d from %s in %.3fs; rescanning in the background",
                  len(snapshot.resources), snapshot.generation, self.state_dir, time.perf_counter() - started)
@@ -158,8 +164,9 @@ class Service:
                 log.error("%s; this worker counts alone", trouble)
                 self.metrics.count_alone()
                 self.store.trouble("metrics", trouble)
-            self.deployment = Deployment(StateFolder(self.state_dir), self.store, self.queue, self.refreshes,
-                                         self._start_builder, self._stop_builder, self._details, self.ondemand,
+            state = self.state_folder or StateFolder(self.state_dir)
+            self.deployment = Deployment(state, self.store, self.queue, self.refreshes, self._start_builder,
+                                         self._stop_builder, self._details, self.ondemand,
                                          want=self.git.want if self.git is not None else None)
             self.deployment.start()
 
@@ -175,7 +182,15 @@ class Service:
         cache = PostCache(subfolder(self.state_dir, "posts"))
         if self.refresher.settings is None and self.store.snapshot is not None:  # a warm start, or a takeover
             started = time.perf_counter()
-            seed = cache.load()
+            # This runs while the first readers are served from the same process: let a waiting request
+            # thread have the interpreter after 1 ms instead of 5 (a sleep per file instead would hand the
+            # CPU to other processes too, which on a loaded machine made the load several times slower).
+            interval = sys.getswitchinterval()
+            sys.setswitchinterval(min(interval, LOADING_SWITCH_SECONDS))
+            try:
+                seed = cache.load()
+            finally:
+                sys.setswitchinterval(interval)
             if seed is not None:
                 self.refresher.seed(seed, self.store.snapshot.resources)
                 log.info("post cache: %d parsed posts and %d render keys from %s in %.2fs", len(seed.parsed),

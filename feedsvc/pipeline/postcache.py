@@ -24,9 +24,11 @@ import logging
 import os
 import re
 import threading
+import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,15 +36,20 @@ from feedsvc import __version__
 from feedsvc.atomicfile import read_private, write_atomically
 from feedsvc.content.scanning import FileSignature
 from feedsvc.model import Post, Problem
+from feedsvc.pipeline.parallel import run_batch
 from feedsvc.pipeline.postcodec import Malformed, decode, encode
 
 log = logging.getLogger("feedsvc")
 
-CACHE_FORMAT = 2  # 1 held pickles, which are never read again (nor anything else that runs code as it loads)
+# 1 held pickles, which are never read again (nor anything else that runs code as it loads); 2 named no digests
+CACHE_FORMAT = 3
 INDEX = "index.json"
 SUFFIX = ".json.z"
 _NAME = re.compile(r"[0-9a-f]{32}" + re.escape(SUFFIX))  # a file name in this folder, never a path
+_DIGEST = re.compile(r"[0-9a-f]{64}")
 MAX_FILE_BYTES = 64 * 1024 * 1024
+LOAD_IN_PROCESSES_FROM = 4000  # fewer cached posts than this load here (~0.2 ms each) faster than processes start
+INTERIM_INDEX_SECONDS = 2.0  # during a long save
 RETRY_SECONDS = 5.0  # after a failed save (a full disk), unless a newer seed comes first
 
 
@@ -83,8 +90,17 @@ def _pack(value: Post | Problem) -> bytes:
     return zlib.compress(json.dumps(encode(value), ensure_ascii=False).encode("utf-8", "surrogatepass"), 1)
 
 
+def _digest(packed: bytes) -> str:
+    return hashlib.sha256(packed).hexdigest()
+
+
 def _is_text(value: Any) -> bool:
     return isinstance(value, str)
+
+
+def _is_value_file(name: Any, digest: Any) -> bool:
+    return (_is_text(name) and _NAME.fullmatch(name) is not None
+            and _is_text(digest) and _DIGEST.fullmatch(digest) is not None)
 
 
 def _is_signature(value: Any) -> bool:
@@ -94,7 +110,7 @@ def _is_signature(value: Any) -> bool:
 class PostCache:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self._saved: set[str] | None = None  # value files on disk that the last index named
+        self._saved: dict[str, str] | None = None  # value file on disk that the last index named -> its SHA-256
 
     def load(self) -> Seed | None:
         """The seed the last builder saved, or None if there is none this version can use.
@@ -124,24 +140,31 @@ class PostCache:
             raise Malformed("fingerprints are not text")
         inventory: dict[str, FileSignature] = {}
         parsed: dict[str, Post | Problem] = {}
-        names: set[str] = set()
+        names: dict[str, str] = {}
         skipped = 0
-        for relpath, (signature, name) in dict(index["entries"]).items():
-            if not _is_signature(signature) or not _is_text(name) or not _NAME.fullmatch(name):
-                raise Malformed(f"the entry for {relpath!r} is not [signature, file name]")
-            names.add(name)
-            value = self._read(name)
+        listed: list[tuple[str, list[int], str, str]] = []
+        for relpath, (signature, name, digest) in dict(index["entries"]).items():
+            if not _is_signature(signature) or not _is_value_file(name, digest):
+                raise Malformed(f"the entry for {relpath!r} is not [signature, file name, digest]")
+            listed.append((relpath, signature, name, digest))
+        # Many files are read in other processes: a warm start loads them while the first readers are
+        # served from this one, and here they would hold its interpreter (the GIL) for seconds.
+        values = run_batch([(name, digest) for _, _, name, digest in listed], partial(_start_loader, self.folder),
+                           method="spawn", min_items=LOAD_IN_PROCESSES_FROM, doing="loading cached posts")
+        for (relpath, signature, name, digest), value in zip(listed, values, strict=True):
+            names[name] = digest if value is not None else ""  # "": rewritten if named again, else deleted
             if value is None:
                 skipped += 1
                 continue
             inventory[relpath] = FileSignature(*signature)
             parsed[relpath] = value
         last_good: dict[str, Post] = {}
-        for relpath, name in dict(index.get("last_good", {})).items():
-            if not _is_text(name) or not _NAME.fullmatch(name):
-                raise Malformed(f"the last good version of {relpath!r} is not a file name")
-            names.add(name)
-            if isinstance(post := self._read(name), Post):
+        for relpath, (name, digest) in dict(index.get("last_good", {})).items():
+            if not _is_value_file(name, digest):
+                raise Malformed(f"the last good version of {relpath!r} is not [file name, digest]")
+            post = _read_value(self.folder, (name, digest))
+            names[name] = digest if isinstance(post, Post) else ""
+            if isinstance(post, Post):
                 last_good[relpath] = post
         rendered: dict[str, tuple[str, str]] = {}
         for path, pair in dict(index.get("rendered", {})).items():
@@ -154,47 +177,85 @@ class PostCache:
         self._saved = names
         return Seed(fingerprints[0], fingerprints[1], inventory, parsed, rendered, last_good)
 
-    def _read(self, name: str) -> Post | Problem | None:
-        """One cached value, or None if it is missing or not one this version writes."""
-        try:
-            inflater = zlib.decompressobj()
-            text = inflater.decompress(read_private(self.folder / name, MAX_FILE_BYTES), MAX_FILE_BYTES)
-            if not inflater.eof:
-                raise Malformed("truncated or too large")
-            return decode(json.loads(text.decode("utf-8", "surrogatepass")))
-        except (OSError, ValueError, zlib.error, RecursionError) as exc:  # Malformed is a ValueError
-            log.debug("post cache: %s skipped (%s)", name, exc)
-            return None
-
     def save(self, seed: Seed) -> None:
-        """Write the values this seed adds, then the index, then drop the files it no longer names."""
+        """Write the values this seed adds, then the index, then drop the files it no longer names.
+
+        A long save (a cold build's 10,000 files) also writes the index every few seconds, naming
+        what is written so far: a builder stopped meanwhile leaves that much for the next one.
+        """
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if self._saved is None:  # first save of this process: every file already there is known (or stale)
-            self._saved = {entry.name for entry in os.scandir(self.folder)
+        if self._saved is None:  # first save of this process: files already there are stale (their digests
+            # are unknown: written by another version, or under an index that is gone), rewritten where named
+            self._saved = {entry.name: "" for entry in os.scandir(self.folder)
                            if entry.name != INDEX and not entry.name.startswith(".")}
-        entries: dict[str, tuple[list[int], str]] = {}
+        saved = self._saved
+        written: dict[str, str] = {}
+        entries: dict[str, tuple[list[int], str, str]] = {}
+        last_good: dict[str, tuple[str, str]] = {}
+        interim_at = time.monotonic() + INTERIM_INDEX_SECONDS
+
+        def kept(name: str, value: Post | Problem) -> str:
+            nonlocal interim_at
+            digest = saved.get(name) or written.get(name)
+            if not digest:
+                packed = _pack(value)
+                write_atomically(self.folder / name, packed)
+                digest = written[name] = _digest(packed)
+                if time.monotonic() > interim_at:
+                    self._write_index(seed, entries, last_good)
+                    interim_at = time.monotonic() + INTERIM_INDEX_SECONDS
+            return digest
+
         for relpath, signature in seed.inventory.items():
             value = seed.parsed.get(relpath)
             if value is None:
                 continue
             name = _value_name(relpath, signature, seed.settings_fingerprint)
-            if name not in self._saved:
-                write_atomically(self.folder / name, _pack(value))
-            entries[relpath] = (list(signature), name)
-        last_good: dict[str, str] = {}
+            entries[relpath] = (list(signature), name, kept(name, value))
         for relpath, post in seed.last_good.items():
-            name = last_good[relpath] = _good_name(relpath, post)
-            if name not in self._saved:
-                write_atomically(self.folder / name, _pack(post))
+            name = _good_name(relpath, post)
+            last_good[relpath] = (name, kept(name, post))
+        self._write_index(seed, entries, last_good)
+        named = {name: digest for _, name, digest in entries.values()} | dict(last_good.values())
+        for name in saved.keys() - named.keys():
+            with contextlib.suppress(OSError):
+                os.unlink(self.folder / name)
+        self._saved = named
+
+    def _write_index(self, seed: Seed, entries: dict[str, tuple[list[int], str, str]],
+                     last_good: dict[str, tuple[str, str]]) -> None:
         index = {"identity": _identity(), "settings_fingerprint": seed.settings_fingerprint,
                  "liquid_fingerprint": seed.liquid_fingerprint, "entries": entries, "last_good": last_good,
                  "rendered": {path: list(pair) for path, pair in seed.rendered.items()}}
         write_atomically(self.folder / INDEX, json.dumps(index).encode())
-        named = {name for _, name in entries.values()} | set(last_good.values())
-        for name in self._saved - named:
-            with contextlib.suppress(OSError):
-                os.unlink(self.folder / name)
-        self._saved = named
+
+
+def _start_loader(folder: Path) -> Callable[[Sequence[tuple[str, str]]], list[Post | Problem | None]]:
+    return partial(_read_values, folder)
+
+
+def _read_values(folder: Path, files: Sequence[tuple[str, str]]) -> list[Post | Problem | None]:
+    return [_read_value(folder, file) for file in files]
+
+
+def _read_value(folder: Path, file: tuple[str, str]) -> Post | Problem | None:
+    """One cached value (file name, digest), or None if it is missing, not the bytes the index names,
+    or not one this version writes."""
+    name, digest = file
+    try:
+        packed = read_private(folder / name, MAX_FILE_BYTES)
+        if _digest(packed) != digest:
+            raise Malformed("not the bytes the index names")
+        inflater = zlib.decompressobj()
+        text = inflater.decompress(packed, MAX_FILE_BYTES)
+        if not inflater.eof:
+            raise Malformed("truncated or too large")
+        # The bytes are the ones this cache wrote (a digest in its own private folder): the body,
+        # checked as it was packed, need not be inflated again to be trusted.
+        return decode(json.loads(text.decode("utf-8", "surrogatepass")), body_verified=True)
+    except (OSError, ValueError, zlib.error, RecursionError) as exc:  # Malformed is a ValueError
+        log.debug("post cache: %s skipped (%s)", name, exc)
+        return None
 
 
 class CacheWriter:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import sys
 import zlib
 from datetime import datetime
 from typing import Any
@@ -44,8 +45,13 @@ def encode(value: Post | Problem) -> dict[str, Any]:
     }}
 
 
-def decode(data: Any) -> Post | Problem:
-    """The value `encode` wrote; Malformed for anything else."""
+def decode(data: Any, *, body_verified: bool = False) -> Post | Problem:
+    """The value `encode` wrote; Malformed for anything else.
+
+    `body_verified`: the caller matched these bytes against a hash it wrote itself (postcache.py),
+    so the body need not be inflated to be checked (half the cost of a warm start's load).
+    Repeated values (names of categories, tags, authors) are interned: one string for the whole site.
+    """
     if not isinstance(data, dict) or len(data) != 1:
         raise Malformed("not a cached post or problem")
     if "problem" in data:
@@ -58,11 +64,12 @@ def decode(data: Any) -> Post | Problem:
         source=_text(fields, "source"), fingerprint=_text(fields, "fingerprint"), slug=_text(fields, "slug"),
         title=_text(fields, "title"), date=_moment(fields, "date"), updated=_moment(fields, "updated"),
         url=_text(fields, "url"),
-        authors=tuple(Author(_str(a[0]), _optional(a[1]), _optional(a[2])) for a in _triples(fields, "authors")),
-        categories=tuple(_str(c) for c in _list(fields, "categories")),
-        tags=tuple(_str(t) for t in _list(fields, "tags")),
+        authors=tuple(Author(_name(a[0]), _optional_name(a[1]), _optional_name(a[2]))
+                      for a in _triples(fields, "authors")),
+        categories=tuple(_name(c) for c in _list(fields, "categories")),
+        tags=tuple(_name(t) for t in _list(fields, "tags")),
         summary_html=_text(fields, "summary_html"), summary_text=_text(fields, "summary_text"),
-        content_zlib=_body(fields),
+        content_zlib=_packed(fields) if body_verified else _body(fields),
         image=None if image is None else Image(*_image(image)),
         published=_flag(fields, "published"),
         warnings=tuple(_read_problem(p) for p in _list(fields, "warnings")),
@@ -93,6 +100,14 @@ def _str(value: Any) -> str:
     if not isinstance(value, str):
         raise Malformed(f"expected text, found {type(value).__name__}")
     return value
+
+
+def _name(value: Any) -> str:
+    return sys.intern(_str(value))
+
+
+def _optional_name(value: Any) -> str | None:
+    return None if value is None else _name(value)
 
 
 def _optional(value: Any) -> str | None:
@@ -169,10 +184,17 @@ def _reference(data: Any) -> tuple[str, int]:
     return _str(data[0]), data[1]
 
 
+def _packed(fields: dict[str, Any]) -> bytes:
+    try:
+        return base64.b64decode(_text(fields, "content_zlib"), validate=True)
+    except binascii.Error:
+        raise Malformed("the body is not base64") from None
+
+
 def _body(fields: dict[str, Any]) -> bytes:
     """The compressed body, checked to inflate (within bounds) to UTF-8 text, as `Post.content_html` will."""
+    packed = _packed(fields)
     try:
-        packed = base64.b64decode(_text(fields, "content_zlib"), validate=True)
         inflater = zlib.decompressobj()
         html = inflater.decompress(packed, MAX_BODY_BYTES)
         if not inflater.eof or inflater.unconsumed_tail:
