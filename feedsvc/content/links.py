@@ -15,11 +15,14 @@ import lxml.html
 from feedsvc.content.references import REF_PREFIX
 from feedsvc.urls import is_outbound_safe
 
-# Any attribute that may hold a link, whose value does not plainly start with a safe prefix. Values with
-# entities or odd spacing also match, and are then judged on lxml's unescaped reading.
+# Any attribute that may hold a link (every one lxml's `iterlinks` reads, and any name ending in href, wherever
+# it stands: `<a/href=…>`), whose value does not plainly start with a safe prefix. Values with entities or odd
+# spacing also match, and are then judged on lxml's unescaped reading. The quantifiers before the value are
+# possessive: with `["']?` free to match nothing, every `href="https://…"` was suspect and sent to the parser.
 _SUSPECT = re.compile(
-    r"""\s(?:href|src|srcset|poster|cite|action|formaction|data|background|codebase|archive|longdesc|lowsrc|"""
-    r"""dynsrc|usemap|ping|manifest|icon|profile|xlink:href|style)\s*=\s*["']?(?!https?://[^"'\s&]|#|mailto:)""",
+    r"""(?:href|src|srcset|poster|cite|action|formaction|data|background|codebase|archive|longdesc|"""
+    r"""lowsrc|dynsrc|usemap|ping|manifest|icon|profile|classid|content|value|style)"""
+    r"""\s*+=\s*+["']?+(?!https?://[^"'\s&]|#|mailto:)""",
     re.IGNORECASE,
 )
 
@@ -28,9 +31,14 @@ def drop_unsafe_links(fragment: str) -> str:
     """The fragment without attributes whose link has a scheme other than http, https or mailto."""
     if not _SUSPECT.search(fragment):
         return fragment
+    return _checked_by_parser(fragment)
+
+
+def _checked_by_parser(fragment: str) -> str:
+    """What `drop_unsafe_links` gives, judged on lxml's reading of every link in the fragment."""
     root = lxml.html.fragment_fromstring(fragment, create_parent="div")
     unsafe = [(element, attribute) for element, attribute, link, _ in root.iterlinks()
-              if attribute is not None and not _kept(link)]
+              if attribute is not None and link is not None and not _kept(link)]  # <param valuetype=ref>: None
     if not unsafe:
         return fragment  # untouched: the renderer's bytes, not lxml's re-serialisation
     for element, attribute in unsafe:

@@ -167,20 +167,24 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
     content_source = body.replace(separator, "\n\n") if excerpt.separated else body
     markdown = dialect.renders_markdown(relpath)
     content_html = _html(content_source, url, settings, markdown)
+
+    def html_of(source: str) -> str:  # an excerpt that is the whole body (no separator in it) is rendered once
+        return content_html if source == content_source else _html(source, url, settings, markdown)
+
     summary_key, summary_field = _summary_field(data, dialect.summary_keys)
     auto_summary = dialect.auto_summary(content_html) if summary_field is None and not excerpt.separated else None
     if summary_field is not None and summary_key in PLAIN_TEXT_SUMMARY_KEYS:
         summary_html = html.escape(summary_field, quote=False)
     elif summary_field is not None:
-        summary_html = _html(summary_field, url, settings, markdown)
+        summary_html = html_of(summary_field)
     elif auto_summary is not None:
         summary_html = auto_summary
     elif liquid:  # the excerpt rendered on its own, as Jekyll does (its warnings are the post's)
         in_excerpt = liquid_rendered(excerpt.source, excerpt=True)
         references = tuple(dict.fromkeys(references + in_excerpt.references))
-        summary_html = _html(in_excerpt.text, url, settings, markdown)
+        summary_html = html_of(in_excerpt.text)
     else:
-        summary_html = _html(excerpt.source, url, settings, markdown)
+        summary_html = html_of(excerpt.source)
     summary_text = html_to_text(summary_html)
 
     image = _image(data.get("image"), settings.site_url)
