@@ -36,7 +36,7 @@ def read_post(root: Path, relpath: str, signature: FileSignature, settings: Sett
         return Problem(relpath, f"cannot read: {exc.strerror or exc}")
     if read_signature != signature:  # replaced or rewritten since the scan: the bytes may be torn
         return None
-    return parse_post(relpath, raw, settings, body_level)
+    return parse_post(relpath, raw, settings, body_level, True)  # bodies kept as source where they may be
 
 
 def read_posts(root: Path, items: Sequence[tuple[str, FileSignature]], settings: Settings,
