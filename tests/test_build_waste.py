@@ -47,3 +47,39 @@ def test_a_body_without_a_separator_is_its_own_excerpt_rendered_once(monkeypatch
     assert len(sources) == 1
     assert post.summary_html == post.content_html == \
         '<p>A single paragraph, <a href="https://example.org/x/">a link</a>.</p>'
+
+
+_MARKDOWN_PIECES = (">", "> ", "-", "- ", "* ", "+ ", "1. ", "12) ", " ", "  ", "    ", "\n", "\n\n", "[", "]",
+                    "[a](b)", "word ", "*em*", "`x`", "<b>", "```\n", "|", " | ", "---", "\t", "_", "#")
+
+
+def test_the_quick_bound_on_nesting_agrees_with_the_line_by_line_pass(monkeypatch):
+    """check_markdown skips its line pass when a bound at C speed shows the text is within every limit:
+    it accepts and refuses exactly what the line pass does (tight limits make both answers common)."""
+    import random
+
+    from feedsvc.content import limits
+
+    tight = limits.MarkupLimits(depth=8, elements=60)
+    rng = random.Random(7)
+    quick = refused = 0
+
+    def verdict(text: str) -> str:
+        try:
+            limits.check_markdown(text, tight)
+        except Exception as exc:  # noqa: BLE001 - the refusal's message is compared
+            return str(exc)
+        return "ok"
+
+    for _ in range(4000):
+        text = "".join(rng.choice(_MARKDOWN_PIECES) for _ in range(rng.randint(1, 250)))
+        bound = limits.container_bound(text)
+        if bound is not None:
+            assert limits.measure(text).depth <= 2 * bound + text.count("["), text
+        with monkeypatch.context() as line_pass_only:
+            line_pass_only.setattr(limits, "container_bound", lambda text: None)
+            expected = verdict(text)
+        assert verdict(text) == expected, text
+        quick += bound is not None and 2 * bound + text.count("[") <= tight.depth
+        refused += expected != "ok"
+    assert quick > 50 and refused > 400

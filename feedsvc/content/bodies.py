@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from feedsvc.content.limits import LIMITS, MarkupLimits, check_html, check_markdown, measure
+from feedsvc.content.limits import LIMITS, MarkupLimits, check_html, check_markdown, container_bound, measure
 from feedsvc.content.links import drop_unsafe_links
 from feedsvc.content.markup import MarkdownFlavour, absolutize_links, render_markdown, strip_xml_illegal
 
@@ -53,10 +53,14 @@ def deferrable(source: str, limits: MarkupLimits = LIMITS) -> bool:
     inline = sum(source.count(mark) for mark in _INLINE_OPENERS)  # each opens at most one element
     if inline + _WRAPPERS + _LEVELS_PER_CONTAINER > limits.html_depth:
         return False
-    shape = measure(source)  # quotes and list items inside each other (and brackets); table cells
-    if len(source) * _HTML_PER_CHAR + shape.table_cells * _HTML_PER_CELL > limits.html_chars:
-        return False  # a table row pads to the header's columns: `<td align="center"></td>` for each
-    return _LEVELS_PER_CONTAINER * (shape.depth + 1) + inline + _WRAPPERS <= limits.html_depth
+    prefix = container_bound(source)
+    containers = 2 * prefix if prefix is not None else None
+    if containers is None:  # tabs or tables: the line by line pass
+        shape = measure(source)  # quotes and list items inside each other (and brackets); table cells
+        if len(source) * _HTML_PER_CHAR + shape.table_cells * _HTML_PER_CELL > limits.html_chars:
+            return False  # a table row pads to the header's columns: `<td align="center"></td>` for each
+        containers = shape.depth
+    return _LEVELS_PER_CONTAINER * (containers + 1) + inline + _WRAPPERS <= limits.html_depth
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,21 +15,24 @@ import lxml.html
 from feedsvc.content.references import REF_PREFIX
 from feedsvc.urls import is_outbound_safe
 
-# Any attribute that may hold a link (every one lxml's `iterlinks` reads, and any name ending in href, wherever
-# it stands: `<a/href=…>`), whose value does not plainly start with a safe prefix. Values with entities or odd
-# spacing also match, and are then judged on lxml's unescaped reading. The quantifiers before the value are
-# possessive: with `["']?` free to match nothing, every `href="https://…"` was suspect and sent to the parser.
+# Any attribute that may hold a link (every one lxml's `iterlinks` reads), after
+# whatever may end the previous one (`<a/href=…>`, `title="t"href=…`), whose value does not plainly start with
+# a safe prefix. Values with entities or odd spacing also match, and are then judged on lxml's unescaped
+# reading. The quantifiers before the value are possessive: with `["']?` free to match nothing, every
+# `href="https://…"` was suspect and sent to the parser.
 _SUSPECT = re.compile(
-    r"""(?:href|src|srcset|poster|cite|action|formaction|data|background|codebase|archive|longdesc|"""
+    r"""[\s/"'](?:href|src|srcset|poster|cite|action|formaction|data|background|codebase|archive|longdesc|"""
     r"""lowsrc|dynsrc|usemap|ping|manifest|icon|profile|classid|content|value|style)"""
     r"""\s*+=\s*+["']?+(?!https?://[^"'\s&]|#|mailto:)""",
     re.IGNORECASE,
 )
+# A name that ends in href after other letters (`xlink:href`, `data-href`): sent to the parser whatever its value.
+_OTHER_HREF = re.compile(r"""[^\s/"']href\s*=""", re.IGNORECASE)
 
 
 def drop_unsafe_links(fragment: str) -> str:
     """The fragment without attributes whose link has a scheme other than http, https or mailto."""
-    if not _SUSPECT.search(fragment):
+    if not _SUSPECT.search(fragment) and not _OTHER_HREF.search(fragment):
         return fragment
     return _checked_by_parser(fragment)
 
