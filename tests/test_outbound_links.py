@@ -112,7 +112,8 @@ def test_the_quick_test_never_lets_through_a_fragment_the_parser_would_change():
 
     for fragment in ('<meta http-equiv="refresh" content="0;url=javascript:x()">', '<a/href="javascript:x()">a</a>',
                      '<object classid="javascript:x()"></object>', '<param valuetype="ref" value="javascript:x()">',
-                     '<a title="t"href="javascript:x()">a</a>', '<p style="background: url(javascript:x())">p</p>'):
+                     '<a title="t"href="javascript:x()">a</a>', '<p style="background: url(javascript:x())">p</p>',
+                     '<a href' + " " * 40 + '=\n"javascript:x()">a</a>', '<a title="a=b" HREF=javascript:x()>a</a>'):
         assert drop_unsafe_links(fragment) == _checked_by_parser(fragment) != fragment, fragment
     rng = random.Random(15)
     passed = 0
