@@ -20,9 +20,11 @@ from feedsvc.content.limits import LIMITS, MarkupLimits, check_html, check_markd
 from feedsvc.content.links import drop_unsafe_links
 from feedsvc.content.markup import MarkdownFlavour, absolutize_links, render_markdown, strip_xml_illegal
 
-# Source an HTML pass could take from elsewhere in the post, each use a copy: reference-style link, footnote
-# and abbreviation definitions, kramdown's attribute lists. A body with any of them is rendered at once.
-_EXPANDING = ("]:", "{:", "*[")
+# Source an HTML pass copies into every place that names it, with no bound from the source: kramdown's
+# abbreviations and attribute lists. A body with either is rendered at once. (Reference-style links are
+# bounded below: each `[` uses at most one definition, escaped to at most six times its length.)
+_EXPANDING = ("{:", "*[")
+_ESCAPED = 6  # `"` in a title is `&quot;`
 # What one character of source becomes at most (checked before links are made absolute): `>` is
 # `<blockquote>\n</blockquote>\n`, a list marker `<ul>\n<li></li>\n</ul>\n`, `'` `&rsquo;`.
 _HTML_PER_CHAR = 64
@@ -48,7 +50,14 @@ def _finished(rendered: str, base_url: str) -> str:
 def deferrable(source: str, limits: MarkupLimits = LIMITS) -> bool:
     """Whether Markdown `source` (within `check_markdown`'s bounds) renders to HTML that passes `check_html`
     whatever it holds: upper bounds on the HTML's length and on how deeply its elements nest."""
-    if any(mark in source for mark in _EXPANDING) or len(source) * _HTML_PER_CHAR > limits.html_chars:
+    if any(mark in source for mark in _EXPANDING):
+        return False
+    length = len(source) * _HTML_PER_CHAR
+    if "]:" in source:
+        # A definition (label, destination and title may each go on to another line) holds no empty line.
+        longest = max((len(block) for block in source.split("\n\n") if "]:" in block), default=0)
+        length += source.count("[") * (_ESCAPED * longest + _HTML_PER_CHAR)
+    if length > limits.html_chars:
         return False
     inline = sum(source.count(mark) for mark in _INLINE_OPENERS)  # each opens at most one element
     if inline + _WRAPPERS + _LEVELS_PER_CONTAINER > limits.html_depth:
@@ -57,7 +66,7 @@ def deferrable(source: str, limits: MarkupLimits = LIMITS) -> bool:
     containers = 2 * prefix if prefix is not None else None
     if containers is None:  # tabs or tables: the line by line pass
         shape = measure(source)  # quotes and list items inside each other (and brackets); table cells
-        if len(source) * _HTML_PER_CHAR + shape.table_cells * _HTML_PER_CELL > limits.html_chars:
+        if length + shape.table_cells * _HTML_PER_CELL > limits.html_chars:
             return False  # a table row pads to the header's columns: `<td align="center"></td>` for each
         containers = shape.depth
     return _LEVELS_PER_CONTAINER * (containers + 1) + inline + _WRAPPERS <= limits.html_depth
