@@ -11,6 +11,7 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Protocol
 
 
 class FeedFormat(enum.Enum):
@@ -91,6 +92,13 @@ class Problem:
         return f"{where}: {prefix}{self.message}"
 
 
+class BodyMarkup(Protocol):
+    """How a body kept as its source becomes HTML (content/bodies.py): most posts' bodies appear in no
+    subscription feed, so a build renders a body only when an entry first shows it."""
+
+    def html(self, source: str, base_url: str) -> str: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Post:
     """One parsed post, with everything a feed needs already normalised."""
@@ -135,13 +143,17 @@ class Post:
     # server answered its redirect page at (`/old/`, `/old`, `/old/index.html`).
     aliases: tuple[str, ...] = ()
     lang: str = ""  # the post's own language tag (front matter `lang:`), shown on its entry; "" for the feed's
+    # None: `content_zlib` holds the body's HTML. Else it holds the body's source (Markdown after Liquid and
+    # shortcodes), which this renders when the HTML is asked for: the same bytes, made only when shown.
+    body_markup: BodyMarkup | None = None
 
     @property
     def content_html(self) -> str:
-        return zlib.decompress(self.content_zlib).decode("utf-8", "surrogatepass")
+        text = zlib.decompress(self.content_zlib).decode("utf-8", "surrogatepass")
+        return text if self.body_markup is None else self.body_markup.html(text, self.url)
 
     def with_content(self, content_html: str) -> Post:
-        return replace(self, content_zlib=pack_html(content_html))
+        return replace(self, content_zlib=pack_html(content_html), body_markup=None)
 
 
 BODY_LEVEL = 1  # zlib level of bodies held by a serving process: 2.1x smaller, ~60 µs a post

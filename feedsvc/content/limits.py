@@ -64,6 +64,10 @@ def check_markdown(markdown: str, limits: MarkupLimits = LIMITS) -> str:
     if _inline_elements(markdown) > limits.elements:  # before the line by line pass, at C speed
         _refuse(f"the Markdown has about {_inline_elements(markdown):,} elements (links, emphasis, inline HTML)",
                 limits.elements, "elements")
+    depth = container_bound(markdown)
+    if depth is not None and 2 * depth + markdown.count("[") <= limits.depth \
+            and lines + _inline_elements(markdown) <= limits.elements:
+        return markdown  # the line by line pass could only find less: most posts skip it
     shape = measure(markdown)
     if shape.depth > limits.depth:
         _refuse(f"the Markdown nests {shape.depth:,} levels deep at its line {shape.depth_line:,} "
@@ -149,6 +153,20 @@ def measure(markdown: str) -> Shape:
     table_cells += cells
     return Shape(len(markdown), markdown.count("\n") + 1, depth, depth_line, table_cells, table_line,
                  blocks + table_cells + _inline_elements(markdown))
+
+
+# What may open a container at the start of a line: indentation, quote marks and list markers.
+_LINE_PREFIX = re.compile(r"^[ >*+\-0-9.)]*", re.MULTILINE)
+
+
+def container_bound(markdown: str) -> int | None:
+    """The longest prefix of a line (indentation, quote marks, list markers), at C speed: lists and quotes
+    inside each other, as `measure` counts them, are at most twice as many (each quote is a `>`; each list
+    item a column of its content, counted from the line's start). None for text with tabs (they widen
+    to four columns) or tables (only the line pass counts cells)."""
+    if "\t" in markdown or "|" in markdown:
+        return None
+    return max(map(len, _LINE_PREFIX.findall(markdown)))
 
 
 def _inline_elements(markdown: str) -> int:

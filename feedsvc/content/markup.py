@@ -122,7 +122,14 @@ def _needs_a_parser(fragment: str) -> bool:
         or (("style" in lowered or "cite" in lowered or "archive" in lowered) and bool(_PARSER_ATTRS.search(lowered)))
 
 
+# An http(s) link urljoin gives back as written (a host; no query, fragment, params, space, entity, backslash
+# or upper case in the scheme): most links in posts, which no longer pay for urljoin's parsing.
+_AS_WRITTEN = re.compile(r"https?://[^/\s;?#&\\\x00-\x1f\x7f][^\s;?#&\\\x00-\x1f\x7f]*")
+
+
 def _resolved(match: re.Match[str], base_url: str) -> str:
+    if _AS_WRITTEN.fullmatch(match.group(2)):
+        return match.group(0)
     link = html.unescape(match.group(2)).strip()
     try:
         joined = join_url(base_url, link)

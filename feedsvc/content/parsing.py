@@ -19,15 +19,15 @@ from functools import lru_cache
 from typing import Any
 
 from feedsvc.config import Settings
+from feedsvc.content.bodies import MarkdownBody, body_html, deferrable
 from feedsvc.content.dates import first_date, parse_date, shown_in
 from feedsvc.content.dialects import Dialect, PostPlace, dialect_for
 from feedsvc.content.excerpts import cut_excerpt
 from feedsvc.content.fields import PostError, text_field
 from feedsvc.content.front_matter import FrontMatter, FrontMatterError, split_front_matter
 from feedsvc.content.kramdown import KramdownOptions
-from feedsvc.content.limits import check_html, check_markdown
-from feedsvc.content.links import drop_unsafe_links
-from feedsvc.content.markup import absolutize_links, html_to_text, render_markdown, strip_xml_illegal
+from feedsvc.content.limits import check_markdown
+from feedsvc.content.markup import html_to_text, strip_xml_illegal
 from feedsvc.content.templating import Rendered, has_liquid, listing_read, render_post_body
 from feedsvc.content.typography import smartify
 from feedsvc.model import BODY_LEVEL, Author, Image, Post, Problem, pack_html
@@ -50,8 +50,9 @@ _IMAGE_TYPES = {
 }
 
 
-def parse_post(relpath: str, raw: bytes, settings: Settings, body_level: int = BODY_LEVEL, *,
-               relative: Mapping[str, str] | None = None, wanted: list[str] | None = None) -> Post | Problem:
+def parse_post(relpath: str, raw: bytes, settings: Settings, body_level: int = BODY_LEVEL,
+               defer_body: bool = False, *, relative: Mapping[str, str] | None = None,
+               wanted: list[str] | None = None) -> Post | Problem:
     """Parse one post file; never raises for bad input, returns a Problem instead.
 
     `relative`: the files the post `{% include_relative %}`s, by path from the site's root, as the
@@ -59,9 +60,10 @@ def parse_post(relpath: str, raw: bytes, settings: Settings, body_level: int = B
     can read them and parse again (reading.py).
 
     `body_level`: how hard to compress the body held in memory (`Post.content_zlib`): 1 where it is
-    held for long (serving), 0 (stored, no compression work) for a build that exits when done."""
+    held for long (serving), 0 (stored, no compression work) for a build that exits when done.
+    `defer_body`: keep a Markdown body as its source where it may be (bodies.py), rendered when shown."""
     try:
-        return _parse(relpath, raw, settings, body_level, _Neighbours(relative or {}, wanted))
+        return _parse(relpath, raw, settings, body_level, defer_body, _Neighbours(relative or {}, wanted))
     except PostError as exc:
         return Problem(relpath, str(exc), "error", exc.line)
     except RecursionError:
@@ -79,7 +81,7 @@ class _Neighbours:
 
 
 def _parse(relpath: str, raw: bytes, settings: Settings, body_level: int = BODY_LEVEL,
-           neighbours: _Neighbours | None = None) -> Post | Problem:
+           defer_body: bool = False, neighbours: _Neighbours | None = None) -> Post | Problem:
     dialect = dialect_for(settings.dialect, settings.dialect_rules)
     if len(raw) > MAX_POST_BYTES:
         raise PostError(f"file is {len(raw):,} bytes, over the {MAX_POST_BYTES:,}-byte limit for a post")
@@ -106,12 +108,12 @@ def _parse(relpath: str, raw: bytes, settings: Settings, body_level: int = BODY_
               for key, line in front.duplicates]
     data = dialect.with_defaults(front.data, relpath, settings.site_config)
     return _build_post(dialect, relpath, raw, data, front.body, settings, front.body_line, notes, body_level,
-                       neighbours)
+                       defer_body, neighbours)
 
 
 def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any], body: str, settings: Settings,
                 body_line: int = 1, notes: Iterable[Problem] = (), body_level: int = BODY_LEVEL,
-                neighbours: _Neighbours | None = None) -> Post:
+                defer_body: bool = False, neighbours: _Neighbours | None = None) -> Post:
     warnings: list[Problem] = list(notes)
     tz = settings.tz
     file_slug, file_date = dialect.file_name(relpath)
@@ -190,22 +192,31 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
 
     content_source = body.replace(separator, "\n\n") if excerpt.separated else body
     markdown = dialect.renders_markdown(relpath)
-    content_html = _html(content_source, url, settings, markdown)
     summary_key, summary_field = _summary_field(data, dialect.summary_keys)
+    # Kept as Markdown when no summary is made from its HTML and no link to another post is resolved in it.
+    deferred = defer_body and markdown and not references and (summary_field is not None or excerpt.separated) \
+        and deferrable(check_markdown(content_source))
+    content_html = "" if deferred else _html(content_source, url, settings, markdown)
+
+    def html_of(source: str) -> str:  # an excerpt that is the whole body (no separator in it) is rendered once
+        return content_html if source == content_source and not deferred else _html(source, url, settings, markdown)
+
     auto_summary = dialect.auto_summary(content_html) if summary_field is None and not excerpt.separated else None
     if summary_field is not None and summary_key in PLAIN_TEXT_SUMMARY_KEYS:
         summary_html = html.escape(summary_field, quote=False)
     elif summary_field is not None:
-        summary_html = _html(summary_field, url, settings, markdown)
+        summary_html = html_of(summary_field)
     elif auto_summary is not None:
         summary_html = auto_summary
     elif liquid:  # the excerpt rendered on its own, as Jekyll does (its warnings are the post's)
         in_excerpt = liquid_rendered(excerpt.source, excerpt=True)
         references = tuple(dict.fromkeys(references + in_excerpt.references))
-        summary_html = _html(in_excerpt.text, url, settings, markdown)
+        summary_html = html_of(in_excerpt.text)
     else:
-        summary_html = _html(excerpt.source, url, settings, markdown)
+        summary_html = html_of(excerpt.source)
     summary_text = html_to_text(summary_html)
+    if deferred and references:  # the excerpt's Liquid linked to another post: resolved in the HTML
+        deferred, content_html = False, _html(content_source, url, settings, markdown)
 
     image = _image(data.get("image"), settings.site_url)
     lang = _language_tag(data.get("lang"), relpath, warnings)
@@ -227,7 +238,7 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
         tags=tuple(tags),
         summary_html=summary_html,
         summary_text=summary_text,
-        content_zlib=pack_html(content_html, body_level),
+        content_zlib=pack_html(content_source if deferred else content_html, body_level),
         image=image,
         published=published,
         warnings=tuple(warnings),
@@ -242,6 +253,7 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
         weight=weight,
         link_title=link_title,
         aliases=dialect.aliases_of(data, path),
+        body_markup=MarkdownBody(settings.markdown) if deferred else None,
     )
 
 
@@ -258,9 +270,7 @@ def _summary_field(data: Mapping[Any, Any], keys: tuple[str, ...]) -> tuple[str,
 
 
 def _html(source: str, base_url: str, settings: Settings, markdown: bool = True) -> str:
-    """The body as HTML: Markdown rendered (the generator's flavour), anything else as written; bounded (limits.py)."""
-    rendered = check_html(render_markdown(check_markdown(source), settings.markdown) if markdown else source)
-    return strip_xml_illegal(drop_unsafe_links(absolutize_links(rendered, base_url))).strip()
+    return body_html(source, base_url, settings.markdown, markdown)
 
 
 def _words(data: Mapping[Any, Any], plural: str, singular: str, *, merged: bool = False) -> list[str]:

@@ -45,12 +45,12 @@ def _parse_with_neighbours(root: Path, relpath: str, raw: bytes, settings: Setti
     """Parse, then again with the files the post `{% include_relative %}`s for as long as it asks for
     more (an included file may include others); a file that cannot be read is then the post's warning."""
     if b"include_relative" not in raw and "include_relative" not in settings.site_includes:
-        return parse_post(relpath, raw, settings, body_level)
+        return parse_post(relpath, raw, settings, body_level, True)  # bodies kept as source where they may be
     given: dict[str, str] = {}
     tried: set[str] = set()
     for _ in range(_MAX_INCLUDE_ROUNDS):
         wanted: list[str] = []
-        result = parse_post(relpath, raw, settings, body_level, relative=given, wanted=wanted)
+        result = parse_post(relpath, raw, settings, body_level, True, relative=given, wanted=wanted)
         new = [path for path in dict.fromkeys(wanted) if path not in tried]
         if not new:
             break

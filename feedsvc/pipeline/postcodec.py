@@ -15,7 +15,7 @@ import zlib
 from datetime import datetime
 from typing import Any
 
-from feedsvc.model import Author, Image, Language, Post, Problem
+from feedsvc.model import Author, Image, Language, Post, Problem, pack_html
 
 MAX_BODY_BYTES = 64 * 1024 * 1024  # an inflated post body; a cache entry past it is refused
 
@@ -32,7 +32,7 @@ def encode(value: Post | Problem) -> dict[str, Any]:
         "date": value.date.isoformat(), "updated": value.updated.isoformat(), "url": value.url,
         "authors": [[a.name, a.email, a.uri] for a in value.authors], "categories": list(value.categories),
         "tags": list(value.tags), "summary_html": value.summary_html, "summary_text": value.summary_text,
-        "content_zlib": base64.b64encode(value.content_zlib).decode("ascii"),
+        "content_zlib": base64.b64encode(_html_body(value)).decode("ascii"),
         "image": None if value.image is None else [value.image.url, value.image.mime_type, value.image.alt],
         "published": value.published, "warnings": [_problem(p) for p in value.warnings],
         "references": [[key, line] for key, line in value.references], "liquid": value.liquid,
@@ -42,6 +42,7 @@ def encode(value: Post | Problem) -> dict[str, Any]:
         "language": None if value.language is None else [value.language.prefix, value.language.code,
                                                          value.language.title],
         "weight": value.weight, "link_title": value.link_title, "aliases": list(value.aliases),
+        "body_markup": None,  # the cache holds every body as HTML
     }}
 
 
@@ -60,6 +61,8 @@ def decode(data: Any, *, body_verified: bool = False) -> Post | Problem:
     if not isinstance(fields, dict):
         raise Malformed("not a cached post or problem")
     image = fields.get("image")
+    if fields.get("body_markup") is not None:
+        raise Malformed("a body kept as its source")
     return Post(
         source=_text(fields, "source"), fingerprint=_text(fields, "fingerprint"), slug=_text(fields, "slug"),
         title=_text(fields, "title"), date=_moment(fields, "date"), updated=_moment(fields, "updated"),
@@ -81,6 +84,11 @@ def decode(data: Any, *, body_verified: bool = False) -> Post | Problem:
         weight=_number(fields, "weight"), link_title=_text(fields, "link_title"),
         aliases=tuple(_str(path) for path in _list(fields, "aliases")),
     )
+
+
+def _html_body(post: Post) -> bytes:
+    """The body as HTML, compressed: one kept as its source (content/bodies.py) is rendered for the cache."""
+    return post.content_zlib if post.body_markup is None else pack_html(post.content_html)
 
 
 def _problem(problem: Problem) -> list[Any]:

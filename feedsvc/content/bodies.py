@@ -1,0 +1,88 @@
+"""A post's body as HTML: rendered while parsing, or kept as its source and rendered when an entry shows it.
+
+A build shows each post's body only in the entries of the subscription feeds that hold it (the newest
+`feed_limit` of each scope): at 10,000 posts, half the bodies of bench's corpus and nine in ten of the news
+corpus appear in none. Those are kept as their Markdown (after Liquid and shortcodes, so every warning and
+reference is known at parse time) and rendered when an archive page or filtered feed first asks; the bytes
+are the same either way (tests compare).
+
+A body is kept so only when its HTML cannot fail the bounds on rendered HTML (limits.py's `check_html`,
+which turns a post into a Problem): `deferrable` bounds the HTML's length and nesting from the source, with
+room to spare; every other body is rendered at once, as before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from feedsvc.content.limits import LIMITS, MarkupLimits, check_html, check_markdown, container_bound, measure
+from feedsvc.content.links import drop_unsafe_links
+from feedsvc.content.markup import MarkdownFlavour, absolutize_links, render_markdown, strip_xml_illegal
+
+# Source an HTML pass copies into every place that names it, with no bound from the source: kramdown's
+# abbreviations and attribute lists. A body with either is rendered at once. (Reference-style links are
+# bounded below: each `[` uses at most one definition, escaped to at most six times its length.)
+_EXPANDING = ("{:", "*[")
+_ESCAPED = 6  # `"` in a title is `&quot;`
+# What one character of source becomes at most (checked before links are made absolute): `>` is
+# `<blockquote>\n</blockquote>\n`, a list marker `<ul>\n<li></li>\n</ul>\n`, `'` `&rsquo;`.
+_HTML_PER_CHAR = 64
+_HTML_PER_CELL = 32
+# Elements one container level of source opens (`<ul><li><p>`), and the fixed wrappers around blocks
+# (highlighted code: `<div><div><pre><code>`, tables: `<table><tbody><tr><td>`).
+_LEVELS_PER_CONTAINER = 3
+_WRAPPERS = 12
+_INLINE_OPENERS = ("*", "_", "~", "[", "<", "`")
+
+
+def body_html(source: str, base_url: str, flavour: MarkdownFlavour, markdown: bool = True) -> str:
+    """The body as HTML: Markdown rendered (the generator's flavour), anything else as written; bounded
+    (limits.py: a PostError past a bound); relative links made absolute, unsafe ones dropped."""
+    rendered = check_html(render_markdown(check_markdown(source), flavour) if markdown else source)
+    return _finished(rendered, base_url)
+
+
+def _finished(rendered: str, base_url: str) -> str:
+    return strip_xml_illegal(drop_unsafe_links(absolutize_links(rendered, base_url))).strip()
+
+
+def deferrable(source: str, limits: MarkupLimits = LIMITS) -> bool:
+    """Whether Markdown `source` (within `check_markdown`'s bounds) renders to HTML that passes `check_html`
+    whatever it holds: upper bounds on the HTML's length and on how deeply its elements nest."""
+    if any(mark in source for mark in _EXPANDING):
+        return False
+    length = len(source) * _HTML_PER_CHAR
+    if "]:" in source:
+        # A definition (label, destination and title may each go on to another line) holds no empty line.
+        longest = max((len(block) for block in source.split("\n\n") if "]:" in block), default=0)
+        length += source.count("[") * (_ESCAPED * longest + _HTML_PER_CHAR)
+    if length > limits.html_chars:
+        return False
+    inline = sum(source.count(mark) for mark in _INLINE_OPENERS)  # each opens at most one element
+    if inline + _WRAPPERS + _LEVELS_PER_CONTAINER > limits.html_depth:
+        return False
+    prefix = container_bound(source)
+    containers = 2 * prefix if prefix is not None else None
+    if containers is None:  # tabs or tables: the line by line pass
+        shape = measure(source)  # quotes and list items inside each other (and brackets); table cells
+        if length + shape.table_cells * _HTML_PER_CELL > limits.html_chars:
+            return False  # a table row pads to the header's columns: `<td align="center"></td>` for each
+        containers = shape.depth
+    return _LEVELS_PER_CONTAINER * (containers + 1) + inline + _WRAPPERS <= limits.html_depth
+
+
+@dataclass(frozen=True, slots=True)
+class MarkdownBody:
+    """A body kept as Markdown that `deferrable` passed (`Post.body_markup`): rendered with the site's flavour."""
+
+    flavour: MarkdownFlavour
+
+    def html(self, source: str, base_url: str) -> str:
+        return _rendered(source, base_url, self.flavour)
+
+
+# The three formats of a feed show the same entries one after another: each body is rendered once for them.
+@lru_cache(maxsize=256)
+def _rendered(source: str, base_url: str, flavour: MarkdownFlavour) -> str:
+    return _finished(render_markdown(source, flavour), base_url)
