@@ -242,6 +242,7 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
         weight=weight,
         link_title=link_title,
         aliases=dialect.aliases_of(data, path),
+        taxonomies=dialect.terms_of(data),
     )
 
 

@@ -41,6 +41,7 @@ def encode(value: Post | Problem) -> dict[str, Any]:
         "language": None if value.language is None else [value.language.prefix, value.language.code,
                                                          value.language.title],
         "weight": value.weight, "link_title": value.link_title, "aliases": list(value.aliases),
+        "taxonomies": [[plural, list(terms)] for plural, terms in value.taxonomies],
     }}
 
 
@@ -73,6 +74,7 @@ def decode(data: Any) -> Post | Problem:
         language=_language(fields.get("language")),
         weight=_number(fields, "weight"), link_title=_text(fields, "link_title"),
         aliases=tuple(_str(path) for path in _list(fields, "aliases")),
+        taxonomies=tuple(_taxonomy(t) for t in _list(fields, "taxonomies")),
     )
 
 
@@ -167,6 +169,12 @@ def _reference(data: Any) -> tuple[str, int]:
     if not isinstance(data, list) or len(data) != 2 or not isinstance(data[1], int) or isinstance(data[1], bool):
         raise Malformed("a reference is [key, line]")
     return _str(data[0]), data[1]
+
+
+def _taxonomy(data: Any) -> tuple[str, tuple[str, ...]]:
+    if not isinstance(data, list) or len(data) != 2 or not isinstance(data[1], list):
+        raise Malformed("a taxonomy is [plural, [term, ...]]")
+    return _str(data[0]), tuple(_str(term) for term in data[1])
 
 
 def _body(fields: dict[str, Any]) -> bytes:
