@@ -74,7 +74,7 @@ def _scopes(posts: tuple[Post, ...], language: Language | None) -> dict[Scope, t
 
 
 # A taxonomy by one of these names would put its feeds where feedsvc's own are: it has none.
-_TAKEN_SEGMENTS = frozenset({kind.value for kind in ScopeKind} | {ARCHIVE_SEGMENT})
+_TAKEN_SEGMENTS = frozenset({kind.value for kind in ScopeKind if kind is not ScopeKind.TERM} | {ARCHIVE_SEGMENT})
 
 
 def _taxonomies(posts: tuple[Post, ...]) -> list[str]:
