@@ -37,6 +37,7 @@ class ScopeKind(enum.Enum):
     CATEGORY = "categories"
     TAG = "tags"
     AUTHOR = "authors"
+    TERM = "terms"  # a term of a generator's own taxonomy (Hugo's `series`): its feeds are under the taxonomy's name
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,13 +52,14 @@ class Language:
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    """One feed family: the whole site, or one category, tag or author; in the default language (None)
-    or in one other language of a multilingual site."""
+    """One feed family: the whole site, or one category, tag, author or term of another taxonomy; in the
+    default language (None) or in one other language of a multilingual site."""
 
     kind: ScopeKind
     slug: str = ""
     label: str = ""
     language: Language | None = None
+    taxonomy: str = ""  # a TERM's taxonomy, by its plural: the URL segment its feeds live under
 
 
 SITE_SCOPE = Scope(ScopeKind.SITE)
@@ -142,6 +144,9 @@ class Post:
     # Old paths (unescaped) that answer `301` to the post: Hugo's `aliases`, each in the forms a web
     # server answered its redirect page at (`/old/`, `/old`, `/old/index.html`).
     aliases: tuple[str, ...] = ()
+    # Its terms in each of the site's other taxonomies (Hugo's `series = "series"`): (plural, terms), each
+    # with feeds of its own; tags and categories are not repeated here.
+    taxonomies: tuple[tuple[str, tuple[str, ...]], ...] = ()
     lang: str = ""  # the post's own language tag (front matter `lang:`), shown on its entry; "" for the feed's
     # None: `content_zlib` holds the body's HTML. Else it holds the body's source (Markdown after Liquid and
     # shortcodes), which this renders when the HTML is asked for: the same bytes, made only when shown.

@@ -35,10 +35,13 @@ def feed_path(scope: Scope, fmt: FeedFormat) -> str:
 
 
 def scope_dir(scope: Scope) -> str:
-    """Where a scope's feeds live: `/`, `/tags/<slug>/`, and each under `/<prefix>/` in another language."""
+    """Where a scope's feeds live: `/`, `/tags/<slug>/`, a term's `/<taxonomy>/<slug>/`, and each under
+    `/<prefix>/` in another language."""
     root = f"/{scope.language.prefix}/" if scope.language is not None else "/"
     if scope.kind is ScopeKind.SITE:
         return root
+    if scope.kind is ScopeKind.TERM:
+        return f"{root}{scope.taxonomy}/{scope.slug}/"
     return f"{root}{scope.kind.value}/{scope.slug}/"
 
 

@@ -254,6 +254,7 @@ def _build_post(dialect: Dialect, relpath: str, raw: bytes, data: dict[Any, Any]
         link_title=link_title,
         aliases=dialect.aliases_of(data, path),
         body_markup=MarkdownBody(settings.markdown) if deferred else None,
+        taxonomies=dialect.terms_of(data),
     )
 
 

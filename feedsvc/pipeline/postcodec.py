@@ -43,6 +43,7 @@ def encode(value: Post | Problem) -> dict[str, Any]:
                                                          value.language.title],
         "weight": value.weight, "link_title": value.link_title, "aliases": list(value.aliases),
         "body_markup": None,  # the cache holds every body as HTML
+        "taxonomies": [[plural, list(terms)] for plural, terms in value.taxonomies],
     }}
 
 
@@ -83,6 +84,7 @@ def decode(data: Any, *, body_verified: bool = False) -> Post | Problem:
         language=_language(fields.get("language")),
         weight=_number(fields, "weight"), link_title=_text(fields, "link_title"),
         aliases=tuple(_str(path) for path in _list(fields, "aliases")),
+        taxonomies=tuple(_taxonomy(t) for t in _list(fields, "taxonomies")),
     )
 
 
@@ -197,6 +199,12 @@ def _packed(fields: dict[str, Any]) -> bytes:
         return base64.b64decode(_text(fields, "content_zlib"), validate=True)
     except binascii.Error:
         raise Malformed("the body is not base64") from None
+
+
+def _taxonomy(data: Any) -> tuple[str, tuple[str, ...]]:
+    if not isinstance(data, list) or len(data) != 2 or not isinstance(data[1], list):
+        raise Malformed("a taxonomy is [plural, [term, ...]]")
+    return _str(data[0]), tuple(_str(term) for term in data[1])
 
 
 def _body(fields: dict[str, Any]) -> bytes:

@@ -73,6 +73,8 @@ def feed_title(settings: Settings, scope: Scope) -> str:
         return title
     if scope.kind is ScopeKind.AUTHOR:
         return f"{title}: posts by {scope.label}"
+    if scope.kind is ScopeKind.TERM:
+        return f"{title}: {scope.taxonomy} {scope.label}"
     return f"{title}: {_KIND_LABEL[scope.kind]} {scope.label}"
 
 

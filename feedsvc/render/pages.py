@@ -51,12 +51,16 @@ def _newest(site: Site) -> datetime:
     return max((p.updated for p in site.posts), default=EPOCH)
 
 
-def _grouped(site: Site) -> list[tuple[ScopeKind, list[Scope]]]:
+def _grouped(site: Site) -> list[tuple[ScopeKind, str, list[Scope]]]:
+    """(kind, heading, scopes) of each kind of scope the site has; the terms of each other taxonomy apart."""
     groups = []
     for kind in ScopeKind:
-        scopes = [s for s in site.scopes if s.kind is kind]
-        if scopes:
-            groups.append((kind, sorted(scopes, key=lambda s: (s.label.casefold(), s.slug))))
+        of_kind = [s for s in site.scopes if s.kind is kind]
+        taxonomies = sorted({s.taxonomy for s in of_kind})
+        for taxonomy in taxonomies:
+            scopes = [s for s in of_kind if s.taxonomy == taxonomy]
+            heading = _HEADINGS.get(kind) or taxonomy.capitalize()
+            groups.append((kind, heading, sorted(scopes, key=lambda s: (s.label.casefold(), s.slug))))
     return groups
 
 
@@ -77,7 +81,7 @@ def render_index(site: Site, settings: Settings, custom_feeds: bool = True) -> R
     """The front page: subscribe to the site, its newest entries, and every scope's page and feeds;
     `custom_feeds`: examples of what only the server answers (filtered feeds, archive pages)."""
     groups = []
-    for kind, scopes in _grouped(site):
+    for kind, heading, scopes in _grouped(site):
         if kind is ScopeKind.SITE:
             continue
         rows = [
@@ -89,7 +93,7 @@ def render_index(site: Site, settings: Settings, custom_feeds: bool = True) -> R
             }
             for scope in scopes
         ]
-        groups.append({"heading": _HEADINGS[kind], "rows": rows})
+        groups.append({"heading": heading, "rows": rows})
     shown = site.posts[: settings.feed_limit]
     body = _ENV.get_template("index.html").render(
         **_common(settings, SITE_SCOPE),
@@ -145,7 +149,8 @@ def scope_page_parts(scope: Scope, shown: tuple[Post, ...], settings: Settings) 
     can then run on another thread, as for the feeds). `shown`: the entries its feeds show."""
     body = _ENV.get_template("scope.html").render(
         **_common(settings, scope),
-        title=_SCOPE_TITLES[scope.kind].format(scope.label),
+        title=f"{scope.taxonomy.capitalize()}: {scope.label}" if scope.kind is ScopeKind.TERM
+        else _SCOPE_TITLES[scope.kind].format(scope.label),
         kind=scope.kind.name.lower(),
         entries=[_entry(post) for post in shown],
     )
@@ -214,8 +219,8 @@ def render_opml(site: Site, settings: Settings) -> Resource:
         if settings.author.email:
             etree.SubElement(head, "ownerEmail").text = settings.author.email
     body = etree.SubElement(opml, "body")
-    for kind, scopes in _grouped(site):
-        group = etree.SubElement(body, "outline", text=_HEADINGS[kind])
+    for _, heading, scopes in _grouped(site):
+        group = etree.SubElement(body, "outline", text=heading)
         for scope in scopes:
             title = feed_title(settings, scope)
             for fmt in FeedFormat:

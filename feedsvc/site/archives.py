@@ -55,7 +55,8 @@ def subscription_links(settings: Settings, scope: Scope, fmt: FeedFormat, total:
     """(rel, href) the subscription feed names (in the document and its `Link` header): its newest archive
     page and its oldest."""
     count = archive_count(total, settings.feed_limit)
-    if not count or scope.language is not None:  # archive pages are served for the default language only
+    # Archive pages are served for the default language only, and not for the terms of other taxonomies.
+    if not count or scope.language is not None or scope.kind is ScopeKind.TERM:
         return []
     newest = absolute(settings.public_url, archive_path(scope, count, fmt))
     return [("prev-archive", newest), ("next", newest),

@@ -144,7 +144,7 @@ def _alias_paths(scope: Scope, config: CompatConfig) -> list[tuple[str, FeedForm
             paths.extend((f"/feed/{name}.xml", FeedFormat.ATOM) for name in names)
         elif scope.kind is ScopeKind.TAG:
             paths.extend((f"/feed/by_tag/{name}.xml", FeedFormat.ATOM) for name in names)
-    if config.wordpress:
+    if config.wordpress and scope.kind is not ScopeKind.TERM:  # WordPress has no other taxonomies' feeds
         # WordPress serves RSS 2.0 at .../feed/ and Atom at .../feed/atom/.
         base = {
             ScopeKind.SITE: "",

@@ -6,11 +6,13 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 
 from feedsvc.config import Settings
 from feedsvc.content.dialects import dialect_for
 from feedsvc.content.references import resolve_references
 from feedsvc.model import SITE_SCOPE, Language, Post, Problem, Scope, ScopeKind, Site
+from feedsvc.site.archives import ARCHIVE_SEGMENT
 from feedsvc.urls import disambiguated_slug, slugify
 
 
@@ -60,19 +62,36 @@ def build_site(posts: Iterable[Post], problems: Iterable[Problem], settings: Set
 
 
 def _scopes(posts: tuple[Post, ...], language: Language | None) -> dict[Scope, tuple[Post, ...]]:
-    """The scopes of one language's posts: the site's, then its categories, tags and authors."""
+    """The scopes of one language's posts: the site's, then its categories, tags, authors and the terms of
+    its other taxonomies."""
     scopes: dict[Scope, tuple[Post, ...]] = {replace(SITE_SCOPE, language=language): posts}
     scopes.update(_group(posts, ScopeKind.CATEGORY, lambda p: p.categories, language))
     scopes.update(_group(posts, ScopeKind.TAG, lambda p: p.tags, language))
     scopes.update(_group(posts, ScopeKind.AUTHOR, lambda p: tuple(a.name for a in p.authors), language))
+    for taxonomy in _taxonomies(posts):
+        scopes.update(_group(posts, ScopeKind.TERM, partial(_terms, taxonomy=taxonomy), language, taxonomy))
     return scopes
+
+
+# A taxonomy by one of these names would put its feeds where feedsvc's own are: it has none.
+_TAKEN_SEGMENTS = frozenset({kind.value for kind in ScopeKind if kind is not ScopeKind.TERM} | {ARCHIVE_SEGMENT})
+
+
+def _taxonomies(posts: tuple[Post, ...]) -> list[str]:
+    """The other taxonomies the posts have terms in, sorted; each a single URL segment that is free."""
+    named = {plural for post in posts for plural, _ in post.taxonomies}
+    return sorted(p for p in named if p not in _TAKEN_SEGMENTS and "/" not in p and p.strip("."))
+
+
+def _terms(post: Post, taxonomy: str) -> tuple[str, ...]:
+    return next((terms for plural, terms in post.taxonomies if plural == taxonomy), ())
 
 
 def update_site(previous: Site, replaced: Mapping[str, Post], problems: Iterable[Problem]) -> Site | None:
     """`previous` with new versions of some posts, when no edit can move anything: a retitle, a fixed typo.
 
     Same order, same scopes, so the whole re-index is skipped. None when an edit touches what
-    places a post (date, link, visibility, categories, tags, authors, weight), retitles a post next to
+    places a post (date, link, visibility, categories, tags, authors, terms, weight), retitles a post next to
     one of the same date, or uses references to other posts: then `build_site` must run.
     """
     current = {post.source: post for post in previous.posts}
@@ -86,10 +105,12 @@ def update_site(previous: Site, replaced: Mapping[str, Post], problems: Iterable
     posts, scopes = previous.posts, dict(previous.scopes)
     for old, new in swaps:  # only the tuples that hold the post are rebuilt, by C-speed index and slices
         posts = _swapped(posts, old, new)
-        names = {(ScopeKind.CATEGORY, _key(n)) for n in old.categories} | \
-            {(ScopeKind.TAG, _key(n)) for n in old.tags} | {(ScopeKind.AUTHOR, _key(a.name)) for a in old.authors}
+        names = {(ScopeKind.CATEGORY, "", _key(n)) for n in old.categories} | \
+            {(ScopeKind.TAG, "", _key(n)) for n in old.tags} | \
+            {(ScopeKind.AUTHOR, "", _key(a.name)) for a in old.authors} | \
+            {(ScopeKind.TERM, plural, _key(n)) for plural, terms in old.taxonomies for n in terms}
         for scope, members in scopes.items():
-            if scope.kind is ScopeKind.SITE or (scope.kind, _key(scope.label)) in names:
+            if scope.kind is ScopeKind.SITE or (scope.kind, scope.taxonomy, _key(scope.label)) in names:
                 scopes[scope] = _swapped(members, old, new)
     return replace(previous, posts=posts, scopes=scopes,
                    problems=_all_problems(problems, previous.own_problems, previous.hidden))
@@ -114,7 +135,7 @@ def _swapped(posts: tuple[Post, ...], old: Post, new: Post) -> tuple[Post, ...]:
 
 def _placement(post: Post) -> tuple[object, ...]:
     return (post.published, post.date, post.publish_at, post.expire_at, post.url, post.categories, post.tags,
-            tuple(a.name for a in post.authors), post.weight, post.link_title)
+            tuple(a.name for a in post.authors), post.weight, post.link_title, post.taxonomies)
 
 
 def _all_problems(given: Iterable[Problem], own: Iterable[Problem], hidden: set[str] | frozenset[str]
@@ -129,7 +150,7 @@ def _key(name: str) -> str:
 
 
 def _group(posts: tuple[Post, ...], kind: ScopeKind, names_of: Callable[[Post], tuple[str, ...]],
-           language: Language | None = None) -> dict[Scope, tuple[Post, ...]]:
+           language: Language | None = None, taxonomy: str = "") -> dict[Scope, tuple[Post, ...]]:
     """Scopes of one kind; names equal but for case and spacing are one scope.
 
     Names that slug alike but differ stay apart: the one used first keeps the plain slug,
@@ -157,5 +178,5 @@ def _group(posts: tuple[Post, ...], kind: ScopeKind, names_of: Callable[[Post], 
         if not slug or slug in taken:
             slug = disambiguated_slug(labels[key])
         taken.add(slug)
-        scopes[Scope(kind, slug, labels[key], language)] = tuple(members[key])
+        scopes[Scope(kind, slug, labels[key], language, taxonomy)] = tuple(members[key])
     return dict(sorted(scopes.items(), key=lambda item: item[0].slug))

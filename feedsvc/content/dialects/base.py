@@ -185,6 +185,9 @@ class Dialect(Protocol):
     def aliases_of(self, front: Mapping[Any, Any], path: str) -> tuple[str, ...]:
         """Old paths (unescaped) that answer `301` to the post whose URL path is `path` (Hugo's `aliases`)."""
 
+    def terms_of(self, front: Mapping[Any, Any]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """The post's terms in the site's taxonomies besides tags and categories, as `Post.taxonomies` holds them."""
+
     def own_feed_paths(self, scope: Scope) -> tuple[str, ...]:
         """Where the generator itself publishes the RSS feed of `scope` (unescaped paths): feedsvc answers
         there too, so subscribers of a site that moves to feedsvc keep their feeds (site/compat.py)."""

@@ -302,6 +302,10 @@ class Jekyll:
     def aliases_of(self, front: Mapping[Any, Any], path: str) -> tuple[str, ...]:
         return ()
 
+    def terms_of(self, front: Mapping[Any, Any]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """Jekyll has tags and categories only."""
+        return ()
+
     def own_feed_paths(self, scope: Scope) -> tuple[str, ...]:
         """Jekyll has no feeds of its own: jekyll-feed's paths are a compatibility style (site/compat.py)."""
         return ()

@@ -57,7 +57,7 @@ from feedsvc.content.dialects.hugo.order import order_key, ranking
 from feedsvc.content.dialects.hugo.rules import HugoRules
 from feedsvc.content.dialects.hugo.shortcodes import expand, has_shortcodes
 from feedsvc.content.dialects.hugo.summary import auto_summary
-from feedsvc.content.dialects.hugo.taxonomies import with_taxonomies
+from feedsvc.content.dialects.hugo.taxonomies import custom_terms, with_taxonomies
 from feedsvc.content.dialects.hugo.urls import base_name, page_path, sections, urlize
 from feedsvc.content.front_matter import FrontMatterReader, split_toml, split_yaml
 from feedsvc.content.goldmark import goldmark_options
@@ -225,6 +225,10 @@ class Hugo:
     def aliases_of(self, front: Mapping[Any, Any], path: str) -> tuple[str, ...]:
         """`aliases`: absolute ones as written, relative ones beside the page's own link (aliases.py)."""
         return alias_paths(front.get("aliases"), path)
+
+    def terms_of(self, front: Mapping[Any, Any]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """Each custom taxonomy's terms (`series = "series"`: `series:`), a string as one term (taxonomies.py)."""
+        return custom_terms(front, self.rules.taxonomies)
 
     def own_feed_paths(self, scope: Scope) -> tuple[str, ...]:
         """`/index.xml`, `/<section>/index.xml`, `/tags/<term>/index.xml`, each under its language (feeds.py)."""

@@ -4,8 +4,9 @@ A site without the table has Hugo's two, `tag = "tags"` and `category = "categor
 exactly the ones it lists, so a table without `tag` turns tags off (Hugo then reads `tags:` as a plain
 parameter). The taxonomy whose singular is `tag` gives a post's tags, from the front matter key of its
 plural (`tag = "labels"`: `labels:`), its term feeds at `/labels/<term>/index.xml`; the same for `category`.
-A term given as a string is one term, spaces and all, as in Hugo. Other taxonomies (`series = "series"`)
-have no feeds in feedsvc yet (docs/migrating/hugo.md).
+A term given as a string is one term, spaces and all, as in Hugo. Every other taxonomy (`series = "series"`)
+gives a post its terms in `Post.taxonomies`, from the key of its plural, and each term its feeds at
+`/series/<term>/` (site/indexing.py), Hugo's at `/series/<term>/index.xml` (feeds.py).
 """
 
 from __future__ import annotations
@@ -52,3 +53,24 @@ def with_taxonomies(front: Mapping[Any, Any], taxonomies: tuple[tuple[str, str],
             resolved[field] = [value] if isinstance(value, str) else value
     return resolved
 
+
+
+def custom_terms(front: Mapping[Any, Any], taxonomies: tuple[tuple[str, str], ...]
+                 ) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(plural, terms) of each taxonomy but tags and categories that the front matter gives terms in: from
+    the key of its plural, any case; a string is one term."""
+    own = {singular for _, singular, _ in _FIELDS}
+    custom = [plural for singular, plural in taxonomies if singular not in own]
+    if not custom:
+        return ()
+    lowered = {str(key).lower(): value for key, value in front.items()}
+    found = []
+    for plural in custom:
+        value = lowered.get(plural)
+        given = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+        terms = tuple(dict.fromkeys(str(term).strip() for term in given
+                                    if isinstance(term, (str, int, float)) and not isinstance(term, bool)))
+        terms = tuple(term for term in terms if term)
+        if terms:
+            found.append((plural, terms))
+    return tuple(found)
