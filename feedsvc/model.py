@@ -130,6 +130,9 @@ class Post:
     # Its Liquid read `site.posts` (or categories, tags, related_posts): the digest of the list it saw
     # (content/siteposts.py), so the refresher parses it again when the list changes. "" when it read none.
     listing: str = ""
+    # The files its Liquid `include_relative`d, each with the digest of the text it saw ("" for a file it
+    # asked for and could not read): the refresher reads the post again when one changes (includes.py).
+    relatives: tuple[tuple[str, str], ...] = ()
     # When it is published, if not at `date` (Hugo's publishDate), and when it stops being (expiryDate).
     publish_at: datetime | None = None
     expire_at: datetime | None = None

@@ -105,6 +105,28 @@ def test_a_rescan_notices_an_include_changed(site_dir, make_refresher) -> None:
     assert "Signed, Bob" in refresher.store.snapshot.site.posts[0].content_html
 
 
+def test_a_rescan_notices_an_include_relative_file_changed_or_created(site_dir, make_refresher) -> None:
+    """The inventory holds only posts, so the file a post include_relatives is checked on each refresh,
+    by the walk and when the OS watcher named only that file."""
+    root = site_dir({"_posts/2020-01-01-a.md": "---\ntitle: A\n---\n{% include_relative parts/sig.html %}"
+                                               "{% include_relative parts/later.html %}\n",
+                     "_posts/parts/sig.html": "Signed, Ann"})
+    refresher = make_refresher(root)
+    refresher.refresh()
+
+    def text() -> str:
+        return refresher.store.snapshot.site.posts[0].content_html
+
+    assert "Signed, Ann" in text() and "P.S." not in text()
+    assert not refresher.refresh().published  # nothing changed: nothing read again
+    _touch_later(root / "_posts" / "parts" / "sig.html", "Signed, Bob")
+    assert refresher.refresh().published
+    assert "Signed, Bob" in text()
+    (root / "_posts" / "parts" / "later.html").write_text("P.S. hello", encoding="utf-8")
+    assert refresher.refresh(named=frozenset({"_posts/parts/later.html"})).published
+    assert "Signed, Bob" in text() and "P.S. hello" in text()
+
+
 INDEX = ("---\ntitle: Index\ndate: 2019-01-01\n---\n"
          "{% for post in site.posts %}[{{ post.title }} {{ post.url }} {{ post.date | date: '%Y' }}]{% endfor %}"
          " {{ site.posts.size }} posts; {{ site.tags.news.size }} news; {{ site.related_posts.size }} related\n")

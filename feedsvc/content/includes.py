@@ -9,6 +9,7 @@ symlinks are not followed, paths never climb out of the site, sizes are capped.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 from collections.abc import Iterable
@@ -72,6 +73,18 @@ def read_relative_files(root: Path, paths: Iterable[str]) -> dict[str, str]:
         if text is not None:
             found[path] = text
     return found
+
+
+def text_digest(text: str | None) -> str:
+    """What a post records of an `include_relative`d file it saw ("" for none), to notice a change."""
+    return "" if text is None else hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def changed_relatives(root: Path, relatives: Iterable[tuple[str, str]]) -> bool:
+    """Whether any file a post include_relatives now reads otherwise than when the post was parsed."""
+    relatives = tuple(relatives)
+    found = read_relative_files(root, [path for path, _ in relatives])
+    return any(text_digest(found.get(path)) != digest for path, digest in relatives)
 
 
 def _read_text(path: str, limit: int) -> str | None:

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from feedsvc.config import Settings
-from feedsvc.content.includes import read_relative_files
+from feedsvc.content.includes import read_relative_files, text_digest
 from feedsvc.content.parsing import MAX_POST_BYTES, parse_post
 from feedsvc.content.scanning import FileSignature, signature_of
 from feedsvc.model import BODY_LEVEL, Post, Problem
@@ -56,6 +57,8 @@ def _parse_with_neighbours(root: Path, relpath: str, raw: bytes, settings: Setti
             break
         tried.update(new)
         given.update(read_relative_files(root, new))
+    if isinstance(result, Post) and tried:
+        result = replace(result, relatives=tuple((path, text_digest(given.get(path))) for path in sorted(tried)))
     return result
 
 

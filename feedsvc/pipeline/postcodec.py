@@ -37,6 +37,7 @@ def encode(value: Post | Problem) -> dict[str, Any]:
         "published": value.published, "warnings": [_problem(p) for p in value.warnings],
         "references": [[key, line] for key, line in value.references], "liquid": value.liquid,
         "listing": value.listing,
+        "relatives": [[path, digest] for path, digest in value.relatives],
         "publish_at": _moment_text(value.publish_at), "expire_at": _moment_text(value.expire_at),
         "entry_id": value.entry_id, "lang": value.lang,
         "language": None if value.language is None else [value.language.prefix, value.language.code,
@@ -79,6 +80,7 @@ def decode(data: Any, *, body_verified: bool = False) -> Post | Problem:
         warnings=tuple(_read_problem(p) for p in _list(fields, "warnings")),
         references=tuple(_reference(r) for r in _list(fields, "references")),
         liquid=_flag(fields, "liquid"), listing=_str(fields.get("listing", "")),
+        relatives=tuple(_relative(item) for item in _list(fields, "relatives")),
         publish_at=_optional_moment(fields, "publish_at"), expire_at=_optional_moment(fields, "expire_at"),
         entry_id=_text(fields, "entry_id"), lang=_text(fields, "lang"),
         language=_language(fields.get("language")),
@@ -192,6 +194,12 @@ def _reference(data: Any) -> tuple[str, int]:
     if not isinstance(data, list) or len(data) != 2 or not isinstance(data[1], int) or isinstance(data[1], bool):
         raise Malformed("a reference is [key, line]")
     return _str(data[0]), data[1]
+
+
+def _relative(data: Any) -> tuple[str, str]:
+    if not isinstance(data, list) or len(data) != 2:
+        raise Malformed("an include_relative is [path, digest]")
+    return _str(data[0]), _str(data[1])
 
 
 def _packed(fields: dict[str, Any]) -> bytes:

@@ -23,7 +23,7 @@ from types import MappingProxyType
 from feedsvc.config import CONFIG_FILE, ConfigError, Settings, config_path, config_problems, load_settings
 from feedsvc.content.datafiles import data_signature
 from feedsvc.content.dialects import dialect_for
-from feedsvc.content.includes import includes_signature
+from feedsvc.content.includes import changed_relatives, includes_signature
 from feedsvc.content.scanning import (
     Changes,
     FileSignature,
@@ -249,6 +249,7 @@ class Refresher:
         self._settling.start()
         settings, settings_changed = self._current_settings()
         scan = self._take_inventory(settings, None if settings_changed else named)
+        self._mark_changed_relatives()
         changes = self._diff(scan, trigger, now)
         due = memory.next_publish_at is not None and now >= memory.next_publish_at
         rebuild = settings_changed or due or memory.retry  # index everything again, and publish
@@ -282,6 +283,15 @@ class Refresher:
                     memory.inventory[relpath] = FileSignature(-1, -1, -1, -1)
         memory.liquid_fingerprint = settings.liquid_fingerprint
         return settings, changed
+
+    def _mark_changed_relatives(self) -> None:
+        """A post whose `include_relative`d file changed is read again, as if it had changed itself: the
+        inventory holds only posts, so neither the walk nor the watcher's named paths would see it."""
+        memory = self._memory
+        for relpath, known in memory.parsed.items():
+            if isinstance(known, Post) and known.relatives and relpath in memory.inventory \
+                    and changed_relatives(self.content_dir, known.relatives):
+                memory.inventory[relpath] = FileSignature(-1, -1, -1, -1)
 
     def _take_inventory(self, settings: Settings, named: frozenset[str] | None = None) -> _Scan:
         """Every post file's signature, with the newest change of any folder or of the site's config.
