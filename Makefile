@@ -42,9 +42,12 @@ $(NPM_STAMP): $(NPM_DIR)/package.json $(NPM_DIR)/package-lock.json
 		echo "npm not found: the JSON Feed schema tests will skip (fail under FEEDSVC_REQUIRE_TOOLS=1)"; \
 	fi
 
+# The suite runs on TEST_WORKERS processes (pytest-xdist), each test file whole on one of them: a file's
+# module fixtures (servers, Jekyll builds, the installed package) are made once. TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 2
 test: lint docs-build $(NPM_STAMP) $(VENV)/.audit
 	$(PY) scripts/audit.py --offline-ok
-	$(PY) -m pytest
+	$(PY) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 # The pages in docs/: `make docs` serves a live preview at http://127.0.0.1:8001 (DOCS_PORT); `make test` builds
 # them with --strict into site/ (git-ignored), so a broken link or anchor, or a page missing from nav, fails.

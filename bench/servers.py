@@ -150,12 +150,15 @@ def peak_rss_mb(pid: int) -> float | None:
     return None
 
 
-NGINX_CONF = """\
-worker_processes auto;
+def nginx_conf(tmp: Path, http: str, workers: str = "auto", connections: int = 1024) -> str:
+    """An nginx configuration that keeps everything (pid, logs, temporary files) in `tmp`, in the foreground;
+    `http` is the inside of its `http` block (the benchmark's static server, the tests' caching proxy)."""
+    return f"""\
+worker_processes {workers};
 daemon off;
 pid {tmp}/nginx.pid;
 error_log {tmp}/error.log warn;
-events {{ worker_connections 1024; }}
+events {{ worker_connections {connections}; }}
 http {{
     access_log off;
     client_body_temp_path {tmp}/client_body;
@@ -163,6 +166,11 @@ http {{
     fastcgi_temp_path {tmp}/fastcgi;
     uwsgi_temp_path {tmp}/uwsgi;
     scgi_temp_path {tmp}/scgi;
+{http}}}
+"""
+
+
+STATIC_SERVER = """\
     types {{ application/rss+xml xml; }}
     default_type application/octet-stream;
     sendfile on;
@@ -174,7 +182,6 @@ http {{
         gzip_vary on;
         add_header Cache-Control "public, max-age=300";
     }}
-}}
 """
 
 
@@ -196,7 +203,7 @@ def nginx_server(nginx: str, files: dict[str, bytes]) -> Iterator[int]:
         for folder in [tmp, root, *(p for p in root.rglob("*") if p.is_dir())]:
             folder.chmod(0o755)
         conf = tmp / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(tmp=tmp, host=HOST, port=port))
+        conf.write_text(nginx_conf(tmp, STATIC_SERVER.format(tmp=tmp, host=HOST, port=port)))
         with (tmp / "nginx.out").open("ab") as out:
             process = subprocess.Popen([nginx, "-p", str(tmp), "-c", str(conf), "-e", str(tmp / "error.log")],
                                        stdout=out, stderr=out)

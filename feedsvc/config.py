@@ -359,6 +359,21 @@ def webhook_secret(environ: Mapping[str, str]) -> str:
     return environ.get("FEEDSVC_WEBHOOK_SECRET", "").strip()
 
 
+def webhook_body_seconds(environ: Mapping[str, str], default: float) -> float:
+    """FEEDSVC_WEBHOOK_BODY_SECONDS: how long a webhook body may take to arrive (web/hookbudget.py); a process
+    setting, not a feed one, so it stays out of `Settings` and of the state folder's key."""
+    value = environ.get("FEEDSVC_WEBHOOK_BODY_SECONDS", "").strip()
+    if not value:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ConfigError([f"FEEDSVC_WEBHOOK_BODY_SECONDS: expected a number, got {value!r}"]) from None
+    if not 0.1 <= seconds <= 3600:
+        raise ConfigError([f"FEEDSVC_WEBHOOK_BODY_SECONDS: must be between 0.1 and 3600, got {value!r}"])
+    return seconds
+
+
 def watch_enabled(environ: Mapping[str, str]) -> bool:
     """FEEDSVC_WATCH=off: find changes by the interval rescan only, never by OS events (pipeline/watching.py)."""
     return environ.get("FEEDSVC_WATCH", "on").strip().lower() not in ("0", "off", "false", "no")

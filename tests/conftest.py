@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import textwrap
 import threading
 from collections.abc import Callable, Iterator
@@ -50,6 +51,13 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
 
 
+def free_port() -> int:
+    """A port free on 127.0.0.1 now, for a server the test starts (the kernel picks it, so parallel runs differ)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def settings_from(config: str = BASIC_CONFIG, environ: dict[str, str] | None = None,
                   content_dir: Path = Path("content")) -> Settings:
     return build_settings(environ or {}, parse_config_yaml(textwrap.dedent(config)), content_dir)
@@ -74,23 +82,27 @@ def clock() -> Clock:
     return Clock(datetime(2026, 6, 1, 12, 0, tzinfo=UTC))
 
 
+def write_site(root: Path, files: dict[str, str | bytes], config: str | None = BASIC_CONFIG) -> Path:
+    """A content folder at `root`: `_config.yml` (unless None) and `files` (relative path -> text or bytes)."""
+    root.mkdir(parents=True, exist_ok=True)
+    if config is not None:
+        (root / "_config.yml").write_text(textwrap.dedent(config), encoding="utf-8")
+    for relpath, data in files.items():
+        path = root / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(data, bytes):
+            path.write_bytes(data)
+        else:
+            path.write_text(data, encoding="utf-8")
+    return root
+
+
 @pytest.fixture
 def site_dir(tmp_path: Path) -> Callable[..., Path]:
     """Write a content folder: `site_dir({"_posts/2026-01-02-a.md": text}, config=...)`."""
 
     def write(files: dict[str, str | bytes], config: str | None = BASIC_CONFIG) -> Path:
-        root = tmp_path / "content"
-        root.mkdir(exist_ok=True)
-        if config is not None:
-            (root / "_config.yml").write_text(textwrap.dedent(config), encoding="utf-8")
-        for relpath, data in files.items():
-            path = root / relpath
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(data, bytes):
-                path.write_bytes(data)
-            else:
-                path.write_text(data, encoding="utf-8")
-        return root
+        return write_site(tmp_path / "content", files, config)
 
     return write
 

@@ -7,13 +7,14 @@ ephemeral 127.0.0.1 port (`serve_daemon`).
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import textwrap
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from conftest import free_port
 
 IDENTITY = {
     "GIT_AUTHOR_NAME": "Test Author", "GIT_AUTHOR_EMAIL": "author@example.org",
@@ -74,12 +75,6 @@ class Forge:
     def rename(self, old: str, new: str) -> None:
         (self.work / new).parent.mkdir(parents=True, exist_ok=True)
         git("mv", old, new, cwd=self.work)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextmanager

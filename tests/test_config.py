@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from conftest import settings_from
 
-from feedsvc.config import ConfigError, load_settings
+from feedsvc.config import ConfigError, load_settings, webhook_body_seconds
 from feedsvc.content.dialects.jekyll import PERMALINK_STYLES
 from feedsvc.model import Author
 
@@ -97,6 +97,15 @@ def test_every_problem_is_reported_at_once():
     assert len(problems) == 5, problems
     for needle in ("url", "Mars/Base", "posts_limit", "future", "FEEDSVC_RESCAN_SECONDS"):
         assert any(needle in p for p in problems), needle
+
+
+def test_the_webhook_body_deadline_is_a_process_setting_refused_when_unusable():
+    assert webhook_body_seconds({}, 10.0) == 10.0
+    assert webhook_body_seconds({"FEEDSVC_WEBHOOK_BODY_SECONDS": " 1.5 "}, 10.0) == 1.5
+    for wrong in ("soon", "0", "-3", "nan", "99999"):
+        with pytest.raises(ConfigError) as info:
+            webhook_body_seconds({"FEEDSVC_WEBHOOK_BODY_SECONDS": wrong}, 10.0)
+        assert "FEEDSVC_WEBHOOK_BODY_SECONDS" in str(info.value), wrong
 
 
 def test_broken_config_yaml_names_the_file_and_line(tmp_path: Path):

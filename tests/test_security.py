@@ -7,11 +7,12 @@ import http.client
 import json
 import socket
 import sys
+from collections.abc import Iterator
 
 import lxml.html
 import pytest
-from conftest import post_text
-from test_server import GUNICORN_ARGV, Server, free_port, start  # noqa: F401  (start: a fixture)
+from conftest import free_port, post_text, write_site
+from test_server import GUNICORN_ARGV, Launcher, Server
 
 from feedsvc import cli
 from feedsvc.snapshot import SnapshotStore
@@ -66,17 +67,24 @@ def client(refresher):
     return create_app(refresher.settings, refresher.store).test_client()
 
 
-@pytest.fixture(params=["granian", "gunicorn"])
-def served(request, start, content):  # noqa: F811
-    """Both servers feedsvc runs under: granian (`feedsvc serve`, the default) and served."""
+@pytest.fixture(scope="module", params=["granian", "gunicorn"])
+def served(request, tmp_path_factory) -> Iterator[Server]:
+    """Both servers feedsvc runs under: granian (`feedsvc serve`, the default) and gunicorn. One of each for the
+    module: every test here only sends requests, and each checks the server keeps answering what follows."""
+    folder = tmp_path_factory.mktemp(f"served-{request.param}")
+    content = write_site(folder / "content", {**POSTS, **HIDDEN})
+    launch = Launcher(folder)
     port = free_port()
     argv = GUNICORN_ARGV if request.param == "gunicorn" else [
         sys.executable, "-m", "feedsvc", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    server = start(argv, port, {"PORT": str(port), "HOST": "127.0.0.1", "FEEDSVC_CONTENT_DIR": str(content),
-                                "FLASK_DEBUG": "1"})
-    server.wait_ready()
-    server.kind = request.param
-    return server
+    server = launch(argv, port, {"PORT": str(port), "HOST": "127.0.0.1", "FEEDSVC_CONTENT_DIR": str(content),
+                                 "FLASK_DEBUG": "1"})
+    try:
+        server.wait_ready()
+        server.kind = request.param
+        yield server
+    finally:
+        launch.stop_all()
 
 
 def _raw(server: Server, request: bytes, timeout: float = 5.0) -> tuple[int, bytes]:

@@ -11,18 +11,17 @@ import http.client
 import os
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import feedparser
 import pytest
-from conftest import post_text
+from conftest import free_port, post_text
 from lxml import etree
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,12 +34,6 @@ POSTS = {
         "title: Beta Post\ntags: [web]\nauthor: {name: Ben Okafor, email: ben@example.org}"),
 }
 NEW_POST = ("_posts/2026-03-01-fresh.md", post_text("title: Freshly Added\ntags: [python]"))
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Server:
@@ -111,27 +104,37 @@ def content(site_dir) -> Path:
     return site_dir(POSTS)
 
 
-@pytest.fixture
-def start(tmp_path) -> Callable[..., Server]:
-    """Start a server process; every one started is stopped at teardown, whatever happened."""
-    servers: list[Server] = []
+class Launcher:
+    """Starts server processes whose logs and state folders go under `folder`; `stop_all` stops every one."""
 
-    def launch(argv: list[str], port: int, env_extra: dict[str, str]) -> Server:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.servers: list[Server] = []
+
+    def __call__(self, argv: list[str], port: int, env_extra: dict[str, str]) -> Server:
         env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDSVC_") and k not in ("PORT", "HOST")}
-        env["FEEDSVC_STATE_DIR"] = str(tmp_path / f"state-{len(servers)}")  # not the shared temp folder
+        env["FEEDSVC_STATE_DIR"] = str(self.folder / f"state-{len(self.servers)}")  # not the shared temp folder
         env.update(env_extra)
         env["PYTHONUNBUFFERED"] = "1"
-        log_path = tmp_path / f"server-{len(servers)}.stderr"
+        log_path = self.folder / f"server-{len(self.servers)}.stderr"
         with open(log_path, "wb") as err, open(log_path.with_suffix(".stdout"), "wb") as out:
             process = subprocess.Popen(argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                                        start_new_session=True)
         server = Server(process, port, log_path)
-        servers.append(server)
+        self.servers.append(server)
         return server
 
-    yield launch
-    for server in servers:
-        server.stop()
+    def stop_all(self) -> None:
+        for server in self.servers:
+            server.stop()
+
+
+@pytest.fixture
+def start(tmp_path) -> Iterator[Callable[..., Server]]:
+    """Start a server process; every one started is stopped at teardown, whatever happened."""
+    launcher = Launcher(tmp_path)
+    yield launcher
+    launcher.stop_all()
 
 
 def _add_post(root: Path) -> None:

@@ -189,7 +189,12 @@ def test_a_checkout_changing_1000_files_never_drops_a_post_that_exists_before_an
     clock.now = datetime.now(UTC)
     report = refresher.refresh("interval")
     check_consistent()
-    assert len(report.pending) == 1050  # 950 rewritten, 50 removed, 50 added: all held
+    # Held: every removal (the folder just changed) and every file written within the window. On a machine quick
+    # enough to write them all within it that is all 1050; on a loaded one the first rewrites have settled and
+    # were read (whole: check_consistent).
+    still_changing = {relpath for relpath in kept + added
+                      if changed_at(signature_of(os.stat(root / relpath))) > clock.now - WINDOW}
+    assert set(report.pending) == set(removed) | still_changing
     clock.now += WINDOW + timedelta(seconds=1)
     report = refresher.refresh("settle")
     assert report.pending == ()

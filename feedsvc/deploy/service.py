@@ -25,6 +25,7 @@ from feedsvc.config import (
     settings_key,
     state_dir_from,
     watch_enabled,
+    webhook_body_seconds,
     webhook_secret,
 )
 from feedsvc.deploy.accesslog import show_query_strings
@@ -41,6 +42,7 @@ from feedsvc.pipeline.triggers import RefreshQueue, summarize
 from feedsvc.pipeline.watching import FolderWatch
 from feedsvc.snapshot import Built, SnapshotStore
 from feedsvc.web.app import create_app
+from feedsvc.web.hookbudget import BODY_SECONDS, HookBudget
 from feedsvc.web.metrics import Metrics, enable_multiprocess, reserve_space
 from feedsvc.web.ondemand import OnDemandFeeds
 from feedsvc.web.webhooks import SeenInFolder, WebhookReceiver
@@ -111,7 +113,8 @@ class Service:
         # feeds show the entries the subscription feeds built (render/entrycache.py).
         self.ondemand = OnDemandFeeds(lambda: self.refresher.settings or self.settings,
                                       entries=self.refresher.entries)
-        self.app: Flask = create_app(self.settings, self.store, self.webhooks, self.metrics, self.ondemand)
+        self.app: Flask = create_app(self.settings, self.store, self.webhooks, self.metrics, self.ondemand,
+                                     HookBudget(seconds=webhook_body_seconds(environ, BODY_SECONDS)))
         self.scheduler: RefreshScheduler | None = None
         self.deployment: Deployment | None = None
         self.watch: FolderWatch | None = None
