@@ -104,8 +104,13 @@ def test_a_save_seen_by_the_watcher_walks_nothing_and_serves_what_a_clean_build_
         running.until(lambda s: bodies(s) == bodies(expected))
         assert walks == [running.root]  # only the clean build walked the folder
         walks.clear()
-        (running.root / "_posts/sub").mkdir()  # a folder event: that refresh walks everything
-        (running.root / "_posts/sub/2026-02-01-deep.md").write_text(post_text("title: Deep"), encoding="utf-8")
+        # A folder moved in (its file complete: a file written into a folder the watch has not reached yet
+        # may raise no close event, and waits for the settle follow-up no scheduler runs here): a folder
+        # event, so that refresh walks everything.
+        outside = running.root.parent / "sub"
+        outside.mkdir()
+        (outside / "2026-02-01-deep.md").write_text(post_text("title: Deep"), encoding="utf-8")
+        outside.rename(running.root / "_posts/sub")
         expected = clean_build(running.root)
         running.until(lambda s: bodies(s) == bodies(expected))
         assert len(walks) >= 2
