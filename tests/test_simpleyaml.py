@@ -31,7 +31,9 @@ SCALARS = ["", "hello world", "on", "off", "yes", "no", "y", "Yes", "ON", "true"
            '"a\\nb"', '"a" #c', "-", "- a", "-a", "-1a", "--", "---", "...", "*x", "&x", "!t", "!!str 1", "|",
            ">-", "=", "<<", "<b>", "?x", "? x", ":x", "%x", "@x", "`x", "a,b", "{a: b}", "a ", "a  b", " a",
            "é", "naïve café", "a\xa0", "\xa0", "a\x85b", "a\u2028b", "a\tb", "a\x7fb", "\ufeffa", "a\x00",
-           "https://example.com/a?b=c#d", "a: b: c", "it's", 'say "hi"', "x" * 1100]
+           "https://example.com/a?b=c#d", '["a b", "c, d", e]', "['it''s', x]", '[ "a" , b ]', '["a",]', '["a":b]',
+           '["a\\"b"]', '["a" b]', "['a'b']", '[a, "b]', '[a,"b"]', '["#", "[x]", "{y}", ": z"]', '[-1, +2, .5, ~]',
+           '[ "" ]', "[a  b  , c]", "a: b: c", "it's", 'say "hi"', "x" * 1100]
 INDENTS = ["", " ", "  ", "    "]
 # the scalars read without the parser on their own: most lines use them, so most texts are read both ways
 TAKEN = [value for value in SCALARS if read_simple(f"k: {value}\n", _RESOLVERS) is not None]

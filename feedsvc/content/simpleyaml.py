@@ -1,6 +1,6 @@
 """The common shape of YAML front matter read without the YAML parser: the same data in a quarter of the time.
 
-Most front matter is `key: scalar` lines and lists of scalars (as `- item` lines or `[a, b]`). For text
+Most front matter is `key: scalar` lines and lists of scalars (as `- item` lines or `[a, "b"]`). For text
 made only of those, `read_simple` builds what front_matter.py's loader builds (the same resolvers decide
 what is a number, a boolean or null, and duplicate keys are recorded on the same lines); for anything
 else (quotes with escapes, block scalars, nesting, anchors, tags, comments after a value, tabs, text over
@@ -28,7 +28,10 @@ _UNREADABLE = re.compile("[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff
 _PLAIN_START = re.compile(r"[^\-?:,\[\]{}#&*!|>'\"%@`\s]|-[0-9.]")
 _SINGLE_QUOTED = re.compile(r"'((?:[^']|'')*)'")
 _DOUBLE_QUOTED = re.compile(r'"([^"\\]*)"')
-_FLOW_ITEM = re.compile(r"[^\-?:,\[\]{}#&*!|>'\"%@`\s][^,\[\]{}#:'\"]*|-[0-9.][^,\[\]{}#:'\"]*")
+# One entry of a flow list and the `,` after it (or the end): a quoted scalar without escapes, or a plain one
+# that holds no flow indicator, quote, `#` or `:` and ends with no space.
+_FLOW_ENTRY = re.compile(r""" *(?:"([^"\\]*)"|'((?:[^']|'')*)'|((?:[^\-?:,\[\]{}#&*!|>'"%@`\s]|-[0-9.])"""
+                         r"""(?:[^,\[\]{}#:'"]*[^,\[\]{}#:'"\s])?)) *(?:,|$)""")
 
 
 class _Declined(Exception):
@@ -116,18 +119,28 @@ def _scalar(value: str, resolvers: Resolvers) -> Any:
 
 
 def _flow_list(value: str, resolvers: Resolvers) -> list[Any]:
-    """`[a, b, c]` of plain scalars on one line (no quotes, no nesting, no empty entries)."""
+    """`[a, "b c", 'd']` on one line: plain or quoted scalars (no escapes, no nesting, no empty entries)."""
     if not value.endswith("]"):
         raise _Declined
-    inner = value[1:-1].strip(" ")
-    if not inner:
+    inner = value[1:-1]
+    if not inner.strip(" "):
         return []
-    result = []
-    for part in inner.split(","):
-        item = part.strip(" ")
-        if not _FLOW_ITEM.fullmatch(item):
+    if inner.rstrip(" ").endswith(","):
+        raise _Declined
+    result: list[Any] = []
+    position = 0
+    while position < len(inner):
+        entry = _FLOW_ENTRY.match(inner, position)
+        if entry is None:
             raise _Declined
-        result.append(_plain(item, resolvers))
+        double, single, plain = entry.groups()
+        if double is not None:
+            result.append(double)
+        elif single is not None:
+            result.append(single.replace("''", "'"))
+        else:
+            result.append(_plain(plain, resolvers))
+        position = entry.end()
     return result
 
 
