@@ -16,6 +16,8 @@ from typing import Any
 import yaml
 from frontmatter.default_handlers import YAMLHandler
 
+from feedsvc.content.simpleyaml import Resolvers, read_simple
+
 # A front matter nested deeper than this is refused outright: the pure-Python loader would take
 # seconds only to reach its recursion limit.
 MAX_NESTING = 5000
@@ -81,6 +83,8 @@ def _loader_class(base: type) -> type:
 
 _FrontMatterLoader = _loader_class(_BaseLoader)
 _DeepFrontMatterLoader = _loader_class(yaml.SafeLoader)
+# How the loader types a plain scalar: the reader of simple front matter (simpleyaml.py) types them the same way.
+_IMPLICIT: Resolvers = _FrontMatterLoader.yaml_implicit_resolvers  # type: ignore[attr-defined]
 
 
 def _flow_nesting_bound(front_text: str) -> int:
@@ -141,6 +145,11 @@ def split_yaml(text: str) -> FrontMatter | None:
         raise FrontMatterError("front matter opened on line 1 is never closed by a line of ---", 1) from None
     # YAML counts from the start of the front matter; the file has the opening --- before it.
     first_line = text.count("\n", 0, text.find(front_text, 3)) + 1
+    simple = read_simple(front_text, _IMPLICIT)
+    if simple is not None:
+        data, repeats = simple
+        return FrontMatter(data or {}, body, _first_line(text, body),
+                           tuple((key, first_line + line) for key, line in repeats))
     nesting = _flow_nesting_bound(front_text)
     if nesting > MAX_NESTING:
         raise FrontMatterError(f"front matter is nested too deeply ({nesting:,} levels of [ or {{)")

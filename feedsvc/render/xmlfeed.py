@@ -146,8 +146,9 @@ def _fill_entry(fe: FeedEntry, post: Post, shape: EntryShape) -> None:
     authors = post.authors or shape.fallback
     if authors:
         fe.author([_author_dict(a) for a in authors])
-    if not shape.excerpt_only and post.content_html:
-        fe.content(post.content_html, type="html")
+    content = "" if shape.excerpt_only else post.content_html  # inflated (and rendered, if kept as Markdown) once
+    if content:
+        fe.content(content, type="html")
     if post.summary_html:
         fe.summary(post.summary_html, type="html")
     terms = terms_of(post)

@@ -15,7 +15,7 @@ import json
 import posixpath
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, tzinfo
 from functools import lru_cache
 from pathlib import Path
@@ -77,38 +77,54 @@ def title_slug(slug: str) -> str:
     return slugify(slug, "pretty", cased=True)
 
 
-def permalink_placeholders(slug: str, when: datetime, categories: tuple[str, ...]) -> dict[str, str]:
-    """Jekyll's placeholders for a post, with `when` already in the site's time zone."""
-    iso_year, iso_week, iso_day = when.isocalendar()
+def _categories_part(categories: tuple[str, ...]) -> str:
     seen: list[str] = []
     for category in categories:
         lowered = category.lower()
         if lowered not in seen:
             seen.append(lowered)
-    return {
-        "year": f"{when.year:04d}",
-        "short_year": f"{when.year % 100:02d}",
-        "month": f"{when.month:02d}",
-        "i_month": str(when.month),
-        "short_month": when.strftime("%b"),
-        "long_month": when.strftime("%B"),
-        "day": f"{when.day:02d}",
-        "i_day": str(when.day),
-        "y_day": f"{when.timetuple().tm_yday:03d}",
-        "w_year": str(iso_year),
-        "week": f"{iso_week:02d}",
-        "w_day": str(iso_day),
-        "short_day": when.strftime("%a"),
-        "long_day": when.strftime("%A"),
-        "hour": f"{when.hour:02d}",
-        "minute": f"{when.minute:02d}",
-        "second": f"{when.second:02d}",
-        "title": title_slug(slug),
-        "slug": slugify(slug),
-        "name": slugify(slug),
-        "categories": "/".join(seen),
-        "output_ext": ".html",
-    }
+    return "/".join(seen)
+
+
+_Placeholder = Callable[[str, datetime, tuple[str, ...]], str]
+# Each placeholder from (slug, date in the site's zone, categories): a pattern uses a few, so only those are made.
+_PLACEHOLDERS: dict[str, _Placeholder] = {
+    "year": lambda slug, when, categories: f"{when.year:04d}",
+    "short_year": lambda slug, when, categories: f"{when.year % 100:02d}",
+    "month": lambda slug, when, categories: f"{when.month:02d}",
+    "i_month": lambda slug, when, categories: str(when.month),
+    "short_month": lambda slug, when, categories: when.strftime("%b"),
+    "long_month": lambda slug, when, categories: when.strftime("%B"),
+    "day": lambda slug, when, categories: f"{when.day:02d}",
+    "i_day": lambda slug, when, categories: str(when.day),
+    "y_day": lambda slug, when, categories: f"{when.timetuple().tm_yday:03d}",
+    "w_year": lambda slug, when, categories: str(when.isocalendar()[0]),
+    "week": lambda slug, when, categories: f"{when.isocalendar()[1]:02d}",
+    "w_day": lambda slug, when, categories: str(when.isocalendar()[2]),
+    "short_day": lambda slug, when, categories: when.strftime("%a"),
+    "long_day": lambda slug, when, categories: when.strftime("%A"),
+    "hour": lambda slug, when, categories: f"{when.hour:02d}",
+    "minute": lambda slug, when, categories: f"{when.minute:02d}",
+    "second": lambda slug, when, categories: f"{when.second:02d}",
+    "title": lambda slug, when, categories: title_slug(slug),
+    "slug": lambda slug, when, categories: slugify(slug),
+    "name": lambda slug, when, categories: slugify(slug),
+    "categories": lambda slug, when, categories: _categories_part(categories),
+    "output_ext": lambda slug, when, categories: ".html",
+}
+
+
+def permalink_placeholders(slug: str, when: datetime, categories: tuple[str, ...],
+                           names: Iterable[str] = _PLACEHOLDERS) -> dict[str, str]:
+    """Jekyll's placeholders for a post (those of `names` it has), with `when` already in the site's time zone."""
+    return {name: _PLACEHOLDERS[name](slug, when, categories) for name in names if name in _PLACEHOLDERS}
+
+
+@lru_cache(maxsize=64)
+def pattern_placeholders(pattern: str) -> tuple[str, ...]:
+    """The placeholders `expand_permalink` may look up in `pattern`: every known prefix of each token."""
+    tokens = _PLACEHOLDER.findall(pattern)
+    return tuple(name for name in _PLACEHOLDERS if any(token.startswith(name) for token in tokens))
 
 
 def expand_permalink(pattern: str, placeholders: Mapping[str, str]) -> str:
@@ -240,7 +256,8 @@ class Jekyll:
     def post_path(self, place: PostPlace, pattern: str) -> str:
         """The `permalink` front matter, else the site's pattern, filled with Jekyll's placeholders."""
         permalink = text_field(place.front.get("permalink"), "permalink") or pattern
-        placeholders = permalink_placeholders(place.slug, place.date, place.categories)
+        placeholders = permalink_placeholders(place.slug, place.date, place.categories,
+                                              pattern_placeholders(permalink))
         if place.source and not self.renders_markdown(place.source):  # Jekyll's identity converter keeps the ext
             extension = posixpath.splitext(place.source)[1]
             placeholders["output_ext"] = ".html" if extension.lower() in (".html", ".htm") else extension
