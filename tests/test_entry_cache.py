@@ -222,3 +222,33 @@ def test_a_forked_renderer_makes_its_own_cache_even_if_the_parents_was_locked_at
         renderer.join(60)
     assert not renderer.is_alive(), "a forked child hung on the parent's cache"
     assert made == [plain]
+
+
+def test_the_first_edit_after_a_forked_cold_build_builds_only_the_edited_posts_entries(site_dir, make_refresher,
+                                                                                      monkeypatch, caplog):
+    """A cold build renders in forked children, whose entry caches die with them: they send back the entries
+    an edit would need again, so the refresher's cache has them, and the bytes are those of a serial build."""
+    import feedsvc.pipeline.parallel as parallel
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    rng = random.Random(7)
+    files = dict(_post(rng, n) for n in range(60))
+    serial = make_refresher(site_dir(files), {"FEEDSVC_FEED_LIMIT": "5"})
+    serial.refresh()
+    monkeypatch.setattr(parallel, "FORK_FROM", 1)
+    monkeypatch.setattr(parallel, "fork_is_safe", lambda: True)
+    root = site_dir(files)
+    pooled = make_refresher(root, {"FEEDSVC_FEED_LIMIT": "5"})
+    pooled.refresh()
+    assert "rendering them here" not in caplog.text  # it really rendered in forked processes
+    assert {p: r.body for p, r in pooled.store.snapshot.resources.items()} == \
+        {p: r.body for p, r in serial.store.snapshot.resources.items()}
+    monkeypatch.undo()  # an edit renders a few feeds: here, with the refresher's cache
+    newest = pooled.store.snapshot.site.posts[0]
+    path = root / newest.source
+    path.write_text(path.read_text(encoding="utf-8") + "\nOne more line.\n", encoding="utf-8")
+    before = pooled.entries.stats().misses
+    report = pooled.refresh("webhook")
+    assert report.updated == (newest.source,) and report.feeds_changed
+    assert pooled.entries.stats().misses - before == len(FeedFormat)  # its entry in each format, built once

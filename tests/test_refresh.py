@@ -226,3 +226,50 @@ def test_post_bodies_are_held_compressed_when_serving_and_the_html_is_the_same_e
     assert len(built.content_zlib) > len(body.encode())  # a build exits: stored, no work (kept as its Markdown)
     assert {path: r.body for path, r in serving.store.snapshot.resources.items()} == \
         {path: r.body for path, r in building.store.snapshot.resources.items()}
+
+
+def _warm_started(refresher, make_refresher, root):
+    """A new process that serves what `refresher` published (as the state folder gives it) and holds its posts."""
+    from feedsvc.snapshot import Served
+
+    built = refresher.store.snapshot
+    later = make_refresher(root)
+    later.store.snapshot = Served(resources=built.resources, generation=built.generation, stats=built.stats,
+                                  aliases=built.aliases, redirects=built.redirects)
+    later.continue_generations(built.generation)
+    later.seed(refresher.export(), later.store.snapshot.resources)
+    return later
+
+
+def test_a_warm_start_on_an_unchanged_folder_keeps_the_served_generation(site_dir, make_refresher, parsed_files):
+    from feedsvc.snapshot import Built
+
+    root = site_dir(POSTS)
+    first = make_refresher(root)
+    first.refresh()
+    served = first.store.snapshot
+    parsed_files.clear()
+    later = _warm_started(first, make_refresher, root)
+    report = later.refresh("startup")
+    snapshot = later.store.snapshot
+    assert parsed_files == [] and report.feeds_changed == ()
+    assert isinstance(snapshot, Built) and snapshot.generation == served.generation  # followers have nothing new
+    assert {p: r.etag for p, r in snapshot.resources.items()} == {p: r.etag for p, r in served.resources.items()}
+    _touch(root / "_posts/2026-01-02-two.md", post_text("title: Two Edited\ntags: [b]"))
+    later.refresh("webhook")
+    assert later.store.snapshot.generation == served.generation + 1
+    assert "Two Edited" in _titles(later)
+
+
+def test_a_warm_start_after_an_edit_while_down_publishes_a_new_generation(site_dir, make_refresher, parsed_files):
+    root = site_dir(POSTS)
+    first = make_refresher(root)
+    first.refresh()
+    generation = first.store.snapshot.generation
+    _touch(root / "_posts/2026-01-01-one.md", post_text("title: One Edited\ntags: [a]"))
+    parsed_files.clear()
+    later = _warm_started(first, make_refresher, root)
+    report = later.refresh("startup")
+    assert parsed_files == ["_posts/2026-01-01-one.md"]
+    assert report.published and "/rss.xml" in report.feeds_changed
+    assert later.store.snapshot.generation == generation + 1 and "One Edited" in _titles(later)

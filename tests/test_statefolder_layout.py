@@ -80,3 +80,24 @@ def test_a_warm_started_builder_writes_again_only_the_blobs_it_could_not_check(s
     assert sorted(name for name in written if name.endswith(".gz")) == [blobs[0].name]
     assert sorted(restarted.blobs.iterdir()) == blobs
     assert StateFolder(tmp_path / "state").read_snapshot(None, "key") is not None
+
+
+def test_a_warm_started_builder_leaves_an_unchanged_generation_for_followers_as_it_was(
+        site_dir, make_refresher, tmp_path: Path) -> None:
+    """The first refresh after a warm start publishes what was loaded: followers, which reload the manifest when
+    it changes on disk, must not reload every feed for nothing; a real change is still written."""
+    from dataclasses import replace
+
+    refresher = make_refresher(site_dir({"_posts/2026-01-01-p.md": "---\ntitle: P\n---\nBody\n"}))
+    refresher.refresh()
+    snapshot = refresher.store.snapshot
+    StateFolder(tmp_path / "state").write_snapshot(snapshot, "key")
+    manifest = tmp_path / "state" / "manifest.json"
+    before = manifest.stat().st_ino
+    restarted = StateFolder(tmp_path / "state")
+    assert restarted.read_snapshot(None, "key") is not None
+    restarted.write_snapshot(snapshot, "key")
+    assert manifest.stat().st_ino == before
+    restarted.write_snapshot(replace(snapshot, generation=snapshot.generation + 1), "key")
+    assert manifest.stat().st_ino != before
+    assert StateFolder(tmp_path / "state").read_snapshot(None, "key").generation == snapshot.generation + 1

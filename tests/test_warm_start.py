@@ -48,12 +48,14 @@ def test_unchanged_folder_restart_keeps_etag_and_last_modified(start, site_dir, 
     first = _serve(start, root, state)
     first.wait_for("/status", b'"role":"builder"')
     _, old, _ = first.get("/rss.xml")
+    generation = json.loads(first.get("/status")[2])["generation"]
     first.stop()
     second = _serve(start, root, state)
     assert "warm start: serving" in second.log()
     second.wait_for("/status", b'"trigger":"startup"')  # the background rescan ran, and changed nothing
     _, new, _ = second.get("/rss.xml")
     assert (new["ETag"], new["Last-Modified"]) == (old["ETag"], old["Last-Modified"])
+    assert json.loads(second.get("/status")[2])["generation"] == generation  # nothing republished
 
 
 def test_other_settings_or_a_corrupt_blob_mean_a_full_build_instead(start, site_dir, tmp_path):  # noqa: F811

@@ -133,11 +133,13 @@ class StateFolder:
         manifest = {"format": MANIFEST_FORMAT, "key": key, "generation": snapshot.generation,
                     "writer": os.getpid(), "stats": dict(snapshot.stats), "resources": entries,
                     "aliases": aliases, "redirects": dict(snapshot.redirects)}
-        first = self._last is None
+        first, previous = self._last is None, {}
         if first:  # what the manifest we replace names: a follower may still be loading it
             previous = read_json(self.manifest) or {}
             self._last = {entry["etag"] for entry in previous.get("resources", {}).values()}
-        write_atomically(self.manifest, json.dumps(manifest).encode())
+        # A warm start's generation published again unchanged: rewritten, followers would reload it for nothing.
+        if not (first and _same_but_writer(previous, json.loads(json.dumps(manifest)))):
+            write_atomically(self.manifest, json.dumps(manifest).encode())
         self._collect_garbage({entry["etag"] for entry in entries.values()}, sweep=first)
 
     def _still_there(self, etag: str) -> str | None:
@@ -271,6 +273,10 @@ class StateFolder:
         except (TypeError, ValueError, AttributeError):
             return None
 
+
+
+def _same_but_writer(manifest: Mapping[str, Any], other: Mapping[str, Any]) -> bool:
+    return {**manifest, "writer": None} == {**other, "writer": None}
 
 
 def signature(path: Path) -> tuple[int, int, int] | None:

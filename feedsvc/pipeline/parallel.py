@@ -8,7 +8,9 @@ puts the results back in order. The start method is the caller's choice, for a r
   jobs, and only the finished (gzip) resources come back. Fork is safe only with no other thread in
   the process (a forked copy of a lock another thread holds would hang the child): `feedsvc build`,
   `check`, and the first build of `serve` before the server starts. Each child renders with an
-  entry cache it makes for itself (`_start_renderer`), never one inherited from the parent.
+  entry cache it makes for itself (`_start_renderer`), never one inherited from the parent, and
+  sends back with each resource the entries it built that the parent asked to keep (those the
+  first edits would render again), which the parent's cache then holds.
 - **spawn** (reading): fresh interpreters, safe from any process, threaded workers included (a
   settings change re-reads every post from a serving process's refresh thread); what they need
   (paths, signatures, settings) is small to pickle.
@@ -37,8 +39,8 @@ from feedsvc.config import Settings
 from feedsvc.content import reading
 from feedsvc.content.reading import Result
 from feedsvc.content.scanning import FileSignature
-from feedsvc.model import BODY_LEVEL, Resource
-from feedsvc.render.entrycache import FORKED_MAX_BYTES, EntryCache
+from feedsvc.model import BODY_LEVEL, Post, Resource
+from feedsvc.render.entrycache import FORKED_MAX_BYTES, EntryCache, Made
 from feedsvc.render.feeds import GZIP_LEVEL, ResourceParts, as_resource
 
 log = logging.getLogger("feedsvc")
@@ -174,26 +176,39 @@ def _start_reader(root: Path, settings: Settings, body_level: int) -> Work[tuple
 
 
 def render_all(jobs: Sequence[RenderJob], entries: EntryCache | None, progress: Callable[[int], None] | None = None,
-               gzip_level: int = GZIP_LEVEL) -> list[Resource]:
+               gzip_level: int = GZIP_LEVEL, keep: Sequence[Post] = ()) -> list[Resource]:
     """`as_resource(*job(entries))` for each job, in order: in forked children for a big batch (each
     with an entry cache of its own), else here with `entries`, hashing and gzip (which release the GIL)
-    on other threads."""
-    return run_batch(jobs, partial(_start_renderer, gzip_level), method="fork", min_items=FORK_FROM,
+    on other threads. The children send back the entries they built for the posts in `keep` (most
+    worth keeping first), which `entries` then holds, so the first edit after a cold build finds them."""
+    wanted = frozenset(post.fingerprint for post in keep) if entries is not None else frozenset()
+    made = run_batch(jobs, partial(_start_renderer, gzip_level, wanted), method="fork", min_items=FORK_FROM,
                      doing="rendering files", progress=progress, here=partial(_render_here, entries, gzip_level))
+    if entries is not None and wanted:
+        rank = {post.fingerprint: n for n, post in enumerate(keep)}
+        built = sorted((entry for _, kept in made for entry in kept), key=lambda entry: -rank[entry.fingerprint])
+        entries.adopt({post.fingerprint: post for post in keep}, built)  # the most worth keeping, last
+    return [resource for resource, _ in made]
 
 
-def _start_renderer(gzip_level: int) -> Work[RenderJob, Resource]:
+Rendered = tuple[Resource, Sequence[Made]]
+"""A job's resource, with the entries for the parent's cache that rendering it built (children only)."""
+
+
+def _start_renderer(gzip_level: int, wanted: frozenset[str]) -> Work[RenderJob, Rendered]:
     # The child lives for one build: entries shared by its feeds may stay, so the cache is a big one.
-    return partial(_render, EntryCache(FORKED_MAX_BYTES), gzip_level)
+    entries = EntryCache(FORKED_MAX_BYTES)
+    entries.tell_made(wanted)
+    return partial(_render, entries, gzip_level)
 
 
-def _render(entries: EntryCache | None, gzip_level: int, jobs: Sequence[RenderJob]) -> list[Resource]:
-    return [as_resource(*job(entries), gzip_level=gzip_level) for job in jobs]
+def _render(entries: EntryCache, gzip_level: int, jobs: Sequence[RenderJob]) -> list[Rendered]:
+    return [(as_resource(*job(entries), gzip_level=gzip_level), entries.take_made()) for job in jobs]
 
 
 def _render_here(entries: EntryCache | None, gzip_level: int, jobs: Sequence[RenderJob],
-                 progress: Callable[[int], None]) -> list[Resource]:
+                 progress: Callable[[int], None]) -> list[Rendered]:
     with ThreadPoolExecutor(max_workers=_HASH_THREADS, thread_name_prefix="feedsvc-gzip") as pool:
         futures = [pool.submit(as_resource, *job(entries), gzip_level=gzip_level) for job in jobs]
         progress(len(futures))
-        return [future.result() for future in futures]
+        return [(future.result(), ()) for future in futures]

@@ -46,7 +46,7 @@ from feedsvc.render.entrycache import EntryCache
 from feedsvc.render.feeds import GZIP_LEVEL, UNSERVED_GZIP_LEVEL
 from feedsvc.site.compat import compat_routes
 from feedsvc.site.indexing import build_site, update_site
-from feedsvc.snapshot import Built, SnapshotStore
+from feedsvc.snapshot import Built, Served, SnapshotStore
 
 log = logging.getLogger("feedsvc")
 
@@ -123,6 +123,17 @@ class _Memory:
     listing: str = ""  # Liquid's site.posts as last indexed, when a post reads it (content/siteposts.py)
     history: datetime | None = None  # git: when the served commit last changed the site (lastmodified.py)
     redate: bool = False  # `history` moved since the last publish: publish even if no post changed
+
+
+def _serves_the_same(served: Served, resources: Mapping[str, Resource], aliases: Mapping[str, Resource],
+                     redirects: Mapping[str, str]) -> bool:
+    """Whether a new snapshot would answer every request as `served` does (same paths, validators, headers)."""
+    def seen(resource: Resource) -> tuple[object, ...]:
+        return resource.path, resource.etag, resource.last_modified, resource.content_type, resource.headers
+
+    return served.resources.keys() == resources.keys() and dict(served.redirects) == dict(redirects) \
+        and all(seen(resource) == seen(served.resources[path]) for path, resource in resources.items()) \
+        and {alias: seen(r) for alias, r in served.aliases.items()} == {alias: seen(r) for alias, r in aliases.items()}
 
 
 class Refresher:
@@ -253,7 +264,9 @@ class Refresher:
         changes = self._diff(scan, trigger, now)
         due = memory.next_publish_at is not None and now >= memory.next_publish_at
         rebuild = settings_changed or due or memory.retry  # index everything again, and publish
-        publish = rebuild or memory.redate or scan.problems != memory.scan_problems or self.store.snapshot is None
+        # Until this process has built a site (a warm start serves bytes it loaded), there is one to build.
+        publish = rebuild or memory.redate or scan.problems != memory.scan_problems \
+            or not isinstance(self.store.snapshot, Built)
         if not (changes or publish):
             return RefreshReport(trigger)
         gone = self._read(changes, scan, settings, now)
@@ -269,9 +282,14 @@ class Refresher:
         """The settings to refresh under, and whether they changed; posts they shaped are forgotten."""
         memory = self._memory
         previous_fingerprint = memory.settings.fingerprint if memory.settings else memory.seeded_fingerprint
+        seeded = memory.settings is None and memory.seeded_fingerprint is not None
         changed = self._load_settings()
         settings = memory.settings
         assert settings is not None
+        if seeded and settings.fingerprint == previous_fingerprint and not memory.config_errors:
+            # New to this process, not to its posts (a warm start): whatever else they shape is in the
+            # render keys, so only the feeds they change are rendered, and published.
+            changed = False
         if settings.fingerprint != previous_fingerprint:  # posts themselves depend on these settings
             memory.parsed.clear()
             memory.last_good.clear()
@@ -380,12 +398,15 @@ class Refresher:
         """Posts whose Liquid reads `site.posts` see the list as indexed: parsed again, and the site
         indexed again, when it is not the list they saw (content/siteposts.py)."""
         memory = self._memory
+        readers = any(isinstance(post, Post) and post.listing for post in memory.parsed.values())
+        if not readers:  # the common case: the list (10,000 posts: ~0.2 s with its digest) is not made at all
+            memory.listing = ""
+            return site
         listing = listing_of(site.posts, settings.site_url)
         digest = listing_digest(listing)
         stale = [(relpath, memory.inventory[relpath]) for relpath, post in memory.parsed.items()
                  if isinstance(post, Post) and post.listing not in ("", digest) and relpath in memory.inventory]
-        readers = any(isinstance(post, Post) and post.listing for post in memory.parsed.values())
-        memory.listing = listing if readers else ""
+        memory.listing = listing
         if not stale:
             return site
         read = read_posts(self.content_dir, stale, replace(settings, site_posts=listing), body_level=self.body_level)
@@ -413,7 +434,13 @@ class Refresher:
         aliases, redirects = compat_routes(resources, site.scopes, settings.compat, settings.public_url,
                                            dialect_for(settings.dialect, settings.dialect_rules).own_feed_paths,
                                            site.posts)
-        self._generation += 1
+        previous = self.store.snapshot
+        if previous is not None and not isinstance(previous, Built) \
+                and _serves_the_same(previous, resources, aliases, redirects):
+            # A warm start's first site, serving what was loaded: readers and followers keep its generation.
+            self._generation = previous.generation
+        else:
+            self._generation += 1
         self.store.snapshot = Built(
             site=site,
             resources=MappingProxyType(resources),

@@ -14,6 +14,7 @@ from functools import partial
 
 from feedsvc.config import Settings, settings_key
 from feedsvc.model import FeedFormat, Post, Resource, Scope, ScopeKind, Site
+from feedsvc.pipeline import parallel
 from feedsvc.pipeline.lastmodified import LastModified
 from feedsvc.pipeline.parallel import RenderJob, render_all
 from feedsvc.render.documents import EPOCH
@@ -23,6 +24,9 @@ from feedsvc.render.pages import index_key, page_path, render_index, render_opml
 from feedsvc.urls import feed_path
 
 _FEED_FILES = tuple(fmt.filename for fmt in FeedFormat)
+# Entries are rarely smaller (a few paragraphs; 10,000-post bench corpus: ~5.7 KB): sending a cold build's
+# entries of this many posts at most fills the refresher's cache without sending it much that it drops.
+_KEPT_ENTRY_BYTES = 4096
 
 
 
@@ -32,6 +36,24 @@ def render_key(every_setting: str, scope: Scope, posts: tuple[Post, ...], feed_l
     # The archive count names the newest archive page in the feeds' `Link` header (archives.py).
     return hashlib.sha256(repr((every_setting, scope.label, len(posts) // feed_limit,
                                 [p.fingerprint for p in shown])).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def worth_keeping(site: Site, feed_limit: int, most: int) -> tuple[Post, ...]:
+    """At most `most` posts whose entries an edit would render again, most likely first: an edit of a
+    post re-renders every feed showing it, so the newest posts bring the entries of all their feeds."""
+    windows: dict[str, list[tuple[Post, ...]]] = {}
+    for posts in site.scopes.values():
+        shown = posts[:feed_limit]
+        for post in shown:
+            windows.setdefault(post.fingerprint, []).append(shown)
+    ranked: dict[str, Post] = {}
+    for edited in site.posts:  # newest first
+        for shown in windows.get(edited.fingerprint, ()):
+            for post in shown:
+                ranked.setdefault(post.fingerprint, post)
+        if len(ranked) >= most:
+            break
+    return tuple(ranked.values())[:most]
 
 
 class RenderCache:
@@ -86,7 +108,8 @@ class RenderCache:
                     resources[path] = None  # keeps the order
         reused = total - len(fresh)
         progress(reused, total)
-        made = self._make([render for _, _, render in fresh.values()], lambda done: progress(reused + done, total))
+        made = self._make([render for _, _, render in fresh.values()], lambda done: progress(reused + done, total),
+                          site, settings.feed_limit)
         pages = self._site_pages(site, settings)
         changed: list[str] = []
         for (path, (key, shown, _)), made_resource in zip(fresh.items(), made, strict=True):
@@ -104,10 +127,14 @@ class RenderCache:
             resources[page.path] = dating.date(page, site.posts, previous.get(page.path))
         return {path: resource for path, resource in resources.items() if resource is not None}, sorted(changed)
 
-    def _make(self, renders: list[RenderJob], progress: Callable[[int], None]) -> list[Resource]:
+    def _make(self, renders: list[RenderJob], progress: Callable[[int], None], site: Site,
+              feed_limit: int) -> list[Resource]:
         """Render, hash and compress each job, in order: on every core for a cold build, else here
         with this cache's entry cache (parallel.py)."""
-        return render_all(renders, self.entries, progress, self.gzip_level)
+        keep: tuple[Post, ...] = ()
+        if self.entries is not None and len(renders) >= parallel.FORK_FROM:  # the children's entries would be lost
+            keep = worth_keeping(site, feed_limit, self.entries.max_bytes // (_KEPT_ENTRY_BYTES * len(FeedFormat)))
+        return render_all(renders, self.entries, progress, self.gzip_level, keep)
 
     def _site_pages(self, site: Site, settings: Settings) -> list[Resource]:
         """The OPML lists scopes and counts, the index those and the site's newest entries: most edits

@@ -6,7 +6,8 @@ many times. The format writers (render/xmlfeed.py, jsonfeed.py) ask an `EntryCac
 bytes by (post, format, shape) instead.
 
 There is no cache of the module's own: whoever renders owns one and passes it in (the refresher,
-the on-demand feeds, each forked renderer of a cold build, which makes its own), or passes None to
+the on-demand feeds, each forked renderer of a cold build, which makes its own and sends the
+entries worth keeping to the refresher's: `tell_made`, `take_made`, `adopt`), or passes None to
 render without one (the reference path tests compare against: the bytes are the same). It is
 bounded (lru.py: least recently used entries go first, by bytes held) and safe to share between
 the refresh thread and request threads.
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -44,6 +45,16 @@ class CacheStats:
     bytes: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Made:
+    """One entry as built in another process (a forked renderer), named so its parent's cache can hold it."""
+
+    fingerprint: str
+    fmt: FeedFormat
+    shape: Hashable
+    entry: bytes
+
+
 def _entry_size(held: tuple[Post, bytes]) -> int:
     return len(held[1])
 
@@ -62,6 +73,8 @@ class EntryCache:
         self._hits = 0
         self._misses = 0
         self._lock = threading.Lock()  # for the variants and the counts; the entries have their own
+        self._wanted: frozenset[str] = frozenset()  # fingerprints of the posts whose new entries `made` tells
+        self._made: list[Made] = []
 
     def get(self, posts: Sequence[Post], fmt: FeedFormat, shape: Shape,
             build: Callable[[list[Post], FeedFormat, Shape], list[bytes]]) -> list[bytes]:
@@ -88,7 +101,38 @@ class EntryCache:
         for i, entry in zip(missing, made, strict=True):
             found[i] = entry
         self._entries.put_many((keys[i], (posts[i], entry)) for i, entry in zip(missing, made, strict=True))
+        if self._wanted:
+            with self._lock:
+                self._made.extend(Made(posts[i].fingerprint, fmt, shape, entry)
+                                  for i, entry in zip(missing, made, strict=True)
+                                  if posts[i].fingerprint in self._wanted)
         return found  # type: ignore[return-value]
+
+    def tell_made(self, fingerprints: frozenset[str]) -> None:
+        """From now on, note each entry built for these posts, for `take_made`."""
+        with self._lock:
+            self._wanted = fingerprints
+
+    def take_made(self) -> list[Made]:
+        """The entries noted since the last call (see `tell_made`)."""
+        with self._lock:
+            made, self._made = self._made, []
+            return made
+
+    def adopt(self, posts: Mapping[str, Post], made: Iterable[Made]) -> None:
+        """Hold entries another process built, each for this process's own post of that fingerprint (so
+        a hit compares by identity); the last given are kept longest. Entries of unknown posts are dropped."""
+        items: list[tuple[tuple[str, int], tuple[Post, bytes]]] = []
+        with self._lock:
+            for each in made:
+                post = posts.get(each.fingerprint)
+                if post is None:
+                    continue
+                variant = self._variants.get((each.fmt, each.shape))
+                if variant is None:
+                    variant = self._variants[(each.fmt, each.shape)] = next(self._numbers)
+                items.append(((each.fingerprint, variant), (post, each.entry)))
+        self._entries.put_many(items)
 
     def clear(self) -> None:
         with self._lock:
