@@ -148,15 +148,15 @@ def test_a_link_or_a_folder_in_the_way_in_the_output_is_replaced_not_followed(co
     assert _tree(out) == _cold(content, tmp_path)
 
 
-def _rewrite_pack(cache: Path, change: Callable[[dict[str, Any]], None]) -> None:
-    """Change the pack's rows and sign it again, as someone who knows the format could."""
+def _rewrite_pack(cache: Path, change: Callable[[list[Any]], None]) -> None:
+    """Change the pack's lines (the header first) and sign it again, as someone who knows the format could."""
     data = (cache / "posts.pack").read_bytes()
     rest = data[len(postpack.MAGIC) + 65:]
     length, _, rest = rest.partition(b"\n")
-    header = json.loads(rest[:int(length)])
-    change(header)
-    rows = json.dumps(header).encode()
-    rest = str(len(rows)).encode() + b"\n" + rows + rest[int(length):]
+    items = [json.loads(line) for line in rest[:int(length)].splitlines()]
+    change(items)
+    lines = b"".join(json.dumps(item).encode() + b"\n" for item in items)
+    rest = str(len(lines)).encode() + b"\n" + lines + rest[int(length):]
     (cache / "posts.pack").write_bytes(postpack.MAGIC + hashlib.sha256(rest).hexdigest().encode() + b"\n" + rest)
 
 
@@ -166,7 +166,7 @@ def _corrupt(cache: Path) -> None:
 
 
 def _foreign(cache: Path) -> None:
-    _rewrite_pack(cache, lambda header: header["identity"].update(feedsvc="0.0.0-elsewhere"))
+    _rewrite_pack(cache, lambda items: items[0]["identity"].update(feedsvc="0.0.0-elsewhere"))
     output = json.loads((cache / "output.json").read_text())
     output["identity"]["content"] = "/somewhere/else"
     (cache / "output.json").write_text(json.dumps(output))
@@ -180,8 +180,8 @@ def _flipped_body_byte(cache: Path) -> None:
 
 def _lying_values(cache: Path) -> None:
     """Well-formed and signed, but saying something else: a title of the wrong type in every cached post."""
-    def change(header: dict[str, Any]) -> None:
-        for _, _, (size, row) in header["entries"]:
+    def change(items: list[Any]) -> None:
+        for _, _, size, row in items[1:]:
             if size is not None:
                 row[3] = 12345
     _rewrite_pack(cache, change)

@@ -99,9 +99,9 @@ class Service:
             if not for_build:
                 self.metrics.refreshed(startup, self.store.snapshot.stats if self.store.snapshot else None)
             self._remember(startup)
-        release_memory(freeze=True)  # before gunicorn forks the workers
         if for_build:
             return  # `build` and `check` read the store and the refresher; what follows serves
+        release_memory(freeze=True)  # before gunicorn forks the workers
         self.queue = RefreshQueue(self.refresher)
         self.queue.on_report.append(
             lambda report: self.metrics.refreshed(report, self.store.snapshot.stats if self.store.snapshot else None))

@@ -273,22 +273,32 @@ def post_from_row(row: Any, body: bytes) -> Post:
     for value in (authors, categories, tags, warnings, references, aliases, taxonomies):
         if type(value) is not list:
             raise Malformed("a list field is not a list")
-    if not all(type(a) is list and len(a) == 3 for a in authors):
-        raise Malformed("an author is not [name, email, uri]")
+    for names in (categories, tags, aliases):
+        for name in names:
+            if type(name) is not str:
+                raise Malformed("a name is not text")
     return Post(
         source=source, fingerprint=fingerprint, slug=slug, title=title, date=_moment_of(date),
         updated=_moment_of(updated), url=url,
-        authors=tuple(Author(_name(a[0]), _optional_name(a[1]), _optional_name(a[2])) for a in authors),
-        categories=tuple(map(_name, categories)), tags=tuple(map(_name, tags)),
+        authors=tuple(map(_author, authors)) if authors else (),
+        categories=tuple(map(sys.intern, categories)) if categories else (),
+        tags=tuple(map(sys.intern, tags)) if tags else (),
         summary_html=summary_html, summary_text=summary_text, content_zlib=body,
         image=None if image is None else Image(*_image(image)), published=published,
-        warnings=tuple(map(_read_problem, warnings)), references=tuple(map(_reference, references)),
+        warnings=tuple(map(_read_problem, warnings)) if warnings else (),
+        references=tuple(map(_reference, references)) if references else (),
         liquid=liquid, listing=listing,
         publish_at=None if publish_at is None else _moment_of(publish_at),
         expire_at=None if expire_at is None else _moment_of(expire_at),
         entry_id=entry_id, lang=lang, language=_language(language), weight=weight, link_title=link_title,
-        aliases=tuple(map(_str, aliases)), taxonomies=tuple(map(_taxonomy, taxonomies)),
+        aliases=tuple(aliases) if aliases else (), taxonomies=tuple(map(_taxonomy, taxonomies)) if taxonomies else (),
     )
+
+
+def _author(data: Any) -> Author:
+    if type(data) is not list or len(data) != 3:
+        raise Malformed("an author is not [name, email, uri]")
+    return Author(_name(data[0]), _optional_name(data[1]), _optional_name(data[2]))
 
 
 def _moment_of(text: Any) -> datetime:

@@ -4,20 +4,23 @@ The state folder's post cache (postcache.py) keeps a file per post so a server's
 only what they parsed. A build after one edit reads every post back instead, and 10,000 files
 opened, inflated and decoded one by one were most of its time. The pack is one file:
 
-    MAGIC  SHA-256 (hex) of what follows  \n  length of the rows (decimal)  \n  rows (JSON)  bodies
+    MAGIC  SHA-256 (hex) of what follows \n  length of the lines (decimal) \n  lines  bodies
 
-The rows are `postcodec.post_row`s (positional JSON, no body), each naming where its body (compressed
-HTML, as `Post.content_zlib` holds it) lies among the bytes after them. The file is untrusted input
-like the state folder: never unpickled, its digest checked before anything is decoded, every row
-checked field by field; anything wrong and the build is a cold one, with a note.
+The first line (JSON) names the versions, fingerprints, render keys and how many lines follow; each
+further line is one value: `[path, signature, body length, row]` (`postcodec.post_row`: positional,
+no body) or `[path, signature, null, problem]`, then the last good versions `[path, null, length, row]`.
+The bodies (compressed HTML, as `Post.content_zlib` holds it) follow the lines in the same order. A
+line per value lets `save` write the unchanged ones back as they were read, without encoding them.
+The file is untrusted input like the state folder: never unpickled, its digest checked before
+anything is decoded, every line checked field by field; anything wrong and the build is a cold one.
 """
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +41,7 @@ from feedsvc.pipeline.postcodec import (
 
 log = logging.getLogger("feedsvc")
 
-MAGIC = b"feedsvc post pack 1\n"
+MAGIC = b"feedsvc post pack 2\n"
 MAX_PACK_BYTES = 4 * 1024 * 1024 * 1024
 _DIGEST_END = len(MAGIC) + 64 + 1
 _SIGNATURE = len(FileSignature._fields)
@@ -46,15 +49,16 @@ _SIGNATURE = len(FileSignature._fields)
 
 @dataclass(frozen=True, slots=True)
 class _Packed:
-    """A value as the pack holds it: kept after a load so an unchanged post is not encoded again on save."""
+    """A value as the pack holds it: kept after a load so an unchanged one is written back, not encoded again."""
 
     value: Post | Problem
-    row: list[Any]
+    signature: list[int] | None
+    line: bytes
     body: bytes
 
 
 def _identity() -> dict[str, Any]:
-    return {"pack": 1, "feedsvc": __version__, "model": model_shape()}
+    return {"pack": 2, "feedsvc": __version__, "model": model_shape()}
 
 
 class PostPack:
@@ -73,65 +77,70 @@ class PostPack:
         except OSError as exc:
             log.warning("build cache: %s is unreadable (%s); every post is parsed again", self.path, exc)
             return None
+        collecting = gc.isenabled()
+        gc.disable()  # tens of thousands of objects that all live on: no collection would free any of them
         try:
             return self._seed_from(data)
         except (Malformed, KeyError, TypeError, ValueError, RecursionError) as exc:
             log.warning("build cache: %s is malformed (%s); every post is parsed again", self.path, exc)
             self._loaded = {}
             return None
+        finally:
+            if collecting:
+                gc.enable()
 
     def _seed_from(self, data: bytes) -> Seed:
         if not data.startswith(MAGIC) or data[_DIGEST_END - 1:_DIGEST_END] != b"\n":
             raise Malformed("not a post pack")
-        digest = data[len(MAGIC):_DIGEST_END - 1]
-        view = memoryview(data)[_DIGEST_END:]
-        if hashlib.sha256(view).hexdigest().encode("ascii") != digest:
+        if hashlib.sha256(memoryview(data)[_DIGEST_END:]).hexdigest().encode("ascii") != data[len(MAGIC):
+                                                                                             _DIGEST_END - 1]:
             raise Malformed("not the bytes its digest names")
         newline = data.index(b"\n", _DIGEST_END, _DIGEST_END + 21)
-        length = int(data[_DIGEST_END:newline])
         start = newline + 1
-        if not 0 <= length <= len(data) - start:
-            raise Malformed("the rows run past the end")
-        header = json.loads(view[start - _DIGEST_END:start - _DIGEST_END + length].tobytes())
-        bodies = view[start - _DIGEST_END + length:]
+        end = start + int(data[_DIGEST_END:newline])
+        if not start <= end <= len(data) or data[end - 1:end] != b"\n":
+            raise Malformed("the lines run past the end")
+        lines = data[start:end - 1].split(b"\n")
+        bodies = memoryview(data)[end:]
+        header = json.loads(lines[0])
         if type(header) is not dict or header.get("identity") != _identity():
             raise Malformed("written by another version of feedsvc")
         settings_fingerprint, liquid_fingerprint = header["settings_fingerprint"], header["liquid_fingerprint"]
+        counted, good = header["entries"], header["last_good"]
         if type(settings_fingerprint) is not str or type(liquid_fingerprint) is not str:
             raise Malformed("fingerprints are not text")
+        if type(counted) is not int or type(good) is not int or len(lines) != 1 + counted + good:
+            raise Malformed("not the number of lines the header names")
         cursor = 0
-
-        def value_of(entry: Any) -> Post | Problem:
-            nonlocal cursor
-            if type(entry) is not list or len(entry) != 2:
-                raise Malformed("a value is [body length, row] or [null, problem]")
-            size, row = entry
-            if size is None:
-                problem = problem_from_row(row)
-                self._loaded[id(problem)] = _Packed(problem, row, b"")
-                return problem
-            if type(size) is not int or not 0 <= size <= len(bodies) - cursor:
-                raise Malformed("a body runs past the end")
-            body = bodies[cursor:cursor + size].tobytes()
-            cursor += size
-            post = post_from_row(row, body)
-            self._loaded[id(post)] = _Packed(post, row, body)
-            return post
-
         inventory: dict[str, FileSignature] = {}
         parsed: dict[str, Post | Problem] = {}
-        for relpath, signature, entry in _triples(header["entries"]):
-            if type(signature) is not list or len(signature) != _SIGNATURE or any(type(n) is not int
-                                                                                  for n in signature):
-                raise Malformed(f"the signature of {relpath!r} is not {_SIGNATURE} numbers")
-            inventory[relpath] = FileSignature(*signature)
-            parsed[relpath] = value_of(entry)
         last_good: dict[str, Post] = {}
-        for relpath, _, entry in _triples(header["last_good"]):
-            post = value_of(entry)
-            if not isinstance(post, Post):
+        for number, line in enumerate(lines[1:]):
+            item = json.loads(line)
+            if type(item) is not list or len(item) != 4 or type(item[0]) is not str:
+                raise Malformed("a line is not [path, signature, body length, value]")
+            relpath, signature, size, row = item
+            value: Post | Problem
+            if size is None:
+                value = problem_from_row(row)
+                body = b""
+            elif type(size) is int and 0 <= size <= len(bodies) - cursor:
+                body = bodies[cursor:cursor + size].tobytes()
+                cursor += size
+                value = post_from_row(row, body)
+            else:
+                raise Malformed("a body runs past the end")
+            self._loaded[id(value)] = _Packed(value, signature, line, body)
+            if number < counted:
+                if type(signature) is not list or len(signature) != _SIGNATURE or any(type(n) is not int
+                                                                                      for n in signature):
+                    raise Malformed(f"the signature of {relpath!r} is not {_SIGNATURE} numbers")
+                inventory[relpath] = FileSignature(*signature)
+                parsed[relpath] = value
+            elif isinstance(value, Post) and signature is None:
+                last_good[relpath] = value
+            else:
                 raise Malformed(f"the last good version of {relpath!r} is not a post")
-            last_good[relpath] = post
         rendered: dict[str, tuple[str, str]] = {}
         for path, pair in dict(header["rendered"]).items():
             if type(pair) is not list or len(pair) != 2 or not all(type(text) is str for text in pair):
@@ -143,37 +152,35 @@ class PostPack:
 
     def save(self, seed: Seed) -> None:
         """Write the whole seed in place of the last pack (atomically); values `load` read are not encoded again."""
+        lines: list[bytes] = []
         bodies: list[bytes] = []
 
-        def entry(value: Post | Problem) -> list[Any]:
+        def add(relpath: str, signature: list[int] | None, value: Post | Problem) -> None:
             packed = self._loaded.get(id(value))
-            if packed is not None and packed.value is value:
-                row, body = packed.row, packed.body
-            elif isinstance(value, Problem):
-                row, body = problem_row(value), b""
+            if packed is not None and packed.value is value and packed.signature == signature:
+                line, body = packed.line, packed.body
             else:
-                row, body = post_row(value), html_body(value)
-            if isinstance(value, Problem):
-                return [None, row]
+                item: list[Any]
+                if isinstance(value, Problem):
+                    item, body = [relpath, signature, None, problem_row(value)], b""
+                else:
+                    body = html_body(value)
+                    item = [relpath, signature, len(body), post_row(value)]
+                line = json.dumps(item, separators=(",", ":")).encode("ascii")  # escaped: names may hold surrogates
+            lines.append(line)
             bodies.append(body)
-            return [len(body), row]
 
-        entries = [[relpath, list(signature), entry(seed.parsed[relpath])]
-                   for relpath, signature in seed.inventory.items() if relpath in seed.parsed]
-        last_good = [[relpath, None, entry(post)] for relpath, post in seed.last_good.items()]
+        for relpath, signature in seed.inventory.items():
+            if relpath in seed.parsed:
+                add(relpath, list(signature), seed.parsed[relpath])
+        counted = len(lines)
+        for relpath, post in seed.last_good.items():
+            add(relpath, None, post)
         header = json.dumps({"identity": _identity(), "settings_fingerprint": seed.settings_fingerprint,
-                             "liquid_fingerprint": seed.liquid_fingerprint, "entries": entries,
-                             "last_good": last_good,
+                             "liquid_fingerprint": seed.liquid_fingerprint, "entries": counted,
+                             "last_good": len(lines) - counted,
                              "rendered": {path: list(pair) for path, pair in seed.rendered.items()}},
-                            separators=(",", ":")).encode("ascii")  # escaped: file names may hold surrogates
-        rest = b"".join([str(len(header)).encode("ascii"), b"\n", header, *bodies])
+                            separators=(",", ":")).encode("ascii")
+        section = b"\n".join([header, *lines]) + b"\n"
+        rest = b"".join([str(len(section)).encode("ascii"), b"\n", section, *bodies])
         write_atomically(self.path, b"".join([MAGIC, hashlib.sha256(rest).hexdigest().encode("ascii"), b"\n", rest]))
-
-
-def _triples(items: Any) -> Iterable[tuple[str, Any, Any]]:
-    if type(items) is not list:
-        raise Malformed("entries are not a list")
-    for item in items:
-        if type(item) is not list or len(item) != 3 or type(item[0]) is not str:
-            raise Malformed("an entry is not [path, signature, value]")
-        yield item[0], item[1], item[2]
