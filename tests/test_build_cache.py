@@ -19,7 +19,13 @@ import pytest
 from conftest import post_text
 
 from feedsvc.cli import main
+from feedsvc.content.goldmark import GoldmarkOptions
+from feedsvc.content.highlight import Highlight
+from feedsvc.content.kramdown import KramdownOptions
+from feedsvc.deploy import buildcache
 from feedsvc.pipeline import postpack
+from feedsvc.pipeline.flavourcodec import flavour_data, flavour_from
+from feedsvc.pipeline.postcodec import Malformed
 
 CONFIG = "title: Cached\nurl: https://example.org\n"
 NAMES = ["apple", "brook", "cedar", "dune", "ember", "fjord", "grove", "heath"]
@@ -181,7 +187,7 @@ def _flipped_body_byte(cache: Path) -> None:
 def _lying_values(cache: Path) -> None:
     """Well-formed and signed, but saying something else: a title of the wrong type in every cached post."""
     def change(items: list[Any]) -> None:
-        for _, _, size, row in items[1:]:
+        for _, _, size, row, _ in items[1:]:
             if size is not None:
                 row[3] = 12345
     _rewrite_pack(cache, change)
@@ -267,3 +273,42 @@ def test_a_build_never_loads_the_server_stack(content, tmp_path):
     for _ in range(2):  # cold, then from the cache
         child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
         assert child.stdout.strip() == "[]"
+
+
+def test_bodies_kept_as_markdown_stay_so_in_the_cache_and_render_the_same(content, tmp_path, monkeypatch):
+    """A cold build does not render every body to fill the cache; those read back render as a cold build's."""
+    monkeypatch.setattr(buildcache, "RACY_NS", 0)  # files written just now are trusted: the cache is used
+    (content / "_config.yml").write_text(CONFIG + "feed:\n  posts_limit: 2\n", encoding="utf-8")
+    for day in range(10, 16):  # a summary of their own: their bodies are kept as Markdown until shown
+        (content / f"_posts/2026-02-{day}-summed-{day}.md").write_text(
+            post_text(f"title: Summed {day}\ndescription: Day {day}.", f"Body of *day {day}* -- \"quoted\".\n"),
+            encoding="utf-8")
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    _build(content, out, cache)
+    kept: list[bool] = []
+    _rewrite_pack(cache, lambda items: kept.extend(item[4] for item in items[1:]))
+    assert any(kept)  # those no feed showed
+    for day in (14, 15):  # the newest go: the feed now shows bodies read back from the cache as Markdown
+        (content / f"_posts/2026-02-{day}-summed-{day}.md").unlink()
+    _build(content, out, cache)
+    assert _tree(out) == _cold(content, tmp_path)
+
+
+@pytest.mark.parametrize("flavour", [None, KramdownOptions(), GoldmarkOptions(),
+                                     KramdownOptions(auto_ids=False, smart_quotes=("<", ">", "[", "]")),
+                                     GoldmarkOptions(id_type="blackfriday", highlight=Highlight(line_nos=True))])
+def test_a_markdown_flavour_reads_back_as_written(flavour):
+    assert flavour_from(json.loads(json.dumps(flavour_data(flavour)))) == flavour
+
+
+def _plain_goldmark() -> dict[str, Any]:
+    data: dict[str, Any] = flavour_data(GoldmarkOptions())[1]
+    return data
+
+
+@pytest.mark.parametrize("data", [["pickle", {}], ["kramdown", {"auto_ids": "yes"}], ["kramdown", {}],
+                                  ["goldmark", {**_plain_goldmark(), "highlight": {"start": True}}],
+                                  ["kramdown", {**flavour_data(KramdownOptions())[1], "smart_quotes": ["a"]}]])
+def test_a_flavour_of_the_wrong_shape_is_refused(data):
+    with pytest.raises(Malformed):
+        flavour_from(data)

@@ -15,7 +15,7 @@ import zlib
 from datetime import datetime
 from typing import Any
 
-from feedsvc.model import Author, Image, Language, Post, Problem, pack_html
+from feedsvc.model import Author, BodyMarkup, Image, Language, Post, Problem, pack_html
 
 MAX_BODY_BYTES = 64 * 1024 * 1024  # an inflated post body; a cache entry past it is refused
 
@@ -257,8 +257,10 @@ def problem_from_row(row: Any) -> Problem:
     return _read_problem(row)
 
 
-def post_from_row(row: Any, body: bytes) -> Post:
-    """The post `post_row` wrote, its body being bytes the caller verified; Malformed for anything else."""
+def post_from_row(row: Any, body: bytes, body_markup: BodyMarkup | None = None) -> Post:
+    """The post `post_row` wrote, its body being bytes the caller verified; Malformed for anything else.
+
+    `body_markup`: how to render the body, if it is kept as its source (content/bodies.py)."""
     if type(row) is not list or len(row) != POST_ROW_FIELDS:
         raise Malformed("not a cached post row")
     (source, fingerprint, slug, title, date, updated, url, authors, categories, tags, summary_html, summary_text,
@@ -292,6 +294,7 @@ def post_from_row(row: Any, body: bytes) -> Post:
         expire_at=None if expire_at is None else _moment_of(expire_at),
         entry_id=entry_id, lang=lang, language=_language(language), weight=weight, link_title=link_title,
         aliases=tuple(aliases) if aliases else (), taxonomies=tuple(map(_taxonomy, taxonomies)) if taxonomies else (),
+        body_markup=body_markup,
     )
 
 

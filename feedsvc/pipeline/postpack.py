@@ -6,11 +6,14 @@ opened, inflated and decoded one by one were most of its time. The pack is one f
 
     MAGIC  SHA-256 (hex) of what follows \n  length of the lines (decimal) \n  lines  bodies
 
-The first line (JSON) names the versions, fingerprints, render keys and how many lines follow; each
-further line is one value: `[path, signature, body length, row]` (`postcodec.post_row`: positional,
-no body) or `[path, signature, null, problem]`, then the last good versions `[path, null, length, row]`.
-The bodies (compressed HTML, as `Post.content_zlib` holds it) follow the lines in the same order. A
-line per value lets `save` write the unchanged ones back as they were read, without encoding them.
+The first line (JSON) names the versions, fingerprints, render keys, the Markdown flavour of bodies
+kept as their source and how many lines follow; each further line is one value: `[path, signature,
+body length, row, kept]` (`postcodec.post_row`: positional, no body; `kept`: the body is Markdown
+to render when shown, else HTML) or `[path, signature, null, problem, false]`, then the last good
+versions `[path, null, length, row, kept]`. The bodies (compressed, as `Post.content_zlib` holds
+them) follow the lines in the same order. A line per value lets `save` write the unchanged ones back
+as they were read, without encoding them; a body kept as Markdown stays so (a cold build would
+otherwise render every body of the site to fill the cache).
 The file is untrusted input like the state folder: never unpickled, its digest checked before
 anything is decoded, every line checked field by field; anything wrong and the build is a cold one.
 """
@@ -27,8 +30,10 @@ from typing import Any
 
 from feedsvc import __version__
 from feedsvc.atomicfile import read_private, write_atomically
+from feedsvc.content.bodies import MarkdownBody
 from feedsvc.content.scanning import FileSignature
 from feedsvc.model import Post, Problem
+from feedsvc.pipeline.flavourcodec import flavour_data, flavour_from
 from feedsvc.pipeline.postcache import Seed, model_shape
 from feedsvc.pipeline.postcodec import (
     Malformed,
@@ -41,7 +46,7 @@ from feedsvc.pipeline.postcodec import (
 
 log = logging.getLogger("feedsvc")
 
-MAGIC = b"feedsvc post pack 2\n"
+MAGIC = b"feedsvc post pack 3\n"
 MAX_PACK_BYTES = 4 * 1024 * 1024 * 1024
 _DIGEST_END = len(MAGIC) + 64 + 1
 _SIGNATURE = len(FileSignature._fields)
@@ -58,7 +63,7 @@ class _Packed:
 
 
 def _identity() -> dict[str, Any]:
-    return {"pack": 2, "feedsvc": __version__, "model": model_shape()}
+    return {"pack": 3, "feedsvc": __version__, "model": model_shape()}
 
 
 class PostPack:
@@ -107,6 +112,7 @@ class PostPack:
             raise Malformed("written by another version of feedsvc")
         settings_fingerprint, liquid_fingerprint = header["settings_fingerprint"], header["liquid_fingerprint"]
         counted, good = header["entries"], header["last_good"]
+        markup = MarkdownBody(flavour_from(header["flavour"])) if header["flavour"] is not None else None
         if type(settings_fingerprint) is not str or type(liquid_fingerprint) is not str:
             raise Malformed("fingerprints are not text")
         if type(counted) is not int or type(good) is not int or len(lines) != 1 + counted + good:
@@ -117,9 +123,11 @@ class PostPack:
         last_good: dict[str, Post] = {}
         for number, line in enumerate(lines[1:]):
             item = json.loads(line)
-            if type(item) is not list or len(item) != 4 or type(item[0]) is not str:
-                raise Malformed("a line is not [path, signature, body length, value]")
-            relpath, signature, size, row = item
+            if type(item) is not list or len(item) != 5 or type(item[0]) is not str or type(item[4]) is not bool:
+                raise Malformed("a line is not [path, signature, body length, value, kept]")
+            relpath, signature, size, row, kept = item
+            if kept and markup is None:
+                raise Malformed("a body kept as Markdown in a pack of no flavour")
             value: Post | Problem
             if size is None:
                 value = problem_from_row(row)
@@ -127,7 +135,7 @@ class PostPack:
             elif type(size) is int and 0 <= size <= len(bodies) - cursor:
                 body = bodies[cursor:cursor + size].tobytes()
                 cursor += size
-                value = post_from_row(row, body)
+                value = post_from_row(row, body, markup if kept else None)
             else:
                 raise Malformed("a body runs past the end")
             self._loaded[id(value)] = _Packed(value, signature, line, body)
@@ -154,6 +162,8 @@ class PostPack:
         """Write the whole seed in place of the last pack (atomically); values `load` read are not encoded again."""
         lines: list[bytes] = []
         bodies: list[bytes] = []
+        flavours = (post.body_markup for post in seed.parsed.values() if isinstance(post, Post))
+        kept = next((markup for markup in flavours if isinstance(markup, MarkdownBody)), None)
 
         def add(relpath: str, signature: list[int] | None, value: Post | Problem) -> None:
             packed = self._loaded.get(id(value))
@@ -162,10 +172,13 @@ class PostPack:
             else:
                 item: list[Any]
                 if isinstance(value, Problem):
-                    item, body = [relpath, signature, None, problem_row(value)], b""
+                    item, body = [relpath, signature, None, problem_row(value), False], b""
+                elif kept is not None and value.body_markup == kept:
+                    body = value.content_zlib
+                    item = [relpath, signature, len(body), post_row(value), True]
                 else:
                     body = html_body(value)
-                    item = [relpath, signature, len(body), post_row(value)]
+                    item = [relpath, signature, len(body), post_row(value), False]
                 line = json.dumps(item, separators=(",", ":")).encode("ascii")  # escaped: names may hold surrogates
             lines.append(line)
             bodies.append(body)
@@ -178,6 +191,7 @@ class PostPack:
             add(relpath, None, post)
         header = json.dumps({"identity": _identity(), "settings_fingerprint": seed.settings_fingerprint,
                              "liquid_fingerprint": seed.liquid_fingerprint, "entries": counted,
+                             "flavour": None if kept is None else flavour_data(kept.flavour),
                              "last_good": len(lines) - counted,
                              "rendered": {path: list(pair) for path, pair in seed.rendered.items()}},
                             separators=(",", ":")).encode("ascii")
