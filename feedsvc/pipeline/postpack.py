@@ -195,6 +195,9 @@ class PostPack:
                              "last_good": len(lines) - counted,
                              "rendered": {path: list(pair) for path, pair in seed.rendered.items()}},
                             separators=(",", ":")).encode("ascii")
-        section = b"\n".join([header, *lines]) + b"\n"
-        rest = b"".join([str(len(section)).encode("ascii"), b"\n", section, *bodies])
-        write_atomically(self.path, b"".join([MAGIC, hashlib.sha256(rest).hexdigest().encode("ascii"), b"\n", rest]))
+        section = b"\n".join([header, *lines, b""])
+        rest = [str(len(section)).encode("ascii"), b"\n", section, *bodies]
+        digest = hashlib.sha256()
+        for part in rest:  # hashed in parts: the whole file is put together once, not twice
+            digest.update(part)
+        write_atomically(self.path, b"".join([MAGIC, digest.hexdigest().encode("ascii"), b"\n", *rest]))
