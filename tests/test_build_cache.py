@@ -12,6 +12,8 @@ import subprocess
 import sys
 import zlib
 from collections.abc import Callable
+from dataclasses import fields, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +21,18 @@ import pytest
 from conftest import post_text
 
 from feedsvc.cli import main
+from feedsvc.content.bodies import MarkdownBody
 from feedsvc.content.goldmark import GoldmarkOptions
 from feedsvc.content.highlight import Highlight
 from feedsvc.content.kramdown import KramdownOptions
+from feedsvc.content.scanning import FileSignature
 from feedsvc.deploy import buildcache
+from feedsvc.model import Author, Image, Language, Post, Problem, pack_html
 from feedsvc.pipeline import postpack
 from feedsvc.pipeline.flavourcodec import flavour_data, flavour_from
-from feedsvc.pipeline.postcodec import Malformed
+from feedsvc.pipeline.postcache import Seed
+from feedsvc.pipeline.postcodec import Malformed, post_row
+from feedsvc.pipeline.postpack import PostPack
 
 CONFIG = "title: Cached\nurl: https://example.org\n"
 NAMES = ["apple", "brook", "cedar", "dune", "ember", "fjord", "grove", "heath"]
@@ -312,3 +319,55 @@ def _plain_goldmark() -> dict[str, Any]:
 def test_a_flavour_of_the_wrong_shape_is_refused(data):
     with pytest.raises(Malformed):
         flavour_from(data)
+
+
+def test_the_pack_keeps_every_field_of_a_post_and_each_body_in_its_own_flavour(tmp_path):
+    """A field `Post` gains must be in the pack too; a last good body kept in an older flavour is stored as HTML."""
+    moment = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    post = Post(source="_posts/2026-01-02-a.md", fingerprint="f", slug="a", title="A", date=moment, updated=moment,
+                url="https://example.org/a/", authors=(Author("Ann", "ann@example.org", None),), categories=("c",),
+                tags=("t",), summary_html="<p>s</p>", summary_text="s", content_zlib=pack_html("Some *body*."),
+                image=Image("https://example.org/i.png", "image/png", "alt"), published=False,
+                warnings=(Problem("_posts/2026-01-02-a.md", "odd", "warning", 3),), references=(("b", 4),),
+                liquid=True, listing="l", publish_at=moment, expire_at=moment, entry_id="https://example.org/a",
+                language=Language("fr", "fr-FR", "Le site"), weight=2, link_title="Short", aliases=("/old/",),
+                taxonomies=(("series", ("one",)),), lang="fr", body_markup=MarkdownBody(KramdownOptions()))
+    older = replace(post, source="_posts/b.md", body_markup=MarkdownBody(KramdownOptions(auto_ids=False)))
+    assert len(post_row(post)) == len(fields(Post)) - 2  # the body and its markup are kept beside the row
+    problem = Problem("_posts/b.md", "broken", "error", 1)
+    seed = Seed("s", "l", {"_posts/a.md": FileSignature(1, 2, 3, 4), "_posts/b.md": FileSignature(5, 6, 7, 8)},
+                {"_posts/a.md": post, "_posts/b.md": problem}, {"/feed.xml": ("key", "etag")}, {"_posts/b.md": older})
+    PostPack(tmp_path / "posts.pack").save(seed)
+    for _ in range(2):  # as written, then as written back from what was read
+        pack = PostPack(tmp_path / "posts.pack")
+        loaded = pack.load()
+        assert loaded is not None
+        assert loaded.parsed == seed.parsed and loaded.inventory == seed.inventory
+        assert loaded.rendered == seed.rendered
+        assert loaded.last_good["_posts/b.md"].body_markup is None
+        assert loaded.last_good["_posts/b.md"].content_html == older.content_html
+        pack.save(loaded)
+
+
+def test_a_last_good_body_read_back_in_one_flavour_is_not_written_back_under_another(tmp_path):
+    moment = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    first, second = MarkdownBody(KramdownOptions()), MarkdownBody(KramdownOptions(auto_ids=False))
+    post = Post(source="_posts/a.md", fingerprint="f", slug="a", title="A", date=moment, updated=moment,
+                url="https://example.org/a/", authors=(), categories=(), tags=(), summary_html="", summary_text="",
+                content_zlib=pack_html("# A heading\n\nText.\n"), body_markup=first)
+    signatures = {"_posts/a.md": FileSignature(1, 2, 3, 4), "_posts/b.md": FileSignature(5, 6, 7, 8)}
+    pack = PostPack(tmp_path / "posts.pack")
+    broken = Problem("_posts/b.md", "broken", "error", 1)
+    pack.save(Seed("s", "l", signatures, {"_posts/a.md": post, "_posts/b.md": broken}, {}, {"_posts/b.md": post}))
+    loaded = pack.load()
+    assert loaded is not None
+    good = loaded.last_good["_posts/b.md"]
+    assert good.body_markup == first
+    # the settings changed (another flavour) while b is still in error: its last good version is the one read back
+    pack.save(Seed("t", "l", signatures, {"_posts/a.md": replace(post, body_markup=second),
+                                          "_posts/b.md": broken},
+                   {}, {"_posts/b.md": good}))
+    again = PostPack(tmp_path / "posts.pack").load()
+    assert again is not None
+    assert again.last_good["_posts/b.md"].content_html == good.content_html
+    assert again.parsed["_posts/a.md"].content_html != good.content_html  # the flavours do differ here

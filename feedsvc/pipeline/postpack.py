@@ -167,7 +167,10 @@ class PostPack:
 
         def add(relpath: str, signature: list[int] | None, value: Post | Problem) -> None:
             packed = self._loaded.get(id(value))
-            if packed is not None and packed.value is value and packed.signature == signature:
+            # A body kept as Markdown in another flavour than this pack's (a last good version from before
+            # a settings change) is stored as HTML instead
+            foreign = isinstance(value, Post) and value.body_markup is not None and value.body_markup != kept
+            if packed is not None and packed.value is value and packed.signature == signature and not foreign:
                 line, body = packed.line, packed.body
             else:
                 item: list[Any]
