@@ -3,17 +3,36 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import random
 import shutil
+import subprocess
+import sys
 import zlib
+from collections.abc import Callable
+from dataclasses import fields, replace
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import post_text
 
 from feedsvc.cli import main
+from feedsvc.content.bodies import MarkdownBody
+from feedsvc.content.goldmark import GoldmarkOptions
+from feedsvc.content.highlight import Highlight
+from feedsvc.content.kramdown import KramdownOptions
+from feedsvc.content.scanning import FileSignature
+from feedsvc.deploy import buildcache
+from feedsvc.model import Author, Image, Language, Post, Problem, pack_html
+from feedsvc.pipeline import postpack
+from feedsvc.pipeline.flavourcodec import flavour_data, flavour_from
+from feedsvc.pipeline.postcache import Seed
+from feedsvc.pipeline.postcodec import Malformed, post_row
+from feedsvc.pipeline.postpack import PostPack
 
 CONFIG = "title: Cached\nurl: https://example.org\n"
 NAMES = ["apple", "brook", "cedar", "dune", "ember", "fjord", "grove", "heath"]
@@ -142,37 +161,52 @@ def test_a_link_or_a_folder_in_the_way_in_the_output_is_replaced_not_followed(co
     assert _tree(out) == _cold(content, tmp_path)
 
 
+def _rewrite_pack(cache: Path, change: Callable[[list[Any]], None]) -> None:
+    """Change the pack's lines (the header first) and sign it again, as someone who knows the format could."""
+    data = (cache / "posts.pack").read_bytes()
+    rest = data[len(postpack.MAGIC) + 65:]
+    length, _, rest = rest.partition(b"\n")
+    items = [json.loads(line) for line in rest[:int(length)].splitlines()]
+    change(items)
+    lines = b"".join(json.dumps(item).encode() + b"\n" for item in items)
+    rest = str(len(lines)).encode() + b"\n" + lines + rest[int(length):]
+    (cache / "posts.pack").write_bytes(postpack.MAGIC + hashlib.sha256(rest).hexdigest().encode() + b"\n" + rest)
+
+
 def _corrupt(cache: Path) -> None:
-    for value in sorted((cache / "posts").glob("*.json.z"))[:3]:
-        value.write_bytes(value.read_bytes()[:10])  # truncated
-    (cache / "posts/index.json").write_text("{not json")
+    (cache / "posts.pack").write_bytes((cache / "posts.pack").read_bytes()[:100])  # truncated
     (cache / "output.json").write_bytes(zlib.compress(b"junk"))
 
 
 def _foreign(cache: Path) -> None:
-    index = json.loads((cache / "posts/index.json").read_text())
-    index["identity"]["feedsvc"] = "0.0.0-elsewhere"
-    (cache / "posts/index.json").write_text(json.dumps(index))
+    _rewrite_pack(cache, lambda items: items[0]["identity"].update(feedsvc="0.0.0-elsewhere"))
     output = json.loads((cache / "output.json").read_text())
     output["identity"]["content"] = "/somewhere/else"
     (cache / "output.json").write_text(json.dumps(output))
 
 
-def _truncated_values(cache: Path) -> None:
-    for value in (cache / "posts").glob("*.json.z"):
-        value.write_bytes(value.read_bytes()[:-5])
+def _flipped_body_byte(cache: Path) -> None:
+    data = bytearray((cache / "posts.pack").read_bytes())
+    data[-3] ^= 0x40  # in the last body: only the digest can tell
+    (cache / "posts.pack").write_bytes(bytes(data))
 
 
 def _lying_values(cache: Path) -> None:
-    """Well-formed JSON that says something else: a different title in every cached post."""
-    for value in (cache / "posts").glob("*.json.z"):
-        data = json.loads(zlib.decompress(value.read_bytes()))
-        if "post" in data:
-            data["post"]["title"] = 12345  # wrong type: refused, the file is parsed again
-        value.write_bytes(zlib.compress(json.dumps(data).encode()))
+    """Well-formed and signed, but saying something else: a title of the wrong type in every cached post."""
+    def change(items: list[Any]) -> None:
+        for _, _, size, row, _ in items[1:]:
+            if size is not None:
+                row[3] = 12345
+    _rewrite_pack(cache, change)
 
 
-@pytest.mark.parametrize("spoil", [_corrupt, _foreign, _truncated_values, _lying_values])
+def _a_link(cache: Path) -> None:
+    (cache / "elsewhere.pack").write_bytes((cache / "posts.pack").read_bytes())
+    (cache / "posts.pack").unlink()
+    (cache / "posts.pack").symlink_to(cache / "elsewhere.pack")
+
+
+@pytest.mark.parametrize("spoil", [_corrupt, _foreign, _flipped_body_byte, _lying_values, _a_link])
 def test_a_bad_cache_is_only_a_cold_build(content, tmp_path, spoil, capsys):
     out, cache = tmp_path / "out", tmp_path / "cache"
     _build(content, out, cache)
@@ -181,8 +215,7 @@ def test_a_bad_cache_is_only_a_cold_build(content, tmp_path, spoil, capsys):
     spoil(cache)
     capsys.readouterr()
     _build(content, out, cache)
-    if spoil in (_corrupt, _foreign):
-        assert "build cache:" in capsys.readouterr().err  # a one-line note says why it starts cold
+    assert "build cache:" in capsys.readouterr().err  # a one-line note says why it starts cold
     assert _tree(out) == _cold(content, tmp_path)
     _build(content, out, cache)  # and the cache it saves instead works
     assert _tree(out) == _cold(content, tmp_path)
@@ -235,3 +268,106 @@ def test_a_full_disk_mid_update_leaves_every_output_file_as_it_was(content, tmp_
     monkeypatch.setattr(Path, "write_bytes", real)
     _build(content, out, cache)
     assert _tree(out) == _cold(content, tmp_path)
+
+
+def test_a_build_never_loads_the_server_stack(content, tmp_path):
+    """`build` starts no server: Flask, granian, the scheduler, the watcher and the metrics are not imported."""
+    script = ("import sys\nfrom feedsvc.cli import main\n"
+              f"assert main(['build', '--content', {str(content)!r}, '--out', {str(tmp_path / 'out')!r}, "
+              f"'--cache', {str(tmp_path / 'cache')!r}]) == 0\n"
+              "print(sorted(name for name in sys.modules if name.split('.')[0] in "
+              "('flask', 'werkzeug', 'granian', 'gunicorn', 'apscheduler', 'watchdog', 'prometheus_client')))\n")
+    for _ in range(2):  # cold, then from the cache
+        child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+        assert child.stdout.strip() == "[]"
+
+
+def test_bodies_kept_as_markdown_stay_so_in_the_cache_and_render_the_same(content, tmp_path, monkeypatch):
+    """A cold build does not render every body to fill the cache; those read back render as a cold build's."""
+    monkeypatch.setattr(buildcache, "RACY_NS", 0)  # files written just now are trusted: the cache is used
+    (content / "_config.yml").write_text(CONFIG + "feed:\n  posts_limit: 2\n", encoding="utf-8")
+    for day in range(10, 16):  # a summary of their own: their bodies are kept as Markdown until shown
+        (content / f"_posts/2026-02-{day}-summed-{day}.md").write_text(
+            post_text(f"title: Summed {day}\ndescription: Day {day}.", f"Body of *day {day}* -- \"quoted\".\n"),
+            encoding="utf-8")
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    _build(content, out, cache)
+    kept: list[bool] = []
+    _rewrite_pack(cache, lambda items: kept.extend(item[4] for item in items[1:]))
+    assert any(kept)  # those no feed showed
+    for day in (14, 15):  # the newest go: the feed now shows bodies read back from the cache as Markdown
+        (content / f"_posts/2026-02-{day}-summed-{day}.md").unlink()
+    _build(content, out, cache)
+    assert _tree(out) == _cold(content, tmp_path)
+
+
+@pytest.mark.parametrize("flavour", [None, KramdownOptions(), GoldmarkOptions(),
+                                     KramdownOptions(auto_ids=False, smart_quotes=("<", ">", "[", "]")),
+                                     GoldmarkOptions(id_type="blackfriday", highlight=Highlight(line_nos=True))])
+def test_a_markdown_flavour_reads_back_as_written(flavour):
+    assert flavour_from(json.loads(json.dumps(flavour_data(flavour)))) == flavour
+
+
+def _plain_goldmark() -> dict[str, Any]:
+    data: dict[str, Any] = flavour_data(GoldmarkOptions())[1]
+    return data
+
+
+@pytest.mark.parametrize("data", [["pickle", {}], ["kramdown", {"auto_ids": "yes"}], ["kramdown", {}],
+                                  ["goldmark", {**_plain_goldmark(), "highlight": {"start": True}}],
+                                  ["kramdown", {**flavour_data(KramdownOptions())[1], "smart_quotes": ["a"]}]])
+def test_a_flavour_of_the_wrong_shape_is_refused(data):
+    with pytest.raises(Malformed):
+        flavour_from(data)
+
+
+def test_the_pack_keeps_every_field_of_a_post_and_each_body_in_its_own_flavour(tmp_path):
+    """A field `Post` gains must be in the pack too; a last good body kept in an older flavour is stored as HTML."""
+    moment = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    post = Post(source="_posts/2026-01-02-a.md", fingerprint="f", slug="a", title="A", date=moment, updated=moment,
+                url="https://example.org/a/", authors=(Author("Ann", "ann@example.org", None),), categories=("c",),
+                tags=("t",), summary_html="<p>s</p>", summary_text="s", content_zlib=pack_html("Some *body*."),
+                image=Image("https://example.org/i.png", "image/png", "alt"), published=False,
+                warnings=(Problem("_posts/2026-01-02-a.md", "odd", "warning", 3),), references=(("b", 4),),
+                liquid=True, listing="l", publish_at=moment, expire_at=moment, entry_id="https://example.org/a",
+                language=Language("fr", "fr-FR", "Le site"), weight=2, link_title="Short", aliases=("/old/",),
+                taxonomies=(("series", ("one",)),), lang="fr", body_markup=MarkdownBody(KramdownOptions()))
+    older = replace(post, source="_posts/b.md", body_markup=MarkdownBody(KramdownOptions(auto_ids=False)))
+    assert len(post_row(post)) == len(fields(Post)) - 2  # the body and its markup are kept beside the row
+    problem = Problem("_posts/b.md", "broken", "error", 1)
+    seed = Seed("s", "l", {"_posts/a.md": FileSignature(1, 2, 3, 4), "_posts/b.md": FileSignature(5, 6, 7, 8)},
+                {"_posts/a.md": post, "_posts/b.md": problem}, {"/feed.xml": ("key", "etag")}, {"_posts/b.md": older})
+    PostPack(tmp_path / "posts.pack").save(seed)
+    for _ in range(2):  # as written, then as written back from what was read
+        pack = PostPack(tmp_path / "posts.pack")
+        loaded = pack.load()
+        assert loaded is not None
+        assert loaded.parsed == seed.parsed and loaded.inventory == seed.inventory
+        assert loaded.rendered == seed.rendered
+        assert loaded.last_good["_posts/b.md"].body_markup is None
+        assert loaded.last_good["_posts/b.md"].content_html == older.content_html
+        pack.save(loaded)
+
+
+def test_a_last_good_body_read_back_in_one_flavour_is_not_written_back_under_another(tmp_path):
+    moment = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    first, second = MarkdownBody(KramdownOptions()), MarkdownBody(KramdownOptions(auto_ids=False))
+    post = Post(source="_posts/a.md", fingerprint="f", slug="a", title="A", date=moment, updated=moment,
+                url="https://example.org/a/", authors=(), categories=(), tags=(), summary_html="", summary_text="",
+                content_zlib=pack_html("# A heading\n\nText.\n"), body_markup=first)
+    signatures = {"_posts/a.md": FileSignature(1, 2, 3, 4), "_posts/b.md": FileSignature(5, 6, 7, 8)}
+    pack = PostPack(tmp_path / "posts.pack")
+    broken = Problem("_posts/b.md", "broken", "error", 1)
+    pack.save(Seed("s", "l", signatures, {"_posts/a.md": post, "_posts/b.md": broken}, {}, {"_posts/b.md": post}))
+    loaded = pack.load()
+    assert loaded is not None
+    good = loaded.last_good["_posts/b.md"]
+    assert good.body_markup == first
+    # the settings changed (another flavour) while b is still in error: its last good version is the one read back
+    pack.save(Seed("t", "l", signatures, {"_posts/a.md": replace(post, body_markup=second),
+                                          "_posts/b.md": broken},
+                   {}, {"_posts/b.md": good}))
+    again = PostPack(tmp_path / "posts.pack").load()
+    assert again is not None
+    assert again.last_good["_posts/b.md"].content_html == good.content_html
+    assert again.parsed["_posts/a.md"].content_html != good.content_html  # the flavours do differ here

@@ -128,7 +128,7 @@ def test_another_version_or_model_is_not_trusted(site_dir, make_refresher, tmp_p
     first.refresh()
     PostCache(tmp_path / "posts").save(first.export())
     assert PostCache(tmp_path / "posts").load() is not None
-    monkeypatch.setattr(postcache, "_model_shape", lambda: "Post:title,something_new")
+    monkeypatch.setattr(postcache, "model_shape", lambda: "Post:title,something_new")
     assert PostCache(tmp_path / "posts").load() is None
     monkeypatch.undo()
     monkeypatch.setattr(postcache, "__version__", "99.0")

@@ -1,7 +1,7 @@
 """`feedsvc build --cache DIR`: what one build parsed and wrote, so the next one redoes only what changed.
 
-The folder holds the post cache's files (pipeline/postcache.py: parsed posts and render keys, in
-`posts/`) and `output.json`: for each file last written to `--out`, the ETag of its bytes and the
+The folder holds `posts.pack` (pipeline/postpack.py: parsed posts and render keys, one file read
+and verified at once) and `output.json`: for each file last written to `--out`, the ETag of its bytes and the
 `stat` it had then. A feed whose render key is unchanged and whose file in `--out` still has that
 `stat` is not rendered again: the file stays as it is (`kept`). Everything here is read back as
 untrusted input, like the state folder: the folder must be a real 0700 folder of ours
@@ -24,14 +24,15 @@ from typing import Any
 from feedsvc import __version__
 from feedsvc.atomicfile import read_private, write_atomically
 from feedsvc.content.scanning import FileSignature
-from feedsvc.deploy.privatefolder import UnsafeFolder, claim_folder, subfolder
+from feedsvc.deploy.privatefolder import UnsafeFolder, claim_folder
 from feedsvc.model import Resource
-from feedsvc.pipeline.postcache import PostCache
+from feedsvc.pipeline.postpack import PostPack
 from feedsvc.pipeline.refresh import Refresher
 
 log = logging.getLogger("feedsvc")
 
 OUTPUT = "output.json"
+PACK = "posts.pack"
 FORMAT = 1
 MAX_OUTPUT_BYTES = 64 * 1024 * 1024
 # A file changed this close to the build may change again within the file system's clock tick with the
@@ -81,7 +82,7 @@ class BuildCache:
         self.out = out
         self.content_dir: Path | None = None  # the refresher's, once `seed` has it
         self.started_ns = time.time_ns()
-        self.posts = PostCache(folder / "posts")
+        self.posts = PostPack(folder / PACK)
         self.kept: dict[str, Resource] = {}  # URL path -> stand-in for bytes already in `--out`
         self._written: dict[str, Written] | None = None
 
@@ -90,7 +91,6 @@ class BuildCache:
         """The cache at `folder` (created 0700 if missing), or None with a note if it is not safe to use."""
         try:
             folder = claim_folder(folder)
-            subfolder(folder, "posts")
         except UnsafeFolder as exc:
             note(f"{exc.path} {exc.why}; building without it")
             return None
@@ -105,9 +105,9 @@ class BuildCache:
         self.started_ns = time.time_ns()  # before the folder is scanned
         seed = self.posts.load()
         if seed is None:
-            first = not os.path.lexists(self.posts.folder / "index.json")
+            first = not os.path.lexists(self.posts.path)
             note(f"{self.folder} is new: this build fills it" if first
-                 else f"nothing usable in {self.posts.folder}; a cold build")
+                 else f"nothing usable in {self.posts.path}; a cold build")
             return
         written = self.written()
         for path, (_, etag) in seed.rendered.items():

@@ -13,9 +13,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-from flask import Flask
+from typing import TYPE_CHECKING, Any
 
 from feedsvc.config import (
     ConfigError,
@@ -37,15 +35,17 @@ from feedsvc.deploy.websub import HubPinger
 from feedsvc.deploy.workers import Delegate, Deployment
 from feedsvc.pipeline.postcache import CacheWriter, PostCache
 from feedsvc.pipeline.refresh import Progress, Refresher, RefreshReport
-from feedsvc.pipeline.scheduling import RefreshScheduler
 from feedsvc.pipeline.triggers import RefreshQueue, summarize
-from feedsvc.pipeline.watching import FolderWatch
 from feedsvc.snapshot import Built, SnapshotStore
-from feedsvc.web.app import create_app
-from feedsvc.web.hookbudget import BODY_SECONDS, HookBudget
 from feedsvc.web.metrics import Metrics, enable_multiprocess, reserve_space
 from feedsvc.web.ondemand import OnDemandFeeds
 from feedsvc.web.webhooks import SeenInFolder, WebhookReceiver
+
+if TYPE_CHECKING:  # the server stack: imported where it starts, so `build` and `check` never load it
+    from flask import Flask
+
+    from feedsvc.pipeline.scheduling import RefreshScheduler
+    from feedsvc.pipeline.watching import FolderWatch
 
 log = logging.getLogger("feedsvc")
 
@@ -78,7 +78,9 @@ class Service:
         self.store = SnapshotStore()
         if serving:
             self.store.trouble("metrics", enable_multiprocess(self.state_dir / "metrics"))
-        self.metrics = Metrics()
+        self.metrics: Metrics
+        if not for_build:  # prometheus-client: for the server only
+            self.metrics = Metrics()
         self.refresher = Refresher(self.store, root, environ, progress=progress, for_build=for_build)
         if moved_at_start:  # posts a warm start remembers were read from an older checkout: compare them all
             self.refresher.moved(None)
@@ -95,8 +97,11 @@ class Service:
             startup = self.refresher.refresh("startup")  # raises ConfigError when the settings are unusable
             assert self.refresher.settings is not None
             self.settings = self.refresher.settings
-            self.metrics.refreshed(startup, self.store.snapshot.stats if self.store.snapshot else None)
+            if not for_build:
+                self.metrics.refreshed(startup, self.store.snapshot.stats if self.store.snapshot else None)
             self._remember(startup)
+        if for_build:
+            return  # `build` and `check` read the store and the refresher; what follows serves
         release_memory(freeze=True)  # before gunicorn forks the workers
         self.queue = RefreshQueue(self.refresher)
         self.queue.on_report.append(
@@ -113,6 +118,9 @@ class Service:
         # feeds show the entries the subscription feeds built (render/entrycache.py).
         self.ondemand = OnDemandFeeds(lambda: self.refresher.settings or self.settings,
                                       entries=self.refresher.entries)
+        from feedsvc.web.app import create_app
+        from feedsvc.web.hookbudget import BODY_SECONDS, HookBudget
+
         self.app: Flask = create_app(self.settings, self.store, self.webhooks, self.metrics, self.ondemand,
                                      HookBudget(seconds=webhook_body_seconds(environ, BODY_SECONDS)))
         self.scheduler: RefreshScheduler | None = None
@@ -205,6 +213,9 @@ class Service:
             self._save_posts()
         built_here = self.refresher.settings is not None  # else a warm start: nothing scanned in this process yet
         self.queue.start()
+        from feedsvc.pipeline.scheduling import RefreshScheduler
+        from feedsvc.pipeline.watching import FolderWatch
+
         self.watch = FolderWatch(self.refresher.content_dir, self.queue.request)
         if self.git is not None:
             self.watch.fallback = "git source: pushes and the interval fetch bring changes"

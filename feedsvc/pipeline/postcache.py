@@ -53,14 +53,14 @@ INTERIM_INDEX_SECONDS = 2.0  # during a long save
 RETRY_SECONDS = 5.0  # after a failed save (a full disk), unless a newer seed comes first
 
 
-def _model_shape() -> str:
+def model_shape() -> str:
     """A cache written for another shape of `Post` is not read: the field names are part of the cache key."""
     names = [f"{cls.__name__}:{','.join(f.name for f in dataclasses.fields(cls))}" for cls in (Post, Problem)]
     return ";".join(names)
 
 
 def _identity() -> dict[str, Any]:
-    return {"format": CACHE_FORMAT, "feedsvc": __version__, "model": _model_shape()}
+    return {"format": CACHE_FORMAT, "feedsvc": __version__, "model": model_shape()}
 
 
 @dataclass(frozen=True, slots=True)
