@@ -96,8 +96,13 @@ def _random_edit(rng: random.Random, root: Path, step: int) -> None:
         rng.choice(posts).write_text(_post(rng, f"Edited {step}"), encoding="utf-8")
 
 
+@pytest.mark.parametrize("trust_recent", [False, True], ids=["racy-window", "cache-reused"])
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_random_edits_build_to_the_same_bytes_as_a_cold_build(content, tmp_path, seed):
+def test_random_edits_build_to_the_same_bytes_as_a_cold_build(content, tmp_path, seed, trust_recent, monkeypatch):
+    """With the racy window every file written just now is read again; without it (as for files older than
+    2 s) the cached posts are reused, which is the path a real incremental build takes."""
+    if trust_recent:
+        monkeypatch.setattr(buildcache, "RACY_NS", 0)
     rng = random.Random(seed)
     out, cache = tmp_path / "out", tmp_path / "cache"
     _build(content, out, cache)

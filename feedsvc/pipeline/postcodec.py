@@ -234,7 +234,7 @@ def _body(fields: dict[str, Any]) -> bytes:
 # bytes): a row is a third of the JSON and decodes in a fraction of the time, which a build after one
 # edit spends on every one of its posts.
 
-POST_ROW_FIELDS = 27
+POST_ROW_FIELDS = 28
 
 
 def post_row(post: Post) -> list[Any]:
@@ -249,6 +249,7 @@ def post_row(post: Post) -> list[Any]:
         post.lang,
         None if post.language is None else [post.language.prefix, post.language.code, post.language.title],
         post.weight, post.link_title, list(post.aliases), [[plural, list(terms)] for plural, terms in post.taxonomies],
+        [[path, digest] for path, digest in post.relatives],
     ]
 
 
@@ -273,14 +274,14 @@ def post_from_row(row: Any, body: bytes, body_markup: BodyMarkup | None = None) 
         raise Malformed("not a cached post row")
     (source, fingerprint, slug, title, date, updated, url, authors, categories, tags, summary_html, summary_text,
      image, published, warnings, references, liquid, listing, publish_at, expire_at, entry_id, lang, language,
-     weight, link_title, aliases, taxonomies) = row
+     weight, link_title, aliases, taxonomies, relatives) = row
     for value in (source, fingerprint, slug, title, url, summary_html, summary_text, listing, entry_id, lang,
                   link_title):
         if type(value) is not str:
             raise Malformed("a text field is not text")
     if type(published) is not bool or type(liquid) is not bool or type(weight) is not int:
         raise Malformed("a flag or the weight has the wrong type")
-    for value in (authors, categories, tags, warnings, references, aliases, taxonomies):
+    for value in (authors, categories, tags, warnings, references, aliases, taxonomies, relatives):
         if type(value) is not list:
             raise Malformed("a list field is not a list")
     for names in (categories, tags, aliases):
@@ -302,7 +303,7 @@ def post_from_row(row: Any, body: bytes, body_markup: BodyMarkup | None = None) 
         expire_at=None if expire_at is None else _moment_of(expire_at),
         entry_id=entry_id, lang=lang, language=_language(language), weight=weight, link_title=link_title,
         aliases=tuple(aliases) if aliases else (), taxonomies=tuple(map(_taxonomy, taxonomies)) if taxonomies else (),
-        body_markup=body_markup,
+        relatives=tuple(map(_relative, relatives)) if relatives else (), body_markup=body_markup,
     )
 
 
