@@ -216,8 +216,10 @@ def _caught_up(server: FeedsvcServer) -> float:
     try:
         while time.perf_counter() - server.started < START_TIMEOUT:
             response = get(conn, "/status")
-            scan = json.loads(response.body).get("last_scan", {}) if response.status == 200 else {}
-            if scan.get("at") and scan.get("trigger") == "startup":
+            status = json.loads(response.body) if response.status == 200 else {}
+            # The watcher's first refresh may follow within one poll and replace `last_scan`.
+            done = [status.get("last_scan", {})] + list(status.get("recent_refreshes", []))
+            if any(scan.get("at") and scan.get("trigger") == "startup" for scan in done):
                 return time.perf_counter()
             time.sleep(0.02)
     finally:
