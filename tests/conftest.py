@@ -58,6 +58,19 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def exchange_raw(port: int, request: bytes, timeout: float = 5.0) -> bytes:
+    """Send bytes as they are to 127.0.0.1:`port`; return all the server answers until it closes or goes quiet."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(request)
+        chunks = []
+        try:
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        except (ConnectionResetError, TimeoutError):
+            pass
+    return b"".join(chunks)
+
+
 def settings_from(config: str = BASIC_CONFIG, environ: dict[str, str] | None = None,
                   content_dir: Path = Path("content")) -> Settings:
     return build_settings(environ or {}, parse_config_yaml(textwrap.dedent(config)), content_dir)

@@ -4,10 +4,11 @@ Liquid that reads it, jekyll-feed's author lookup, and a rescan that notices a d
 from __future__ import annotations
 
 import os
+from functools import partial
 from pathlib import Path
 
 import pytest
-from conftest import BASIC_CONFIG
+from conftest import BASIC_CONFIG, write_site
 
 from feedsvc.config import ConfigError, load_settings
 from feedsvc.content.datafiles import read_data_folder
@@ -17,12 +18,8 @@ from feedsvc.model import Author, Post
 RELEASE = "---\ntitle: Release\n---\nVersion {{ site.data.release.version }}, {{ site.data.mirrors[1].host }}.\n"
 
 
-def _write(root: Path, files: dict[str, str]) -> Path:
-    for relpath, text in files.items():
-        path = root / relpath
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    return root
+#: The files as given, `_config.yml` among them where a test wants one.
+_write = partial(write_site, config=None)
 
 
 def test_every_format_and_nested_folders(tmp_path: Path) -> None:

@@ -6,9 +6,10 @@ an include or the list of posts changed."""
 from __future__ import annotations
 
 import os
+from functools import partial
 from pathlib import Path
 
-from conftest import BASIC_CONFIG
+from conftest import BASIC_CONFIG, write_site
 
 from feedsvc.config import load_settings
 from feedsvc.content.includes import read_includes_folder, read_relative_files
@@ -17,13 +18,8 @@ from feedsvc.content.reading import read_post
 from feedsvc.content.scanning import signature_of
 from feedsvc.model import Post
 
-
-def _write(root: Path, files: dict[str, str]) -> Path:
-    for relpath, text in files.items():
-        path = root / relpath
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    return root
+#: The files as given, `_config.yml` among them where a test wants one.
+_write = partial(write_site, config=None)
 
 
 def _touch_later(path: Path, text: str) -> None:

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
 import sys
 from collections.abc import Iterator
 
 import lxml.html
 import pytest
-from conftest import free_port, post_text, write_site
+from conftest import exchange_raw, free_port, post_text, write_site
 from test_server import GUNICORN_ARGV, Launcher, Server
 
 from feedsvc import cli
@@ -89,15 +88,7 @@ def served(request, tmp_path_factory) -> Iterator[Server]:
 
 def _raw(server: Server, request: bytes, timeout: float = 5.0) -> tuple[int, bytes]:
     """Send bytes as they are; return the status code and the whole answer."""
-    with socket.create_connection(("127.0.0.1", server.port), timeout=timeout) as sock:
-        sock.sendall(request)
-        chunks = []
-        try:
-            while chunk := sock.recv(65536):
-                chunks.append(chunk)
-        except (ConnectionResetError, TimeoutError):
-            pass
-    answer = b"".join(chunks)
+    answer = exchange_raw(server.port, request, timeout)
     return int(answer.split(b" ", 2)[1]), answer
 
 

@@ -10,7 +10,7 @@ import time
 import urllib.request
 
 import pytest
-from conftest import post_text
+from conftest import exchange_raw, post_text
 from test_server import GUNICORN_ARGV, Server, free_port, start  # noqa: F401  (start: a fixture)
 
 from feedsvc.web.app import create_app
@@ -157,15 +157,7 @@ def quick_deadline(request, start, site_dir):  # noqa: F811
 
 
 def _raw(server: Server, request: bytes, timeout: float) -> bytes:
-    with socket.create_connection(("127.0.0.1", server.port), timeout=timeout) as sock:
-        sock.sendall(request)
-        chunks = []
-        try:
-            while chunk := sock.recv(65536):
-                chunks.append(chunk)
-        except (ConnectionResetError, TimeoutError):
-            pass
-    return b"".join(chunks)
+    return exchange_raw(server.port, request, timeout)
 
 
 def test_readers_are_answered_while_many_senders_trickle_webhook_bodies(hooked):

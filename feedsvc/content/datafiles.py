@@ -49,8 +49,13 @@ def read_data_folder(root: Path) -> dict[str, Any]:
 
 def data_signature(root: Path) -> tuple[tuple[str, int, int, int], ...]:
     """Every entry of the `_data` tree with its size, mtime and ctime: equal unless something changed."""
+    return tree_signature(root / DATA_FOLDER)
+
+
+def tree_signature(folder: Path) -> tuple[tuple[str, int, int, int], ...]:
+    """Every entry of a folder's tree (hidden folders left out) with its size, mtime and ctime."""
     found: list[tuple[str, int, int, int]] = []
-    for dirpath, dirnames, filenames in os.walk(root / DATA_FOLDER):
+    for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = [name for name in dirnames if not name.startswith(".")]
         for name in [".", *filenames]:
             try:

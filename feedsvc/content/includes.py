@@ -15,6 +15,8 @@ import stat
 from collections.abc import Iterable
 from pathlib import Path
 
+from feedsvc.content.datafiles import tree_signature
+
 INCLUDES_FOLDER = "_includes"
 # What includetag.py finds in a render's globals (templating.render_liquid puts them there).
 INCLUDES_VAR = "__feedsvc_includes"  # path of an `_includes` file from the site's root -> text
@@ -47,16 +49,7 @@ def read_includes_folder(root: Path) -> dict[str, str]:
 
 def includes_signature(root: Path) -> tuple[tuple[str, int, int, int], ...]:
     """Every entry of the `_includes` tree with its size, mtime and ctime: equal unless something changed."""
-    found: list[tuple[str, int, int, int]] = []
-    for dirpath, dirnames, filenames in os.walk(root / INCLUDES_FOLDER):
-        dirnames[:] = [name for name in dirnames if not name.startswith(".")]
-        for name in [".", *filenames]:
-            try:
-                info = os.lstat(os.path.join(dirpath, name))
-            except OSError:
-                continue
-            found.append((os.path.join(dirpath, name), info.st_size, info.st_mtime_ns, info.st_ctime_ns))
-    return tuple(sorted(found))
+    return tree_signature(root / INCLUDES_FOLDER)
 
 
 def read_relative_files(root: Path, paths: Iterable[str]) -> dict[str, str]:

@@ -141,7 +141,7 @@ def _walk(dialect: Dialect, folder: Path, prefix: str, real_root: Path, visited:
         return
     for entry in entries:
         relpath = prefix + entry.name
-        if not _is_utf8(entry.name):
+        if not is_utf8_name(entry.name):
             if dialect.is_post_file(relpath) or dialect.walks_folder(entry.name):
                 shown = relpath.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
                 problems.append(Problem(shown, "name is not valid UTF-8; skipped (rename it)", "warning"))
@@ -196,7 +196,7 @@ def _add_post_file(entry: os.DirEntry[str], relpath: str, inventory: dict[str, F
     inventory[relpath] = FileSignature(stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
 
 
-def _is_utf8(name: str) -> bool:
+def is_utf8_name(name: str) -> bool:
     """File names arrive with undecodable bytes as lone surrogates; such a name cannot be a URL or shown."""
     try:
         name.encode("utf-8")

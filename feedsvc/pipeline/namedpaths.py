@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from feedsvc.content.dialects.base import Dialect
-from feedsvc.content.scanning import FileSignature
+from feedsvc.content.scanning import FileSignature, is_utf8_name, signature_of
 
 
 def inventory_with(known: Mapping[str, FileSignature], root: Path, named: Iterable[str],
@@ -29,7 +29,7 @@ def inventory_with(known: Mapping[str, FileSignature], root: Path, named: Iterab
     folder_mtimes: list[int] = []
     for relpath in named:
         parts = relpath.split("/")
-        if any(part in ("", ".", "..") or not _is_utf8(part) for part in parts):
+        if any(part in ("", ".", "..") or not is_utf8_name(part) for part in parts):
             return None
         if not _walked(dialect, parts):
             if relpath in inventory:
@@ -89,13 +89,6 @@ def _signature(root: Path, parts: list[str], folder_mtimes: list[int]) -> FileSi
                 return None  # a folder now has this name
             if not stat.S_ISREG(info.st_mode) or info.st_nlink > 1:
                 return None  # a FIFO or device (the walk warns about it), or a file with another name
-            return FileSignature(info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
+            return signature_of(info)
     return None
 
-
-def _is_utf8(name: str) -> bool:
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
