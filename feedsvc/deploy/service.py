@@ -222,13 +222,15 @@ class Service:
         elif not self._watch_wanted:
             self.watch.fallback = "FEEDSVC_WATCH=off"
         watching = self.watch.fallback == "not started" and self.watch.start()
+        interval = self.watch.safety_net_seconds(self.settings.rescan_seconds)
+        self.scheduler = RefreshScheduler(self.refresher, self.queue.request, interval)
+        # Before the first refresh is asked for: a file it finds still being written is looked at again
+        # by the scheduler's settle job, which a refresher without a scheduler cannot plan.
+        self.scheduler.start()
         if not built_here:
             self.queue.request("startup")
         elif watching:
             self.queue.request("watch started")  # whatever changed since the build, before the watch began
-        interval = self.watch.safety_net_seconds(self.settings.rescan_seconds)
-        self.scheduler = RefreshScheduler(self.refresher, self.queue.request, interval)
-        self.scheduler.start()
 
     def _save_posts(self, *_: object) -> None:
         """A refresh listener (so the refresher's memory is still): hand the newest state to the writer."""
