@@ -27,6 +27,7 @@ from feedsvc.config import (
     webhook_secret,
 )
 from feedsvc.deploy.accesslog import show_query_strings
+from feedsvc.deploy.activity import ReaderActivity
 from feedsvc.deploy.gitconfig import git_config_from
 from feedsvc.deploy.gitsource import GitError, GitSource
 from feedsvc.deploy.privatefolder import claim_folder, subfolder
@@ -123,6 +124,8 @@ class Service:
 
         self.app: Flask = create_app(self.settings, self.store, self.webhooks, self.metrics, self.ondemand,
                                      HookBudget(seconds=webhook_body_seconds(environ, BODY_SECONDS)))
+        self.activity = ReaderActivity(self.app.wsgi_app)  # a warm-started builder waits for a lull (activity.py)
+        self.app.wsgi_app = self.activity  # type: ignore[method-assign]
         self.scheduler: RefreshScheduler | None = None
         self.deployment: Deployment | None = None
         self.watch: FolderWatch | None = None
@@ -182,6 +185,7 @@ class Service:
             self.deployment.start()
 
     def stop(self) -> None:
+        self.activity.stop()  # a builder still waiting for a lull holds the deployment's role lock
         if self.deployment is not None:
             self.deployment.stop()
             self.deployment = None
@@ -192,6 +196,7 @@ class Service:
             self.pinger.start()
         cache = PostCache(subfolder(self.state_dir, "posts"))
         if self.refresher.settings is None and self.store.snapshot is not None:  # a warm start, or a takeover
+            waited = self.activity.wait_for_lull()  # the first readers' rush before the CPU-heavy load
             started = time.perf_counter()
             # This runs while the first readers are served from the same process: let a waiting request
             # thread have the interpreter after 1 ms instead of 5 (a sleep per file instead would hand the
@@ -204,8 +209,9 @@ class Service:
                 sys.setswitchinterval(interval)
             if seed is not None:
                 self.refresher.seed(seed, self.store.snapshot.resources)
-                log.info("post cache: %d parsed posts and %d render keys from %s in %.2fs", len(seed.parsed),
-                         len(seed.rendered), cache.folder, time.perf_counter() - started)
+                log.info("post cache: %d parsed posts and %d render keys from %s in %.2fs (after waiting %.2fs for "
+                         "readers to pause)", len(seed.parsed), len(seed.rendered), cache.folder,
+                         time.perf_counter() - started, waited)
         self.cache_writer = CacheWriter(cache, lambda error: self.store.trouble(
             "post cache", None if error is None else cannot_write(error)))
         self.refresher.listeners.append(self._save_posts)
