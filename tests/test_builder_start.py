@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 from conftest import post_text
 from test_server import POSTS
+from werkzeug.test import Client
+from werkzeug.wrappers import Response
 
 from feedsvc.deploy.activity import ReaderActivity
 from feedsvc.deploy.service import Service
@@ -106,3 +112,41 @@ def test_a_warm_start_serves_a_file_still_being_written_once_it_settles(site_dir
             time.sleep(0.05)
     finally:
         service.stop()
+
+
+SERVING_PROBE = """
+import json, sys
+from feedsvc.deploy.service import Service
+service = Service({"FEEDSVC_STATE_DIR": sys.argv[2], "FEEDSVC_WATCH": "off"}, sys.argv[1], serving=True)
+environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/rss.xml", "QUERY_STRING": "", "SERVER_NAME": "localhost",
+           "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "HTTP_HOST": "localhost", "wsgi.url_scheme": "http"}
+answered = []
+body = b"".join(service.wsgi(environ, lambda status, headers, *rest: answered.append(status)))
+print(json.dumps({"warm": service.state_folder is not None, "status": answered, "feed": body.startswith(b"<?xml"),
+                  "loaded": sorted(name for name in sys.argv[3].split(",") if name in sys.modules)}))
+"""
+# What the builder or a request other than a feed needs: imported in the builder thread, or after the readers' rush.
+# (The parsers and renderers still are: the refresher is built before the fork, docs/performance.md says why.)
+NOT_ON_THE_SERVING_PATH = ("flask", "werkzeug", "apscheduler", "watchdog", "granian", "gunicorn",
+                           "feedsvc.web.app", "feedsvc.pipeline.scheduling", "feedsvc.pipeline.watching")
+
+
+def test_a_warm_start_answers_a_feed_before_importing_flask_or_the_builders_libraries(site_dir, tmp_path):
+    root = site_dir(POSTS)
+    state = tmp_path / "state"
+    Service({"FEEDSVC_STATE_DIR": str(state), "FEEDSVC_WATCH": "off"}, root, serving=True).publish_state()
+    argv = [sys.executable, "-c", SERVING_PROBE, str(root), str(state), ",".join(NOT_ON_THE_SERVING_PATH)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+    probe = json.loads(done.stdout.splitlines()[-1])
+    assert probe == {"warm": True, "status": ["200 OK"], "feed": True, "loaded": []}
+
+
+def test_the_flask_app_is_built_on_first_use_and_answers_what_the_fast_path_does_not(site_dir, tmp_path):
+    root = site_dir(POSTS)
+    service = Service({"FEEDSVC_STATE_DIR": str(tmp_path / "state"), "FEEDSVC_WATCH": "off"}, root, serving=True)
+    client = Client(service.wsgi, Response)
+    assert client.get("/rss.xml").status_code == 200
+    assert client.get("/healthz").status_code == 200  # Flask's route
+    assert client.get("/rss.xml?x=1").data == client.get("/rss.xml").data
+    assert service.app is service.app

@@ -48,6 +48,10 @@ class ReaderActivity:
             self._stopping.wait(min(quiet - (now - self.last), latest - (now - started)))
         return self.clock() - started
 
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
     def stop(self) -> None:
         """Let a waiting builder go at once (the process is stopping)."""
         self._stopping.set()
