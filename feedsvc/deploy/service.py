@@ -8,6 +8,7 @@ import logging
 import multiprocessing.util
 import os
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -27,6 +28,7 @@ from feedsvc.config import (
     webhook_secret,
 )
 from feedsvc.deploy.accesslog import show_query_strings
+from feedsvc.deploy.activity import ReaderActivity
 from feedsvc.deploy.gitconfig import git_config_from
 from feedsvc.deploy.gitsource import GitError, GitSource
 from feedsvc.deploy.privatefolder import claim_folder, subfolder
@@ -37,6 +39,8 @@ from feedsvc.pipeline.postcache import CacheWriter, PostCache
 from feedsvc.pipeline.refresh import Progress, Refresher, RefreshReport
 from feedsvc.pipeline.triggers import RefreshQueue, summarize
 from feedsvc.snapshot import Built, SnapshotStore
+from feedsvc.web.fastpath import FastPath, WSGIApp
+from feedsvc.web.hookbudget import BODY_SECONDS
 from feedsvc.web.metrics import Metrics, enable_multiprocess, reserve_space
 from feedsvc.web.ondemand import OnDemandFeeds
 from feedsvc.web.webhooks import SeenInFolder, WebhookReceiver
@@ -118,11 +122,14 @@ class Service:
         # feeds show the entries the subscription feeds built (render/entrycache.py).
         self.ondemand = OnDemandFeeds(lambda: self.refresher.settings or self.settings,
                                       entries=self.refresher.entries)
-        from feedsvc.web.app import create_app
-        from feedsvc.web.hookbudget import BODY_SECONDS, HookBudget
-
-        self.app: Flask = create_app(self.settings, self.store, self.webhooks, self.metrics, self.ondemand,
-                                     HookBudget(seconds=webhook_body_seconds(environ, BODY_SECONDS)))
+        self._hook_seconds = webhook_body_seconds(environ, BODY_SECONDS)
+        self._app: Flask | None = None
+        self._app_lock = threading.Lock()
+        # What the HTTP server calls: the fast path answers the feeds from the snapshot at once; Flask, for
+        # everything else, is imported and built after the first readers' rush (`app`, `start_background`).
+        # The activity notes readers, so a warm-started builder waits for a lull (activity.py).
+        self.activity = ReaderActivity(FastPath(self.store, lambda environ, start_response: self.app(
+            environ, start_response), self.settings.cache_max_age, self.metrics))
         self.scheduler: RefreshScheduler | None = None
         self.deployment: Deployment | None = None
         self.watch: FolderWatch | None = None
@@ -133,6 +140,29 @@ class Service:
         self.pings = environ.get("FEEDSVC_WEBSUB_PING", "1").strip().lower() not in ("0", "false", "no", "off")
         self.pinger = HubPinger(lambda: self.refresher.settings or self.settings,
                                 on_outcome=lambda outcome: self.metrics.websub_pings.labels(outcome).inc())
+
+    @property
+    def app(self) -> Flask:
+        """The Flask app (with the same fast path in front), built on first use: the serving path does not wait
+        for Flask's imports (`wsgi` answers the feeds without it)."""
+        with self._app_lock:
+            if self._app is None:
+                from feedsvc.web.app import create_app
+                from feedsvc.web.hookbudget import HookBudget
+
+                self._app = create_app(self.settings, self.store, self.webhooks, self.metrics, self.ondemand,
+                                       HookBudget(seconds=self._hook_seconds))
+            return self._app
+
+    def _app_after_lull(self) -> None:
+        self.activity.wait_for_lull()
+        if not self.activity.stopping:
+            self.app  # noqa: B018 (built for its side effect: Flask imported and ready)
+
+    @property
+    def wsgi(self) -> WSGIApp:
+        """What an HTTP server calls: the fast path, then the Flask app."""
+        return self.activity
 
     def _warm_start(self, environ: Mapping[str, str], root: Path) -> Settings | None:
         """Serve the last published feeds at once if they were built under these very settings.
@@ -180,8 +210,11 @@ class Service:
                                          self._stop_builder, self._details, self.ondemand,
                                          want=self.git.want if self.git is not None else None)
             self.deployment.start()
+            # Flask's imports and app, off the first readers' path (the builder's own lull wait is separate)
+            threading.Thread(target=self._app_after_lull, name="feedsvc-app", daemon=True).start()
 
     def stop(self) -> None:
+        self.activity.stop()  # a builder still waiting for a lull holds the deployment's role lock
         if self.deployment is not None:
             self.deployment.stop()
             self.deployment = None
@@ -192,6 +225,7 @@ class Service:
             self.pinger.start()
         cache = PostCache(subfolder(self.state_dir, "posts"))
         if self.refresher.settings is None and self.store.snapshot is not None:  # a warm start, or a takeover
+            waited = self.activity.wait_for_lull()  # the first readers' rush before the CPU-heavy load
             started = time.perf_counter()
             # This runs while the first readers are served from the same process: let a waiting request
             # thread have the interpreter after 1 ms instead of 5 (a sleep per file instead would hand the
@@ -204,8 +238,9 @@ class Service:
                 sys.setswitchinterval(interval)
             if seed is not None:
                 self.refresher.seed(seed, self.store.snapshot.resources)
-                log.info("post cache: %d parsed posts and %d render keys from %s in %.2fs", len(seed.parsed),
-                         len(seed.rendered), cache.folder, time.perf_counter() - started)
+                log.info("post cache: %d parsed posts and %d render keys from %s in %.2fs (after waiting %.2fs for "
+                         "readers to pause)", len(seed.parsed), len(seed.rendered), cache.folder,
+                         time.perf_counter() - started, waited)
         self.cache_writer = CacheWriter(cache, lambda error: self.store.trouble(
             "post cache", None if error is None else cannot_write(error)))
         self.refresher.listeners.append(self._save_posts)
@@ -305,7 +340,7 @@ def _git_source(environ: Mapping[str, str], state_dir: Path) -> tuple[GitSource 
 PRELOADED: Service | None = None  # set by `feedsvc serve` before granian forks its workers
 
 
-def worker_app() -> Flask:
+def worker_app() -> WSGIApp:
     """granian's app factory, called in each worker process: its threads start here, after the fork."""
     global PRELOADED
     if PRELOADED is None:  # a worker started without fork: warm-start from the state folder, or build
@@ -316,7 +351,7 @@ def worker_app() -> Flask:
     # granian runs each worker as a multiprocessing.Process, which skips atexit but runs these
     # finalizers when the worker stops: the builder lets go cleanly and saves its post cache.
     multiprocessing.util.Finalize(None, PRELOADED.stop, exitpriority=10)
-    return PRELOADED.app
+    return PRELOADED.wsgi
 
 
 def release_memory(freeze: bool = False) -> None:
