@@ -14,6 +14,7 @@ import dataclasses
 import json
 import logging
 import os
+import stat
 import sys
 import time
 from collections.abc import Mapping
@@ -50,7 +51,7 @@ def out_stat(path: Path) -> OutStat | None:
         info = os.lstat(path)
     except OSError:
         return None
-    if not os.path.isfile(path) or os.path.islink(path):
+    if not stat.S_ISREG(info.st_mode):  # `lstat`: a link, even to a plain file, is not one
         return None
     return info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino
 
