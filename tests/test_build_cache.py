@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import gc
 import hashlib
 import json
 import os
@@ -205,6 +206,14 @@ def test_a_kept_file_changed_while_the_tree_is_replaced_fails_the_build_and_leav
     assert main(["build", "--content", str(content), "--out", str(out), "--cache", str(cache)]) == 1
     assert "changed during the build" in capsys.readouterr().err
     assert _tree(out) == {**before, "rss.xml": b"changed meanwhile"}
+
+
+def test_a_build_run_in_process_leaves_every_object_to_the_garbage_collector(content, tmp_path):
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    _build(content, out, cache)
+    frozen = gc.get_freeze_count()
+    _build(content, out, cache)  # seeded from the cache, whose posts are kept out of collections meanwhile
+    assert gc.get_freeze_count() == frozen
 
 
 def _rewrite_pack(cache: Path, change: Callable[[list[Any]], None]) -> None:
