@@ -112,8 +112,8 @@ class BuildCache:
             note(f"{self.folder} is new: this build fills it" if first
                  else f"nothing usable in {self.posts.path}; a cold build")
             return
-        # The seed's posts (some 300,000 objects at 10,000 posts) live until the build ends: every later
-        # collection of the oldest generation would walk them all again for nothing (~10 % of a build's CPU).
+        # The seed's posts (115,000 objects the collector tracks, at 10,000 posts) live until the build ends:
+        # every later full collection would walk them all again for nothing (~10 % of a build's CPU).
         gc.freeze()
         self._frozen = True
         written = self.written()
