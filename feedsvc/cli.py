@@ -45,6 +45,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "build" and args.cache:
         cache = BuildCache.open(Path(args.cache), Path(args.out))
     try:
+        return _run(args, progress, cache)
+    finally:
+        if cache is not None:
+            cache.release()
+
+
+def _run(args: argparse.Namespace, progress: BuildProgress | None, cache: BuildCache | None) -> int:
+    try:
         service = Service(content_dir=args.content, serving=args.command == "serve", progress=progress,
                           for_build=args.command != "serve", seed=cache.seed if cache else None)
     except ConfigError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import gc
 import hashlib
 import json
 import os
@@ -26,7 +27,7 @@ from feedsvc.content.goldmark import GoldmarkOptions
 from feedsvc.content.highlight import Highlight
 from feedsvc.content.kramdown import KramdownOptions
 from feedsvc.content.scanning import FileSignature
-from feedsvc.deploy import buildcache
+from feedsvc.deploy import buildcache, outputtree
 from feedsvc.model import Author, Image, Language, Post, Problem, pack_html
 from feedsvc.pipeline import postpack
 from feedsvc.pipeline.flavourcodec import flavour_data, flavour_from
@@ -164,6 +165,55 @@ def test_a_link_or_a_folder_in_the_way_in_the_output_is_replaced_not_followed(co
     _build(content, out, cache)
     assert list(elsewhere.iterdir()) == []  # nothing written through the link
     assert _tree(out) == _cold(content, tmp_path)
+
+
+def test_a_kept_file_swapped_for_a_link_to_the_same_bytes_is_written_again_as_a_file(content, tmp_path):
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    _build(content, out, cache)
+    outside = tmp_path / "outside.xml"
+    outside.write_bytes((out / "rss.xml").read_bytes())
+    (out / "rss.xml").unlink()
+    (out / "rss.xml").symlink_to(outside)
+    _build(content, out, cache)
+    assert not (out / "rss.xml").is_symlink()
+    assert outside.read_bytes() == (out / "rss.xml").read_bytes()  # the same bytes, written beside it, not through
+    assert _tree(out) == _cold(content, tmp_path)
+
+
+def test_a_file_where_a_folder_goes_replaces_the_tree_with_the_kept_files_in_it(content, tmp_path):
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    _build(content, out, cache)
+    shutil.rmtree(out / "tags/a")
+    (out / "tags/a").write_text("in the way")
+    _build(content, out, cache)
+    assert _tree(out) == _cold(content, tmp_path)
+
+
+def test_a_kept_file_changed_while_the_tree_is_replaced_fails_the_build_and_leaves_the_tree(content, tmp_path,
+                                                                                           monkeypatch, capsys):
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    _build(content, out, cache)
+    (out / "tags/a").rename(tmp_path / "a")
+    (out / "tags/a").symlink_to(tmp_path / "a")
+    before = _tree(out)
+    real = outputtree._replace
+
+    def changing(out_: Path, *args: Any) -> int:
+        (out_ / "rss.xml").write_text("changed meanwhile")
+        return real(out_, *args)
+
+    monkeypatch.setattr(outputtree, "_replace", changing)
+    assert main(["build", "--content", str(content), "--out", str(out), "--cache", str(cache)]) == 1
+    assert "changed during the build" in capsys.readouterr().err
+    assert _tree(out) == {**before, "rss.xml": b"changed meanwhile"}
+
+
+def test_a_build_run_in_process_leaves_every_object_to_the_garbage_collector(content, tmp_path):
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    _build(content, out, cache)
+    frozen = gc.get_freeze_count()
+    _build(content, out, cache)  # seeded from the cache, whose posts are kept out of collections meanwhile
+    assert gc.get_freeze_count() == frozen
 
 
 def _rewrite_pack(cache: Path, change: Callable[[list[Any]], None]) -> None:

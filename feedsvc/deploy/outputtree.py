@@ -14,12 +14,14 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
 from feedsvc.deploy.buildcache import Written, out_stat
 from feedsvc.model import Resource
+from feedsvc.render.feeds import etag_of
 
 Progress = Callable[[str, int, int], None]
 
@@ -43,19 +45,20 @@ def write_tree(out: Path, files: Mapping[str, Resource], progress: Progress | No
         try:
             return _update(out, files, kept, written or {}, progress)
         except _NotUpdatable:
-            pass
+            return _replace(out, files, progress, kept)
     return _replace(out, files, progress)
 
 
-def _replace(out: Path, files: Mapping[str, Resource], progress: Progress | None) -> int:
-    """Every file written to a new tree, swapped in whole."""
+def _replace(out: Path, files: Mapping[str, Resource], progress: Progress | None,
+             kept: Collection[str] = ()) -> int:
+    """Every file written to a new tree, swapped in whole; `kept` ones (no bytes of their own) copied from `out`."""
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
     try:
         for done, (relative, resource) in enumerate(sorted(files.items()), 1):
             target = staging / relative
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(resource.body)
+            target.write_bytes(_kept_bytes(out / relative, resource) if relative in kept else resource.body)
             if progress is not None:
                 progress("writing", done, len(files))
         staging.chmod(0o755)
@@ -64,6 +67,19 @@ def _replace(out: Path, files: Mapping[str, Resource], progress: Progress | None
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return len(files)
+
+
+def _kept_bytes(path: Path, resource: Resource) -> bytes:
+    """The bytes of a file the build kept in the old tree, checked against its ETag (the tree may hold links,
+    which is why it is replaced): anything else is an OSError, so the old tree stays as it was."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(descriptor, "rb") as file:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise OSError(f"{path} is no longer a plain file")
+        data = file.read(resource.size + 1)
+    if etag_of(data) != resource.etag:
+        raise OSError(f"{path} changed during the build; build again")
+    return data
 
 
 def _update(out: Path, files: Mapping[str, Resource], kept: Collection[str], written: Mapping[str, Written],

@@ -35,10 +35,15 @@ ResourceParts = tuple[str, str, bytes, datetime | None, tuple[tuple[str, str], .
 """`as_resource`'s positional arguments: what a render job hands to hashing and gzip (which may run elsewhere)."""
 
 
+def etag_of(body: bytes) -> str:
+    """A strong ETag of our own for these bytes: equal ETags, equal bytes."""
+    return hashlib.sha256(body).hexdigest()[:32]
+
+
 def as_resource(path: str, content_type: str, body: bytes, last_modified: datetime | None,
                 headers: tuple[tuple[str, str], ...] = (), gzip_level: int = GZIP_LEVEL) -> Resource:
     """Bytes plus what HTTP caching needs: a strong ETag of our own and a gzip variant."""
-    etag = hashlib.sha256(body).hexdigest()[:32]
+    etag = etag_of(body)
     return Resource(
         path=path,
         content_type=content_type,
