@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from functools import lru_cache
 from typing import NamedTuple
 
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
@@ -104,6 +105,7 @@ def _time_of(match: re.Match[str], tz: tzinfo) -> tuple[int, int, int, int, tzin
     return hour, minute, second, micro, zone or tz
 
 
+@lru_cache(maxsize=256)  # a site writes few zones: the offsets of its authors
 def _zone_of(name: str) -> tzinfo | None:
     """Ruby's Time.zone_offset: a numeric offset or a name it knows; None leaves the local zone."""
     name = name.strip()
