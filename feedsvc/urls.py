@@ -14,6 +14,9 @@ from feedsvc.model import FeedFormat, Scope, ScopeKind
 
 _PATH_SAFE = "/!$&'()*+,;=:@-._~"
 _NOT_ALNUM = re.compile(r"[\W_]+")
+# ASCII that `quote` keeps and `unquote` does not change (no `%`): such a path with no empty or dot segment
+# is its own escape.
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9/._~-]*")
 
 
 def slugify(name: str) -> str:
@@ -51,6 +54,12 @@ def escape_path(path: str) -> str:
     Dot segments are dropped after unescaping, so a category named `..` or `%2e%2e` can
     never make a link climb above the site root.
     """
+    if _PLAIN_PATH.fullmatch(path) and "//" not in path and "/." not in path and not path.startswith("."):
+        return path
+    return _escaped(path)
+
+
+def _escaped(path: str) -> str:
     segments = unquote(path).split("/")
     inner = [s for s in segments[1:-1] if s not in ("", ".", "..")]
     first = [] if segments[0] in (".", "..") else segments[:1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from conftest import post_text
 
 from feedsvc.model import FeedFormat, ScopeKind
@@ -78,8 +79,10 @@ def test_every_served_feed_equals_a_plain_serial_render(site_dir, make_refresher
                (plain.body, plain.gzip_body, plain.etag, plain.headers), path
 
 
+@pytest.mark.parametrize("forkable", [False, True], ids=["spawned", "forked"])
 def test_reading_in_worker_processes_gives_the_same_posts_and_problems_in_order(site_dir, make_refresher,
-                                                                               monkeypatch):
+                                                                               monkeypatch, forkable):
+    """Spawned from a threaded process, forked where fork is safe (a build): the same results either way."""
     import feedsvc.pipeline.parallel as parallel
     from feedsvc.content.scanning import take_inventory
 
@@ -102,8 +105,9 @@ def test_reading_in_worker_processes_gives_the_same_posts_and_problems_in_order(
     monkeypatch.setattr(parallel, "READ_IN_PROCESSES_FROM", 10)  # the worker-process path with a few posts
     monkeypatch.setattr(parallel, "_READ_CHUNK", 7)
     monkeypatch.setattr(parallel, "_in_children", counted)
+    monkeypatch.setattr(parallel, "fork_is_safe", lambda: forkable)
     in_children = parallel.read_posts(root, items, refresher.settings, processes=2)
-    assert batches == [(len(items), "spawn")]  # read in worker processes, not here
+    assert batches == [(len(items), "fork" if forkable else "spawn")]  # read in worker processes, not here
     assert len(in_children) == len(items)
     assert in_children == serial
     assert any(not hasattr(result, "title") for result in in_children)  # the broken one is a Problem, in place
@@ -126,6 +130,7 @@ def test_when_worker_processes_cannot_start_posts_are_read_here(site_dir, make_r
     serial = parallel.read_posts(root, items, refresher.settings, processes=1)
     monkeypatch.setattr(parallel, "READ_IN_PROCESSES_FROM", 10)
     monkeypatch.setattr(SpawnProcess, "start", broken)
+    monkeypatch.setattr(parallel, "fork_is_safe", lambda: False)  # read from a threaded process: spawned
     assert parallel.read_posts(root, items, refresher.settings, processes=2) == serial
     assert "reading 25 posts in worker processes failed (no more processes); reading them here instead" \
         in caplog.text

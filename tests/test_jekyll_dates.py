@@ -9,12 +9,16 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import require_tool
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from feedsvc.content.dialects import jekylldates
 from feedsvc.content.dialects.jekylldates import read_ruby_date
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -71,3 +75,39 @@ def test_the_table_is_what_ruby_says() -> None:
 
 def test_a_year_beyond_9999_is_no_date() -> None:
     assert read_ruby_date("99999-01-01", NEW_YORK) is None
+
+
+# -- the common spelling's fast path reads as the general one --------------------------------------
+
+_DIGITS = st.text(alphabet="0123456789", min_size=2, max_size=2)
+
+
+@settings(max_examples=400, deadline=None)
+@given(year=st.text(alphabet="0123456789", min_size=4, max_size=4), month=_DIGITS, day=_DIGITS, hour=_DIGITS,
+       minute=_DIGITS, second=_DIGITS, sign=st.sampled_from("+-"), zone_hours=_DIGITS, zone_minutes=_DIGITS,
+       tz=st.sampled_from([NEW_YORK, ZoneInfo("UTC"), ZoneInfo("Asia/Kolkata")]))
+def test_the_common_spelling_reads_as_the_general_reading(year: str, month: str, day: str, hour: str, minute: str,
+                                                         second: str, sign: str, zone_hours: str,
+                                                         zone_minutes: str, tz: ZoneInfo) -> None:
+    """`2016-10-06 11:10:38 -0700` skips the general search: the same date, zone and refusals (impossible days,
+    times and zones), field by field, including the zone object's offset."""
+    text = f"{year}-{month}-{day} {hour}:{minute}:{second} {sign}{zone_hours}{zone_minutes}"
+    assert jekylldates._COMMON.fullmatch(text)
+    assert _outcome(read_ruby_date, text, tz) == _outcome(jekylldates._read_any, text, tz)
+
+
+def test_the_common_spelling_of_real_posts() -> None:
+    for text in ("2016-10-06 11:10:38 -0700", "2024-02-29 23:59:59 +0530", "2023-02-29 10:00:00 +0000",
+                 "2016-10-06 24:00:00 -0700", "2016-10-06 11:10:38 +2500", "0000-01-01 00:00:00 +0000"):
+        assert _outcome(read_ruby_date, text, NEW_YORK) == _outcome(jekylldates._read_any, text, NEW_YORK), text
+    assert read_ruby_date("2016-10-06 11:10:38 -0700", NEW_YORK).when.isoformat() == "2016-10-06T11:10:38-07:00"
+
+
+def _outcome(read: Callable[[str, ZoneInfo], object], text: str, tz: ZoneInfo) -> object:
+    try:
+        reading = read(text, tz)
+    except jekylldates.ImpossibleZone as exc:
+        return ("refused", str(exc))
+    if not isinstance(reading, jekylldates.RubyDate):
+        return reading
+    return reading.when.isoformat(), reading.when.utcoffset(), reading.when.tzname(), reading.leftover

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from feedsvc.content.fields import PostError
 
@@ -61,12 +62,12 @@ def check_markdown(markdown: str, limits: MarkupLimits = LIMITS) -> str:
     lines = markdown.count("\n") + 1
     if lines > limits.lines:
         _refuse(f"the Markdown has {lines:,} lines", limits.lines, "lines")
-    if _inline_elements(markdown) > limits.elements:  # before the line by line pass, at C speed
-        _refuse(f"the Markdown has about {_inline_elements(markdown):,} elements (links, emphasis, inline HTML)",
+    inline = _inline_elements(markdown)
+    if inline > limits.elements:  # before the line by line pass, at C speed
+        _refuse(f"the Markdown has about {inline:,} elements (links, emphasis, inline HTML)",
                 limits.elements, "elements")
     depth = container_bound(markdown)
-    if depth is not None and 2 * depth + markdown.count("[") <= limits.depth \
-            and lines + _inline_elements(markdown) <= limits.elements:
+    if depth is not None and 2 * depth + markdown.count("[") <= limits.depth and lines + inline <= limits.elements:
         return markdown  # the line by line pass could only find less: most posts skip it
     shape = measure(markdown)
     if shape.depth > limits.depth:
@@ -159,6 +160,7 @@ def measure(markdown: str) -> Shape:
 _LINE_PREFIX = re.compile(r"^[ >*+\-0-9.)]*", re.MULTILINE)
 
 
+@lru_cache(maxsize=8)  # a body is bounded by check_markdown, then asked whether it may be kept (bodies.py)
 def container_bound(markdown: str) -> int | None:
     """The longest prefix of a line (indentation, quote marks, list markers), at C speed: lists and quotes
     inside each other, as `measure` counts them, are at most twice as many (each quote is a `>`; each list
