@@ -13,11 +13,15 @@ from conftest import post_text
 from standardwebhooks.webhooks import Webhook
 from test_webhooks import SECRET, github_headers
 
+from feedsvc.config import settings_key
 from feedsvc.deploy.statefolder import StateFolder
 from feedsvc.deploy.workers import Delegate, Deployment, RemoteRefreshes
+from feedsvc.model import FeedFormat
 from feedsvc.pipeline.refresh import RefreshReport
+from feedsvc.pipeline.rendercache import render_key
 from feedsvc.pipeline.triggers import WALK_TRIGGER, RefreshQueue
 from feedsvc.snapshot import SnapshotStore
+from feedsvc.urls import feed_path
 from feedsvc.web.app import create_app
 from feedsvc.web.forges import MAX_PATHS, content_paths, paths_from, read_push
 from feedsvc.web.webhooks import SeenInMemory, WebhookReceiver
@@ -237,3 +241,21 @@ def test_a_named_file_that_is_a_link_is_left_to_the_walk(hinted, tmp_path):
     # The named look declines a link: this run walked the folder, which refuses a link leaving it.
     assert outcome["removed"] == [ALPHA] and b"Linked" not in _rss(client)
     assert Path(root / ALPHA).is_symlink()
+
+
+# -- the render after the change ----------------------------------------------------------
+
+def test_render_keys_reused_for_untouched_scopes_are_the_keys_of_what_they_show(site_dir, make_refresher):
+    root = site_dir({**POSTS, "_posts/2026-01-05-gamma.md": post_text("title: Gamma\ntags: [rust]")})
+    refresher = make_refresher(root)
+    refresher.refresh("startup")
+    for title in ("Alpha Retitled", "Alpha Again"):  # a retitle: the site is patched, not indexed again
+        (root / ALPHA).write_text(post_text(f"title: {title}\ntags: [python]"), encoding="utf-8")
+        assert refresher.refresh("webhook", frozenset({ALPHA})).updated == (ALPHA,)
+        seed, settings = refresher.export(), refresher.settings
+        assert seed is not None and settings is not None
+        for scope, posts in refresher.store.snapshot.site.scopes.items():
+            for fmt in FeedFormat:
+                expected = render_key(settings_key(settings), scope, posts, settings.feed_limit)
+                assert seed.rendered[feed_path(scope, fmt)][0] == expected, (scope, fmt)
+    assert b"Alpha Again" in refresher.store.snapshot.resources["/tags/python/rss.xml"].body
