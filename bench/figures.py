@@ -335,6 +335,7 @@ def edit_to_etag(ctx: Context, corpus: Path, posts: int, repeats: int) -> None:
         _wait_ready(server)
         status = signed_hook(server.port, WEBHOOK_SECRET)
         if 200 <= status < 300:
+            _until_quiet(server)
             for run in range(repeats):
                 for row, named in ((hook, changed), (bare, None)) if run % 2 == 0 else ((bare, None), (hook, changed)):
                     time.sleep(PUSH_GAP_SECONDS)
@@ -348,6 +349,19 @@ def edit_to_etag(ctx: Context, corpus: Path, posts: int, repeats: int) -> None:
     if not hook.values:
         _polling_fallback(ctx, scratch, post, posts, repeats)
     shutil.rmtree(scratch, ignore_errors=True)
+
+
+QUIET_MS_PER_SECOND = 100.0
+QUIET_TIMEOUT = 300.0
+
+
+def _until_quiet(server: FeedsvcServer) -> None:
+    """Until every feedsvc process uses under a tenth of a core: after a cold start the builder saves its post
+    cache for a while (about 11 s of a core at 10k on a quiet machine), which a webhook would otherwise share."""
+    deadline = time.perf_counter() + QUIET_TIMEOUT
+    while _idle_cpu_ms(server, 1.0) > QUIET_MS_PER_SECOND:
+        if time.perf_counter() > deadline:
+            raise TimeoutError("the server never went quiet after its start")
 
 
 def _expect_2xx(status: int) -> None:
