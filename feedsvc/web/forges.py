@@ -10,9 +10,9 @@ checked before this runs (webhooks.py); nothing here trusts the body beyond read
 - Bitbucket Cloud (`X-Event-Key: repo:push`): `push.changes[]`, each with `new` / `old` ({type, name,
   target.hash}) and `forced`, one per ref the push moved; no file names.
 
-The files a push names (`Push.paths`) are a hint, never the only check: senders truncate their commit
-lists (GitHub and GitLab list at most 20 commits), so a list that may be cut short, a forced or new
-branch, and any name that is not a plain relative path make the whole hint unknown (None).
+The files a push names (`Push.paths`) are a hint, never the only check: senders cut their commit lists
+short (GitLab at 20 commits; GitHub caps its list too), so a list of 20 or more, a forced or new branch,
+and any name that is not a plain relative path make the whole hint unknown (None).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 _COMMIT = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 _ZERO = re.compile(r"^0+$")
-_LISTED_COMMITS = 20  # GitHub's and GitLab's most: a list this long may have been cut short
+_LISTED_COMMITS = 20  # GitLab's most (and the Events API's): a list this long may have been cut short
 MAX_PATHS = 5000  # more names than this: looking at every file costs about the same
 
 
