@@ -10,7 +10,7 @@ import pytest
 from conftest import post_text
 from test_watching import POSTS, Watched, bodies, clean_build
 
-import feedsvc.pipeline.refresh as refresh_module
+import feedsvc.pipeline.inventorystep as inventory_module
 from feedsvc.content.dialects import dialect_for
 from feedsvc.content.scanning import take_inventory
 from feedsvc.pipeline.namedpaths import inventory_with
@@ -91,8 +91,8 @@ def test_the_named_files_alone_give_the_inventory_a_full_walk_gives_or_none(site
 def test_a_save_seen_by_the_watcher_walks_nothing_and_serves_what_a_clean_build_does(site_dir, monkeypatch):
     running = Watched(site_dir(POSTS))
     walks: list[Path] = []
-    real = refresh_module.take_inventory
-    monkeypatch.setattr(refresh_module, "take_inventory",
+    real = inventory_module.take_inventory
+    monkeypatch.setattr(inventory_module, "take_inventory",
                         lambda root, *args, **kwargs: walks.append(root) or real(root, *args, **kwargs))
     try:
         post = running.root / "_posts/2026-01-03-post-3.md"

@@ -52,6 +52,7 @@ from feedsvc.pipeline.refresh import RefreshReport
 from feedsvc.pipeline.triggers import RefreshQueue, summarize
 from feedsvc.site.filters import FilterError
 from feedsvc.snapshot import Built, SnapshotStore
+from feedsvc.web.forges import paths_from
 from feedsvc.web.ondemand import Answer, OnDemandFeeds, Refusal, Target
 from feedsvc.web.webhooks import Refreshes
 
@@ -77,9 +78,10 @@ class RemoteRefreshes:
     def __init__(self, state: StateFolder) -> None:
         self.state = state
 
-    def request(self, trigger: str, commit: str | None = None) -> str:
+    def request(self, trigger: str, commit: str | None = None, named: frozenset[str] | None = None) -> str:
         try:
-            return ask(self.state, {"trigger": trigger, **({"commit": commit} if commit else {})})
+            return ask(self.state, {"trigger": trigger, **({"commit": commit} if commit else {}),
+                                    **({"named": sorted(named)} if named is not None else {})})
         except OSError as exc:  # a full disk: the builder's interval rescan still comes
             log.error("cannot ask the builder for a refresh (%s); it rescans on its own schedule", exc)
             return UNSENT + uuid.uuid4().hex
@@ -123,9 +125,9 @@ class Delegate:
         self._asked: OrderedDict[str, Refreshes] = OrderedDict()  # refresh id -> who took the request
         self._lock = threading.Lock()
 
-    def request(self, trigger: str, commit: str | None = None) -> str:
+    def request(self, trigger: str, commit: str | None = None, named: frozenset[str] | None = None) -> str:
         target = self.target  # read once: a takeover may switch it at any moment
-        refresh_id = target.request(trigger, commit)
+        refresh_id = target.request(trigger, commit, named)
         with self._lock:
             self._asked[refresh_id] = target
             while len(self._asked) > ASKED_KEEP:
@@ -300,7 +302,8 @@ class Deployment:
                 commit = request.get("commit")
                 if self.want is not None and isinstance(commit, str):
                     self.want(commit)  # checked there: only a commit id is taken
-                self._pending[entry.name.removesuffix(".json")] = self.queue.enqueue(trigger)
+                named = paths_from(request.get("named"))  # a webhook's hint (forges.py), checked as untrusted
+                self._pending[entry.name.removesuffix(".json")] = self.queue.enqueue(trigger, named)
         if stale["refresh"]:
             self.queue.enqueue("worker")
         if stale["render"] or stale["refresh"]:

@@ -1,10 +1,11 @@
 """One refresh: inventory -> diff -> read -> index -> render -> publish (`Refresher._refresh`).
 
-The stateful piece of the pipeline. It remembers what it parsed (here), what it rendered
+The stateful piece of the pipeline. It remembers what it parsed (refreshmemory.py), what it rendered
 (rendercache.py) and what it held back while being written (settle.py), so a rescan that finds
 nothing new costs one `stat` per file and an edit re-renders only the feeds that show the edited
 post; lastmodified.py says when validators move. Requests never wait: they read
-`SnapshotStore.snapshot` (snapshot.py), which `_publish` replaces whole.
+`SnapshotStore.snapshot` (snapshot.py), which `_publish` replaces whole. The steps in their own
+modules: settingsreload.py (settings), inventorystep.py (inventory and diff), publishing.py (stats).
 """
 
 from __future__ import annotations
@@ -14,39 +15,30 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 from types import MappingProxyType
 
-from feedsvc.config import CONFIG_FILE, ConfigError, Settings, config_path, config_problems, load_settings
-from feedsvc.content.datafiles import data_signature
+from feedsvc.config import ConfigError, Settings, config_problems
 from feedsvc.content.dialects import dialect_for
-from feedsvc.content.includes import changed_relatives, includes_signature
-from feedsvc.content.scanning import (
-    Changes,
-    FileSignature,
-    ScanError,
-    diff_inventory,
-    removal_settles_at,
-    signature_of,
-    take_inventory,
-)
+from feedsvc.content.scanning import Changes, ScanError
 from feedsvc.content.siteposts import listing_digest, listing_of
 from feedsvc.model import BODY_LEVEL, UNSERVED_BODY_LEVEL, Post, Problem, Resource, ScanStatus, Site
+from feedsvc.pipeline.inventorystep import diff_scan, mark_changed_relatives, take_scan
 from feedsvc.pipeline.lastmodified import LastModified, from_ns
-from feedsvc.pipeline.namedpaths import inventory_with
 from feedsvc.pipeline.parallel import read_posts
 from feedsvc.pipeline.postcache import Seed
+from feedsvc.pipeline.publishing import serves_the_same, site_stats
+from feedsvc.pipeline.refreshmemory import RefreshMemory, Scan
 from feedsvc.pipeline.rendercache import RenderCache
-from feedsvc.pipeline.settle import WRITER_DONE_TRIGGERS, Settling
-from feedsvc.render.documents import EPOCH
+from feedsvc.pipeline.settingsreload import current_settings
+from feedsvc.pipeline.settle import Settling
 from feedsvc.render.entrycache import EntryCache
 from feedsvc.render.feeds import GZIP_LEVEL, UNSERVED_GZIP_LEVEL
 from feedsvc.site.compat import compat_routes
 from feedsvc.site.indexing import build_site, update_site
-from feedsvc.snapshot import Built, Served, SnapshotStore
+from feedsvc.snapshot import Built, SnapshotStore
 
 log = logging.getLogger("feedsvc")
 
@@ -76,66 +68,6 @@ class RefreshReport:
     pending: tuple[str, ...] = ()  # still being written: previous version kept, read by a follow-up refresh
 
 
-def site_stats(site: Site, resources: Mapping[str, Resource], files: int) -> dict[str, object]:
-    """The JSON-able facts /status shows, computed once per publish (workers that follow get only these)."""
-    return {
-        "posts": len(site.posts),
-        "feeds": sum(1 for path in resources if path.endswith((".xml", ".json")) and path != "/feeds.opml"),
-        "scopes": {kind: sum(1 for s in site.scopes if s.kind.name.lower() == kind)
-                   for kind in ("category", "tag", "author")},
-        "files": files,
-        "errors": sum(1 for p in site.problems if p.severity == "error"),
-        "problems": [{"path": p.path, "line": p.line, "severity": p.severity, "message": p.message}
-                     for p in site.problems],
-    }
-
-
-@dataclass(frozen=True, slots=True)
-class _Scan:
-    """What one look at the folder found; `inventory` is edited in place for the files held back."""
-
-    inventory: dict[str, FileSignature]
-    problems: list[Problem]
-    unreadable: list[str]  # folders ("…/") and files that could not be read
-
-
-@dataclass
-class _Memory:
-    """What the refresher carries between runs about settings and posts (never shared with request threads)."""
-
-    settings: Settings | None = None
-    config_signature: FileSignature | None = None
-    data_signature: tuple[tuple[str, int, int, int], ...] = ()  # the `_data` and `_includes` folders (Liquid)
-    config_errors: tuple[Problem, ...] = ()
-    retry: bool = False  # the last refresh failed half-way: the next one must publish even if nothing changed
-    content_mtime: datetime = EPOCH  # newest folder or config change
-    inventory: dict[str, FileSignature] = field(default_factory=dict)
-    parsed: dict[str, Post | Problem] = field(default_factory=dict)
-    last_good: dict[str, Post] = field(default_factory=dict)
-    scan_problems: list[Problem] = field(default_factory=list)
-    reported: set[Problem] = field(default_factory=set)
-    next_publish_at: datetime | None = None
-    liquid_fingerprint: str | None = None  # settings.liquid_fingerprint the parsed posts were made under
-    seeded_fingerprint: str | None = None  # settings.fingerprint of posts taken from the post cache (seed)
-    moved: bool = False  # the folder was replaced whole since the last scan (see `Refresher.moved`)
-    linked: list[str] = field(default_factory=list)  # links and hard-linked posts the last full walk met
-    moved_changes: frozenset[str] | None = None  # ...and only these files differ (None: unknown)
-    listing: str = ""  # Liquid's site.posts as last indexed, when a post reads it (content/siteposts.py)
-    history: datetime | None = None  # git: when the served commit last changed the site (lastmodified.py)
-    redate: bool = False  # `history` moved since the last publish: publish even if no post changed
-
-
-def _serves_the_same(served: Served, resources: Mapping[str, Resource], aliases: Mapping[str, Resource],
-                     redirects: Mapping[str, str]) -> bool:
-    """Whether a new snapshot would answer every request as `served` does (same paths, validators, headers)."""
-    def seen(resource: Resource) -> tuple[object, ...]:
-        return resource.path, resource.etag, resource.last_modified, resource.content_type, resource.headers
-
-    return served.resources.keys() == resources.keys() and dict(served.redirects) == dict(redirects) \
-        and all(seen(resource) == seen(served.resources[path]) for path, resource in resources.items()) \
-        and {alias: seen(r) for alias, r in served.aliases.items()} == {alias: seen(r) for alias, r in aliases.items()}
-
-
 class Refresher:
     def __init__(self, store: SnapshotStore, content_dir: Path, environ: Mapping[str, str] | None = None,
                  clock: Callable[[], datetime] = utc_now, progress: Progress | None = None,
@@ -153,7 +85,7 @@ class Refresher:
         # Called with a moment to refresh again when files were still being written (set by the scheduler).
         self.follow_up: Callable[[datetime], None] | None = None
         self._lock = threading.Lock()
-        self._memory = _Memory()
+        self._memory = RefreshMemory()
         self.entries = entries if entries is not None else EntryCache()
         self._renders = RenderCache(UNSERVED_GZIP_LEVEL if for_build else GZIP_LEVEL, self.entries)
         self._settling = Settling()
@@ -258,10 +190,11 @@ class Refresher:
         """Settings, inventory, diff; then, unless nothing changed: read, index, render, publish."""
         memory = self._memory
         self._settling.start()
-        settings, settings_changed = self._current_settings()
-        scan = self._take_inventory(settings, None if settings_changed else named)
-        self._mark_changed_relatives()
-        changes = self._diff(scan, trigger, now)
+        settings, settings_changed = current_settings(memory, self.content_dir, self.environ)
+        serving = self.store.snapshot is not None
+        scan = take_scan(memory, self.content_dir, settings, None if settings_changed else named, serving)
+        mark_changed_relatives(memory, self.content_dir)
+        changes = diff_scan(memory, self._settling, self.content_dir, scan, trigger, now, serving)
         due = memory.next_publish_at is not None and now >= memory.next_publish_at
         rebuild = settings_changed or due or memory.retry  # index everything again, and publish
         # Until this process has built a site (a warm start serves bytes it loaded), there is one to build.
@@ -278,80 +211,7 @@ class Refresher:
                              updated=changes.modified, removed=changes.removed, feeds_changed=tuple(feeds_changed),
                              problems=site.problems, published=True)
 
-    def _current_settings(self) -> tuple[Settings, bool]:
-        """The settings to refresh under, and whether they changed; posts they shaped are forgotten."""
-        memory = self._memory
-        previous_fingerprint = memory.settings.fingerprint if memory.settings else memory.seeded_fingerprint
-        seeded = memory.settings is None and memory.seeded_fingerprint is not None
-        changed = self._load_settings()
-        settings = memory.settings
-        assert settings is not None
-        if seeded and settings.fingerprint == previous_fingerprint and not memory.config_errors:
-            # New to this process, not to its posts (a warm start): whatever else they shape is in the
-            # render keys, so only the feeds they change are rendered, and published.
-            changed = False
-        if settings.fingerprint != previous_fingerprint:  # posts themselves depend on these settings
-            memory.parsed.clear()
-            memory.last_good.clear()
-            memory.inventory = {}
-        elif memory.liquid_fingerprint not in (None, settings.liquid_fingerprint):
-            # Only posts rendered with Liquid see the rest of _config.yml (`site.*`): read those again.
-            for relpath, known in memory.parsed.items():
-                if isinstance(known, Post) and known.liquid and relpath in memory.inventory:
-                    memory.inventory[relpath] = FileSignature(-1, -1, -1, -1)
-        memory.liquid_fingerprint = settings.liquid_fingerprint
-        return settings, changed
-
-    def _mark_changed_relatives(self) -> None:
-        """A post whose `include_relative`d file changed is read again, as if it had changed itself: the
-        inventory holds only posts, so neither the walk nor the watcher's named paths would see it."""
-        memory = self._memory
-        for relpath, known in memory.parsed.items():
-            if isinstance(known, Post) and known.relatives and relpath in memory.inventory \
-                    and changed_relatives(self.content_dir, known.relatives):
-                memory.inventory[relpath] = FileSignature(-1, -1, -1, -1)
-
-    def _take_inventory(self, settings: Settings, named: frozenset[str] | None = None) -> _Scan:
-        """Every post file's signature, with the newest change of any folder or of the site's config.
-
-        With `named` files, and a complete inventory from an earlier scan, only those are looked at."""
-        memory = self._memory
-        dialect = dialect_for(settings.dialect, settings.dialect_rules)
-        config_mtime = memory.config_signature.mtime_ns if memory.config_signature else 0
-        if named is not None and memory.inventory and self.store.snapshot is not None and not memory.moved \
-                and not memory.scan_problems and not memory.linked:
-            updated = inventory_with(memory.inventory, self.content_dir, named, dialect)
-            if updated is not None:
-                inventory, folder_mtimes = updated
-                memory.content_mtime = max(memory.content_mtime, from_ns(max(folder_mtimes + [config_mtime])))
-                return _Scan(inventory, [], [])
-        folder_mtimes = []
-        unreadable: list[str] = []
-        memory.linked = []
-        inventory, problems = take_inventory(self.content_dir, folder_mtimes, unreadable, dialect=dialect,
-                                             linked=memory.linked)
-        memory.content_mtime = from_ns(max(folder_mtimes + [config_mtime]))
-        return _Scan(inventory, problems, unreadable)
-
-    def _diff(self, scan: _Scan, trigger: str, now: datetime) -> Changes:
-        """What changed since the last refresh, less what is still being written (settle.py)."""
-        memory = self._memory
-        known = memory.inventory
-        changes = diff_inventory(known, scan.inventory)
-        moved, memory.moved = memory.moved, False
-        if moved and memory.moved_changes is not None:  # a new checkout: only the files its diff names
-            forced = FileSignature(-1, -1, -1, -1)  # marked for a re-read by a settings change
-            changes = replace(changes, modified=tuple(p for p in changes.modified
-                                                      if p in memory.moved_changes or known[p] == forced))
-        # Not at startup, nor after a settings change, nor after a checkout; nor when a webhook (or the OS,
-        # watching.py) said the writer is done.
-        writer_done = any(name in trigger for name in WRITER_DONE_TRIGGERS)
-        if self.store.snapshot is not None and known and not writer_done and not moved:
-            changes = self._settling.hold_unsettled(changes, known, scan.inventory, scan.unreadable, now,
-                                                    partial(removal_settles_at, self.content_dir))
-        return changes
-
-    def _read(self, changes: Changes, scan: _Scan, settings: Settings, now: datetime) -> list[str]:
+    def _read(self, changes: Changes, scan: Scan, settings: Settings, now: datetime) -> list[str]:
         """Parse the added and modified files; forget the removed. Returns the files gone before they were read."""
         memory = self._memory
         for relpath in changes.removed:
@@ -436,7 +296,7 @@ class Refresher:
                                            site.posts)
         previous = self.store.snapshot
         if previous is not None and not isinstance(previous, Built) \
-                and _serves_the_same(previous, resources, aliases, redirects):
+                and serves_the_same(previous, resources, aliases, redirects):
             # A warm start's first site, serving what was loaded: readers and followers keep its generation.
             self._generation = previous.generation
         else:
@@ -453,34 +313,6 @@ class Refresher:
         )
 
     # -- helpers of the steps ------------------------------------------------------------
-
-    def _load_settings(self) -> bool:
-        """Reload settings when `_config.yml`, a `_data` or an `_includes` file changed; a broken config keeps
-        the last good one."""
-        memory = self._memory
-        try:
-            signature: FileSignature | None = signature_of(os.stat(config_path(self.content_dir)))
-        except OSError:
-            signature = None
-        data = data_signature(self.content_dir) + includes_signature(self.content_dir)
-        if memory.settings is not None and signature == memory.config_signature and data == memory.data_signature:
-            return False
-        memory.data_signature = data
-        try:
-            settings = load_settings(self.environ, self.content_dir)
-        except ConfigError as exc:
-            if memory.settings is None:
-                raise
-            log.error("%s; keeping the previous settings", exc)
-            memory.config_signature = signature
-            memory.config_errors = tuple(
-                Problem(CONFIG_FILE, f"{problem}; keeping the previous settings") for problem in exc.problems)
-            return True  # nothing to re-parse, but /status must show the problem
-        memory.config_signature = signature
-        changed = memory.settings is None or memory.settings != settings or bool(memory.config_errors)
-        memory.settings = settings
-        memory.config_errors = ()
-        return changed
 
     def _plan_follow_up(self, trigger: str) -> None:
         pending = self._settling.pending

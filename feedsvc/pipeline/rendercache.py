@@ -65,6 +65,9 @@ class RenderCache:
         self.entries = entries
         self._rendered: dict[str, tuple[str, Resource]] = {}  # path -> (render key, bytes)
         self._pages: dict[str, tuple[object, Resource]] = {}  # "index" | "opml" -> (key, bytes)
+        # scope -> (its posts, settings key, render key): an edit rebuilds only the tuples of the scopes
+        # that show the post (site/indexing.py update_site), so only their keys are hashed again.
+        self._keys: dict[Scope, tuple[tuple[Post, ...], str, str]] = {}
 
     def keys(self) -> dict[str, tuple[str, str]]:
         """Path -> (render key, ETag of the bytes made under it): what the post cache saves."""
@@ -88,9 +91,15 @@ class RenderCache:
         rendered: dict[str, tuple[str, Resource]] = {}
         every_setting = settings_key(settings)
         total = len(site.scopes) * (len(FeedFormat) + 1) - 1  # the site scope's page is the index
+        keys: dict[Scope, tuple[tuple[Post, ...], str, str]] = {}
         for scope, posts in site.scopes.items():
             shown = posts[: settings.feed_limit]
-            key = render_key(every_setting, scope, posts, settings.feed_limit)
+            memo = self._keys.get(scope)
+            if memo is not None and memo[0] is posts and memo[1] == every_setting:
+                key = memo[2]  # the very same posts under the same settings (feed_limit is one)
+            else:
+                key = render_key(every_setting, scope, posts, settings.feed_limit)
+            keys[scope] = (posts, every_setting, key)
             # A scope's page shows what its feeds show: it is keyed, and re-rendered, with them.
             parts: dict[str, RenderJob] = {
                 feed_path(scope, fmt): partial(feed_parts, site, scope, fmt, settings) for fmt in FeedFormat}
@@ -123,6 +132,7 @@ class RenderCache:
         known = self._rendered.keys() or {p for p, r in previous.items() if r.content_type in feed_types}
         changed.extend(path for path in known if path not in rendered and path.endswith(_FEED_FILES))  # gone
         self._rendered = rendered
+        self._keys = keys
         for page in pages:
             resources[page.path] = dating.date(page, site.posts, previous.get(page.path))
         return {path: resource for path, resource in resources.items() if resource is not None}, sorted(changed)

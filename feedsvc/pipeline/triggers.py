@@ -3,6 +3,10 @@
 A burst of triggers collapses: while a refresh runs, every new request joins the single
 queued one, so fifty webhooks in a second cost at most two rescans. Each request gets the
 number of the run that will serve it, so a caller can wait for exactly that outcome.
+
+A webhook may name the files its push changed (web/forges.py): a run then looks at those alone, and a
+full walk of the folder follows `WALK_AFTER_SECONDS` later (one walk for a burst of pushes), since a
+sender's list can be cut short or wrong; the OS watcher's names need no such walk (it has its own).
 """
 
 from __future__ import annotations
@@ -19,6 +23,10 @@ from feedsvc.pipeline.refresh import Refresher, RefreshReport
 log = logging.getLogger("feedsvc")
 
 _KEEP_REPORTS = 256
+HINTED_TRIGGERS = ("webhook",)
+"""Named files from a request with one of these triggers are a sender's word, not the OS's: a walk follows."""
+WALK_AFTER_SECONDS = 2.0
+WALK_TRIGGER = "after push"
 
 
 class RefreshQueue:
@@ -34,6 +42,8 @@ class RefreshQueue:
         self._finished = 0
         self._reports: OrderedDict[int, RefreshReport] = OrderedDict()
         self._thread: threading.Thread | None = None
+        self._walk: threading.Timer | None = None  # the full walk planned after a webhook's named files
+        self.walk_after = WALK_AFTER_SECONDS
         self._stopping = False
         self.last: dict[str, Any] | None = None  # summary of the latest run, for /status
 
@@ -47,6 +57,9 @@ class RefreshQueue:
         with self._condition:
             self._stopping = True
             self._condition.notify_all()
+            walk, self._walk = self._walk, None
+        if walk is not None:
+            walk.cancel()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
@@ -55,8 +68,8 @@ class RefreshQueue:
         """Ask for a refresh that starts after now; returns the id of the run that will serve it.
 
         `commit` (a push's) is for a builder in another process; here the receiver told the source itself.
-        `named`: the only files that changed (the OS watcher's); a run looks at those alone only if
-        every request it serves named its files."""
+        `named`: the only files that changed (the OS watcher's, or a webhook's hint); a run looks at those
+        alone only if every request it serves named its files."""
         return str(self.enqueue(trigger, named))
 
     def outcome(self, refresh_id: str, timeout: float) -> dict[str, Any] | None:
@@ -72,7 +85,23 @@ class RefreshQueue:
                 self._named = self._named | named if named is not None else None
             self._queued.append(trigger)
             self._condition.notify_all()
+            if named is not None and trigger in HINTED_TRIGGERS:
+                self._plan_walk()
             return self._started + 1
+
+    def _plan_walk(self) -> None:
+        """A full walk `walk_after` seconds from now, unless one is planned already (it comes after this
+        request's run, or joins it). Called holding the condition."""
+        if self._walk is not None or self._stopping:
+            return
+        self._walk = threading.Timer(self.walk_after, self._walk_now)
+        self._walk.daemon = True
+        self._walk.start()
+
+    def _walk_now(self) -> None:
+        with self._condition:
+            self._walk = None
+        self.enqueue(WALK_TRIGGER)
 
     def wait(self, run: int, timeout: float) -> RefreshReport | None:
         """The report of run `run` (or of a later one, if that report was dropped); None on timeout."""

@@ -29,7 +29,7 @@ from typing import Any, Protocol, overload
 
 from standardwebhooks.webhooks import Webhook
 
-from feedsvc.web.forges import NotAPush, Push, push_to, read_push
+from feedsvc.web.forges import NotAPush, Push, content_paths, push_to, read_push
 
 log = logging.getLogger("feedsvc")
 
@@ -212,8 +212,9 @@ class PushTarget(Protocol):
 class Refreshes(Protocol):
     """Asks for a refresh and reads its outcome; in this process or in the deployment's builder."""
 
-    def request(self, trigger: str, commit: str | None = None) -> str:
-        """`commit`: the pushed commit, for a builder in another process to fetch by id."""
+    def request(self, trigger: str, commit: str | None = None, named: frozenset[str] | None = None) -> str:
+        """`commit`: the pushed commit, for a builder in another process to fetch by id. `named`: the content
+        files the push says it changed, a hint: they are looked at first, and a full walk follows soon after."""
         ...
 
     def outcome(self, refresh_id: str, timeout: float) -> dict[str, Any] | None: ...
@@ -232,7 +233,8 @@ class WebhookReceiver:
     def __init__(self, secret: str, refreshes: Refreshes, seen: SeenIds,
                  clock: Callable[[], float] = time.time, source: PushTarget | None = None) -> None:
         """With a git `source`, only a forge's push to its branch publishes (forges.py); without one,
-        any verified request rescans the folder."""
+        any verified request rescans the folder: first only the files a forge's push names, if it names
+        them (`named_by`), then all of them."""
         if not secret:
             raise ValueError("a webhook receiver needs a secret")
         self._secret = secret
@@ -256,12 +258,18 @@ class WebhookReceiver:
         if verdict.event == "ping":
             return Answer(200, {"status": "pong"}, "ping")
         push: Push | None = None
+        named: frozenset[str] | None = None
         if self.source is not None and verdict.scheme != "standard":
             decided = self._push(headers, body, remote)
             if isinstance(decided, Answer):
                 return decided
             push = decided
-        refresh_id = self.refreshes.request("webhook", commit=push.commit if push is not None else None)
+        elif verdict.scheme != "standard":
+            named = named_by(headers, body)
+        if named is None:
+            refresh_id = self.refreshes.request("webhook", commit=push.commit if push is not None else None)
+        else:
+            refresh_id = self.refreshes.request("webhook", named=named)
         log.info("webhook (%s%s) from %s: refresh %s requested", verdict.scheme,
                  f" {verdict.event}" if verdict.event else "", remote or "?", refresh_id)
         if not wait:
@@ -303,3 +311,15 @@ class WebhookReceiver:
         log.info("webhook: %s push to %s: %s%s", push.sender, branch, push.commit[:12],
                  " (forced)" if push.forced else "")
         return push
+
+
+def named_by(headers: Headers, body: bytes) -> frozenset[str] | None:
+    """The files a forge's push to a plain folder source says it changed, as paths in that folder (taken as
+    the repository's root); None when the request is no such push or does not say (forges.py)."""
+    try:
+        reported = read_push(headers, body)
+    except ValueError:
+        return None  # any verified request still rescans the folder, as it always has
+    if isinstance(reported, NotAPush) or len(reported) != 1 or reported[0].paths is None:
+        return None
+    return content_paths(reported[0].paths, "")
