@@ -13,8 +13,9 @@ workers (`Service.publish_state`).
   `modified`, `headers`), `aliases` (old path -> path) and `redirects` (old path -> URL). Replaced
   by an atomic rename once every blob it names exists.
 - `blobs/<etag>.gz`: one resource's bytes, gzip as served, written once (content addressed) by the
-  builder. Kept while the newest manifest or the one before names it; a blob whose SHA-256 differs
-  from the manifest's `gzip_sha256` is never served. A builder writes only blobs it wrote itself or
+  builder. Kept while the newest manifest or the one before names it, and `BLOB_GRACE_SECONDS` more
+  (a request may be reading it: serving processes read blobs when sent, blobs.py); a blob whose
+  SHA-256 differs from the manifest's `gzip_sha256` is never served. A builder writes only blobs it wrote itself or
   checked against that hash as it warm-started (and are still there), never trusting one it merely finds.
 - `status.json`: the builder's `details` (scheduler, last refresh, WebSub) and its last `scan`.
 - `requests/<id>.json`: a follower's request, `{"trigger": ...}` (a refresh) or `{"render": key}`
