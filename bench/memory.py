@@ -4,8 +4,9 @@
 
 For each size: a state folder is made once by a cold build in a child process (as `feedsvc serve`
 leaves it), then a fresh child warm-starts from it as the builder does (the published feeds, the
-post cache, the first refresh) and reports its resident memory after each step (VmRSS) and its
-peak (VmHWM), in MB. The HTTP worker adds the server's own few MB to the last figure.
+post cache, the first refresh, then every file's bytes read as a sweep of every feed would) and
+reports its resident memory after each step (VmRSS, and of it RssAnon: the heap; RssFile: mapped
+files, shared) and its peak (VmHWM), in MB. The HTTP worker adds the server's own few MB to the last figure.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ import json, sys, time
 from pathlib import Path
 def memory():
     fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
-    return round(int(fields["VmRSS"].split()[0]) / 1024, 1), round(int(fields["VmHWM"].split()[0]) / 1024, 1)
+    return tuple(round(int(fields[name].split()[0]) / 1024, 1) for name in ("VmRSS", "VmHWM", "RssAnon", "RssFile"))
 steps = [("interpreter", *memory(), 0.0)]
 started = time.perf_counter()
 from feedsvc.config import load_settings, settings_key
@@ -71,6 +72,10 @@ refresher.seed(seed, store.snapshot.resources)
 del seed
 refresher.refresh("startup")
 steps.append(("first refresh (site built)", *memory(), time.perf_counter() - started))
+started = time.perf_counter()
+for resource in store.snapshot.resources.values():  # a sweep of every feed: bytes read from the blobs
+    resource.gzip_body
+steps.append(("every file sent once", *memory(), time.perf_counter() - started))
 print(json.dumps(steps))
 """
 
@@ -107,8 +112,9 @@ def main(argv: list[str] | None = None) -> int:
         for run in range(args.runs):
             steps = measure(corpus, root / f"{args.corpus}-{size}")
             print(f"{args.corpus}, {size:,} posts, run {run + 1}:")
-            for name, rss, hwm, seconds in steps:
-                print(f"  {name:28} RSS {rss:7.1f} MB  peak {hwm:7.1f} MB  {seconds:6.2f} s")
+            for name, rss, hwm, anon, file, seconds in steps:
+                print(f"  {name:28} RSS {rss:7.1f} MB (anon {anon:7.1f}, file {file:5.1f})  peak {hwm:7.1f} MB"
+                      f"  {seconds:6.2f} s")
     print(f"load average at end: {' / '.join(f'{n:.1f}' for n in os.getloadavg())}")
     return 0
 

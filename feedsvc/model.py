@@ -191,16 +191,29 @@ class Resource:
 
     Held gzip-compressed only: that is what nearly every feed reader asks for, and a seventh of
     the memory (10,000 posts: 25 MB instead of 195 MB). The rare reader that does not accept gzip
-    gets `body`, inflated on demand in well under a millisecond.
+    gets `body`, inflated on demand in well under a millisecond. A process serving what the state
+    folder published keeps not even those: `gzip` is then the blob they are read (and checked) from
+    when sent, so the page cache holds them once for every worker (deploy/blobs.py).
     """
 
     path: str  # URL path, e.g. "/tags/python/rss.xml"
     content_type: str
-    gzip_body: bytes
+    gzip: bytes | StoredGzip
     size: int  # len(body)
     etag: str  # of `body`
     last_modified: datetime | None
     headers: tuple[tuple[str, str], ...] = ()  # extra response headers, e.g. WebSub `Link` discovery
+
+    @property
+    def gzip_body(self) -> bytes:
+        """The gzip bytes; OSError if they are stored and can no longer be read as they were checked."""
+        gzip = self.gzip
+        return gzip if isinstance(gzip, bytes) else gzip.read()
+
+    @property
+    def gzip_size(self) -> int:
+        gzip = self.gzip
+        return len(gzip) if isinstance(gzip, bytes) else gzip.length
 
     @property
     def body(self) -> bytes:
@@ -209,6 +222,17 @@ class Resource:
     @property
     def gzip_etag(self) -> str:
         return self.etag + "-gz"
+
+
+class StoredGzip(Protocol):
+    """Gzip bytes kept outside the process, read when a request needs them."""
+
+    @property
+    def length(self) -> int: ...
+
+    def read(self) -> bytes:
+        """The very bytes that were checked, or OSError."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

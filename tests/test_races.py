@@ -35,7 +35,7 @@ def settings():
 
 
 def _resource(path: str, body: bytes) -> Resource:
-    return Resource(path=path, content_type="application/rss+xml; charset=utf-8", gzip_body=gzip.compress(body),
+    return Resource(path=path, content_type="application/rss+xml; charset=utf-8", gzip=gzip.compress(body),
                     size=len(body), etag=hashlib.sha256(body).hexdigest()[:32], last_modified=None)
 
 

@@ -16,6 +16,7 @@ import pytest
 from conftest import post_text
 from test_server import POSTS, Server, free_port, start  # noqa: F401 (start is a fixture)
 
+from feedsvc.deploy import statefolder
 from feedsvc.deploy.statefolder import StateFolder
 
 SECRET = "s3cret for workers"
@@ -76,7 +77,9 @@ def test_a_corrupt_blob_is_never_served(site_dir, make_refresher, tmp_path, capl
     assert "does not match its hash" in caplog.text
 
 
-def test_old_blobs_are_collected_after_two_generations(site_dir, make_refresher, tmp_path):
+def test_old_blobs_are_collected_after_two_generations_and_their_grace(site_dir, make_refresher, tmp_path,
+                                                                       monkeypatch):
+    monkeypatch.setattr(statefolder, "BLOB_GRACE_SECONDS", 0.0)
     root = site_dir(POSTS)
     refresher = make_refresher(root)
     refresher.refresh()

@@ -13,8 +13,9 @@ workers (`Service.publish_state`).
   `modified`, `headers`), `aliases` (old path -> path) and `redirects` (old path -> URL). Replaced
   by an atomic rename once every blob it names exists.
 - `blobs/<etag>.gz`: one resource's bytes, gzip as served, written once (content addressed) by the
-  builder. Kept while the newest manifest or the one before names it; a blob whose SHA-256 differs
-  from the manifest's `gzip_sha256` is never served. A builder writes only blobs it wrote itself or
+  builder. Kept while the newest manifest or the one before names it, and `BLOB_GRACE_SECONDS` more
+  (a request may be reading it: serving processes read blobs when sent, blobs.py); a blob whose
+  SHA-256 differs from the manifest's `gzip_sha256` is never served. A builder writes only blobs it wrote itself or
   checked against that hash as it warm-started (and are still there), never trusting one it merely finds.
 - `status.json`: the builder's `details` (scheduler, last refresh, WebSub) and its last `scan`.
 - `requests/<id>.json`: a follower's request, `{"trigger": ...}` (a refresh) or `{"render": key}`
@@ -62,6 +63,7 @@ from types import MappingProxyType
 from typing import Any
 
 from feedsvc.atomicfile import read_private, write_atomically
+from feedsvc.deploy.blobs import Blob, read_checked
 from feedsvc.deploy.privatefolder import claim_folder, subfolder
 from feedsvc.model import Resource, ScanStatus
 from feedsvc.snapshot import Served
@@ -70,6 +72,9 @@ from feedsvc.web.ondemand import Answer, Refusal
 log = logging.getLogger("feedsvc")
 
 MANIFEST_FORMAT = 2
+# A follower reads a new manifest within 0.1 s (workers.py), a request reads its blob within a millisecond
+# of picking its snapshot: a minute is many times both, even on a loaded machine.
+BLOB_GRACE_SECONDS = 60.0
 MAX_JSON_BYTES = 256 * 1024 * 1024  # a manifest of 100,000 feeds is ~40 MB
 _ETAG = re.compile(r"[0-9a-f]{16,64}")  # names a blob file: never a path
 
@@ -106,6 +111,7 @@ class StateFolder:
         self._written: dict[str, str] = {}  # etag -> sha256 of the gzip blob this process wrote
         self._last: set[str] | None = None  # etags of the last manifest written
         self._before_last: set[str] = set()  # and of the one before it
+        self._retired: dict[str, float] = {}  # etag -> when no manifest kept naming it (time.monotonic)
         # etag -> (sha256, size) of blobs whose bytes the first `read_snapshot` checked against the
         # manifest: a warm-started builder need not write them again (2,000 feeds: ~60 MB) if still there.
         self._checked: dict[str, tuple[str, int]] = {}
@@ -118,9 +124,7 @@ class StateFolder:
         for path, resource in snapshot.resources.items():
             digest = self._written.get(resource.etag) or self._still_there(resource.etag)
             if digest is None:  # a blob this process did not write (or check) is never trusted
-                digest = hashlib.sha256(resource.gzip_body).hexdigest()
-                write_atomically(self.blobs / f"{resource.etag}.gz", resource.gzip_body)
-                self._written[resource.etag] = digest
+                digest = self._write_blob(resource)
             entries[path] = {
                 "type": resource.content_type,
                 "etag": resource.etag,
@@ -141,6 +145,19 @@ class StateFolder:
         if not (first and _same_but_writer(previous, json.loads(json.dumps(manifest)))):
             write_atomically(self.manifest, json.dumps(manifest).encode())
         self._collect_garbage({entry["etag"] for entry in entries.values()}, sweep=first)
+
+    def _write_blob(self, resource: Resource) -> str:
+        """Its SHA-256, once its blob holds its bytes; one this process serves from here is checked, not copied."""
+        path, blob = self.blobs / f"{resource.etag}.gz", resource.gzip
+        if isinstance(blob, Blob) and blob.path == str(path):
+            read_checked(blob.path, blob.sha256, blob.length)  # the file itself, not bytes held
+            digest = blob.sha256
+        else:
+            gzip_body = resource.gzip_body
+            digest = hashlib.sha256(gzip_body).hexdigest()
+            write_atomically(path, gzip_body)
+        self._written[resource.etag] = digest
+        return digest
 
     def _still_there(self, etag: str) -> str | None:
         """The digest of a blob this process checked as it loaded, if the file is still there."""
@@ -171,17 +188,26 @@ class StateFolder:
         return True
 
     def _collect_garbage(self, current: set[str], sweep: bool) -> None:
-        """Keep the blobs of this manifest and the one before; `sweep` the folder once per builder."""
+        """Keep the blobs of this manifest and the one before, and any other for `BLOB_GRACE_SECONDS` after
+        the last manifest naming it was replaced: a request may still read it (blobs.py). `sweep` the
+        folder once per builder."""
         last = self._last or set()
+        now = time.monotonic()
         if sweep:
             doomed = {entry.name.removesuffix(".gz") for entry in os.scandir(self.blobs)
                       if not entry.name.startswith(".")} - current - last
+            self._retired = dict.fromkeys(doomed, now - BLOB_GRACE_SECONDS)
         else:
-            doomed = self._before_last - last - current
-        for etag in doomed:
-            with contextlib.suppress(OSError):
-                os.unlink(self.blobs / f"{etag}.gz")
-            self._written.pop(etag, None)
+            for etag in self._before_last - last - current:
+                self._retired.setdefault(etag, now)
+        for etag in current | last:
+            self._retired.pop(etag, None)
+        for etag, since in list(self._retired.items()):
+            if now - since >= BLOB_GRACE_SECONDS:
+                with contextlib.suppress(OSError):
+                    os.unlink(self.blobs / f"{etag}.gz")
+                self._written.pop(etag, None)
+                del self._retired[etag]
         self._before_last, self._last = last, current
 
     def write_status(self, details: Mapping[str, Any], scan: ScanStatus) -> None:
@@ -233,7 +259,7 @@ class StateFolder:
                 resource = self._load_blob(path, entry, modified)
                 if resource is None:
                     return None
-                checked[resource.etag] = (entry["gzip_sha256"], len(resource.gzip_body))
+                checked[resource.etag] = (entry["gzip_sha256"], resource.gzip_size)
                 known[resource.etag] = resource
             if (resource.path, resource.last_modified, resource.content_type, resource.headers) != \
                     (path, modified, entry["type"], headers):
@@ -256,7 +282,9 @@ class StateFolder:
         if hashlib.sha256(gzip_body).hexdigest() != entry["gzip_sha256"]:
             log.error("state folder: blob %s for %s does not match its hash; not served", entry["etag"], path)
             return None
-        return Resource(path=path, content_type=entry["type"], gzip_body=gzip_body, size=entry["size"],
+        # Not held: read (and checked again) when sent (blobs.py).
+        blob = Blob(str(self.blobs / f"{entry['etag']}.gz"), entry["gzip_sha256"], len(gzip_body))
+        return Resource(path=path, content_type=entry["type"], gzip=blob, size=entry["size"],
                         etag=entry["etag"], last_modified=modified,
                         headers=tuple((str(name), str(value)) for name, value in entry.get("headers", ())))
 
@@ -319,7 +347,7 @@ def answer_from_json(data: Mapping[str, Any]) -> Answer:
     try:
         if data["status"] != 200:
             return Refusal(int(data["status"]), str(data["message"]))
-        return Resource(path=data["path"], content_type=data["type"], gzip_body=base64.b64decode(data["gzip"]),
+        return Resource(path=data["path"], content_type=data["type"], gzip=base64.b64decode(data["gzip"]),
                         size=data["size"], etag=data["etag"],
                         last_modified=datetime.fromisoformat(data["modified"]) if data["modified"] else None,
                         headers=tuple((str(name), str(value)) for name, value in data["headers"]))

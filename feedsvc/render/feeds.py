@@ -47,7 +47,7 @@ def as_resource(path: str, content_type: str, body: bytes, last_modified: dateti
     return Resource(
         path=path,
         content_type=content_type,
-        gzip_body=gzip.compress(body, compresslevel=gzip_level, mtime=0),
+        gzip=gzip.compress(body, compresslevel=gzip_level, mtime=0),
         size=len(body),
         etag=etag,
         last_modified=last_modified,

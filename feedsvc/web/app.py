@@ -45,8 +45,12 @@ def create_app(settings: Settings, store: SnapshotStore, webhooks: WebhookReceiv
     cache_control_max_age = settings.cache_max_age
 
     def serve(resource: Resource) -> Response:
-        use_gzip = request.accept_encodings.quality("gzip") > 0 and len(resource.gzip_body) < resource.size
-        response = Response(resource.gzip_body if use_gzip else resource.body, content_type=resource.content_type)
+        use_gzip = request.accept_encodings.quality("gzip") > 0 and resource.gzip_size < resource.size
+        try:
+            body = resource.gzip_body if use_gzip else resource.body
+        except OSError:  # its blob is gone or changed (deploy/blobs.py); the next snapshot will do
+            return _plain("feeds are being updated; try again shortly\n", 503, {"Retry-After": "2"})
+        response = Response(body, content_type=resource.content_type)
         response.headers.extend(resource.headers)
         if use_gzip:
             response.headers["Content-Encoding"] = "gzip"

@@ -47,7 +47,7 @@ class _Prepared:
 
     def __init__(self, resource: Resource, max_age: int) -> None:
         self.resource = resource
-        self.gzip_ok = len(resource.gzip_body) < resource.size
+        self.gzip_ok = resource.gzip_size < resource.size
         self.last_modified = resource.last_modified.replace(microsecond=0) if resource.last_modified else None
         html = resource.content_type.startswith("text/html")
         self.route = "page" if html or resource.content_type.startswith("text/x-opml") else "feed"
@@ -126,9 +126,16 @@ class FastPath:
         date = ("Date", self._http_now())
         if fresh:
             return "304 NOT MODIFIED", [*not_modified, date, *SECURITY_HEADERS], b"", prepared.route
-        body = prepared.resource.gzip_body if use_gzip else prepared.resource.body
-        answer = [*headers, ("Content-Length", str(len(body))), date, *SECURITY_HEADERS]
-        return "200 OK", answer, b"" if method == "HEAD" else body, prepared.route
+        resource = prepared.resource
+        length = resource.gzip_size if use_gzip else resource.size
+        body = b""
+        if method == "GET":
+            try:
+                body = resource.gzip_body if use_gzip else resource.body
+            except OSError:  # its blob is gone or changed (deploy/blobs.py): Flask answers 503
+                return None
+        answer = [*headers, ("Content-Length", str(length)), date, *SECURITY_HEADERS]
+        return "200 OK", answer, body, prepared.route
 
     def _prepare(self, snapshot: Served, path: str) -> _Prepared | None:
         held, answers = self._prepared
