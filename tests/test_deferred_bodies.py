@@ -130,3 +130,25 @@ def test_bodies_near_the_bounds_are_rendered_while_parsing(site_dir, make_refres
     assert posts["Plain"].body_markup is not None
     assert "Deep" not in posts  # as before: over the bound on nesting, a problem, not a post
     assert any("nested" in problem.message for problem in refresher.store.snapshot.site.problems)
+
+
+def test_a_body_rendered_elsewhere_is_taken_only_for_its_own_source_and_url(tmp_path):
+    """What another process rendered (`kept_body`) stands in for the render only while `made_elsewhere` holds
+    it, and only for the same source and URL: an edited body or another post is rendered as usual."""
+    from feedsvc.content.bodies import _MADE_ELSEWHERE, kept_body, made_elsewhere
+    from feedsvc.model import pack_html
+
+    text = post_text("title: T\ndate: 2026-01-02 10:00:00 +0000\nexcerpt: Short.", "A [link](/a/) and *more*.\n")
+    (tmp_path / "_config.yml").write_text("url: https://example.org\n", encoding="utf-8")
+    post = parse_post("_posts/2026-01-02-t.md", text.encode(), load_settings({}, tmp_path), defer_body=True)
+    assert isinstance(post, Post) and post.body_markup is not None
+    made = kept_body(post)
+    assert made is not None and made[1] == post.content_html
+    edited = replace(post, content_zlib=pack_html("Edited [link](/b/).\n", 0))
+    moved = replace(post, url=post.url + "moved/")
+    with made_elsewhere({made[0]: "<p>from elsewhere</p>"}):
+        assert post.content_html == "<p>from elsewhere</p>"
+        assert edited.content_html == '<p>Edited <a href="https://example.org/b/">link</a>.</p>'
+        assert moved.content_html == made[1]
+    assert not _MADE_ELSEWHERE and post.content_html == made[1]
+    assert kept_body(replace(post, content_zlib=pack_html(made[1], 0), body_markup=None)) is None

@@ -159,12 +159,17 @@ def test_rendering_in_forked_processes_gives_the_same_resources_in_order(site_di
 
 
 def test_a_cold_build_that_forks_serves_what_the_serial_build_serves(site_dir, make_refresher, monkeypatch, caplog):
+    """Forked, the shown bodies kept as Markdown are rendered first, each once, spread over the children, and the
+    feed renderers render none of them again (one that tried would fail, and the batch would run here)."""
+    import feedsvc.content.bodies as bodies
     import feedsvc.pipeline.parallel as parallel
 
     rng = random.Random(13)
     root = site_dir(dict(_post(rng, n, rng.randint(1, 28)) for n in range(40)))
     serial = make_refresher(root)
     serial.refresh()
+    kept = {post.url for post in serial.store.snapshot.site.posts if post.body_markup is not None}
+    assert len(kept) > 20
     monkeypatch.setattr(parallel, "FORK_FROM", 1)
     monkeypatch.setattr(parallel, "fork_is_safe", lambda: True)
     made: list[tuple[str, int]] = []
@@ -175,13 +180,25 @@ def test_a_cold_build_that_forks_serves_what_the_serial_build_serves(site_dir, m
         made.append((method, len(result)))
         return result
 
+    def no_body_rendered(source, base_url, flavour):
+        raise AssertionError(f"{base_url} rendered again in a feed renderer")
+
+    start_renderer = parallel._start_renderer
+
+    def renderer_that_renders_no_body(*args):
+        bodies._rendered = no_body_rendered  # in the child only: start_worker runs there
+        return start_renderer(*args)
+
     monkeypatch.setattr(parallel, "_in_children", counted)
+    monkeypatch.setattr(parallel, "_start_renderer", renderer_that_renders_no_body)
     forked = make_refresher(root)
     forked.refresh()
     assert {p: r.body for p, r in forked.store.snapshot.resources.items()} == \
            {p: r.body for p, r in serial.store.snapshot.resources.items()}
-    assert [method for method, _ in made] == ["fork"] and made[0][1] > 0  # it really rendered in forked processes
-    assert "rendering them here" not in caplog.text
+    # it really rendered in forked processes: first each shown body once, then the files
+    assert made == [("fork", len(kept)), ("fork", len(serial.store.snapshot.resources) - 2)]  # not index, OPML
+    assert "here instead" not in caplog.text
+    assert not bodies._MADE_ELSEWHERE  # nothing held once the files are rendered
 
 
 def test_a_retitle_skips_the_re_index_and_a_moved_post_does_not(site_dir, make_refresher, monkeypatch):

@@ -106,3 +106,23 @@ def test_without_kramdown_options_markdown_is_plain_gfm():
     """Hugo sites (and anything not Jekyll) keep CommonMark + GFM."""
     html = render_markdown("## A 'b'\n\nSee https://example.com.\n", None)
     assert html == "<h2>A 'b'</h2>\n<p>See <a href=\"https://example.com\">https://example.com</a>.</p>\n"
+
+
+def test_placeholder_quoting_shortcuts_give_urllibs_bytes():
+    """Header ids go through the placeholders' quoting both ways on every heading: the shortcuts for plain ids
+    give what `urllib.parse.quote`/`unquote` give, on generated text of every kind of character."""
+    import random
+    from urllib.parse import quote as url_quote
+    from urllib.parse import unquote
+
+    from feedsvc.content.kramdown import quote, unquote_placeholder
+
+    rng = random.Random(15)
+    alphabet = ["a", "Z", "0", "_", ".", "~", "-", " ", "%", "2", "D", "d", ">", "é", "日", "\n", "/", ":", "%2D",
+                "%41"]
+    for _ in range(5000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        quoted = quote(text)
+        assert quoted == url_quote(text, safe="").replace("-", "%2D"), text
+        assert unquote_placeholder(quoted) == text == unquote(quoted)
+        assert unquote_placeholder(text) == unquote(text), text  # also on text it did not quote

@@ -108,9 +108,21 @@ _INDENTED = re.compile(r"^(?: {4}|\t)")
 _NON_WORD = re.compile(r"[^\w\- ]")
 
 
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")  # what `quote` leaves as it is (a header id, mostly), but `-`
+
+
 def quote(text: str) -> str:
     """Text that cannot end or break the HTML comment a placeholder is (no `-`, `>` or spaces)."""
+    if _UNRESERVED.fullmatch(text):
+        return text.replace("-", "%2D")
     return _quote(text, safe="").replace("-", "%2D")
+
+
+def unquote_placeholder(text: str) -> str:
+    """`quote` undone."""
+    if text.count("%") == text.count("%2D"):
+        return text.replace("%2D", "-")
+    return unquote(text)
 
 
 def prepare(text: str, options: KramdownOptions, render: Callable[[str], str]) -> _Prepared:
@@ -313,7 +325,7 @@ def _guillemet(match: re.Match[str]) -> str:
 def finish(rendered: str, prepared: _Prepared, options: KramdownOptions) -> str:
     """cmark's HTML -> kramdown's: placeholders resolved, footnotes and code in kramdown's shape."""
     if "<!--kd-id:" in rendered:
-        rendered = _HEADER_ID.sub(lambda m: f'<h{m.group(1)} id="{html.escape(unquote(m.group(3)))}">'
+        rendered = _HEADER_ID.sub(lambda m: f'<h{m.group(1)} id="{html.escape(unquote_placeholder(m.group(3)))}">'
                                             f"{m.group(2)}</h{m.group(1)}>", rendered)
     if prepared.blocks:
         rendered = _BLOCK.sub(lambda m: prepared.blocks[int(m.group(1))], rendered)

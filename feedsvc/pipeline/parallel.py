@@ -38,6 +38,7 @@ from typing import Literal, TypeVar
 
 from feedsvc.config import Settings
 from feedsvc.content import reading
+from feedsvc.content.bodies import BodyKey, MarkdownBody, kept_body, made_elsewhere
 from feedsvc.content.reading import Result
 from feedsvc.content.scanning import FileSignature
 from feedsvc.model import BODY_LEVEL, Post, Resource
@@ -181,19 +182,35 @@ def _start_reader(root: Path, settings: Settings, body_level: int) -> Work[tuple
 
 
 def render_all(jobs: Sequence[RenderJob], entries: EntryCache | None, progress: Callable[[int], None] | None = None,
-               gzip_level: int = GZIP_LEVEL, keep: Sequence[Post] = ()) -> list[Resource]:
+               gzip_level: int = GZIP_LEVEL, keep: Sequence[Post] = (), shown: Sequence[Post] = ()) -> list[Resource]:
     """`as_resource(*job(entries))` for each job, in order: in forked children for a big batch (each
     with an entry cache of its own), else here with `entries`, hashing and gzip (which release the GIL)
     on other threads. The children send back the entries they built for the posts in `keep` (most
-    worth keeping first), which `entries` then holds, so the first edit after a cold build finds them."""
+    worth keeping first), which `entries` then holds, so the first edit after a cold build finds them.
+    Before children render, the bodies of `shown` (the posts whose bodies the jobs show) that are kept as
+    Markdown are rendered once, spread over the children, rather than once in each child that shows them."""
     wanted = frozenset(post.fingerprint for post in keep) if entries is not None else frozenset()
-    made = run_batch(jobs, partial(_start_renderer, gzip_level, wanted), method="fork", min_items=FORK_FROM,
-                     doing="rendering files", progress=progress, here=partial(_render_here, entries, gzip_level))
+    kept = [post for post in shown if isinstance(post.body_markup, MarkdownBody)]
+    bodies: dict[BodyKey, str] = {}
+    if len(jobs) >= FORK_FROM and len(kept) >= FORK_FROM and (os.cpu_count() or 1) > 1 and fork_is_safe():
+        bodies = dict(made for made in run_batch(kept, _start_body_renderer, method="fork", min_items=FORK_FROM,
+                                                 doing="rendering bodies") if made is not None)
+    with made_elsewhere(bodies):
+        made = run_batch(jobs, partial(_start_renderer, gzip_level, wanted), method="fork", min_items=FORK_FROM,
+                         doing="rendering files", progress=progress, here=partial(_render_here, entries, gzip_level))
     if entries is not None and wanted:
         rank = {post.fingerprint: n for n, post in enumerate(keep)}
         built = sorted((entry for _, kept in made for entry in kept), key=lambda entry: -rank[entry.fingerprint])
         entries.adopt({post.fingerprint: post for post in keep}, built)  # the most worth keeping, last
     return [resource for resource, _ in made]
+
+
+def _start_body_renderer() -> Work[Post, tuple[BodyKey, str] | None]:
+    return _render_bodies
+
+
+def _render_bodies(posts: Sequence[Post]) -> list[tuple[BodyKey, str] | None]:
+    return [kept_body(post) for post in posts]
 
 
 Rendered = tuple[Resource, Sequence[Made]]

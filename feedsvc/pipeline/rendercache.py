@@ -117,8 +117,11 @@ class RenderCache:
                     resources[path] = None  # keeps the order
         reused = total - len(fresh)
         progress(reused, total)
+        # The posts whose bodies the feeds to render show, each once (the entries of excerpt-only feeds show none).
+        bodies = () if settings.excerpt_only else tuple({id(post): post for path, (_, shown, _) in fresh.items()
+                                                          if path.endswith(_FEED_FILES) for post in shown}.values())
         made = self._make([render for _, _, render in fresh.values()], lambda done: progress(reused + done, total),
-                          site, settings.feed_limit)
+                          site, settings.feed_limit, bodies)
         pages = self._site_pages(site, settings)
         changed: list[str] = []
         for (path, (key, shown, _)), made_resource in zip(fresh.items(), made, strict=True):
@@ -138,13 +141,13 @@ class RenderCache:
         return {path: resource for path, resource in resources.items() if resource is not None}, sorted(changed)
 
     def _make(self, renders: list[RenderJob], progress: Callable[[int], None], site: Site,
-              feed_limit: int) -> list[Resource]:
+              feed_limit: int, bodies: tuple[Post, ...]) -> list[Resource]:
         """Render, hash and compress each job, in order: on every core for a cold build, else here
-        with this cache's entry cache (parallel.py)."""
+        with this cache's entry cache (parallel.py); `bodies`: the posts whose bodies the jobs show."""
         keep: tuple[Post, ...] = ()
         if self.entries is not None and len(renders) >= parallel.FORK_FROM:  # the children's entries would be lost
             keep = worth_keeping(site, feed_limit, self.entries.max_bytes // (_KEPT_ENTRY_BYTES * len(FeedFormat)))
-        return render_all(renders, self.entries, progress, self.gzip_level, keep)
+        return render_all(renders, self.entries, progress, self.gzip_level, keep, bodies)
 
     def _site_pages(self, site: Site, settings: Settings) -> list[Resource]:
         """The OPML lists scopes and counts, the index those and the site's newest entries: most edits
