@@ -38,7 +38,7 @@ from feedsvc.model import BODY_LEVEL, UNSERVED_BODY_LEVEL, Post, Problem, Resour
 from feedsvc.pipeline.lastmodified import LastModified, from_ns
 from feedsvc.pipeline.namedpaths import inventory_with
 from feedsvc.pipeline.parallel import read_posts
-from feedsvc.pipeline.postcache import Seed
+from feedsvc.pipeline.postcache import Seed, in_other_flavours
 from feedsvc.pipeline.rendercache import RenderCache
 from feedsvc.pipeline.settle import WRITER_DONE_TRIGGERS, Settling
 from feedsvc.render.documents import EPOCH
@@ -290,6 +290,11 @@ class Refresher:
             # New to this process, not to its posts (a warm start): whatever else they shape is in the
             # render keys, so only the feeds they change are rendered, and published.
             changed = False
+        if seeded and settings.fingerprint == previous_fingerprint:  # a cache's bodies in another flavour
+            for relpath in in_other_flavours(memory.parsed, settings.markdown):
+                memory.inventory[relpath] = FileSignature(-1, -1, -1, -1)
+            for relpath in in_other_flavours(memory.last_good, settings.markdown):
+                del memory.last_good[relpath]
         if settings.fingerprint != previous_fingerprint:  # posts themselves depend on these settings
             memory.parsed.clear()
             memory.last_good.clear()
