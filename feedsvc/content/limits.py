@@ -61,12 +61,12 @@ def check_markdown(markdown: str, limits: MarkupLimits = LIMITS) -> str:
     lines = markdown.count("\n") + 1
     if lines > limits.lines:
         _refuse(f"the Markdown has {lines:,} lines", limits.lines, "lines")
-    if _inline_elements(markdown) > limits.elements:  # before the line by line pass, at C speed
-        _refuse(f"the Markdown has about {_inline_elements(markdown):,} elements (links, emphasis, inline HTML)",
+    inline = _inline_elements(markdown)
+    if inline > limits.elements:  # before the line by line pass, at C speed
+        _refuse(f"the Markdown has about {inline:,} elements (links, emphasis, inline HTML)",
                 limits.elements, "elements")
     depth = container_bound(markdown)
-    if depth is not None and 2 * depth + markdown.count("[") <= limits.depth \
-            and lines + _inline_elements(markdown) <= limits.elements:
+    if depth is not None and 2 * depth + markdown.count("[") <= limits.depth and lines + inline <= limits.elements:
         return markdown  # the line by line pass could only find less: most posts skip it
     shape = measure(markdown)
     if shape.depth > limits.depth:
