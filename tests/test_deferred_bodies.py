@@ -50,7 +50,7 @@ def test_a_body_kept_as_markdown_is_the_post_the_plain_path_makes(root):
     for eager, post in pairs:
         assert post.content_html == eager.content_html, post.source
         assert replace(post, content_zlib=eager.content_zlib, body_markup=None) == eager, post.source
-        assert decode(encode(post)) == eager, post.source  # the post cache holds HTML: a warm start is the same
+        assert decode(encode(post)) == eager, post.source  # stored as HTML (another flavour): a warm start is the same
 
 
 def _refresher(root: Path, monkeypatch: pytest.MonkeyPatch | None, clock) -> Refresher:

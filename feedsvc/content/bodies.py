@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 
+from feedsvc.content.fields import PostError
 from feedsvc.content.limits import LIMITS, MarkupLimits, check_html, check_markdown, container_bound, measure
 from feedsvc.content.links import drop_unsafe_links
 from feedsvc.content.markup import MarkdownFlavour, absolutize_links, render_markdown, strip_xml_illegal
@@ -75,6 +76,15 @@ def deferrable(source: str, limits: MarkupLimits = LIMITS) -> bool:
             return False  # a table row pads to the header's columns: `<td align="center"></td>` for each
         containers = shape.depth
     return _LEVELS_PER_CONTAINER * (containers + 1) + inline + _WRAPPERS <= limits.html_depth
+
+
+def proven_deferrable(source: str, limits: MarkupLimits = LIMITS) -> bool:
+    """Whether a body kept as Markdown that was read back from a cache is one `parse_post` could have kept:
+    the caches hold untrusted bytes, so the proof that its HTML stays within bounds is made again."""
+    try:
+        return deferrable(check_markdown(source, limits), limits)
+    except PostError:
+        return False
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,8 @@ workers (`Service.publish_state`).
   render key and ETag, under an identity (cache
   format, feedsvc version, `Post`'s shape) and the settings fingerprints. Each `posts/<hash>.json.z`
   (one `Post` or `Problem` as zlib-compressed JSON, pipeline/postcodec.py; never a pickle) is
-  written once; the index is replaced last.
+  written once; the index is replaced last. A body kept as Markdown names its flavour by a key the
+  index's `flavours` maps to the Markdown options (pipeline/flavourcodec.py).
 - `webhook-ids/<sha256 of a delivery id>`: empty files, one per webhook delivery any worker took
   (web/webhooks.py `SeenInFolder`), so a replay is refused; pruned after twice the signature tolerance.
 - `metrics/`: prometheus-client's multiprocess files (web/metrics.py), emptied as a serving `Service` starts.

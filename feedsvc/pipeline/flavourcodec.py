@@ -1,6 +1,7 @@
 """A site's Markdown flavour (`content.markup.MarkdownFlavour`) as plain JSON, read back field by field.
 
-The build cache keeps bodies as Markdown (content/bodies.py) with the flavour to render them in.
+Both caches keep bodies as Markdown (content/bodies.py) with the flavour to render them in: the build
+cache's pack names it once, the state folder's post cache by a key (`flavour_key`) in its index.
 Every option class has a default for each field, so the default's type is what a value read back
 must have: nothing in the file can name a class or a type of its own.
 """
@@ -8,6 +9,9 @@ must have: nothing in the file can name a class or a type of its own.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
+from functools import lru_cache
 from typing import Any
 
 from feedsvc.content.goldmark import GoldmarkOptions
@@ -24,6 +28,13 @@ def flavour_data(flavour: MarkdownFlavour) -> Any:
         return None
     kind = next(name for name, cls in _KINDS.items() if type(flavour) is cls)
     return [kind, _plain(flavour)]
+
+
+@lru_cache(maxsize=16)
+def flavour_key(flavour: MarkdownFlavour) -> str:
+    """A short name for `flavour`, the same for equal flavours in every process (a digest of its data)."""
+    text = json.dumps(flavour_data(flavour), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def flavour_from(data: Any) -> MarkdownFlavour:

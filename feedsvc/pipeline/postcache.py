@@ -12,6 +12,10 @@ writes only what it newly parsed. Only the builder writes here. The files are pl
 (postcodec.py), read back as untrusted input: never unpickled, every field checked. Anything
 that does not match this version of feedsvc and of the `Post` model is ignored, and an entry
 that cannot be read is simply parsed again: a bad cache costs a rebuild, never more.
+
+A body kept as its Markdown (content/bodies.py) is stored so, naming its flavour by a key the index
+maps to the flavour (pipeline/flavourcodec.py): a cold start's first save renders no body. Read
+back, such a body is proven again to stay within the bounds on HTML, or that post is parsed again.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import re
 import threading
 import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -34,15 +38,19 @@ from typing import Any
 
 from feedsvc import __version__
 from feedsvc.atomicfile import read_private, write_atomically
+from feedsvc.content.bodies import MarkdownBody
+from feedsvc.content.markup import MarkdownFlavour
 from feedsvc.content.scanning import FileSignature
-from feedsvc.model import Post, Problem
+from feedsvc.model import BodyMarkup, Post, Problem
+from feedsvc.pipeline.flavourcodec import flavour_data, flavour_from, flavour_key
 from feedsvc.pipeline.parallel import run_batch
 from feedsvc.pipeline.postcodec import Malformed, decode, encode
 
 log = logging.getLogger("feedsvc")
 
-# 1 held pickles, which are never read again (nor anything else that runs code as it loads); 2 named no digests
-CACHE_FORMAT = 3
+# 1 held pickles, which are never read again (nor anything else that runs code as it loads); 2 named no digests;
+# 3 held every body as HTML
+CACHE_FORMAT = 4
 INDEX = "index.json"
 SUFFIX = ".json.z"
 _NAME = re.compile(r"[0-9a-f]{32}" + re.escape(SUFFIX))  # a file name in this folder, never a path
@@ -87,7 +95,21 @@ def _good_name(relpath: str, post: Post) -> str:
 
 
 def _pack(value: Post | Problem) -> bytes:
-    return zlib.compress(json.dumps(encode(value), ensure_ascii=False).encode("utf-8", "surrogatepass"), 1)
+    text = json.dumps(encode(value, _kept_key(value)), ensure_ascii=False)
+    return zlib.compress(text.encode("utf-8", "surrogatepass"), 1)
+
+
+def _kept_key(value: Post | Problem) -> str | None:
+    """The flavour key a body kept as Markdown is stored under; None for one stored as HTML."""
+    if isinstance(value, Post) and isinstance(value.body_markup, MarkdownBody):
+        return flavour_key(value.body_markup.flavour)
+    return None
+
+
+def _flavours_from(data: Any) -> dict[str, BodyMarkup]:
+    if not isinstance(data, dict) or not all(map(_is_text, data)):
+        raise Malformed("the flavours are not {key: flavour}")
+    return {key: MarkdownBody(flavour_from(flavour)) for key, flavour in data.items()}
 
 
 def _digest(packed: bytes) -> str:
@@ -105,6 +127,15 @@ def _is_value_file(name: Any, digest: Any) -> bool:
 
 def _is_signature(value: Any) -> bool:
     return isinstance(value, list) and len(value) == len(FileSignature._fields) and all(type(n) is int for n in value)
+
+
+def in_other_flavours(values: Mapping[str, Post | Problem], flavour: MarkdownFlavour) -> list[str]:
+    """The posts of a cache whose body is kept as Markdown in another flavour than the site's `flavour`:
+    a cache written under the same settings holds none (the flavour is part of them), so it was tampered
+    with, and these are parsed again."""
+    site = MarkdownBody(flavour)
+    return [path for path, value in values.items()
+            if isinstance(value, Post) and value.body_markup is not None and value.body_markup != site]
 
 
 class PostCache:
@@ -138,6 +169,7 @@ class PostCache:
         fingerprints = index["settings_fingerprint"], index["liquid_fingerprint"]
         if not all(map(_is_text, fingerprints)):
             raise Malformed("fingerprints are not text")
+        flavours = _flavours_from(index["flavours"])
         inventory: dict[str, FileSignature] = {}
         parsed: dict[str, Post | Problem] = {}
         names: dict[str, str] = {}
@@ -149,8 +181,9 @@ class PostCache:
             listed.append((relpath, signature, name, digest))
         # Many files are read in other processes: a warm start loads them while the first readers are
         # served from this one, and here they would hold its interpreter (the GIL) for seconds.
-        values = run_batch([(name, digest) for _, _, name, digest in listed], partial(_start_loader, self.folder),
-                           method="spawn", min_items=LOAD_IN_PROCESSES_FROM, doing="loading cached posts")
+        values = run_batch([(name, digest) for _, _, name, digest in listed],
+                           partial(_start_loader, self.folder, flavours), method="spawn",
+                           min_items=LOAD_IN_PROCESSES_FROM, doing="loading cached posts")
         for (relpath, signature, name, digest), value in zip(listed, values, strict=True):
             names[name] = digest if value is not None else ""  # "": rewritten if named again, else deleted
             if value is None:
@@ -162,7 +195,7 @@ class PostCache:
         for relpath, (name, digest) in dict(index.get("last_good", {})).items():
             if not _is_value_file(name, digest):
                 raise Malformed(f"the last good version of {relpath!r} is not [file name, digest]")
-            post = _read_value(self.folder, (name, digest))
+            post = _read_value(self.folder, flavours, (name, digest))
             names[name] = digest if isinstance(post, Post) else ""
             if isinstance(post, Post):
                 last_good[relpath] = post
@@ -192,6 +225,9 @@ class PostCache:
         written: dict[str, str] = {}
         entries: dict[str, tuple[list[int], str, str]] = {}
         last_good: dict[str, tuple[str, str]] = {}
+        flavours = {flavour_key(markup.flavour): flavour_data(markup.flavour)
+                    for value in (*seed.parsed.values(), *seed.last_good.values())
+                    if isinstance(value, Post) and isinstance(markup := value.body_markup, MarkdownBody)}
         interim_at = time.monotonic() + INTERIM_INDEX_SECONDS
 
         def kept(name: str, value: Post | Problem) -> str:
@@ -202,7 +238,7 @@ class PostCache:
                 write_atomically(self.folder / name, packed)
                 digest = written[name] = _digest(packed)
                 if time.monotonic() > interim_at:
-                    self._write_index(seed, entries, last_good)
+                    self._write_index(seed, entries, last_good, flavours)
                     interim_at = time.monotonic() + INTERIM_INDEX_SECONDS
             return digest
 
@@ -215,7 +251,7 @@ class PostCache:
         for relpath, post in seed.last_good.items():
             name = _good_name(relpath, post)
             last_good[relpath] = (name, kept(name, post))
-        self._write_index(seed, entries, last_good)
+        self._write_index(seed, entries, last_good, flavours)
         named = {name: digest for _, name, digest in entries.values()} | dict(last_good.values())
         for name in saved.keys() - named.keys():
             with contextlib.suppress(OSError):
@@ -223,24 +259,26 @@ class PostCache:
         self._saved = named
 
     def _write_index(self, seed: Seed, entries: dict[str, tuple[list[int], str, str]],
-                     last_good: dict[str, tuple[str, str]]) -> None:
-        index = {"identity": _identity(), "settings_fingerprint": seed.settings_fingerprint,
+                     last_good: dict[str, tuple[str, str]], flavours: dict[str, Any]) -> None:
+        index = {"identity": _identity(), "settings_fingerprint": seed.settings_fingerprint, "flavours": flavours,
                  "liquid_fingerprint": seed.liquid_fingerprint, "entries": entries, "last_good": last_good,
                  "rendered": {path: list(pair) for path, pair in seed.rendered.items()}}
         write_atomically(self.folder / INDEX, json.dumps(index).encode())
 
 
-def _start_loader(folder: Path) -> Callable[[Sequence[tuple[str, str]]], list[Post | Problem | None]]:
-    return partial(_read_values, folder)
+def _start_loader(folder: Path, flavours: dict[str, BodyMarkup]
+                  ) -> Callable[[Sequence[tuple[str, str]]], list[Post | Problem | None]]:
+    return partial(_read_values, folder, flavours)
 
 
-def _read_values(folder: Path, files: Sequence[tuple[str, str]]) -> list[Post | Problem | None]:
-    return [_read_value(folder, file) for file in files]
+def _read_values(folder: Path, flavours: dict[str, BodyMarkup],
+                 files: Sequence[tuple[str, str]]) -> list[Post | Problem | None]:
+    return [_read_value(folder, flavours, file) for file in files]
 
 
-def _read_value(folder: Path, file: tuple[str, str]) -> Post | Problem | None:
+def _read_value(folder: Path, flavours: dict[str, BodyMarkup], file: tuple[str, str]) -> Post | Problem | None:
     """One cached value (file name, digest), or None if it is missing, not the bytes the index names,
-    or not one this version writes."""
+    not one this version writes, or a body kept as Markdown whose bounds are not proven again."""
     name, digest = file
     try:
         packed = read_private(folder / name, MAX_FILE_BYTES)
@@ -250,9 +288,9 @@ def _read_value(folder: Path, file: tuple[str, str]) -> Post | Problem | None:
         text = inflater.decompress(packed, MAX_FILE_BYTES)
         if not inflater.eof:
             raise Malformed("truncated or too large")
-        # The bytes are the ones this cache wrote (a digest in its own private folder): the body,
-        # checked as it was packed, need not be inflated again to be trusted.
-        return decode(json.loads(text.decode("utf-8", "surrogatepass")), body_verified=True)
+        # The bytes are the ones this cache wrote (a digest in its own private folder): a body of HTML,
+        # checked as it was packed, need not be inflated again to be trusted; one of Markdown is proven again.
+        return decode(json.loads(text.decode("utf-8", "surrogatepass")), body_verified=True, flavours=flavours)
     except (OSError, ValueError, zlib.error, RecursionError) as exc:  # Malformed is a ValueError
         log.debug("post cache: %s skipped (%s)", name, exc)
         return None

@@ -3,7 +3,8 @@
 The post cache (postcache.py) keeps these on disk between builders. What is read back is
 untrusted input: it is JSON (never a pickle, which runs code as it loads), and every field must
 have the type and shape `Post` promises, or the whole value is refused (`Malformed`) and the
-file is simply parsed again.
+file is simply parsed again. A body kept as its Markdown (content/bodies.py) is stored so, naming
+its flavour by a key the caller maps; read back, its bounds are proven again (`Unproven` if not).
 """
 
 from __future__ import annotations
@@ -12,19 +13,29 @@ import base64
 import binascii
 import sys
 import zlib
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from feedsvc.content.bodies import proven_deferrable
+from feedsvc.content.limits import LIMITS
 from feedsvc.model import Author, BodyMarkup, Image, Language, Post, Problem, pack_html
 
 MAX_BODY_BYTES = 64 * 1024 * 1024  # an inflated post body; a cache entry past it is refused
+# A body kept as Markdown holds at most `LIMITS.chars` characters, each at most 4 bytes of UTF-8
+MAX_KEPT_BYTES = 4 * LIMITS.chars
 
 
 class Malformed(ValueError):
     """A cached value that is not what this version of feedsvc writes."""
 
 
-def encode(value: Post | Problem) -> dict[str, Any]:
+class Unproven(Malformed):
+    """A body kept as Markdown that `parse_post` could not have kept (its HTML may pass the bounds)."""
+
+
+def encode(value: Post | Problem, kept: str | None = None) -> dict[str, Any]:
+    """`kept`: the key of the flavour a body kept as Markdown is stored in (as Markdown); None: stored as HTML."""
     if isinstance(value, Problem):
         return {"problem": _problem(value)}
     return {"post": {
@@ -32,7 +43,8 @@ def encode(value: Post | Problem) -> dict[str, Any]:
         "date": value.date.isoformat(), "updated": value.updated.isoformat(), "url": value.url,
         "authors": [[a.name, a.email, a.uri] for a in value.authors], "categories": list(value.categories),
         "tags": list(value.tags), "summary_html": value.summary_html, "summary_text": value.summary_text,
-        "content_zlib": base64.b64encode(_html_body(value)).decode("ascii"),
+        "content_zlib": base64.b64encode(value.content_zlib if kept is not None else _html_body(value)).decode(
+            "ascii"),
         "image": None if value.image is None else [value.image.url, value.image.mime_type, value.image.alt],
         "published": value.published, "warnings": [_problem(p) for p in value.warnings],
         "references": [[key, line] for key, line in value.references], "liquid": value.liquid,
@@ -43,16 +55,18 @@ def encode(value: Post | Problem) -> dict[str, Any]:
         "language": None if value.language is None else [value.language.prefix, value.language.code,
                                                          value.language.title],
         "weight": value.weight, "link_title": value.link_title, "aliases": list(value.aliases),
-        "body_markup": None,  # the cache holds every body as HTML
+        "body_markup": kept,
         "taxonomies": [[plural, list(terms)] for plural, terms in value.taxonomies],
     }}
 
 
-def decode(data: Any, *, body_verified: bool = False) -> Post | Problem:
-    """The value `encode` wrote; Malformed for anything else.
+def decode(data: Any, *, body_verified: bool = False,
+           flavours: Mapping[str, BodyMarkup] | None = None) -> Post | Problem:
+    """The value `encode` wrote; Malformed for anything else (Unproven for a kept body past the bounds).
 
     `body_verified`: the caller matched these bytes against a hash it wrote itself (postcache.py),
-    so the body need not be inflated to be checked (half the cost of a warm start's load).
+    so a body of HTML need not be inflated to be checked (half the cost of a warm start's load).
+    `flavours`: how to render a body kept as Markdown, by the key `encode` was given.
     Repeated values (names of categories, tags, authors) are interned: one string for the whole site.
     """
     if not isinstance(data, dict) or len(data) != 1:
@@ -63,8 +77,14 @@ def decode(data: Any, *, body_verified: bool = False) -> Post | Problem:
     if not isinstance(fields, dict):
         raise Malformed("not a cached post or problem")
     image = fields.get("image")
-    if fields.get("body_markup") is not None:
-        raise Malformed("a body kept as its source")
+    key = fields.get("body_markup")
+    markup = None if key is None else (flavours or {}).get(_str(key))
+    if key is not None and markup is None:
+        raise Malformed("a body kept as Markdown in a flavour the cache does not name")
+    if markup is not None:
+        content = kept_source(_packed(fields))
+    else:
+        content = _packed(fields) if body_verified else _body(fields)
     return Post(
         source=_text(fields, "source"), fingerprint=_text(fields, "fingerprint"), slug=_text(fields, "slug"),
         title=_text(fields, "title"), date=_moment(fields, "date"), updated=_moment(fields, "updated"),
@@ -74,7 +94,7 @@ def decode(data: Any, *, body_verified: bool = False) -> Post | Problem:
         categories=tuple(_name(c) for c in _list(fields, "categories")),
         tags=tuple(_name(t) for t in _list(fields, "tags")),
         summary_html=_text(fields, "summary_html"), summary_text=_text(fields, "summary_text"),
-        content_zlib=_packed(fields) if body_verified else _body(fields),
+        content_zlib=content,
         image=None if image is None else Image(*_image(image)),
         published=_flag(fields, "published"),
         warnings=tuple(_read_problem(p) for p in _list(fields, "warnings")),
@@ -87,7 +107,24 @@ def decode(data: Any, *, body_verified: bool = False) -> Post | Problem:
         weight=_number(fields, "weight"), link_title=_text(fields, "link_title"),
         aliases=tuple(_str(path) for path in _list(fields, "aliases")),
         taxonomies=tuple(_taxonomy(t) for t in _list(fields, "taxonomies")),
+        body_markup=markup,
     )
+
+
+def kept_source(packed: bytes) -> bytes:
+    """`packed`, a body kept as Markdown read back from a cache, once it inflates to text `parse_post`
+    could have kept: Unproven (or Malformed) otherwise. Digests prove only who wrote the bytes."""
+    try:
+        inflater = zlib.decompressobj()
+        source = inflater.decompress(packed, MAX_KEPT_BYTES)
+        if not inflater.eof or inflater.unconsumed_tail:
+            raise Unproven("a body kept as Markdown is truncated or too large")
+        text = source.decode("utf-8", "surrogatepass")
+    except (zlib.error, UnicodeDecodeError):
+        raise Malformed("a body kept as Markdown does not inflate to text") from None
+    if not proven_deferrable(text):
+        raise Unproven("a body kept as Markdown may render past the bounds on HTML")
+    return packed
 
 
 def _html_body(post: Post) -> bytes:
@@ -269,7 +306,8 @@ def problem_from_row(row: Any) -> Problem:
 def post_from_row(row: Any, body: bytes, body_markup: BodyMarkup | None = None) -> Post:
     """The post `post_row` wrote, its body being bytes the caller verified; Malformed for anything else.
 
-    `body_markup`: how to render the body, if it is kept as its source (content/bodies.py)."""
+    `body_markup`: how to render the body, if it is kept as its source (content/bodies.py); its bounds
+    are proven again here (Unproven if not)."""
     if type(row) is not list or len(row) != POST_ROW_FIELDS:
         raise Malformed("not a cached post row")
     (source, fingerprint, slug, title, date, updated, url, authors, categories, tags, summary_html, summary_text,
@@ -294,7 +332,8 @@ def post_from_row(row: Any, body: bytes, body_markup: BodyMarkup | None = None) 
         authors=tuple(map(_author, authors)) if authors else (),
         categories=tuple(map(sys.intern, categories)) if categories else (),
         tags=tuple(map(sys.intern, tags)) if tags else (),
-        summary_html=summary_html, summary_text=summary_text, content_zlib=body,
+        summary_html=summary_html, summary_text=summary_text,
+        content_zlib=body if body_markup is None else kept_source(body),
         image=None if image is None else Image(*_image(image)), published=published,
         warnings=tuple(map(_read_problem, warnings)) if warnings else (),
         references=tuple(map(_reference, references)) if references else (),

@@ -15,7 +15,9 @@ them) follow the lines in the same order. A line per value lets `save` write the
 as they were read, without encoding them; a body kept as Markdown stays so (a cold build would
 otherwise render every body of the site to fill the cache).
 The file is untrusted input like the state folder: never unpickled, its digest checked before
-anything is decoded, every line checked field by field; anything wrong and the build is a cold one.
+anything is decoded, every line checked field by field; anything wrong and the build is a cold one,
+except a body kept as Markdown whose bounds are not proven again (`postcodec.kept_source`): that
+post alone is parsed again.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from feedsvc.pipeline.flavourcodec import flavour_data, flavour_from
 from feedsvc.pipeline.postcache import Seed, model_shape
 from feedsvc.pipeline.postcodec import (
     Malformed,
+    Unproven,
     html_body,
     post_from_row,
     post_row,
@@ -135,7 +138,11 @@ class PostPack:
             elif type(size) is int and 0 <= size <= len(bodies) - cursor:
                 body = bodies[cursor:cursor + size].tobytes()
                 cursor += size
-                value = post_from_row(row, body, markup if kept else None)
+                try:
+                    value = post_from_row(row, body, markup if kept else None)
+                except Unproven as exc:
+                    log.warning("build cache: %s is parsed again (%s)", relpath, exc)
+                    continue
             else:
                 raise Malformed("a body runs past the end")
             self._loaded[id(value)] = _Packed(value, signature, line, body)

@@ -17,6 +17,7 @@ from feedsvc.content.datafiles import data_signature
 from feedsvc.content.includes import includes_signature
 from feedsvc.content.scanning import FileSignature, signature_of
 from feedsvc.model import Post, Problem
+from feedsvc.pipeline.postcache import in_other_flavours
 from feedsvc.pipeline.refreshmemory import FORCED, RefreshMemory
 
 log = logging.getLogger("feedsvc")
@@ -33,6 +34,11 @@ def current_settings(memory: RefreshMemory, content_dir: Path, environ: Mapping[
         # New to this process, not to its posts (a warm start): whatever else they shape is in the
         # render keys, so only the feeds they change are rendered, and published.
         changed = False
+    if seeded and settings.fingerprint == previous_fingerprint:  # a cache's bodies in another flavour
+        for relpath in in_other_flavours(memory.parsed, settings.markdown):
+            memory.inventory[relpath] = FORCED
+        for relpath in in_other_flavours(memory.last_good, settings.markdown):
+            del memory.last_good[relpath]
     if settings.fingerprint != previous_fingerprint:  # posts themselves depend on these settings
         memory.parsed.clear()
         memory.last_good.clear()
