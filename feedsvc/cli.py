@@ -67,7 +67,7 @@ class Offline:
 def offline(content_dir: str | None, progress: BuildProgress | None,
             seed: Callable[[Refresher], None] | None = None) -> Offline:
     """One refresh of a local folder, as `Service(for_build=True)` does, without importing the server's modules
-    (websub, workers, webhooks, the state folder...: a tenth of a second of a one-edit `build --cache`)."""
+    (websub, workers, webhooks, the state folder...), which a one-edit `build --cache` would pay for nothing."""
     environ = dict(os.environ)
     store = SnapshotStore()
     refresher = Refresher(store, content_dir_from(environ, content_dir), environ, progress=progress, for_build=True)

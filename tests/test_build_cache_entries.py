@@ -164,3 +164,14 @@ def test_preloaded_entries_are_found_only_for_their_post_and_shape():
     late.preload({"fp": post}, [Kept("fp", FeedFormat.RSS, repr(("shape", 1)), b"kept")])
     assert late.get([post], FeedFormat.RSS, ("shape", 1), build) == [b"kept"]
 
+
+
+def test_entries_no_render_asked_for_are_kept_for_the_next_process_within_the_bound():
+    post = SimpleNamespace(fingerprint="fp")
+    cache = EntryCache(max_bytes=10)
+    cache.preload({"fp": post}, [Kept("fp", FeedFormat.RSS, "'old'", b"12345"),
+                                 Kept("fp", FeedFormat.RSS, "'a'", b"123")])
+    cache.get([post], FeedFormat.RSS, "a", lambda posts, fmt, shape: [b"made"] * len(posts))
+    assert [(k.shape, k.entry) for k in cache.export()] == [("'old'", b"12345"), ("'a'", b"123")]
+    cache.get([post], FeedFormat.ATOM, "a", lambda posts, fmt, shape: [b"made"] * len(posts))
+    assert [(k.shape, k.entry) for k in cache.export()] == [("'a'", b"123"), ("'a'", b"made")]  # the oldest dropped

@@ -159,16 +159,23 @@ class EntryCache:
         return variant
 
     def export(self) -> list[Kept]:
-        """Every entry held, least recently used first, to be given to another process's `preload`."""
+        """Every entry held, least recently used first, to be given to another process's `preload`: those
+        `preload` gave that no render asked for yet come first (an edit elsewhere next time may want them),
+        the oldest dropped beyond `max_bytes`."""
         keys = self._entries.keys()
         with self._lock:
             shapes = dict(self._shapes)
-        kept: list[Kept] = []
+            kept = [Kept(fingerprint, fmt, shape, held[1])
+                    for (fmt, shape), pending in self._pending.items() for fingerprint, held in pending]
         for (fingerprint, variant), held in zip(keys, self._entries.get_many(keys), strict=True):
             if held is not None and variant in shapes:
                 fmt, shape = shapes[variant]
                 kept.append(Kept(fingerprint, fmt, repr(shape), held[1]))
-        return kept
+        total, first = sum(len(each.entry) for each in kept), 0
+        while total > self.max_bytes and first < len(kept):
+            total -= len(kept[first].entry)
+            first += 1
+        return kept[first:]
 
     def preload(self, posts: Mapping[str, Post], kept: Iterable[Kept]) -> None:
         """Hold entries `export` gave in another process, each for this process's post of that fingerprint;
