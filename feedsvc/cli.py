@@ -5,21 +5,25 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from feedsvc.config import ConfigError, Settings
+from feedsvc.config import ConfigError, Settings, content_dir_from
 from feedsvc.deploy.buildcache import BuildCache, relative_path
+from feedsvc.deploy.logsetup import configure_logging
 from feedsvc.deploy.outputtree import write_tree
-from feedsvc.deploy.service import Service, configure_logging
 from feedsvc.model import Resource
 from feedsvc.pipeline.progress import BuildProgress
+from feedsvc.pipeline.refresh import Refresher
 from feedsvc.render.pages import INDEX_PATH, render_index
-from feedsvc.snapshot import Built, Served
+from feedsvc.snapshot import Built, Served, SnapshotStore
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the server's modules: imported by `serve` (and a build from a repository) only
     from flask import Flask
+
+    from feedsvc.deploy.service import Service
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -51,10 +55,40 @@ def main(argv: Sequence[str] | None = None) -> int:
             cache.release()
 
 
+@dataclass(frozen=True, slots=True)
+class Offline:
+    """What `build` and `check` use of a service: the store their one refresh filled, and its refresher."""
+
+    store: SnapshotStore
+    refresher: Refresher
+    settings: Settings
+
+
+def offline(content_dir: str | None, progress: BuildProgress | None,
+            seed: Callable[[Refresher], None] | None = None) -> Offline:
+    """One refresh of a local folder, as `Service(for_build=True)` does, without importing the server's modules
+    (websub, workers, webhooks, the state folder...), which a one-edit `build --cache` would pay for nothing."""
+    environ = dict(os.environ)
+    store = SnapshotStore()
+    refresher = Refresher(store, content_dir_from(environ, content_dir), environ, progress=progress, for_build=True)
+    if seed is not None:
+        seed(refresher)
+    refresher.refresh("startup")  # raises ConfigError when the settings are unusable
+    assert refresher.settings is not None
+    return Offline(store, refresher, refresher.settings)
+
+
 def _run(args: argparse.Namespace, progress: BuildProgress | None, cache: BuildCache | None) -> int:
+    seed = cache.seed if cache else None
+    service: Service | Offline
     try:
-        service = Service(content_dir=args.content, serving=args.command == "serve", progress=progress,
-                          for_build=args.command != "serve", seed=cache.seed if cache else None)
+        if args.command != "serve" and not os.environ.get("FEEDSVC_GIT_URL", "").strip():
+            service = offline(args.content, progress, seed)
+        else:  # serving, or building a clone of a repository (kept in the state folder): the whole service
+            from feedsvc.deploy.service import Service
+
+            service = Service(content_dir=args.content, serving=args.command == "serve", progress=progress,
+                              for_build=args.command != "serve", seed=seed)
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"configuration: {problem}", file=sys.stderr)
@@ -66,12 +100,13 @@ def _run(args: argparse.Namespace, progress: BuildProgress | None, cache: BuildC
         return _check(service)
     if args.command == "build":
         return _build(service, Path(args.out), progress, cache)
+    assert not isinstance(service, Offline)
     if args.server == "gunicorn":
         return _serve_gunicorn(service, args.host, args.port)
     return _serve_granian(service, args.host, args.port)
 
 
-def _check(service: Service) -> int:
+def _check(service: Service | Offline) -> int:
     snapshot = service.store.snapshot
     assert isinstance(snapshot, Built)  # built in this process: `check` never starts warm
     problems = snapshot.site.problems
@@ -100,7 +135,8 @@ def output_resources(snapshot: Served, settings: Settings | None = None) -> dict
     return files
 
 
-def _build(service: Service, out: Path, progress: BuildProgress | None = None, cache: BuildCache | None = None) -> int:
+def _build(service: Service | Offline, out: Path, progress: BuildProgress | None = None,
+           cache: BuildCache | None = None) -> int:
     """Write aside, then swap, so a failed build never leaves a half-written tree (deploy/outputtree.py).
 
     On any failure (disk full, permissions) the previous tree is left as it was, or put back. With

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from conftest import post_text
 
+from feedsvc import cli
 from feedsvc.cli import main
 from feedsvc.content.bodies import MarkdownBody
 from feedsvc.content.goldmark import GoldmarkOptions
@@ -325,16 +326,37 @@ def test_a_full_disk_mid_update_leaves_every_output_file_as_it_was(content, tmp_
     assert _tree(out) == _cold(content, tmp_path)
 
 
-def test_a_build_never_loads_the_server_stack(content, tmp_path):
-    """`build` starts no server: Flask, granian, the scheduler, the watcher and the metrics are not imported."""
+SERVER_MODULES = ("feedsvc.deploy.service", "feedsvc.deploy.websub", "feedsvc.deploy.workers",
+                  "feedsvc.deploy.gitsource", "feedsvc.deploy.statefolder", "feedsvc.web.webhooks",
+                  "feedsvc.web.ondemand", "feedsvc.web.fastpath", "feedsvc.web.metrics", "feedsvc.pipeline.triggers")
+
+
+@pytest.mark.parametrize("command", ["build", "check"])
+def test_a_build_never_loads_the_server_stack(content, tmp_path, command):
+    """`build` and `check` start no server: Flask, granian, the scheduler, the watcher, the metrics, nor the
+    server's own modules (webhooks, WebSub, workers, the state folder) are imported."""
+    arguments = ["--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache")] if command == "build" else []
     script = ("import sys\nfrom feedsvc.cli import main\n"
-              f"assert main(['build', '--content', {str(content)!r}, '--out', {str(tmp_path / 'out')!r}, "
-              f"'--cache', {str(tmp_path / 'cache')!r}]) == 0\n"
+              f"assert main([{command!r}, '--content', {str(content)!r}, *{arguments!r}]) == 0\n"
               "print(sorted(name for name in sys.modules if name.split('.')[0] in "
-              "('flask', 'werkzeug', 'granian', 'gunicorn', 'apscheduler', 'watchdog', 'prometheus_client')))\n")
+              "('flask', 'werkzeug', 'granian', 'gunicorn', 'apscheduler', 'watchdog', 'prometheus_client')"
+              f" or name in {SERVER_MODULES!r}))\n")
+    environ = {name: value for name, value in os.environ.items() if name != "FEEDSVC_GIT_URL"}
     for _ in range(2):  # cold, then from the cache
-        child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+        child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                               env=environ)
         assert child.stdout.strip() == "[]"
+
+
+def test_a_build_from_a_local_folder_writes_what_the_whole_service_builds(content, tmp_path):
+    """The build entry without the server's modules fills the same tree as a build by `Service`."""
+    from feedsvc.deploy.service import Service
+
+    service = Service({}, content, for_build=True)
+    light = cli.offline(str(content), None)
+    assert cli.output_files(light.store.snapshot, light.settings) == \
+        cli.output_files(service.store.snapshot, service.settings)
+    assert light.store.snapshot.site.problems == service.store.snapshot.site.problems
 
 
 def test_bodies_kept_as_markdown_stay_so_in_the_cache_and_render_the_same(content, tmp_path, monkeypatch):

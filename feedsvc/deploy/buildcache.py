@@ -1,7 +1,9 @@
 """`feedsvc build --cache DIR`: what one build parsed and wrote, so the next one redoes only what changed.
 
 The folder holds `posts.pack` (pipeline/postpack.py: parsed posts and render keys, one file read
-and verified at once) and `output.json`: for each file last written to `--out`, the ETag of its bytes and the
+and verified at once), `entries.pack` (pipeline/entrypack.py: the feed entries the last build's entry
+cache held, so the feeds that show an edited post do not render every other entry again) and `output.json`:
+for each file last written to `--out`, the ETag of its bytes and the
 `stat` it had then. A feed whose render key is unchanged and whose file in `--out` still has that
 `stat` is not rendered again: the file stays as it is (`kept`). Everything here is read back as
 untrusted input, like the state folder: the folder must be a real 0700 folder of ours
@@ -27,7 +29,8 @@ from feedsvc import __version__
 from feedsvc.atomicfile import read_private, write_atomically
 from feedsvc.content.scanning import FileSignature
 from feedsvc.deploy.privatefolder import UnsafeFolder, claim_folder
-from feedsvc.model import Resource
+from feedsvc.model import Post, Resource
+from feedsvc.pipeline.entrypack import BadEntries, load_entries, save_entries
 from feedsvc.pipeline.postpack import PostPack
 from feedsvc.pipeline.refresh import Refresher
 
@@ -35,6 +38,7 @@ log = logging.getLogger("feedsvc")
 
 OUTPUT = "output.json"
 PACK = "posts.pack"
+ENTRIES = "entries.pack"
 FORMAT = 1
 MAX_OUTPUT_BYTES = 64 * 1024 * 1024
 # A file changed this close to the build may change again within the file system's clock tick with the
@@ -123,6 +127,11 @@ class BuildCache:
                 # Never served: the build keeps the file in `--out` for it (see `is_kept`).
                 self.kept[path] = Resource(path, "", b"", record.stat[0], etag, None)
         refresher.seed(seed, self.kept)
+        posts = {value.fingerprint: value for value in seed.parsed.values() if isinstance(value, Post)}
+        try:
+            refresher.entries.preload(posts, load_entries(self.folder / ENTRIES))
+        except (OSError, BadEntries) as exc:
+            note(f"{self.folder / ENTRIES} is unusable ({exc}); the feeds' entries are rendered again")
 
     def release(self) -> None:
         """The build is over: what `seed` kept out of the garbage collector's sight is in it again."""
@@ -173,6 +182,7 @@ class BuildCache:
             for relpath, signature in seed.inventory.items()})
         try:
             self.posts.save(seed)
+            save_entries(self.folder / ENTRIES, refresher.entries.export())
             files: dict[str, list[object]] = {}
             for relative, etag in etags.items():
                 stat = out_stat(self.out / relative)

@@ -31,6 +31,7 @@ from feedsvc.deploy.accesslog import show_query_strings
 from feedsvc.deploy.activity import ReaderActivity
 from feedsvc.deploy.gitconfig import git_config_from
 from feedsvc.deploy.gitsource import GitError, GitSource
+from feedsvc.deploy.logsetup import configure_logging as configure_logging  # re-exported for feedsvc.wsgi
 from feedsvc.deploy.privatefolder import claim_folder, subfolder
 from feedsvc.deploy.statefolder import STATE_FOLDER, StateFolder, cannot_write
 from feedsvc.deploy.websub import HubPinger
@@ -367,16 +368,3 @@ def release_memory(freeze: bool = False) -> None:
         pass
     if freeze:
         gc.freeze()
-
-
-def configure_logging(environ: Mapping[str, str] | None = None) -> None:
-    """One line per event, to stderr, at FEEDSVC_LOG_LEVEL (default INFO)."""
-    environ = os.environ if environ is None else environ
-    logger = logging.getLogger("feedsvc")
-    if any(type(handler) is logging.StreamHandler for handler in logger.handlers):
-        return
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s feedsvc[%(process)d]: %(message)s"))
-    logger.addHandler(handler)
-    logger.setLevel(environ.get("FEEDSVC_LOG_LEVEL", "INFO").upper())
-    logger.propagate = False

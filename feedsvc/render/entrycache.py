@@ -7,7 +7,8 @@ bytes by (post, format, shape) instead.
 
 There is no cache of the module's own: whoever renders owns one and passes it in (the refresher,
 the on-demand feeds, each forked renderer of a cold build, which makes its own and sends the
-entries worth keeping to the refresher's: `tell_made`, `take_made`, `adopt`), or passes None to
+entries worth keeping to the refresher's: `tell_made`, `take_made`, `adopt`; `build --cache` keeps the
+entries between processes: `export`, `preload`), or passes None to
 render without one (the reference path tests compare against: the bytes are the same). It is
 bounded (lru.py: least recently used entries go first, by bytes held) and safe to share between
 the refresh thread and request threads.
@@ -55,6 +56,17 @@ class Made:
     entry: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """One entry as it is kept between processes (`build --cache`): its shape named by its `repr`, which for
+    the shapes the writers use (render.documents.EntryShape: frozen dataclasses of plain values) names the value."""
+
+    fingerprint: str
+    fmt: FeedFormat
+    shape: str
+    entry: bytes
+
+
 def _entry_size(held: tuple[Post, bytes]) -> int:
     return len(held[1])
 
@@ -69,6 +81,9 @@ class EntryCache:
         self.max_bytes = max_bytes
         self._entries: LRUCache[tuple[str, int], tuple[Post, bytes]] = LRUCache(max_bytes, _entry_size)
         self._variants: dict[tuple[FeedFormat, Hashable], int] = {}  # a few per settings ever used
+        self._shapes: dict[int, tuple[FeedFormat, Hashable]] = {}  # the other way round, for `export`
+        # Entries `preload` was given, by (format, repr of shape), until a render asks for that shape.
+        self._pending: dict[tuple[FeedFormat, str], list[tuple[str, tuple[Post, bytes]]]] = {}
         self._numbers = itertools.count()
         self._hits = 0
         self._misses = 0
@@ -85,7 +100,7 @@ class EntryCache:
             # never reused, so an entry built before a `clear` cannot be found under another shape.
             variant = self._variants.get((fmt, shape))
             if variant is None:
-                variant = self._variants[(fmt, shape)] = next(self._numbers)
+                variant = self._new_variant(fmt, shape)
         keys = [(post.fingerprint, variant) for post in posts]
         found: list[bytes | None] = [
             held[1] if held is not None and (held[0] is post or held[0] == post) else None
@@ -130,14 +145,62 @@ class EntryCache:
                     continue
                 variant = self._variants.get((each.fmt, each.shape))
                 if variant is None:
-                    variant = self._variants[(each.fmt, each.shape)] = next(self._numbers)
+                    variant = self._new_variant(each.fmt, each.shape)
                 items.append(((each.fingerprint, variant), (post, each.entry)))
         self._entries.put_many(items)
+
+    def _new_variant(self, fmt: FeedFormat, shape: Hashable) -> int:
+        """Number a (format, shape) first seen; entries `preload` holds for it join the cache now. Under `_lock`."""
+        variant = self._variants[(fmt, shape)] = next(self._numbers)
+        self._shapes[variant] = (fmt, shape)
+        if self._pending:
+            pending = self._pending.pop((fmt, repr(shape)), ())
+            self._entries.put_many(((fingerprint, variant), held) for fingerprint, held in pending)
+        return variant
+
+    def export(self) -> list[Kept]:
+        """Every entry held, least recently used first, to be given to another process's `preload`: those
+        `preload` gave that no render asked for yet come first (an edit elsewhere next time may want them),
+        the oldest dropped beyond `max_bytes`."""
+        keys = self._entries.keys()
+        with self._lock:
+            shapes = dict(self._shapes)
+            kept = [Kept(fingerprint, fmt, shape, held[1])
+                    for (fmt, shape), pending in self._pending.items() for fingerprint, held in pending]
+        for (fingerprint, variant), held in zip(keys, self._entries.get_many(keys), strict=True):
+            if held is not None and variant in shapes:
+                fmt, shape = shapes[variant]
+                kept.append(Kept(fingerprint, fmt, repr(shape), held[1]))
+        total, first = sum(len(each.entry) for each in kept), 0
+        while total > self.max_bytes and first < len(kept):
+            total -= len(kept[first].entry)
+            first += 1
+        return kept[first:]
+
+    def preload(self, posts: Mapping[str, Post], kept: Iterable[Kept]) -> None:
+        """Hold entries `export` gave in another process, each for this process's post of that fingerprint;
+        they are found once a render asks for a shape of the same `repr`. Entries of unknown posts are dropped."""
+        now: list[tuple[tuple[str, int], tuple[Post, bytes]]] = []
+        with self._lock:
+            known = {(fmt, repr(shape)): variant for (fmt, shape), variant in self._variants.items()}
+            for each in kept:
+                post = posts.get(each.fingerprint)
+                if post is None:
+                    continue
+                variant = known.get((each.fmt, each.shape))
+                if variant is not None:
+                    now.append(((each.fingerprint, variant), (post, each.entry)))
+                else:
+                    self._pending.setdefault((each.fmt, each.shape), []).append(
+                        (each.fingerprint, (post, each.entry)))
+        self._entries.put_many(now)
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
             self._variants.clear()
+            self._shapes.clear()
+            self._pending.clear()
             self._hits = self._misses = 0
 
     def stats(self) -> CacheStats:
