@@ -10,16 +10,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from feedsvc.config import ConfigError, Settings
-from feedsvc.deploy.buildcache import BuildCache, relative_path
-from feedsvc.deploy.outputtree import write_tree
 from feedsvc.deploy.service import Service, configure_logging
 from feedsvc.model import Resource
-from feedsvc.pipeline.progress import BuildProgress
-from feedsvc.render.pages import INDEX_PATH, render_index
 from feedsvc.snapshot import Built, Served
 
 if TYPE_CHECKING:
+    # `build` and `check`: imported where they run, so `serve` answers its first feeds without them
     from flask import Flask
+
+    from feedsvc.deploy.buildcache import BuildCache
+    from feedsvc.pipeline.progress import BuildProgress
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -40,9 +40,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     check.add_argument("--content", help="content folder")
     args = parser.parse_args(argv)
     configure_logging()
-    progress = BuildProgress() if args.command in ("build", "check") else None
+    progress = None
+    if args.command in ("build", "check"):
+        from feedsvc.pipeline.progress import BuildProgress
+
+        progress = BuildProgress()
     cache = None
     if args.command == "build" and args.cache:
+        from feedsvc.deploy.buildcache import BuildCache
+
         cache = BuildCache.open(Path(args.cache), Path(args.out))
     try:
         return _run(args, progress, cache)
@@ -94,6 +100,9 @@ def output_resources(snapshot: Served, settings: Settings | None = None) -> dict
     With `settings`, for a static host: the index then offers no filtered feeds or archive pages,
     which only the server answers.
     """
+    from feedsvc.deploy.buildcache import relative_path
+    from feedsvc.render.pages import INDEX_PATH, render_index
+
     files = {relative_path(path): resource for path, resource in snapshot.resources.items()}
     if settings is not None and isinstance(snapshot, Built) and INDEX_PATH in snapshot.resources:
         files["index.html"] = render_index(snapshot.site, settings, custom_feeds=False)
@@ -106,6 +115,8 @@ def _build(service: Service, out: Path, progress: BuildProgress | None = None, c
     On any failure (disk full, permissions) the previous tree is left as it was, or put back. With
     a cache, files whose bytes did not change are kept as they are, and the cache is saved after.
     """
+    from feedsvc.deploy.outputtree import write_tree
+
     snapshot = service.store.snapshot
     assert isinstance(snapshot, Built)  # built in this process: `build` never starts warm
     out = out.resolve()
