@@ -310,6 +310,7 @@ class Service:
         thread once the first readers pause, so this worker answers feeds before their imports."""
         if self.deployment is not None or self._starting is not None:
             return
+        self.activity.last = self.activity.clock()  # this worker starting: its first readers are about to arrive
         trouble = reserve_space()  # this process's own metric files (a forked worker has a new pid)
         if trouble is not None:
             log.error("%s; this worker counts alone", trouble)
