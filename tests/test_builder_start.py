@@ -61,6 +61,16 @@ def test_under_steady_traffic_the_builder_starts_at_its_latest_bound():
     assert 0.5 <= waited < 1.5
 
 
+def test_the_quiet_before_the_first_reader_is_not_a_lull():
+    activity = ReaderActivity(_ok)
+    activity.last -= 10  # long before: as if the server took that long to begin answering
+    threading.Timer(0.4, lambda: _request(activity)).start()
+    waited = activity.wait_for_first_readers(latest=5.0)
+    assert 0.4 + 0.3 <= waited < 3.0  # the first request, then a pause after it; not at once
+    quiet = ReaderActivity(_ok)
+    assert 0.5 <= quiet.wait_for_first_readers(latest=0.5) < 1.5  # no reader at all: its bound, then a lull
+
+
 def test_probes_are_not_readers_and_stopping_lets_the_builder_go():
     activity = ReaderActivity(_ok)
     activity.last -= 10  # the process started long ago

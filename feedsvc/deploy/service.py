@@ -235,7 +235,7 @@ class Service:
             return self._app
 
     def _app_after_lull(self) -> None:
-        self.activity.wait_for_lull()
+        self.activity.wait_for_first_readers()
         if not self.activity.stopping:
             self.app  # noqa: B018 (built for its side effect: Flask imported and ready)
 
@@ -325,7 +325,7 @@ class Service:
         threading.Thread(target=self._app_after_lull, name="feedsvc-app", daemon=True).start()
 
     def _deploy_after_lull(self) -> None:
-        self.activity.wait_for_lull()
+        self.activity.wait_for_first_readers()
         if self._stopping.is_set():
             return
         started = time.perf_counter()
