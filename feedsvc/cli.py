@@ -160,7 +160,7 @@ def _serve_granian(service: Service, host: str, port: int) -> int:
         respawn_failed_workers=True, workers_kill_timeout=10,
         log_access=os.environ.get("FEEDSVC_ACCESS_LOG", "") not in ("", "0", "false"),
     )
-    print(f"serving {service.refresher.content_dir} at http://{host}:{port}/ (granian)", file=sys.stderr)
+    print(f"serving {service.content_dir} at http://{host}:{port}/ (granian)", file=sys.stderr)
     server.serve()
     return 0
 
@@ -187,7 +187,7 @@ def _serve_gunicorn(service: Service, host: str, port: int) -> int:
         def load(self) -> Flask:  # type: ignore[override]
             return service.app
 
-    print(f"serving {service.refresher.content_dir} at http://{host}:{port}/", file=sys.stderr)
+    print(f"serving {service.content_dir} at http://{host}:{port}/", file=sys.stderr)
     service.publish_state()
     _Gunicorn().run()
     return 0

@@ -165,6 +165,36 @@ def test_a_warm_start_answers_a_feed_before_importing_flask_the_parsers_or_the_r
     assert _probe(root, state) == {"warm": True, "status": ["200 OK"], "feed": True, "loaded": []}
 
 
+GRANIAN_PROBE = """
+import json, sys
+import granian
+from feedsvc import cli
+from feedsvc.deploy.service import Service
+
+class Forking:  # granian as `feedsvc serve` starts it, stopped where it would fork its workers
+    def __init__(self, *args, **kwargs): pass
+    def serve(self):
+        heavy = sys.argv[3].split(",")
+        print(json.dumps(sorted(name for name in sys.modules if any(name == top or name.startswith(top + ".")
+                                                                    for top in heavy))))
+
+granian.Granian = Forking
+service = Service({"FEEDSVC_STATE_DIR": sys.argv[2], "FEEDSVC_WATCH": "off"}, sys.argv[1], serving=True)
+cli._serve_granian(service, "127.0.0.1", 0)
+"""
+
+
+def test_feedsvc_serve_forks_its_workers_before_importing_the_parsers_or_the_renderers(site_dir, tmp_path):
+    root = site_dir(POSTS)
+    state = tmp_path / "state"
+    Service({"FEEDSVC_STATE_DIR": str(state), "FEEDSVC_WATCH": "off"}, root, serving=True).publish_state()
+    heavy = tuple(name for name in NOT_ON_THE_SERVING_PATH if name != "granian")
+    argv = [sys.executable, "-c", GRANIAN_PROBE, str(root), str(state), ",".join(heavy)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == []
+
+
 def test_the_probe_sees_what_a_start_that_must_read_the_settings_imports(site_dir, tmp_path):
     """The same probe, after the settings' inputs changed: the settings are read, the dialects with them."""
     root = site_dir(POSTS)

@@ -146,6 +146,11 @@ class Service:
             self._parts()
 
     @property
+    def content_dir(self) -> Path:
+        """The folder the posts are read from (a git source's checkout, with one)."""
+        return self._root
+
+    @property
     def refresher(self) -> Refresher:
         """The refresher, built on first use (a warm start builds it in the builder, after the fork)."""
         with self._lock:
