@@ -11,19 +11,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from feedsvc.config import ConfigError, Settings, content_dir_from
-from feedsvc.deploy.buildcache import BuildCache, relative_path
 from feedsvc.deploy.logsetup import configure_logging
-from feedsvc.deploy.outputtree import write_tree
 from feedsvc.model import Resource
-from feedsvc.pipeline.progress import BuildProgress
-from feedsvc.pipeline.refresh import Refresher
-from feedsvc.render.pages import INDEX_PATH, render_index
 from feedsvc.snapshot import Built, Served, SnapshotStore
 
-if TYPE_CHECKING:  # the server's modules: imported by `serve` (and a build from a repository) only
+if TYPE_CHECKING:
+    # `serve` imports the server's modules, `build` and `check` theirs, each where it runs: a one-edit
+    # `build --cache` does not pay for the server, and `serve` answers its first feeds without the build's
     from flask import Flask
 
+    from feedsvc.deploy.buildcache import BuildCache
     from feedsvc.deploy.service import Service
+    from feedsvc.pipeline.progress import BuildProgress
+    from feedsvc.pipeline.refresh import Refresher
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -44,9 +44,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     check.add_argument("--content", help="content folder")
     args = parser.parse_args(argv)
     configure_logging()
-    progress = BuildProgress() if args.command in ("build", "check") else None
+    progress = None
+    if args.command in ("build", "check"):
+        from feedsvc.pipeline.progress import BuildProgress
+
+        progress = BuildProgress()
     cache = None
     if args.command == "build" and args.cache:
+        from feedsvc.deploy.buildcache import BuildCache
+
         cache = BuildCache.open(Path(args.cache), Path(args.out))
     try:
         return _run(args, progress, cache)
@@ -68,6 +74,8 @@ def offline(content_dir: str | None, progress: BuildProgress | None,
             seed: Callable[[Refresher], None] | None = None) -> Offline:
     """One refresh of a local folder, as `Service(for_build=True)` does, without importing the server's modules
     (websub, workers, webhooks, the state folder...), which a one-edit `build --cache` would pay for nothing."""
+    from feedsvc.pipeline.refresh import Refresher
+
     environ = dict(os.environ)
     store = SnapshotStore()
     refresher = Refresher(store, content_dir_from(environ, content_dir), environ, progress=progress, for_build=True)
@@ -129,6 +137,9 @@ def output_resources(snapshot: Served, settings: Settings | None = None) -> dict
     With `settings`, for a static host: the index then offers no filtered feeds or archive pages,
     which only the server answers.
     """
+    from feedsvc.deploy.buildcache import relative_path
+    from feedsvc.render.pages import INDEX_PATH, render_index
+
     files = {relative_path(path): resource for path, resource in snapshot.resources.items()}
     if settings is not None and isinstance(snapshot, Built) and INDEX_PATH in snapshot.resources:
         files["index.html"] = render_index(snapshot.site, settings, custom_feeds=False)
@@ -142,6 +153,8 @@ def _build(service: Service | Offline, out: Path, progress: BuildProgress | None
     On any failure (disk full, permissions) the previous tree is left as it was, or put back. With
     a cache, files whose bytes did not change are kept as they are, and the cache is saved after.
     """
+    from feedsvc.deploy.outputtree import write_tree
+
     snapshot = service.store.snapshot
     assert isinstance(snapshot, Built)  # built in this process: `build` never starts warm
     out = out.resolve()
@@ -185,7 +198,7 @@ def _serve_granian(service: Service, host: str, port: int) -> int:
         respawn_failed_workers=True, workers_kill_timeout=10,
         log_access=os.environ.get("FEEDSVC_ACCESS_LOG", "") not in ("", "0", "false"),
     )
-    print(f"serving {service.refresher.content_dir} at http://{host}:{port}/ (granian)", file=sys.stderr)
+    print(f"serving {service.content_dir} at http://{host}:{port}/ (granian)", file=sys.stderr)
     server.serve()
     return 0
 
@@ -212,7 +225,7 @@ def _serve_gunicorn(service: Service, host: str, port: int) -> int:
         def load(self) -> Flask:  # type: ignore[override]
             return service.app
 
-    print(f"serving {service.refresher.content_dir} at http://{host}:{port}/", file=sys.stderr)
+    print(f"serving {service.content_dir} at http://{host}:{port}/", file=sys.stderr)
     service.publish_state()
     _Gunicorn().run()
     return 0

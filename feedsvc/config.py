@@ -15,28 +15,25 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from feedsvc.content.datafiles import DataFileError, read_data_folder
-from feedsvc.content.dialects import (
-    DEFAULT_DIALECT,
-    ConfigFileError,
-    Dialect,
-    SiteKindError,
-    detect,
-)
-from feedsvc.content.dialects.jekyll import DEFAULT_PATTERN, JEKYLL, parse_config
-from feedsvc.content.includes import read_includes_folder
 from feedsvc.content.kramdown import KramdownOptions
-from feedsvc.content.markup import MarkdownFlavour
 from feedsvc.model import Author, Problem
 from feedsvc.site.compat import CompatConfig, compat_config
 from feedsvc.urls import escape_path, is_outbound_safe
 
+if TYPE_CHECKING:  # the dialects bring every parser: imported where settings are read, not where they are held
+    from feedsvc.content.dialects import Dialect
+    from feedsvc.content.markup import MarkdownFlavour
+
 CONFIG_FILE = "_config.yml"  # the name settings problems are reported under
 DEFAULT_URL = "http://localhost:8000"
+# Jekyll's name and its default permalink pattern (dialects/jekyll.py; a test checks they agree): the defaults of
+# `Settings`, named here so that holding settings does not import the dialects.
+DEFAULT_DIALECT = "jekyll"
+DEFAULT_PATTERN = '/:categories/:year/:month/:day/:title:output_ext'
 
 
 class ConfigError(Exception):
@@ -152,6 +149,9 @@ def _author_from(value: Any, errors: list[str], name: str) -> Author | None:
 
 def parse_config_yaml(text: str) -> dict[str, Any]:
     """Read the text of a `_config.yml`; raises ConfigError naming the line of a YAML mistake."""
+    from feedsvc.content.dialects.base import ConfigFileError
+    from feedsvc.content.dialects.jekyll import parse_config
+
     try:
         return parse_config(text)
     except ConfigFileError as exc:
@@ -159,10 +159,14 @@ def parse_config_yaml(text: str) -> dict[str, Any]:
 
 
 def build_settings(environ: Mapping[str, str], config: Mapping[str, Any], content_dir: Path,
-                   dialect: Dialect = JEKYLL, data: Mapping[str, Any] | None = None,
+                   dialect: Dialect | None = None, data: Mapping[str, Any] | None = None,
                    includes: Mapping[str, str] | None = None) -> Settings:
     """Merge the site's config (the common mapping its dialect loads) with `FEEDSVC_*` overrides;
-    raise ConfigError listing every problem. `data`: the site's `_data` folder, as read."""
+    raise ConfigError listing every problem. `data`: the site's `_data` folder, as read (`dialect`: Jekyll)."""
+    if dialect is None:
+        from feedsvc.content.dialects.jekyll import JEKYLL
+
+        dialect = JEKYLL
     errors: list[str] = []
     warnings: list[str] = []
 
@@ -323,6 +327,10 @@ def content_dir_from(environ: Mapping[str, str], override: str | os.PathLike[str
 
 def load_settings(environ: Mapping[str, str], content_dir: Path | None = None) -> Settings:
     """Read the site's config from the content folder (the I/O edge of this module)."""
+    from feedsvc.content.datafiles import DataFileError, read_data_folder
+    from feedsvc.content.dialects import ConfigFileError, SiteKindError, detect
+    from feedsvc.content.includes import read_includes_folder
+
     root = content_dir or content_dir_from(environ)
     try:
         dialect = detect(root)
@@ -336,6 +344,8 @@ def load_settings(environ: Mapping[str, str], content_dir: Path | None = None) -
 
 def config_path(root: Path) -> Path:
     """The file settings come from: the site's config file (`_config.yml` when it has none, or none yet)."""
+    from feedsvc.content.dialects import SiteKindError, detect
+
     try:
         found = detect(root).config_file(root)
     except SiteKindError:

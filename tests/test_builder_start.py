@@ -61,6 +61,16 @@ def test_under_steady_traffic_the_builder_starts_at_its_latest_bound():
     assert 0.5 <= waited < 1.5
 
 
+def test_the_quiet_before_the_first_reader_is_not_a_lull():
+    activity = ReaderActivity(_ok)
+    activity.last -= 10  # long before: as if the server took that long to begin answering
+    threading.Timer(0.4, lambda: _request(activity)).start()
+    waited = activity.wait_for_first_readers(latest=5.0)
+    assert 0.4 + 0.3 <= waited < 3.0  # the first request, then a pause after it; not at once
+    quiet = ReaderActivity(_ok)
+    assert 0.5 <= quiet.wait_for_first_readers(latest=0.5) < 1.5  # no reader at all: its bound, then a lull
+
+
 def test_probes_are_not_readers_and_stopping_lets_the_builder_go():
     activity = ReaderActivity(_ok)
     activity.last -= 10  # the process started long ago
@@ -122,24 +132,79 @@ environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/rss.xml", "QUERY_STRING": "",
            "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "HTTP_HOST": "localhost", "wsgi.url_scheme": "http"}
 answered = []
 body = b"".join(service.wsgi(environ, lambda status, headers, *rest: answered.append(status)))
+heavy = sys.argv[3].split(",")
 print(json.dumps({"warm": service.state_folder is not None, "status": answered, "feed": body.startswith(b"<?xml"),
-                  "loaded": sorted(name for name in sys.argv[3].split(",") if name in sys.modules)}))
+                  "loaded": sorted(name for name in sys.modules
+                                   if any(name == top or name.startswith(top + ".") for top in heavy))}))
 """
-# What the builder or a request other than a feed needs: imported in the builder thread, or after the readers' rush.
-# (The parsers and renderers still are: the refresher is built before the fork, docs/performance.md says why.)
-NOT_ON_THE_SERVING_PATH = ("flask", "werkzeug", "apscheduler", "watchdog", "granian", "gunicorn",
-                           "feedsvc.web.app", "feedsvc.pipeline.scheduling", "feedsvc.pipeline.watching")
+# What the builder, a request other than a feed, or the settings' reading need: imported in the builder thread
+# after the fork, or after the readers' rush. A package named here stands for every module under it.
+NOT_ON_THE_SERVING_PATH = (
+    # the server stack and the builder's libraries
+    "flask", "werkzeug", "jinja2", "apscheduler", "watchdog", "granian", "gunicorn",
+    # the feed writer, Markdown engines, Liquid, YAML and TOML readers, date parsing
+    "feedgen", "cmarkgfm", "liquid", "yaml", "tomllib", "tomli", "dateutil", "pygments",
+    # feedsvc's parsers, renderers and builder (the dialects read the settings: a record says they are unchanged)
+    "feedsvc.content.parsing", "feedsvc.content.reading", "feedsvc.content.markup", "feedsvc.content.dialects",
+    "feedsvc.content.templating", "feedsvc.render", "feedsvc.pipeline", "feedsvc.web.app",
+    "feedsvc.web.webhooks", "feedsvc.deploy.workers", "feedsvc.deploy.websub", "feedsvc.deploy.gitsource",
+)
 
 
-def test_a_warm_start_answers_a_feed_before_importing_flask_or_the_builders_libraries(site_dir, tmp_path):
+def _probe(root: Path, state: Path, heavy: tuple[str, ...] = NOT_ON_THE_SERVING_PATH) -> dict:
+    argv = [sys.executable, "-c", SERVING_PROBE, str(root), str(state), ",".join(heavy)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_a_warm_start_answers_a_feed_before_importing_flask_the_parsers_or_the_renderers(site_dir, tmp_path):
     root = site_dir(POSTS)
     state = tmp_path / "state"
     Service({"FEEDSVC_STATE_DIR": str(state), "FEEDSVC_WATCH": "off"}, root, serving=True).publish_state()
-    argv = [sys.executable, "-c", SERVING_PROBE, str(root), str(state), ",".join(NOT_ON_THE_SERVING_PATH)]
+    assert _probe(root, state) == {"warm": True, "status": ["200 OK"], "feed": True, "loaded": []}
+
+
+GRANIAN_PROBE = """
+import json, sys
+import granian
+from feedsvc import cli
+from feedsvc.deploy.service import Service
+
+class Forking:  # granian as `feedsvc serve` starts it, stopped where it would fork its workers
+    def __init__(self, *args, **kwargs): pass
+    def serve(self):
+        heavy = sys.argv[3].split(",")
+        print(json.dumps(sorted(name for name in sys.modules if any(name == top or name.startswith(top + ".")
+                                                                    for top in heavy))))
+
+granian.Granian = Forking
+service = Service({"FEEDSVC_STATE_DIR": sys.argv[2], "FEEDSVC_WATCH": "off"}, sys.argv[1], serving=True)
+cli._serve_granian(service, "127.0.0.1", 0)
+"""
+
+
+def test_feedsvc_serve_forks_its_workers_before_importing_the_parsers_or_the_renderers(site_dir, tmp_path):
+    root = site_dir(POSTS)
+    state = tmp_path / "state"
+    Service({"FEEDSVC_STATE_DIR": str(state), "FEEDSVC_WATCH": "off"}, root, serving=True).publish_state()
+    heavy = tuple(name for name in NOT_ON_THE_SERVING_PATH if name != "granian")
+    argv = [sys.executable, "-c", GRANIAN_PROBE, str(root), str(state), ",".join(heavy)]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parents[1])
     assert done.returncode == 0, done.stderr
-    probe = json.loads(done.stdout.splitlines()[-1])
-    assert probe == {"warm": True, "status": ["200 OK"], "feed": True, "loaded": []}
+    assert json.loads(done.stdout.splitlines()[-1]) == []
+
+
+def test_the_probe_sees_what_a_start_that_must_read_the_settings_imports(site_dir, tmp_path):
+    """The same probe, after the settings' inputs changed: the settings are read, the dialects with them."""
+    root = site_dir(POSTS)
+    state = tmp_path / "state"
+    Service({"FEEDSVC_STATE_DIR": str(state), "FEEDSVC_WATCH": "off"}, root, serving=True).publish_state()
+    config = root / "_config.yml"
+    config.write_text(config.read_text(encoding="utf-8") + "\n# a comment\n", encoding="utf-8")
+    probe = _probe(root, state)
+    assert probe["warm"] and probe["status"] == ["200 OK"]  # the same settings: still a warm start
+    assert "feedsvc.content.dialects" in probe["loaded"]
 
 
 def test_the_flask_app_is_built_on_first_use_and_answers_what_the_fast_path_does_not(site_dir, tmp_path):

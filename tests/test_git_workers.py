@@ -28,8 +28,8 @@ def workers(forge: Forge, tmp_path: Path) -> Iterator[tuple[Service, Service]]:
     builder.start_background()
     follower.start_background()
     try:
-        assert builder.deployment is not None and builder.deployment.role == "builder"
-        assert follower.deployment is not None and follower.deployment.role == "follower"
+        assert builder.started(30) is not None and builder.deployment.role == "builder"
+        assert follower.started(30) is not None and follower.deployment.role == "follower"
         yield builder, follower
     finally:
         follower.stop()

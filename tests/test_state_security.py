@@ -190,7 +190,7 @@ def test_a_planted_post_cache_runs_no_code_and_costs_only_a_rebuild(site_dir, tm
     first = _serving(root, FEEDSVC_STATE_DIR=str(state))
     first.publish_state()
     first.start_background()
-    assert first.deployment is not None and first.deployment.role == "builder"
+    assert first.started(30) is not None and first.deployment.role == "builder"
     deadline = time.monotonic() + 30
     while first.scheduler is None and time.monotonic() < deadline:  # the builder's threads start in the background
         time.sleep(0.02)
@@ -204,7 +204,7 @@ def test_a_planted_post_cache_runs_no_code_and_costs_only_a_rebuild(site_dir, tm
     second = _serving(root, FEEDSVC_STATE_DIR=str(state))
     second.start_background()
     try:
-        assert second.deployment is not None and second.deployment.role == "builder"
+        assert second.started(30) is not None and second.deployment.role == "builder"
         deadline = time.monotonic() + 30
         while second.queue.runs[1] < 1 and time.monotonic() < deadline:  # the warm start's rescan
             time.sleep(0.05)

@@ -32,10 +32,13 @@ class ReaderActivity:
         self.clock = clock
         self.last = clock()  # the process starting counts as activity: readers are about to arrive
         self._stopping = threading.Event()
+        self._first_reader = threading.Event()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO") not in PROBES:
             self.last = self.clock()
+            if not self._first_reader.is_set():
+                self._first_reader.set()
         return self.app(environ, start_response)
 
     def wait_for_lull(self, quiet: float = QUIET_SECONDS, latest: float = LATEST_START_SECONDS) -> float:
@@ -47,6 +50,13 @@ class ReaderActivity:
                 break
             self._stopping.wait(min(quiet - (now - self.last), latest - (now - started)))
         return self.clock() - started
+
+    def wait_for_first_readers(self, latest: float = LATEST_START_SECONDS) -> float:
+        """`wait_for_lull`, but the quiet before the first reader's request does not count (a server that has
+        not begun answering yet is not in a lull): at most `latest` s for that request, then the lull after it."""
+        started = self.clock()
+        self._first_reader.wait(latest)
+        return self.clock() - started + self.wait_for_lull(latest=latest)
 
     @property
     def stopping(self) -> bool:

@@ -30,27 +30,31 @@ from feedsvc.config import (
 from feedsvc.deploy.accesslog import show_query_strings
 from feedsvc.deploy.activity import ReaderActivity
 from feedsvc.deploy.gitconfig import git_config_from
-from feedsvc.deploy.gitsource import GitError, GitSource
 from feedsvc.deploy.logsetup import configure_logging as configure_logging  # re-exported for feedsvc.wsgi
 from feedsvc.deploy.privatefolder import claim_folder, subfolder
+from feedsvc.deploy.settingsinputs import ReadNames, forget, recall, remember
 from feedsvc.deploy.statefolder import STATE_FOLDER, StateFolder, cannot_write
-from feedsvc.deploy.websub import HubPinger
-from feedsvc.deploy.workers import Delegate, Deployment
-from feedsvc.pipeline.postcache import CacheWriter, PostCache
-from feedsvc.pipeline.refresh import Progress, Refresher, RefreshReport
-from feedsvc.pipeline.triggers import RefreshQueue, summarize
 from feedsvc.snapshot import Built, SnapshotStore
 from feedsvc.web.fastpath import FastPath, WSGIApp
 from feedsvc.web.hookbudget import BODY_SECONDS
 from feedsvc.web.metrics import Metrics, enable_multiprocess, reserve_space
-from feedsvc.web.ondemand import OnDemandFeeds
-from feedsvc.web.webhooks import SeenInFolder, WebhookReceiver
 
-if TYPE_CHECKING:  # the server stack: imported where it starts, so `build` and `check` never load it
+if TYPE_CHECKING:
+    # The server stack, imported where it starts, so `build` and `check` never load it; and the builder's parts
+    # (parsers, renderers, the queue), imported when a warm start first needs them: after the fork, off the
+    # readers' path (`_parts`).
     from flask import Flask
 
+    from feedsvc.deploy.gitsource import GitSource
+    from feedsvc.deploy.websub import HubPinger
+    from feedsvc.deploy.workers import Delegate, Deployment
+    from feedsvc.pipeline.postcache import CacheWriter
+    from feedsvc.pipeline.refresh import Progress, Refresher, RefreshReport
     from feedsvc.pipeline.scheduling import RefreshScheduler
+    from feedsvc.pipeline.triggers import RefreshQueue
     from feedsvc.pipeline.watching import FolderWatch
+    from feedsvc.web.ondemand import OnDemandFeeds
+    from feedsvc.web.webhooks import WebhookReceiver
 
 log = logging.getLogger("feedsvc")
 
@@ -60,7 +64,13 @@ LOADING_SWITCH_SECONDS = 0.001
 
 
 class Service:
-    """Built before gunicorn forks (one initial build for all workers); threads start after, per worker."""
+    """Built before gunicorn forks (one initial build for all workers); threads start after, per worker.
+
+    A warm start (`serving`, the published feeds' settings inputs unchanged) holds only what serves them before
+    the fork: the snapshot, the fast path and the HTTP server. The refresher, queue, webhooks receiver, on-demand
+    renderer and pinger (`_parts`), and the settings themselves, are built when first asked for: by the builder
+    after the fork, by a request Flask answers, or by a follower that needs them.
+    """
 
     def __init__(self, environ: Mapping[str, str] | None = None, content_dir: str | Path | None = None,
                  serving: bool = False, progress: Progress | None = None, for_build: bool = False,
@@ -70,6 +80,7 @@ class Service:
         `for_build`: `build` and `check`, which serve nothing (see `Refresher`).
         `seed`: given the refresher before its first refresh (`build --cache`, deploy/buildcache.py)."""
         environ = dict(os.environ if environ is None else environ)
+        self._environ = environ
         root = content_dir_from(environ, content_dir)
         self.state_dir = state_dir_from(environ, root)
         # `build` and `check` keep no state (unless they clone a repository); a server refuses a folder others
@@ -79,6 +90,14 @@ class Service:
         self.git, moved_at_start = _git_source(environ, self.state_dir)
         if self.git is not None:
             root = self.git.content_dir
+        self._root = root
+        self._progress = progress
+        self._for_build = for_build
+        self._lock = threading.RLock()  # the parts and settings built on first use, once, by whichever thread asks
+        self._refresher: Refresher | None = None
+        self._settings: Settings | None = None
+        self._parts_built = False
+        self._remembered_key: str | None = None  # a warm start's settings key, taken from the inputs record
         self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_REFRESHES)  # for /status, newest last
         self.store = SnapshotStore()
         if serving:
@@ -86,43 +105,26 @@ class Service:
         self.metrics: Metrics
         if not for_build:  # prometheus-client: for the server only
             self.metrics = Metrics()
-        self.refresher = Refresher(self.store, root, environ, progress=progress, for_build=for_build)
         if moved_at_start:  # posts a warm start remembers were read from an older checkout: compare them all
             self.refresher.moved(None)
         if self.git is not None:
             self.refresher.dated_by(self.git.site_changed_at())
         # The warm start's reader of the state folder, kept for the builder: it knows which blobs it checked.
         self.state_folder: StateFolder | None = None
-        warm = self._warm_start(environ, root) if serving else None
-        if warm is not None:
-            self.settings: Settings = warm
-        else:
+        cache_max_age = self._warm_start(environ, root) if serving else None
+        if cache_max_age is None:
             if seed is not None:
                 seed(self.refresher)
             startup = self.refresher.refresh("startup")  # raises ConfigError when the settings are unusable
             assert self.refresher.settings is not None
-            self.settings = self.refresher.settings
+            self._settings = self.refresher.settings
+            cache_max_age = self._settings.cache_max_age
             if not for_build:
                 self.metrics.refreshed(startup, self.store.snapshot.stats if self.store.snapshot else None)
             self._remember(startup)
         if for_build:
             return  # `build` and `check` read the store and the refresher; what follows serves
         release_memory(freeze=True)  # before gunicorn forks the workers
-        self.queue = RefreshQueue(self.refresher)
-        self.queue.on_report.append(
-            lambda report: self.metrics.refreshed(report, self.store.snapshot.stats if self.store.snapshot else None))
-        self.queue.on_report.append(lambda report: release_memory() if len(report.added) > 100 else None)
-        self.queue.on_report.append(self._remember)
-        if self.git is not None:
-            self.queue.before_run.append(self._fetch)
-        self.refreshes = Delegate(self.queue)
-        secret = webhook_secret(environ)
-        seen = SeenInFolder(subfolder(self.state_dir, "webhook-ids")) if secret else None
-        self.webhooks = WebhookReceiver(secret, self.refreshes, seen, source=self.git) if secret and seen else None
-        # One entry cache for the refresher and the feeds rendered on request: archive pages and filtered
-        # feeds show the entries the subscription feeds built (render/entrycache.py).
-        self.ondemand = OnDemandFeeds(lambda: self.refresher.settings or self.settings,
-                                      entries=self.refresher.entries)
         self._hook_seconds = webhook_body_seconds(environ, BODY_SECONDS)
         self._app: Flask | None = None
         self._app_lock = threading.Lock()
@@ -130,17 +132,100 @@ class Service:
         # everything else, is imported and built after the first readers' rush (`app`, `start_background`).
         # The activity notes readers, so a warm-started builder waits for a lull (activity.py).
         self.activity = ReaderActivity(FastPath(self.store, lambda environ, start_response: self.app(
-            environ, start_response), self.settings.cache_max_age, self.metrics))
+            environ, start_response), cache_max_age, self.metrics))
         self.scheduler: RefreshScheduler | None = None
         self.deployment: Deployment | None = None
+        self._starting: threading.Thread | None = None
+        self._stopping = threading.Event()
         self.watch: FolderWatch | None = None
         self._watch_wanted = watch_enabled(environ)
         self.cache_writer: CacheWriter | None = None
         self.store.details = self._details  # the deployment (workers.py) adds its own once it starts
         # Behind one cache, replicas serve the same feeds: one of them pings the hubs (docs/deployment.md).
         self.pings = environ.get("FEEDSVC_WEBSUB_PING", "1").strip().lower() not in ("0", "false", "no", "off")
-        self.pinger = HubPinger(lambda: self.refresher.settings or self.settings,
-                                on_outcome=lambda outcome: self.metrics.websub_pings.labels(outcome).inc())
+        if self._settings is not None:  # built here: the parts' imports are made already, and forked workers share them
+            self._parts()
+
+    @property
+    def content_dir(self) -> Path:
+        """The folder the posts are read from (a git source's checkout, with one)."""
+        return self._root
+
+    @property
+    def refresher(self) -> Refresher:
+        """The refresher, built on first use (a warm start builds it in the builder, after the fork)."""
+        with self._lock:
+            if self._refresher is None:
+                from feedsvc.pipeline.refresh import Refresher
+
+                self._refresher = Refresher(self.store, self._root, self._environ, progress=self._progress,
+                                            for_build=self._for_build)
+            return self._refresher
+
+    @property
+    def settings(self) -> Settings:
+        """The settings the served feeds were built under: read on first use after a warm start that did not."""
+        with self._lock:
+            if self._settings is None:
+                self._settings = load_settings(self._environ, self._root)
+            return self._settings
+
+    def _parts(self) -> None:
+        """Build, once, what refreshes and answers beyond the published feeds (the slow imports are here)."""
+        with self._lock:
+            if self._parts_built:
+                return
+            from feedsvc.deploy.websub import HubPinger
+            from feedsvc.deploy.workers import Delegate
+            from feedsvc.pipeline.triggers import RefreshQueue
+            from feedsvc.web.ondemand import OnDemandFeeds
+            from feedsvc.web.webhooks import SeenInFolder, WebhookReceiver
+
+            refresher = self.refresher
+            self._queue = RefreshQueue(refresher)
+            self._queue.on_report.append(
+                lambda report: self.metrics.refreshed(report, self.store.snapshot.stats if self.store.snapshot
+                                                      else None))
+            self._queue.on_report.append(lambda report: release_memory() if len(report.added) > 100 else None)
+            self._queue.on_report.append(self._remember)
+            if self.git is not None:
+                self._queue.before_run.append(self._fetch)
+            self._refreshes = Delegate(self._queue)
+            secret = webhook_secret(self._environ)
+            seen = SeenInFolder(subfolder(self.state_dir, "webhook-ids")) if secret else None
+            self._webhooks = WebhookReceiver(secret, self._refreshes, seen, source=self.git) \
+                if secret and seen else None
+            # One entry cache for the refresher and the feeds rendered on request: archive pages and filtered
+            # feeds show the entries the subscription feeds built (render/entrycache.py).
+            self._ondemand = OnDemandFeeds(lambda: refresher.settings or self.settings, entries=refresher.entries)
+            self._pinger = HubPinger(lambda: refresher.settings or self.settings,
+                                     on_outcome=lambda outcome: self.metrics.websub_pings.labels(outcome).inc())
+            self._parts_built = True
+
+    @property
+    def queue(self) -> RefreshQueue:
+        self._parts()
+        return self._queue
+
+    @property
+    def refreshes(self) -> Delegate:
+        self._parts()
+        return self._refreshes
+
+    @property
+    def webhooks(self) -> WebhookReceiver | None:
+        self._parts()
+        return self._webhooks
+
+    @property
+    def ondemand(self) -> OnDemandFeeds:
+        self._parts()
+        return self._ondemand
+
+    @property
+    def pinger(self) -> HubPinger:
+        self._parts()
+        return self._pinger
 
     @property
     def app(self) -> Flask:
@@ -156,7 +241,7 @@ class Service:
             return self._app
 
     def _app_after_lull(self) -> None:
-        self.activity.wait_for_lull()
+        self.activity.wait_for_first_readers()
         if not self.activity.stopping:
             self.app  # noqa: B018 (built for its side effect: Flask imported and ready)
 
@@ -165,23 +250,37 @@ class Service:
         """What an HTTP server calls: the fast path, then the Flask app."""
         return self.activity
 
-    def _warm_start(self, environ: Mapping[str, str], root: Path) -> Settings | None:
-        """Serve the last published feeds at once if they were built under these very settings.
+    def _warm_start(self, environ: Mapping[str, str], root: Path) -> int | None:
+        """Serve the last published feeds at once if they were built under these very settings; returns their
+        cache lifetime (`Settings.cache_max_age`), or None when a build must come first.
 
         The builder then rescans in the background and publishes whatever changed while we were
         down; a reader may get the previous bytes for that long, never a 503 or a missing feed.
+        "These very settings": the inputs the state folder's record names are unchanged (settingsinputs.py),
+        or else the settings, read (which imports the dialects' parsers), have the published feeds' key.
         """
-        settings = load_settings(environ, root)  # raises ConfigError when the settings are unusable
         started = time.perf_counter()
+        remembered = recall(self.state_dir, environ, root)
+        if remembered is not None:
+            key, max_age = remembered.key, remembered.cache_max_age
+            self._remembered_key = key
+        else:
+            read = ReadNames(environ)
+            settings = load_settings(read, root)  # raises ConfigError when the settings are unusable
+            key, max_age = settings_key(settings), settings.cache_max_age
         state = StateFolder(self.state_dir)
-        snapshot = state.read_snapshot(None, settings_key(settings))
+        snapshot = state.read_snapshot(None, key)
         if snapshot is None:
             return None
+        if remembered is None:
+            self._settings = settings
+            remember(self.state_dir, environ, root, read.names, key, max_age)
         self.state_folder = state
         self.store.snapshot = snapshot
-        log.info("warm start: serving %d files of generation %d from %s in %.3fs; rescanning in the background",
-                 len(snapshot.resources), snapshot.generation, self.state_dir, time.perf_counter() - started)
-        return settings
+        log.info("warm start: serving %d files of generation %d from %s in %.3fs (settings %s); rescanning in the "
+                 "background", len(snapshot.resources), snapshot.generation, self.state_dir,
+                 time.perf_counter() - started, "inputs unchanged" if remembered is not None else "read")
+        return max_age
 
     def publish_state(self) -> None:
         """Write a fresh build to the state folder before serving, so the next start is warm even if
@@ -189,41 +288,100 @@ class Service:
         snapshot = self.store.snapshot
         if isinstance(snapshot, Built):  # not one loaded by a warm start: that is on disk already
             started = time.perf_counter()
+            key = settings_key(self.settings)
             try:
-                StateFolder(self.state_dir).write_snapshot(snapshot, settings_key(self.settings))
+                StateFolder(self.state_dir).write_snapshot(snapshot, key)
             except OSError as exc:  # a full disk: serve from memory; the builder writes it once it can
                 log.error("cannot write the feeds to %s (%s); serving them from memory", self.state_dir, exc)
                 self.store.trouble(STATE_FOLDER, cannot_write(exc))
                 return
             log.info("wrote %d files to %s in %.2fs", len(snapshot.resources), self.state_dir,
                      time.perf_counter() - started)
+            self._remember_inputs(key)
+
+    def _remember_inputs(self, key: str) -> None:
+        """Note what these settings were read from, so the next start can serve without reading them."""
+        read = ReadNames(self._environ)
+        try:
+            again = load_settings(read, self._root)
+        except ConfigError:
+            return
+        if settings_key(again) == key:  # else something besides the inputs decides: no record, settings read
+            remember(self.state_dir, self._environ, self._root, read.names, key, again.cache_max_age)
 
     def start_background(self) -> None:
-        """Elect this process builder or follower and start its threads; call once per process, after any fork."""
-        if self.deployment is None:
-            trouble = reserve_space()  # this process's own metric files (a forked worker has a new pid)
-            if trouble is not None:
-                log.error("%s; this worker counts alone", trouble)
-                self.metrics.count_alone()
-                self.store.trouble("metrics", trouble)
+        """Elect this process builder or follower and start its threads; call once per process, after any fork.
+
+        After a warm start that built none of the builder's parts, they are built (and the election held) in a
+        thread once the first readers pause, so this worker answers feeds before their imports."""
+        if self.deployment is not None or self._starting is not None:
+            return
+        self.activity.last = self.activity.clock()  # this worker starting: its first readers are about to arrive
+        trouble = reserve_space()  # this process's own metric files (a forked worker has a new pid)
+        if trouble is not None:
+            log.error("%s; this worker counts alone", trouble)
+            self.metrics.count_alone()
+            self.store.trouble("metrics", trouble)
+        if self._parts_built:
+            self._deploy()
+        else:
+            self._starting = threading.Thread(target=self._deploy_after_lull, name="feedsvc-start", daemon=True)
+            self._starting.start()
+        # Flask's imports and app, off the first readers' path (the builder's own lull wait is separate)
+        threading.Thread(target=self._app_after_lull, name="feedsvc-app", daemon=True).start()
+
+    def _deploy_after_lull(self) -> None:
+        self.activity.wait_for_first_readers()
+        if self._stopping.is_set():
+            return
+        started = time.perf_counter()
+        try:
+            self._parts()
+        except Exception:
+            log.exception("cannot start the builder's parts; serving the published feeds as they are")
+            return
+        log.info("builder's parts imported and built in %.2fs", time.perf_counter() - started)
+        self._deploy()
+
+    def _deploy(self) -> None:
+        from feedsvc.deploy.workers import Deployment
+
+        with self._lock:
+            if self._stopping.is_set():
+                return
             state = self.state_folder or StateFolder(self.state_dir)
             self.deployment = Deployment(state, self.store, self.queue, self.refreshes, self._start_builder,
                                          self._stop_builder, self._details, self.ondemand,
                                          want=self.git.want if self.git is not None else None)
             self.deployment.start()
-            # Flask's imports and app, off the first readers' path (the builder's own lull wait is separate)
-            threading.Thread(target=self._app_after_lull, name="feedsvc-app", daemon=True).start()
+
+    def started(self, timeout: float | None = None) -> Deployment | None:
+        """This process's deployment once elected (after a warm start, once the first readers pause)."""
+        if self._starting is not None:
+            self._starting.join(timeout)
+        return self.deployment
 
     def stop(self) -> None:
         self.activity.stop()  # a builder still waiting for a lull holds the deployment's role lock
+        with self._lock:
+            self._stopping.set()  # a deployment not started yet never will be
+        if self._starting is not None:
+            self._starting.join(10)
         if self.deployment is not None:
             self.deployment.stop()
             self.deployment = None
 
     def _start_builder(self) -> None:
+        from feedsvc.pipeline.postcache import CacheWriter, PostCache
+
         if self.pings:
             self.refresher.listeners.append(self.pinger)  # after the startup build: a restart pings only real changes
             self.pinger.start()
+        if self._remembered_key is not None and settings_key(self.settings) != self._remembered_key:
+            # the record named inputs that were not all of them: its first refresh republishes what they make
+            log.warning("the settings differ from those the published feeds were built under, though what they "
+                        "are read from did not change; the first rescan publishes the feeds they make")
+            forget(self.state_dir)
         cache = PostCache(subfolder(self.state_dir, "posts"))
         if self.refresher.settings is None and self.store.snapshot is not None:  # a warm start, or a takeover
             waited = self.activity.wait_for_lull()  # the first readers' rush before the CPU-heavy load
@@ -300,6 +458,8 @@ class Service:
 
     def _remember(self, report: RefreshReport) -> None:
         """What /status lists of a refresh: when, why, what it changed (long lists cut, with their counts)."""
+        from feedsvc.pipeline.triggers import summarize
+
         summary = summarize(report, "")
         del summary["refresh"]
         for name in ("added", "updated", "removed", "feeds_changed", "errors"):
@@ -330,6 +490,8 @@ def _git_source(environ: Mapping[str, str], state_dir: Path) -> tuple[GitSource 
         raise ConfigError(str(exc).split("; ")) from None
     if config is None:
         return None, False
+    from feedsvc.deploy.gitsource import GitError, GitSource
+
     source = GitSource(config, state_dir / "git", environ)
     try:
         update = source.start()

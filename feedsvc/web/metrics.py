@@ -17,9 +17,10 @@ import shutil
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from feedsvc.pipeline.refresh import RefreshReport
+if TYPE_CHECKING:  # the refresher and its parsers: not imported by a server answering its first feeds
+    from feedsvc.pipeline.refresh import RefreshReport
 
 _ENV = "PROMETHEUS_MULTIPROC_DIR"
 # prometheus-client's file names per process: `<prefix>_<pid>.db` (one per metric type and gauge mode we use).

@@ -14,13 +14,11 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from feedsvc.config import Settings
 from feedsvc.lru import LRUCache
 from feedsvc.model import FeedFormat, Resource, Scope, Site
-from feedsvc.render.documents import FeedDoc
-from feedsvc.render.entrycache import EntryCache
-from feedsvc.render.feeds import archive_doc, as_resource, doc_parts, feed_title
 from feedsvc.site.archives import parse_archive_path
 from feedsvc.site.filters import (
     Filter,
@@ -34,6 +32,11 @@ from feedsvc.site.filters import (
 )
 from feedsvc.snapshot import Built, Served
 from feedsvc.urls import absolute, feed_path
+
+if TYPE_CHECKING:  # the renderers (feedgen, Markdown engines): imported at the first render, not at a server start
+    from feedsvc.render.documents import FeedDoc
+    from feedsvc.render.entrycache import EntryCache
+    from feedsvc.render.feeds import ResourceParts
 
 log = logging.getLogger("feedsvc")
 
@@ -95,6 +98,9 @@ class _Index:
 
 def plan(index: _Index, settings: Settings, target: Target) -> FeedDoc | Refusal:
     """The document a target names, or why there is none. Pure: the site and settings decide."""
+    from feedsvc.render.documents import FeedDoc
+    from feedsvc.render.feeds import archive_doc, feed_title
+
     site = index.site
     archive = parse_archive_path(target.path)
     if archive is not None:
@@ -118,6 +124,13 @@ def plan(index: _Index, settings: Settings, target: Target) -> FeedDoc | Refusal
                    entries=posts[: settings.feed_limit], language=scope.language)
 
 
+def doc_parts(doc: FeedDoc, settings: Settings, entries: EntryCache | None) -> ResourceParts:
+    """render.feeds' `doc_parts`, imported by the first render (a server's start imports no renderer)."""
+    from feedsvc.render.feeds import doc_parts as parts
+
+    return parts(doc, settings, entries)
+
+
 class OnDemandFeeds:
     """Answers targets for one process: renders from the snapshot's site, or asks `remote` (a follower).
 
@@ -127,7 +140,11 @@ class OnDemandFeeds:
     def __init__(self, settings: Callable[[], Settings], max_items: int = MAX_ITEMS,
                  max_bytes: int = MAX_BYTES, entries: EntryCache | None = None) -> None:
         self.settings = settings
-        self.entries = entries if entries is not None else EntryCache()
+        if entries is None:
+            from feedsvc.render.entrycache import EntryCache
+
+            entries = EntryCache()
+        self.entries = entries
         self.remote: Callable[[str], Answer] | None = None  # set while this process is a follower
         self.observe: Callable[[str, str], None] = lambda kind, outcome: None  # (archive|filter, outcome): metrics
         self.max_items = max_items
@@ -176,6 +193,8 @@ class OnDemandFeeds:
 
     def _render(self, snapshot: Served, target: Target, doc: FeedDoc, settings: Settings, key: tuple[object, ...],
                 cached: _Cached | None) -> tuple[Answer, str]:
+        from feedsvc.render.feeds import as_resource
+
         if not self._renders.acquire(timeout=RENDER_WAIT_SECONDS):
             return Refusal(503, "busy rendering other feeds; try again shortly"), "refused"
         try:
