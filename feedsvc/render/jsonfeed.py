@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from json.encoder import encode_basestring  # json's C string encoder
 
 from feedsvc.config import Settings
 from feedsvc.content.markup import plain_title
@@ -12,7 +13,6 @@ from feedsvc.render.entrycache import EntryCache
 
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 _JSON_EMPTY_ITEMS = b"[]\n}"
-_JSON_ITEMS_OPEN, _JSON_ITEMS_CLOSE = b'{\n  "items": [\n    ', b"\n  ]\n}"
 
 
 def render_json(doc: FeedDoc, settings: Settings, entries: EntryCache | None) -> bytes:
@@ -49,20 +49,55 @@ def render_json(doc: FeedDoc, settings: Settings, entries: EntryCache | None) ->
 
 
 def _json_entries(posts: list[Post], fmt: FeedFormat, shape: EntryShape) -> list[bytes]:
-    """Each item as `json.dumps(feed, indent=2)` writes it inside "items", from one dumps of them all:
-    items are split where one ends and the next begins (at ",\n    {", which only occurs there:
-    JSON escapes newlines inside strings, and nested values are indented deeper)."""
-    text = json.dumps({"items": [_json_item(post, shape) for post in posts]}, ensure_ascii=False, indent=2)
-    data = text.encode("utf-8")
-    start, items = len(_JSON_ITEMS_OPEN), []
-    for _ in posts[1:]:
-        stop = data.index(b",\n    {", start)
-        items.append(data[start:stop])
-        start = stop + len(b",\n    ")
-    items.append(data[start: -len(_JSON_ITEMS_CLOSE)])
-    if b",\n    {" in items[-1]:
-        raise ValueError(f"JSON Feed items: {len(posts)} made, more found")
-    return items
+    """Each item as `json.dumps(feed, ensure_ascii=False, indent=2)` writes it inside "items"."""
+    return [indented_json(_json_item(post, shape), _ITEM_DEPTH).encode("utf-8") for post in posts]
+
+
+_ITEM_DEPTH = 2  # the feed object, then its "items" list
+_SCALARS = (bool, int, float, type(None))
+
+
+def indented_json(value: object, depth: int) -> str:
+    """`value` as `json.dumps(..., ensure_ascii=False, indent=2)` writes it at `depth`, without its
+    pure-Python encoder (indent forces it): strings go through the C string encoder json itself uses.
+    Keys must be strings, as every item's are."""
+    parts: list[str] = []
+    _write(value, "\n" + "  " * depth, parts)
+    return "".join(parts)
+
+
+def _write(value: object, newline: str, parts: list[str]) -> None:
+    """Appends `value` as json writes it; `newline` is the line break and indentation of its own line."""
+    if isinstance(value, str):
+        parts.append(encode_basestring(value))
+    elif isinstance(value, dict):
+        if not value:
+            parts.append("{}")
+            return
+        inner = newline + "  "
+        opener = "{" + inner
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"JSON Feed keys are strings, not {type(key).__name__}")
+            parts.append(opener + encode_basestring(key) + ": ")
+            _write(item, inner, parts)
+            opener = "," + inner
+        parts.append(newline + "}")
+    elif isinstance(value, list | tuple):
+        if not value:
+            parts.append("[]")
+            return
+        inner = newline + "  "
+        opener = "[" + inner
+        for item in value:
+            parts.append(opener)
+            _write(item, inner, parts)
+            opener = "," + inner
+        parts.append(newline + "]")
+    elif isinstance(value, _SCALARS):
+        parts.append(json.dumps(value))
+    else:
+        raise TypeError(f"no JSON for {type(value).__name__}")
 
 
 def _json_author(author: Author) -> dict[str, str]:
