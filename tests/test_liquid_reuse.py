@@ -7,7 +7,7 @@ import pytest
 from conftest import post_text, settings_from
 
 from feedsvc.content import templating
-from feedsvc.content.liquidreuse import same_for_every_post
+from feedsvc.content.liquidreuse import Kept, KeptRenders, same_for_every_post
 from feedsvc.content.parsing import parse_post
 from feedsvc.model import Post
 
@@ -105,3 +105,17 @@ def test_a_failing_body_warns_in_every_post_it_is_in():
     assert [problem.path for problem in first.warnings] == ["_posts/2026-03-01-one.md"]
     assert [problem.path for problem in second.warnings] == ["_posts/2026-03-02-two.md"]
     assert second.warnings[0].line == first.warnings[0].line + 2
+
+
+def test_kept_renders_are_one_sites_and_bounded():
+    kept = KeptRenders(size=2, chars=800)
+    one = Kept("text", (), False)
+    kept.keep("site a", "body 1", one)
+    assert kept.get("site a", "body 1") == one and kept.get("site b", "body 1") is None
+    kept.keep("site b", "body 2", one)
+    assert kept.get("site a", "body 1") is None  # another site's values are not held
+    kept.keep("site b", "body 3", one)
+    kept.keep("site b", "body 4", one)
+    assert kept.get("site b", "body 2") is None and kept.get("site b", "body 4") == one
+    kept.keep("site b", "long", Kept("x" * 200, (), False))  # over an eighth of the characters
+    assert kept.get("site b", "long") is None

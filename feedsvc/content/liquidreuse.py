@@ -32,8 +32,8 @@ _SAME_FOR_EVERY_POST_TAGS = frozenset((
 ))
 _CLOCK_FILTERS = frozenset(("date",))  # `"now" | date: …` reads the clock
 _PER_POST_SITE_KEYS = frozenset(("related_posts",))  # the only `site` key that differs from post to post
-_KEPT = 512  # distinct (body, site) renders kept per process
-_KEPT_TEXT = 256 * 1024  # longer outputs are rendered each time rather than held
+_KEPT = 512  # distinct bodies' renders kept per process
+_KEPT_CHARS = 4 * 1024 * 1024  # of bodies and their renders; a render over an eighth of it is not kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,25 +62,37 @@ def same_for_every_post(analysis: Any) -> bool:
 
 
 class KeptRenders:
-    """The last `_KEPT` clean renders, by (body, everything `site` and `markdownify` are made of)."""
+    """Clean renders of one site's bodies, the most recently used first to stay: at most `size` of them and
+    `_KEPT_CHARS` characters of body and text together. Renders for another site (any setting `site` is made
+    of changed) replace them all, so an old site's values are not held."""
 
-    def __init__(self, size: int = _KEPT) -> None:
-        self._size = size
-        self._kept: OrderedDict[Hashable, Kept] = OrderedDict()
+    def __init__(self, size: int = _KEPT, chars: int = _KEPT_CHARS) -> None:
+        self._size, self._chars = size, chars
+        self._site: Hashable = None
+        self._kept: OrderedDict[str, Kept] = OrderedDict()
+        self._held = 0
 
-    def get(self, key: Hashable) -> Kept | None:
-        kept = self._kept.get(key)
+    def get(self, site: Hashable, body: str) -> Kept | None:
+        if site != self._site:
+            return None
+        kept = self._kept.get(body)
         if kept is not None:
-            self._kept.move_to_end(key)
+            self._kept.move_to_end(body)
         return kept
 
-    def keep(self, key: Hashable, kept: Kept) -> None:
-        if len(kept.text) > _KEPT_TEXT:
+    def keep(self, site: Hashable, body: str, kept: Kept) -> None:
+        if site != self._site:
+            self.clear()
+            self._site = site
+        if body in self._kept or len(body) + len(kept.text) > self._chars // 8:
             return
-        self._kept[key] = kept
-        self._kept.move_to_end(key)
-        while len(self._kept) > self._size:
-            self._kept.popitem(last=False)
+        self._kept[body] = kept
+        self._held += len(body) + len(kept.text)
+        while len(self._kept) > self._size or self._held > self._chars:
+            old_body, old = self._kept.popitem(last=False)
+            self._held -= len(old_body) + len(old.text)
 
     def clear(self) -> None:
         self._kept.clear()
+        self._held = 0
+        self._site = None

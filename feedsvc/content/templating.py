@@ -252,9 +252,10 @@ def render_post_body(body: str, relpath: str, first_line: int, front: Mapping[An
     `relative`: the files the post include_relatives, as the reader found them."""
     if not has_liquid(body) or front.get("render_with_liquid") is False:
         return Rendered(body)
-    key = (body, settings.site_config, settings.url, settings.baseurl, settings.title, settings.description,
-           settings.site_data, settings.site_posts, settings.markdown) if _reusable(body) else None
-    kept = _KEPT.get(key) if key is not None else None
+    reusable = _reusable(body)
+    site_key = (settings.site_config, settings.url, settings.baseurl, settings.title, settings.description,
+                settings.site_data, settings.site_posts, settings.markdown)
+    kept = _KEPT.get(site_key, body) if reusable else None
     if kept is not None:
         return Rendered(kept.text, (), tuple((ref, first_line + line) for ref, line in kept.references),
                         kept.reads_posts)
@@ -267,9 +268,9 @@ def render_post_body(body: str, relpath: str, first_line: int, front: Mapping[An
         page["id"] = f"{page['id']}#excerpt"
     rendered = render_liquid(body, relpath, first_line, site, page, _includes_of(settings.site_includes), relative,
                              settings.markdown)
-    if key is not None and not rendered.problems and not rendered.wanted:
-        _KEPT.keep(key, Kept(rendered.text, tuple((ref, line - first_line) for ref, line in rendered.references),
-                             rendered.reads_posts))
+    if reusable and not rendered.problems and not rendered.wanted:
+        lines = tuple((ref, line - first_line) for ref, line in rendered.references)
+        _KEPT.keep(site_key, body, Kept(rendered.text, lines, rendered.reads_posts))
     return rendered
 
 
