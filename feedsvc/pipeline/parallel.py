@@ -5,8 +5,8 @@ queue on the GIL: `run_batch` hands a batch to one child process per core instea
 child takes as it finishes its last (a slow child holds no share of the batch back), and
 puts the results back in order. The start method is the caller's choice, for a reason each:
 
-- **fork** (rendering): the children inherit the site, so nothing goes in but their share of the
-  jobs, and only the finished (gzip) resources come back. Fork is safe only with no other thread in
+- **fork** (rendering): the children inherit the site and the jobs, so nothing goes in but the
+  number of the next chunk, and only the finished (gzip) resources come back. Fork is safe only with no other thread in
   the process (a forked copy of a lock another thread holds would hang the child): `feedsvc build`,
   `check`, and the first build of `serve` before the server starts. Each child renders with an
   entry cache it makes for itself (`_start_renderer`), never one inherited from the parent, and
@@ -14,7 +14,8 @@ puts the results back in order. The start method is the caller's choice, for a r
   first edits would render again), which the parent's cache then holds.
 - **spawn** (reading, from a threaded process): fresh interpreters, safe from any process, threaded
   workers included (a settings change re-reads every post from a serving process's refresh thread);
-  what they need (paths, signatures, settings) is small to pickle. Where fork is safe, reading forks
+  what they need (paths, signatures, settings: every chunk, as any child may take any) is small to
+  pickle. Where fork is safe, reading forks
   too: the children then need not import feedsvc again.
 
 The policy, the same for both: in this process when the batch is small (starting processes costs
