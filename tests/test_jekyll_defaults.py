@@ -7,7 +7,8 @@ import json
 
 from conftest import post_text, settings_from
 
-from feedsvc.content.dialects.jekylldefaults import apply_defaults
+from feedsvc.content.dialects import jekylldefaults
+from feedsvc.content.dialects.jekylldefaults import apply_defaults, defaults_for
 from feedsvc.content.parsing import parse_post
 
 DEFAULTS = [
@@ -64,3 +65,39 @@ def test_changing_the_defaults_changes_the_settings_fingerprint():
     plain = settings_from("url: https://example.org\n")
     with_defaults = settings_from("url: https://example.org\ndefaults: [{values: {author: Ann}}]\n")
     assert plain.fingerprint != with_defaults.fingerprint
+
+
+ONE_FILE = [
+    {"scope": {"path": ""}, "values": {"author": "Everyone"}},
+    {"scope": {"path": "_posts/2020-01-01-one.md"}, "values": {"author": "Only one"}},
+    {"scope": {"path": "/_posts/2021"}, "values": {"lang": "fr"}},
+    {"scope": {"path": "_posts/guides/", "type": "posts"}, "values": {"layout": "guide"}},
+    {"scope": {"path": "_post"}, "values": {"comments": False}},
+    {"scope": {"path": "notes/*/2020-*"}, "values": {"lang": "de"}},
+]
+FILES = ["_posts/2020-01-01-one.md", "_posts/2020-01-02-two.md", "_posts/2021-05-05-three.md",
+         "_posts/guides/2020-01-01-one.md", "_posts/guides/2021-01-01-two.md", "notes/_posts/2020-01-01-n.md",
+         "notes/_posts/2019-01-01-n.md", "top.md", "_postsx/2020-01-01-one.md"]
+
+
+def test_a_scope_naming_one_file_applies_to_that_file_only():
+    config = _config(ONE_FILE)
+    assert apply_defaults({}, "_posts/2020-01-01-one.md", config)["author"] == "Only one"
+    assert apply_defaults({}, "_posts/2020-01-02-two.md", config)["author"] == "Everyone"
+    assert apply_defaults({}, "_posts/guides/2020-01-01-one.md", config)["author"] == "Everyone"
+    assert apply_defaults({}, "_posts/2021-05-05-three.md", config)["lang"] == "fr"
+    assert "lang" not in apply_defaults({}, "_posts/2020-01-02-two.md", config)
+
+
+def test_defaults_worked_out_per_folder_equal_those_worked_out_per_file():
+    """The folder's defaults are shared only where no scope tells its files apart: every file and order of
+    asking gets what the rules give that file alone."""
+    for sets in (ONE_FILE, DEFAULTS, ONE_FILE[:1] + ONE_FILE[3:5], ONE_FILE[::-1]):
+        config = _config(sets)
+        for files in (FILES, FILES[::-1]):
+            jekylldefaults._defaults_for.cache_clear()
+            jekylldefaults._tells_files_apart.cache_clear()
+            shared = {relpath: defaults_for(relpath, "posts", config) for relpath in files}
+            for relpath in files:
+                jekylldefaults._defaults_for.cache_clear()
+                assert shared[relpath] == jekylldefaults._defaults_for(relpath, "posts", config), relpath

@@ -39,6 +39,7 @@ from feedsvc.content.jekyllfilters import (
     page_url,
     site_relative_url,
 )
+from feedsvc.content.liquidreuse import Kept, KeptRenders, same_for_every_post
 from feedsvc.content.markup import MarkdownFlavour
 from feedsvc.content.references import file_key, placeholder, post_url_key
 from feedsvc.content.siteposts import LISTING_KEYS, listing_digest
@@ -251,6 +252,13 @@ def render_post_body(body: str, relpath: str, first_line: int, front: Mapping[An
     `relative`: the files the post include_relatives, as the reader found them."""
     if not has_liquid(body) or front.get("render_with_liquid") is False:
         return Rendered(body)
+    reusable = _reusable(body)
+    site_key = (settings.site_config, settings.url, settings.baseurl, settings.title, settings.description,
+                settings.site_data, settings.site_posts, settings.markdown)
+    kept = _KEPT.get(site_key, body) if reusable else None
+    if kept is not None:
+        return Rendered(kept.text, (), tuple((ref, first_line + line) for ref, line in kept.references),
+                        kept.reads_posts)
     site = dict(site_variables(settings.site_config, settings.url, settings.baseurl, settings.title,
                                settings.description, settings.site_data, settings.site_posts))
     page = page_variables(front, title=title, when=when, path=path, relpath=relpath, slug=slug,
@@ -258,8 +266,25 @@ def render_post_body(body: str, relpath: str, first_line: int, front: Mapping[An
     site["related_posts"] = [post for post in site["posts"] if post["url"] != path][:10]  # Jekyll's without lsi
     if excerpt:
         page["id"] = f"{page['id']}#excerpt"
-    return render_liquid(body, relpath, first_line, site, page, _includes_of(settings.site_includes), relative,
-                         settings.markdown)
+    rendered = render_liquid(body, relpath, first_line, site, page, _includes_of(settings.site_includes), relative,
+                             settings.markdown)
+    if reusable and not rendered.problems and not rendered.wanted:
+        lines = tuple((ref, line - first_line) for ref, line in rendered.references)
+        _KEPT.keep(site_key, body, Kept(rendered.text, lines, rendered.reads_posts))
+    return rendered
+
+
+_KEPT = KeptRenders()
+
+
+@lru_cache(maxsize=256)
+def _reusable(body: str) -> bool:
+    """Whether `body` renders the same for every post of a site (liquidreuse.py); False when it does not compile
+    or cannot be analysed."""
+    try:
+        return same_for_every_post(_compiled(body).analyze())
+    except Exception:  # noqa: BLE001 - a body the analysis cannot follow is rendered each time
+        return False
 
 
 def listing_read(rendered: Sequence[Rendered], settings: Settings) -> str:

@@ -1,11 +1,12 @@
 """Batches of pure jobs on every core, with one fallback policy: a cold build's reading and rendering.
 
 Both are pure Python for the most part (YAML and front-matter rules; feedgen), so threads would
-queue on the GIL: `run_batch` deals chunks of a batch to one child process per core instead and
+queue on the GIL: `run_batch` hands a batch to one child process per core instead, in chunks that each
+child takes as it finishes its last (a slow child holds no share of the batch back), and
 puts the results back in order. The start method is the caller's choice, for a reason each:
 
-- **fork** (rendering): the children inherit the site, so nothing goes in but their share of the
-  jobs, and only the finished (gzip) resources come back. Fork is safe only with no other thread in
+- **fork** (rendering): the children inherit the site and the jobs, so nothing goes in but the
+  number of the next chunk, and only the finished (gzip) resources come back. Fork is safe only with no other thread in
   the process (a forked copy of a lock another thread holds would hang the child): `feedsvc build`,
   `check`, and the first build of `serve` before the server starts. Each child renders with an
   entry cache it makes for itself (`_start_renderer`), never one inherited from the parent, and
@@ -13,7 +14,8 @@ puts the results back in order. The start method is the caller's choice, for a r
   first edits would render again), which the parent's cache then holds.
 - **spawn** (reading, from a threaded process): fresh interpreters, safe from any process, threaded
   workers included (a settings change re-reads every post from a serving process's refresh thread);
-  what they need (paths, signatures, settings) is small to pickle. Where fork is safe, reading forks
+  what they need (paths, signatures, settings: every chunk, as any child may take any) is small to
+  pickle. Where fork is safe, reading forks
   too: the children then need not import feedsvc again.
 
 The policy, the same for both: in this process when the batch is small (starting processes costs
@@ -34,7 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from feedsvc.config import Settings
 from feedsvc.content import reading
@@ -59,7 +61,7 @@ RenderJob = Callable[[EntryCache | None], ResourceParts]
 
 FORK_FROM = 200  # fewer render jobs than this: forking costs more than it saves
 READ_IN_PROCESSES_FROM = 400  # fewer files than this: starting interpreters costs more than it saves
-_CHUNKS_PER_PROCESS = 8  # small enough to even out the children's shares and to show progress
+_CHUNKS_PER_PROCESS = 8  # small enough for the children to finish together and to show progress
 _READ_CHUNK = 250
 _HASH_THREADS = 2
 
@@ -103,60 +105,75 @@ def _ignore(done: int) -> None:
 
 def _in_children(items: Sequence[T], start_worker: Callable[[], Work[T, R]], method: StartMethod, processes: int,
                  tell: Callable[[int], None], max_chunk: int | None) -> list[R]:
+    """Each child takes the next chunk when it has finished its last (a shared counter), so a child slowed by
+    other load does fewer chunks rather than holding the batch up; the results go back in the chunks' order."""
     size = max(1, -(-len(items) // (processes * _CHUNKS_PER_PROCESS)))
     size = min(size, max_chunk) if max_chunk else size
     chunks = [items[start:start + size] for start in range(0, len(items), size)]
     context = multiprocessing.get_context("fork") if method == "fork" else multiprocessing.get_context("spawn")
+    next_chunk = context.Value("q", 0)
     made: list[list[R] | None] = [None] * len(chunks)
     started: list[multiprocessing.process.BaseProcess] = []
-    children: dict[Connection, tuple[multiprocessing.process.BaseProcess, int]] = {}  # -> (child, chunks to come)
+    children: dict[Connection, multiprocessing.process.BaseProcess] = {}
     try:
         for number in range(min(processes, len(chunks))):
-            share = list(range(number, len(chunks), processes))  # dealt in turn: neighbours go to different cores
             receive, send = context.Pipe(duplex=False)
-            process = context.Process(target=_child, args=(start_worker, [(i, chunks[i]) for i in share], send),
+            process = context.Process(target=_child, args=(start_worker, chunks, next_chunk, send),
                                       name=f"feedsvc-batch-{number}", daemon=True)
             process.start()
             started.append(process)
             send.close()  # the child holds the only writing end: its exit is our end of file
-            children[receive] = (process, len(share))
+            children[receive] = process
         done = 0
         while children:
             for ready in multiprocessing.connection.wait(list(children)):
                 assert isinstance(ready, Connection)
-                child, expected = children[ready]
+                child = children[ready]
                 try:
                     index, result = ready.recv()
                 except EOFError:
                     child.join(5)
                     raise ChildFailed(f"{child.name} exited with code {child.exitcode}") from None
-                if index < 0:
+                if index == _FAILED:
                     raise ChildFailed(f"{child.name}: {result}")
+                if index == _FINISHED:
+                    del children[ready]
+                    ready.close()
+                    continue
                 made[index] = result
                 done += len(result)
                 tell(done)
-                if expected == 1:
-                    del children[ready]
-                    ready.close()
-                else:
-                    children[ready] = (child, expected - 1)
     finally:
-        for receive, (left, _) in children.items():  # what is left after a failure
+        for receive, left in children.items():  # what is left after a failure
             receive.close()
             left.terminate()
         for each in started:
             each.join(5)
+    if any(chunk is None for chunk in made):
+        raise ChildFailed("a chunk of the batch was never done")
     return [result for chunk in made for result in chunk or ()]
 
 
-def _child(start_worker: Callable[[], Work[T, R]], share: list[tuple[int, Sequence[T]]], send: Connection) -> None:
-    """A child's life: make its worker, send each chunk's results as they are done, or why it could not."""
+_FAILED = -1
+_FINISHED = -2
+
+
+def _child(start_worker: Callable[[], Work[T, R]], chunks: Sequence[Sequence[T]], next_chunk: Any,
+           send: Connection) -> None:
+    """A child's life: make its worker, then take the next chunk nobody has taken and send its results, until
+    none is left; or send why it could not."""
     try:
         work = start_worker()
-        for index, chunk in share:
-            send.send((index, work(chunk)))
+        while True:
+            with next_chunk.get_lock():
+                index = next_chunk.value
+                next_chunk.value = index + 1
+            if index >= len(chunks):
+                break
+            send.send((index, work(chunks[index])))
+        send.send((_FINISHED, None))
     except BaseException as exc:  # told to the parent as text: the exception itself may not pickle
-        send.send((-1, f"{type(exc).__name__}: {exc}"))
+        send.send((_FAILED, f"{type(exc).__name__}: {exc}"))
     finally:
         send.close()
 

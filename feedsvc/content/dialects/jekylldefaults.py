@@ -32,8 +32,29 @@ def apply_defaults(front: Mapping[Any, Any], relpath: str, site_config: str,
     return deep_merge(defaults, front) if defaults else dict(front)
 
 
-@lru_cache(maxsize=4096)
 def defaults_for(relpath: str, doc_type: str, site_config: str) -> dict[Any, Any]:
+    """The defaults for `relpath`: worked out once per folder when no scope can tell the folder's files apart
+    (a scope naming a file, or a glob, is matched against each file), else once per file."""
+    folder, slash, _ = relpath.rpartition("/")
+    if slash and not _tells_files_apart(folder + "/", site_config):
+        return _defaults_for(folder + "/", doc_type, site_config)
+    return _defaults_for(relpath, doc_type, site_config)
+
+
+@lru_cache(maxsize=1024)
+def _tells_files_apart(folder: str, site_config: str) -> bool:
+    """Whether some scope may apply to one file of `folder` and not to another: a glob, or a path that goes
+    on past the folder (`_posts/2020-01-01-one.md`, `_posts/2020`). Any other path is a prefix of every file
+    of the folder or of none, and `_applies` answers the same for the folder as for each of its files."""
+    for scope, _ in _sets(site_config):
+        path = _clean(scope.get("path"))
+        if "*" in path or (path.startswith(folder) and len(path) > len(folder)):
+            return True
+    return False
+
+
+@lru_cache(maxsize=4096)
+def _defaults_for(relpath: str, doc_type: str, site_config: str) -> dict[Any, Any]:
     merged: dict[Any, Any] = {}
     winner: Mapping[str, Any] | None = None
     for scope, values in _sets(site_config):
