@@ -216,3 +216,31 @@ def test_a_kept_body_round_trips_through_the_codec_and_a_hostile_one_is_refused(
             kept_source(zlib.compress(text.encode()))
     with pytest.raises(Malformed):
         kept_source(zlib.compress(b"\xff\xfe not text"))
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_a_hostile_body_in_the_build_pack_is_never_rendered_and_its_post_alone_is_read_again(
+        root, tmp_path, clock, reads, monkeypatch, name):
+    """The pack leaves the proof to a body's first render (a one-edit build shows few bodies): the proof must
+    still come before any Markdown of a cached body reaches the renderer."""
+    first = _built(root, clock)
+    PostPack(tmp_path / "posts.pack").save(_with_victim(first.export(), _kept_hostile(HOSTILE[name])))
+    loaded = PostPack(tmp_path / "posts.pack").load()
+    assert loaded is not None and VICTIM in loaded.parsed  # loaded: its proof is left to its first render
+    victim = loaded.parsed[VICTIM]
+    assert isinstance(victim, Post) and isinstance(victim.body_markup, MarkdownBody)
+    assert not victim.body_markup.proven
+    sources: list[str] = []
+    real = bodies.render_markdown
+
+    def render_markdown(source, flavour):
+        sources.append(source)
+        return real(source, flavour)
+
+    monkeypatch.setattr(bodies, "render_markdown", render_markdown)
+    reads.clear()
+    warm = _warm(root, loaded, clock)
+    assert reads == [VICTIM]
+    assert HOSTILE[name] not in sources
+    monkeypatch.undo()
+    assert _feeds(warm) == _feeds(_built(root, clock))

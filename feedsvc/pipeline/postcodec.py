@@ -111,9 +111,11 @@ def decode(data: Any, *, body_verified: bool = False,
     )
 
 
-def kept_source(packed: bytes) -> bytes:
+def kept_source(packed: bytes, prove: bool = True) -> bytes:
     """`packed`, a body kept as Markdown read back from a cache, once it inflates to text `parse_post`
-    could have kept: Unproven (or Malformed) otherwise. Digests prove only who wrote the bytes."""
+    could have kept: Unproven (or Malformed) otherwise. Digests prove only who wrote the bytes.
+    `prove` False: only its size and text are checked here; its bounds, when it is first rendered (a
+    `MarkdownBody` whose `proven` is False)."""
     try:
         inflater = zlib.decompressobj()
         source = inflater.decompress(packed, MAX_KEPT_BYTES)
@@ -122,7 +124,7 @@ def kept_source(packed: bytes) -> bytes:
         text = source.decode("utf-8", "surrogatepass")
     except (zlib.error, UnicodeDecodeError):
         raise Malformed("a body kept as Markdown does not inflate to text") from None
-    if not proven_deferrable(text):
+    if prove and not proven_deferrable(text):
         raise Unproven("a body kept as Markdown may render past the bounds on HTML")
     return packed
 
@@ -303,11 +305,11 @@ def problem_from_row(row: Any) -> Problem:
     return _read_problem(row)
 
 
-def post_from_row(row: Any, body: bytes, body_markup: BodyMarkup | None = None) -> Post:
+def post_from_row(row: Any, body: bytes, body_markup: BodyMarkup | None = None, prove: bool = True) -> Post:
     """The post `post_row` wrote, its body being bytes the caller verified; Malformed for anything else.
 
     `body_markup`: how to render the body, if it is kept as its source (content/bodies.py); its bounds
-    are proven again here (Unproven if not)."""
+    are proven again here (Unproven if not), or with `prove` False when it is first rendered."""
     if type(row) is not list or len(row) != POST_ROW_FIELDS:
         raise Malformed("not a cached post row")
     (source, fingerprint, slug, title, date, updated, url, authors, categories, tags, summary_html, summary_text,
@@ -333,7 +335,7 @@ def post_from_row(row: Any, body: bytes, body_markup: BodyMarkup | None = None) 
         categories=tuple(map(sys.intern, categories)) if categories else (),
         tags=tuple(map(sys.intern, tags)) if tags else (),
         summary_html=summary_html, summary_text=summary_text,
-        content_zlib=body if body_markup is None else kept_source(body),
+        content_zlib=body if body_markup is None else kept_source(body, prove),
         image=None if image is None else Image(*_image(image)), published=published,
         warnings=tuple(map(_read_problem, warnings)) if warnings else (),
         references=tuple(map(_reference, references)) if references else (),

@@ -16,8 +16,9 @@ as they were read, without encoding them; a body kept as Markdown stays so (a co
 otherwise render every body of the site to fill the cache).
 The file is untrusted input like the state folder: never unpickled, its digest checked before
 anything is decoded, every line checked field by field; anything wrong and the build is a cold one,
-except a body kept as Markdown whose bounds are not proven again (`postcodec.kept_source`): that
-post alone is parsed again.
+except a body kept as Markdown that does not inflate to text within its size (`postcodec.kept_source`),
+or whose bounds on HTML are not proven again when it is first rendered (`bodies.MarkdownBody`,
+`Refresher`): that post alone is parsed again.
 """
 
 from __future__ import annotations
@@ -115,7 +116,10 @@ class PostPack:
             raise Malformed("written by another version of feedsvc")
         settings_fingerprint, liquid_fingerprint = header["settings_fingerprint"], header["liquid_fingerprint"]
         counted, good = header["entries"], header["last_good"]
-        markup = MarkdownBody(flavour_from(header["flavour"])) if header["flavour"] is not None else None
+        # Kept bodies are proven within bounds when first rendered (bodies.MarkdownBody), not here: a one-edit
+        # build shows a few dozen of them, and proving 10,000 took longer than the rest of such a build.
+        markup = MarkdownBody(flavour_from(header["flavour"]), proven=False) if header["flavour"] is not None \
+            else None
         if type(settings_fingerprint) is not str or type(liquid_fingerprint) is not str:
             raise Malformed("fingerprints are not text")
         if type(counted) is not int or type(good) is not int or len(lines) != 1 + counted + good:
@@ -139,7 +143,7 @@ class PostPack:
                 body = bodies[cursor:cursor + size].tobytes()
                 cursor += size
                 try:
-                    value = post_from_row(row, body, markup if kept else None)
+                    value = post_from_row(row, body, markup if kept else None, prove=False)
                 except Unproven as exc:
                     log.warning("build cache: %s is parsed again (%s)", relpath, exc)
                     continue

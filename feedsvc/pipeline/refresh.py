@@ -21,6 +21,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from feedsvc.config import ConfigError, Settings, config_problems
+from feedsvc.content.bodies import UnprovenBody, unproven_failing
 from feedsvc.content.dialects import dialect_for
 from feedsvc.content.scanning import Changes, ScanError
 from feedsvc.content.siteposts import listing_digest, listing_of
@@ -158,7 +159,12 @@ class Refresher:
             started = time.perf_counter()
             now = self.clock()
             try:
-                report = self._refresh(trigger, now, named)
+                try:
+                    report = self._refresh(trigger, now, named)
+                except UnprovenBody as exc:
+                    log.warning("%s; its post is read again", exc)
+                    self._forget_unproven()
+                    report = self._refresh(trigger, now, named)
             except ScanError as exc:
                 report = RefreshReport(trigger, error=str(exc))
                 log.error("refresh (%s): %s; still serving the last good feeds", trigger, exc)
@@ -183,6 +189,17 @@ class Refresher:
                     except Exception:  # a listener must never break refreshing
                         log.exception("refresh listener failed")
             return report
+
+    def _forget_unproven(self) -> None:
+        """Posts from a cache whose bodies fail the proof left to their first render: read them again, and
+        index everything again (the failed refresh may have got as far as rendering)."""
+        memory = self._memory
+        for posts in (memory.parsed, memory.last_good):
+            for relpath, known in list(posts.items()):
+                if isinstance(known, Post) and unproven_failing(known):
+                    del posts[relpath]
+                    memory.inventory.pop(relpath, None)
+        memory.retry = True
 
     # -- the sequence ------------------------------------------------------------------
 
