@@ -59,10 +59,18 @@ def _missing(key: str) -> str:
     return f"Liquid: {{% {'post_url' if kind == 'post' else 'link'} {name} %}}: no such post; left as text"
 
 
-def resolve_references(posts: Iterable[Post]) -> tuple[list[Post], list[Problem]]:
-    """Swap every post's reference placeholders for the URLs of the posts they name (pure)."""
+ResolvedPosts = dict[tuple[int, tuple[tuple[str, str], ...]], tuple[Post, Post]]
+"""(id of a post, the URLs its references found) -> (that post, it resolved): kept by a caller between
+indexings, so a post whose targets did not move is not inflated, substituted and compressed again."""
+
+
+def resolve_references(posts: Iterable[Post], kept: ResolvedPosts | None = None) -> tuple[list[Post], list[Problem]]:
+    """Swap every post's reference placeholders for the URLs of the posts they name. `kept`, if given, is read
+    and then replaced by this call's posts (it holds each post, so an id is not reused while it is there)."""
     posts = list(posts)
     if not any(post.references for post in posts):
+        if kept is not None:
+            kept.clear()
         return posts, []
     by_key: dict[str, str] = {}
     for post in sorted(posts, key=lambda p: p.source):
@@ -74,6 +82,7 @@ def resolve_references(posts: Iterable[Post]) -> tuple[list[Post], list[Problem]
             by_key.setdefault(post_url_key(f"{folder}/{stem}"), post.url)
     resolved: list[Post] = []
     problems: list[Problem] = []
+    now_kept: ResolvedPosts = {}
     for post in posts:
         if not post.references:
             resolved.append(post)
@@ -90,7 +99,14 @@ def resolve_references(posts: Iterable[Post]) -> tuple[list[Post], list[Problem]
             url = found.get(key) or ("#" if key.partition(":")[0] in _SHORTCODES else _as_markup(key))
             return html.escape(url) if escape else url
 
-        fingerprint = post.fingerprint + repr(sorted(found.items()))
+        targets = tuple(sorted(found.items()))
+        kept_as = (id(post), targets)
+        earlier = kept.get(kept_as) if kept is not None else None
+        if earlier is not None and earlier[0] is post:
+            now_kept[kept_as] = earlier
+            resolved.append(earlier[1])
+            continue
+        fingerprint = post.fingerprint + repr(list(targets))
         resolved.append(replace(
             post,
             content_zlib=pack_html(_REF.sub(lambda m: swap(m, True), post.content_html)),
@@ -99,6 +115,10 @@ def resolve_references(posts: Iterable[Post]) -> tuple[list[Post], list[Problem]
             fingerprint=_digest(fingerprint),
             references=(),
         ))
+        now_kept[kept_as] = (post, resolved[-1])
+    if kept is not None:
+        kept.clear()
+        kept.update(now_kept)
     return resolved, problems
 
 

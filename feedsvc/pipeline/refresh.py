@@ -267,7 +267,7 @@ class Refresher:
             if all(isinstance(post, Post) for post in replaced.values()):
                 site = update_site(previous.site, replaced, problems)  # type: ignore[arg-type]
         if site is None:
-            site = build_site(posts, problems, settings, now)
+            site = build_site(posts, problems, settings, now, memory.resolved)
         memory.next_publish_at = site.next_publish_at
         return site
 

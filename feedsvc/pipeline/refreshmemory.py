@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from feedsvc.config import Settings
+from feedsvc.content.references import ResolvedPosts
 from feedsvc.content.scanning import FileSignature
 from feedsvc.model import Post, Problem
 from feedsvc.render.documents import EPOCH
@@ -47,3 +48,4 @@ class RefreshMemory:
     listing: str = ""  # Liquid's site.posts as last indexed, when a post reads it (content/siteposts.py)
     history: datetime | None = None  # git: when the served commit last changed the site (lastmodified.py)
     redate: bool = False  # `history` moved since the last publish: publish even if no post changed
+    resolved: ResolvedPosts = field(default_factory=dict)  # posts whose references the last indexing resolved

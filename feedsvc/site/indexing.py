@@ -10,15 +10,17 @@ from functools import partial
 
 from feedsvc.config import Settings
 from feedsvc.content.dialects import dialect_for
-from feedsvc.content.references import resolve_references
+from feedsvc.content.references import ResolvedPosts, resolve_references
 from feedsvc.model import SITE_SCOPE, Language, Post, Problem, Scope, ScopeKind, Site
 from feedsvc.site.archives import ARCHIVE_SEGMENT
 from feedsvc.urls import disambiguated_slug, slugify
 
 
-def build_site(posts: Iterable[Post], problems: Iterable[Problem], settings: Settings, now: datetime) -> Site:
-    """Select and order what is visible at `now` (injected, so scheduled publishing is testable)."""
-    posts, unresolved = resolve_references(posts)  # {% post_url %} and {% link %} to other posts (references.py)
+def build_site(posts: Iterable[Post], problems: Iterable[Problem], settings: Settings, now: datetime,
+               resolved: ResolvedPosts | None = None) -> Site:
+    """Select and order what is visible at `now` (injected, so scheduled publishing is testable); `resolved`:
+    the posts whose references the last indexing resolved, read and replaced (references.py)."""
+    posts, unresolved = resolve_references(posts, resolved)  # {% post_url %} and {% link %} to other posts
     candidates = sorted((p for p in posts if p.published), key=lambda p: p.source)
     visible: list[Post] = []
     upcoming: list[datetime] = []
