@@ -7,9 +7,11 @@ import socket
 import textwrap
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -126,6 +128,25 @@ def make_refresher(clock: Clock) -> Callable[..., Refresher]:
         return Refresher(SnapshotStore(), root, environ or {}, clock=clock)
 
     return make
+
+
+@contextmanager
+def webhook_endpoint(refresher: Refresher, secret: str, walk_after: float | None = None) -> Iterator[tuple[Any, Any]]:
+    """(test client, queue): `refresher` after its startup refresh, behind a running queue and a webhook
+    receiving with `secret`; `walk_after`: seconds from a push that names files to the walk that follows."""
+    from feedsvc.pipeline.triggers import RefreshQueue
+    from feedsvc.web.webhooks import SeenInMemory, WebhookReceiver
+
+    refresher.refresh("startup")
+    queue = RefreshQueue(refresher)
+    if walk_after is not None:
+        queue.walk_after = walk_after
+    app = create_app(refresher.settings, refresher.store, WebhookReceiver(secret, queue, SeenInMemory()))
+    queue.start()
+    try:
+        yield app.test_client(), queue
+    finally:
+        queue.stop()
 
 
 def require_tool(name: str, present: bool, how: str) -> None:

@@ -104,12 +104,16 @@ def test_a_custom_taxonomy_named_like_feedsvcs_own_feeds_has_no_term_feeds(site_
     assert not [s for s in site.scopes if s.kind is ScopeKind.TERM]
 
 
+def _after_editing_a(refresher, front: str):
+    """The served resources after post A's front matter became `front` and a refresh."""
+    (refresher.content_dir / "content/posts/a.md").write_text(toml_post(front))
+    refresher.refresh("webhook")
+    return refresher.store.snapshot.resources
+
+
 def test_moving_a_post_to_another_term_updates_that_terms_feeds(site_dir, make_refresher) -> None:
     refresher = _term_site(site_dir, make_refresher)
-    post = refresher.content_dir / "content/posts/a.md"
-    post.write_text(toml_post('title = "A"\ndate = 2024-01-01\nseries = ["Second Series"]'))
-    refresher.refresh("webhook")
-    resources = refresher.store.snapshot.resources
+    resources = _after_editing_a(refresher, 'title = "A"\ndate = 2024-01-01\nseries = ["Second Series"]')
     assert b"<title>A</title>" in resources["/series/second-series/rss.xml"].body
     assert b"<title>A</title>" not in resources["/series/intro-series/rss.xml"].body
     assert "/topics/go/rss.xml" in resources  # B still has it
@@ -127,10 +131,8 @@ def test_a_cached_post_from_before_custom_taxonomies_is_refused_so_it_is_parsed_
 def test_a_retitled_post_is_retitled_in_its_terms_feeds(site_dir, make_refresher) -> None:
     """A retitle moves nothing (indexing.update_site skips the re-index): the term feeds still show the new title."""
     refresher = _term_site(site_dir, make_refresher)
-    post = refresher.content_dir / "content/posts/a.md"
-    post.write_text(toml_post('title = "A, retitled"\ndate = 2024-01-01\nseries = ["Intro Series"]\ntopics = ["Go"]'))
-    refresher.refresh("webhook")
-    resources = refresher.store.snapshot.resources
+    resources = _after_editing_a(refresher, 'title = "A, retitled"\ndate = 2024-01-01\nseries = ["Intro Series"]\n'
+                                            'topics = ["Go"]')
     for path in ("/series/intro-series/rss.xml", "/topics/go/atom.xml", "/series/intro-series/index.xml"):
         answer = resources.get(path) or refresher.store.snapshot.aliases[path]
         assert b"A, retitled" in answer.body, path

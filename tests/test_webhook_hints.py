@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import post_text
+from conftest import post_text, webhook_endpoint
 from standardwebhooks.webhooks import Webhook
 from test_webhooks import SECRET, github_headers
 
@@ -22,9 +22,7 @@ from feedsvc.pipeline.rendercache import render_key
 from feedsvc.pipeline.triggers import WALK_TRIGGER, RefreshQueue
 from feedsvc.snapshot import SnapshotStore
 from feedsvc.urls import feed_path
-from feedsvc.web.app import create_app
 from feedsvc.web.forges import MAX_PATHS, content_paths, paths_from, read_push
-from feedsvc.web.webhooks import SeenInMemory, WebhookReceiver
 
 AFTER = "b" * 40
 ALPHA = "_posts/2026-01-10-alpha.md"
@@ -169,13 +167,8 @@ def hinted(site_dir, make_refresher):
     """(root, client, queue, refresher): the webhook of a plain folder, the walk after a push 0.3 s later."""
     root = site_dir(POSTS)
     refresher = make_refresher(root)
-    refresher.refresh("startup")
-    queue = RefreshQueue(refresher)
-    queue.walk_after = 0.3
-    queue.start()
-    app = create_app(refresher.settings, refresher.store, WebhookReceiver(SECRET, queue, SeenInMemory()))
-    yield root, app.test_client(), queue, refresher
-    queue.stop()
+    with webhook_endpoint(refresher, SECRET, walk_after=0.3) as (client, queue):
+        yield root, client, queue, refresher
 
 
 def _rss(client) -> bytes:

@@ -11,7 +11,7 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from conftest import post_text
+from conftest import post_text, webhook_endpoint
 from standardwebhooks.webhooks import Webhook
 
 from feedsvc.pipeline.refresh import RefreshReport
@@ -120,14 +120,8 @@ def test_ids_seen_by_one_worker_are_seen_by_another(tmp_path):
 def hooked(site_dir, make_refresher):
     """(root, client, queue) with the webhook enabled; the queue's thread runs for the test."""
     root = site_dir(POSTS)
-    refresher = make_refresher(root)
-    refresher.refresh("startup")
-    queue = RefreshQueue(refresher)
-    queue.start()
-    receiver = WebhookReceiver(SECRET, queue, SeenInMemory())
-    app = create_app(refresher.settings, refresher.store, receiver)
-    yield root, app.test_client(), queue
-    queue.stop()
+    with webhook_endpoint(make_refresher(root), SECRET) as (client, queue):
+        yield root, client, queue
 
 
 def _add_post(root) -> None:

@@ -25,7 +25,6 @@ from feedsvc.config import (
     state_dir_from,
     watch_enabled,
     webhook_body_seconds,
-    webhook_secret,
 )
 from feedsvc.deploy.accesslog import show_query_strings
 from feedsvc.deploy.activity import ReaderActivity
@@ -45,6 +44,7 @@ if TYPE_CHECKING:
     # readers' path (`_parts`).
     from flask import Flask
 
+    from feedsvc.deploy.builderparts import BuilderParts
     from feedsvc.deploy.gitsource import GitSource
     from feedsvc.deploy.websub import HubPinger
     from feedsvc.deploy.workers import Delegate, Deployment
@@ -96,7 +96,7 @@ class Service:
         self._lock = threading.RLock()  # the parts and settings built on first use, once, by whichever thread asks
         self._refresher: Refresher | None = None
         self._settings: Settings | None = None
-        self._parts_built = False
+        self._built_parts: BuilderParts | None = None
         self._remembered_key: str | None = None  # a warm start's settings key, taken from the inputs record
         self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_REFRESHES)  # for /status, newest last
         self.store = SnapshotStore()
@@ -170,62 +170,40 @@ class Service:
                 self._settings = load_settings(self._environ, self._root)
             return self._settings
 
-    def _parts(self) -> None:
-        """Build, once, what refreshes and answers beyond the published feeds (the slow imports are here)."""
+    def _parts(self) -> BuilderParts:
+        """Build, once, what refreshes and answers beyond the published feeds (the slow imports are there)."""
         with self._lock:
-            if self._parts_built:
-                return
-            from feedsvc.deploy.websub import HubPinger
-            from feedsvc.deploy.workers import Delegate
-            from feedsvc.pipeline.triggers import RefreshQueue
-            from feedsvc.web.ondemand import OnDemandFeeds
-            from feedsvc.web.webhooks import SeenInFolder, WebhookReceiver
+            if self._built_parts is None:
+                from feedsvc.deploy.builderparts import builder_parts
 
-            refresher = self.refresher
-            self._queue = RefreshQueue(refresher)
-            self._queue.on_report.append(
-                lambda report: self.metrics.refreshed(report, self.store.snapshot.stats if self.store.snapshot
-                                                      else None))
-            self._queue.on_report.append(lambda report: release_memory() if len(report.added) > 100 else None)
-            self._queue.on_report.append(self._remember)
-            if self.git is not None:
-                self._queue.before_run.append(self._fetch)
-            self._refreshes = Delegate(self._queue)
-            secret = webhook_secret(self._environ)
-            seen = SeenInFolder(subfolder(self.state_dir, "webhook-ids")) if secret else None
-            self._webhooks = WebhookReceiver(secret, self._refreshes, seen, source=self.git) \
-                if secret and seen else None
-            # One entry cache for the refresher and the feeds rendered on request: archive pages and filtered
-            # feeds show the entries the subscription feeds built (render/entrycache.py).
-            self._ondemand = OnDemandFeeds(lambda: refresher.settings or self.settings, entries=refresher.entries)
-            self._pinger = HubPinger(lambda: refresher.settings or self.settings,
-                                     on_outcome=lambda outcome: self.metrics.websub_pings.labels(outcome).inc())
-            self._parts_built = True
+                self._built_parts = builder_parts(
+                    self.refresher, lambda: self.settings, self.metrics, self._environ, self.state_dir, self.git,
+                    on_report=[lambda report: self.metrics.refreshed(
+                                   report, self.store.snapshot.stats if self.store.snapshot else None),
+                               lambda report: release_memory() if len(report.added) > 100 else None,
+                               self._remember],
+                    before_run=[self._fetch] if self.git is not None else [])
+            return self._built_parts
 
     @property
     def queue(self) -> RefreshQueue:
-        self._parts()
-        return self._queue
+        return self._parts().queue
 
     @property
     def refreshes(self) -> Delegate:
-        self._parts()
-        return self._refreshes
+        return self._parts().refreshes
 
     @property
     def webhooks(self) -> WebhookReceiver | None:
-        self._parts()
-        return self._webhooks
+        return self._parts().webhooks
 
     @property
     def ondemand(self) -> OnDemandFeeds:
-        self._parts()
-        return self._ondemand
+        return self._parts().ondemand
 
     @property
     def pinger(self) -> HubPinger:
-        self._parts()
-        return self._pinger
+        return self._parts().pinger
 
     @property
     def app(self) -> Flask:
@@ -322,7 +300,7 @@ class Service:
             log.error("%s; this worker counts alone", trouble)
             self.metrics.count_alone()
             self.store.trouble("metrics", trouble)
-        if self._parts_built:
+        if self._built_parts is not None:
             self._deploy()
         else:
             self._starting = threading.Thread(target=self._deploy_after_lull, name="feedsvc-start", daemon=True)
